@@ -1,0 +1,87 @@
+/**
+ * Binds a namespace module's verbs to its socket.io namespace. Owns what is common to every
+ * verb: splitting off the optional ack, turning results into `{ok: true, ...}` and any failure
+ * into `{ok: false, error}` (or an ERROR event when there is no ack), refusing unknown events,
+ * and logging refusals at debug level. A verb never throws out of here.
+ */
+import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
+import type { Logger } from './logger.js';
+import type { AppNamespace, AppSocket, PubSub } from './pubsub.js';
+
+export interface VerbContext {
+  socket: AppSocket;
+  nsp: AppNamespace;
+  core: PubSub;
+}
+
+/** What a verb returns is merged into its success ack. */
+export type VerbResult = Record<string, unknown> | void;
+export type Verb = (ctx: VerbContext, args: unknown[]) => VerbResult | Promise<VerbResult>;
+
+/** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */
+export interface NamespaceModule {
+  /** e.g. '/layout' */
+  name: string;
+  verbs: Record<string, Verb>;
+  /** Runs once a connection is set up (e.g. /lobby joins the lobby named in the query). */
+  onConnect?: (ctx: VerbContext) => void | Promise<void>;
+  /** Runs when a connection closes, before the core forgets its rooms. */
+  onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
+}
+
+type AckFn = (reply: unknown) => void;
+
+export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger): void {
+  const verbs = new Map(Object.entries(module.verbs));
+
+  const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {
+    const error: ErrorBody = toErrorBody(err);
+    if (error.code === 'INTERNAL_ERROR') {
+      logger.error('verb failed', { nsp: nsp.name, event, socket: socket.id, err });
+    } else if (logger.isDebugEnabled()) {
+      logger.debug('refused client event', { nsp: nsp.name, event, socket: socket.id, code: error.code, reason: error.message });
+    }
+    if (ack) ack({ ok: false, error });
+    else if (socket.connected) socket.emit('ERROR', { ...error, event });
+  };
+
+  const run = async (ctx: VerbContext, event: string, verb: Verb, args: unknown[], ack: AckFn | undefined) => {
+    try {
+      const result = await verb(ctx, args);
+      if (ack) ack(result ? { ok: true, ...result } : { ok: true });
+    } catch (err) {
+      fail(ctx.socket, event, ack, err);
+    }
+  };
+
+  nsp.on('connection', (socket) => {
+    const ctx: VerbContext = { socket, nsp, core };
+    core.attach(socket);
+    // One catch-all listener per connection instead of one per verb: less memory per socket.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+      const name = String(event).slice(0, 64);
+      const verb = typeof event === 'string' ? verbs.get(event) : undefined;
+      if (!verb) {
+        fail(socket, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
+        return;
+      }
+      void run(ctx, event as string, verb, args, ack);
+    });
+    socket.on('disconnect', () => {
+      void (async () => {
+        try {
+          await module.onDisconnect?.(ctx);
+          await core.detach(socket);
+        } catch (err) {
+          logger.error('disconnect cleanup failed', { nsp: nsp.name, socket: socket.id, err });
+        }
+      })();
+    });
+    if (module.onConnect) {
+      Promise.resolve()
+        .then(() => module.onConnect!(ctx))
+        .catch((err: unknown) => fail(socket, 'connect', undefined, err));
+    }
+  });
+}

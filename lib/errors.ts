@@ -1,0 +1,64 @@
+/**
+ * The error catalog. Every refusal a client or an HTTP caller can see has a stable code from this
+ * list; the message is for humans and may change. Anything not in the catalog reaches clients as
+ * INTERNAL_ERROR with a generic message, so stack traces and internals never leak.
+ */
+export const ErrorCodes = {
+  INVALID_JSON: { status: 400, message: 'payload is not valid JSON' },
+  INVALID_PAYLOAD: { status: 400, message: 'payload has the wrong shape' },
+  INVALID_ROOM: { status: 400, message: 'room must be a non-empty string of at most 256 characters' },
+  INVALID_NAME: { status: 400, message: 'name must be a non-empty string of at most 256 characters' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'payload exceeds the size limit' },
+  TOO_MANY_ROOMS: { status: 400, message: 'too many rooms joined by this connection' },
+  UNKNOWN_EVENT: { status: 400, message: 'unknown event for this namespace' },
+  NOT_IN_LOBBY: { status: 409, message: 'this connection is not in a lobby' },
+  ALREADY_IN_LOBBY: { status: 409, message: 'this connection is already in another lobby' },
+  PEER_NOT_FOUND: { status: 404, message: 'no such peer in this lobby' },
+  NOT_FOUND: { status: 404, message: 'no such route' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'body must be JSON' },
+  SHUTTING_DOWN: { status: 503, message: 'the service is shutting down' },
+  INTERNAL_ERROR: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** What a client receives: in an ack as `{ok: false, error}`, in an ERROR event, or as an HTTP body. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string = ErrorCodes[code].message) {
+    super(message);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+  }
+
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Maps anything thrown to what may be shown to a client. */
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof ServiceError) return err.toJSON();
+  if (err instanceof RangeError) {
+    // JSON.stringify / the socket.io encoder recurse: a pathologically nested payload ends here.
+    return { code: 'INVALID_PAYLOAD', message: 'payload is nested too deeply' };
+  }
+  return { code: 'INTERNAL_ERROR', message: ErrorCodes.INTERNAL_ERROR.message };
+}
+
+/** A bad value in the configuration; the CLI prints its message and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

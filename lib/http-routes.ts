@@ -1,0 +1,102 @@
+/**
+ * The service's plain HTTP routes (socket.io answers its own path before these run):
+ *   GET  /healthcheck          liveness: 200 OK
+ *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...}
+ * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServiceError, toErrorBody } from './errors.js';
+import type { Logger } from './logger.js';
+import type { AppServer, PubSub } from './pubsub.js';
+import { parseJson, roomName } from './validate.js';
+
+export interface HttpDeps {
+  io: AppServer;
+  core: PubSub;
+  logger: Logger;
+  isClosing: () => boolean;
+}
+
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const BUS_MESSAGE = /^\/bus-message\/([^/]+)\/?$/;
+
+export function createHttpHandler(deps: HttpDeps): HttpHandler {
+  return (req, res) => {
+    route(req, res, deps).catch((err: unknown) => {
+      const body = toErrorBody(err);
+      if (body.code === 'INTERNAL_ERROR') deps.logger.error('HTTP route failed', { url: req.url, err });
+      else if (deps.logger.isDebugEnabled()) deps.logger.debug('HTTP request refused', { url: req.url, code: body.code });
+      sendJson(res, err instanceof ServiceError ? err.status : body.code === 'INTERNAL_ERROR' ? 500 : 400, { error: body });
+    });
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0]!;
+  if (path === '/healthcheck') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : 'OK');
+    return;
+  }
+  const bus = BUS_MESSAGE.exec(path);
+  if (bus) {
+    if (req.method !== 'POST') throw new ServiceError('METHOD_NOT_ALLOWED');
+    if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(bus[1]!);
+    } catch {
+      throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
+    }
+    const room = roomName(decoded, deps.core.limits);
+    const message = parseJson(await readBody(req, deps.core.limits.maxPayload));
+    const nsp = deps.io.of('/bus');
+    const recipients = await deps.core.count(nsp, room);
+    deps.core.publish(nsp, room, 'EVENT', { sender: 'POST', room, message });
+    sendJson(res, 200, { ok: true, room, recipients });
+    return;
+  }
+  throw new ServiceError('NOT_FOUND');
+}
+
+/** Reads a body of at most `max` bytes as UTF-8; past that the request is refused with 413. */
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) {
+    req.resume(); // drain, so the 413 can be read by the caller
+    return Promise.reject(new ServiceError('PAYLOAD_TOO_LARGE', `body exceeds ${max} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        chunks.length = 0;
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new ServiceError('PAYLOAD_TOO_LARGE', `body exceeds ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}

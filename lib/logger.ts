@@ -1,0 +1,31 @@
+import winston from 'winston';
+import type { LogFormat, LogLevel } from './config.js';
+
+export type Logger = winston.Logger;
+
+/**
+ * JSON lines for log collectors, coloured one-liners for a terminal. Message bodies and tokens are
+ * only ever logged at debug level; per-message logs are guarded by `isDebugEnabled()` so the hot
+ * path builds no log objects at info.
+ */
+export function createLogger(options: { level: LogLevel; format: LogFormat; silent?: boolean }): Logger {
+  const format =
+    options.format === 'json'
+      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
+      : winston.format.combine(
+          winston.format.colorize(),
+          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+          winston.format.errors({ stack: true }),
+          winston.format.printf(({ timestamp, level, message, ...meta }) => {
+            const rest = Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : '';
+            return `${String(timestamp)} ${level} ${String(message)}${rest}`;
+          }),
+        );
+  return winston.createLogger({
+    level: options.level,
+    format,
+    silent: options.silent ?? false,
+    // stderr keeps stdout free for anything a wrapper may want to pipe.
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
+  });
+}

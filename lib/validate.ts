@@ -1,0 +1,72 @@
+/**
+ * Payload parsing shared by every namespace: a payload may be an object or a JSON string, and
+ * every field is checked before the core sees it. Failures throw coded ServiceErrors.
+ */
+import { ServiceError } from './errors.js';
+
+export interface Limits {
+  maxRoomLength: number;
+  maxNameLength: number;
+  maxPayload: number;
+}
+
+/** A payload as sent: objects pass through, strings are parsed as JSON. */
+export function parseJson(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ServiceError('INVALID_JSON');
+  }
+}
+
+/** The payload must be a JSON object (given as an object or as a JSON string). */
+export function parseObject(raw: unknown): Record<string, unknown> {
+  const value = parseJson(raw);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ServiceError('INVALID_PAYLOAD', 'payload must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+export function roomName(value: unknown, limits: Limits, field = 'room'): string {
+  if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
+  if (typeof value !== 'string' || value.length === 0 || value.length > limits.maxRoomLength) {
+    throw new ServiceError('INVALID_ROOM', `${field} must be a non-empty string of at most ${limits.maxRoomLength} characters`);
+  }
+  return value;
+}
+
+/** A display name; absent means "use the fallback" (the socket id). */
+export function displayName(value: unknown, fallback: string, limits: Limits): string {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
+  if (typeof value !== 'string' || value.length === 0 || value.length > limits.maxNameLength) {
+    throw new ServiceError('INVALID_NAME', `name must be a non-empty string of at most ${limits.maxNameLength} characters`);
+  }
+  return value;
+}
+
+/**
+ * Bounds a message by --max-payload. `raw` is the payload as it came off the wire: when it was a
+ * JSON string its length bounds the message for free; an object message is measured once.
+ */
+export function checkSize(raw: unknown, message: unknown, limits: Limits): void {
+  const text = typeof raw === 'string' ? raw : typeof message === 'string' ? message : JSON.stringify(message);
+  if (text !== undefined && exceeds(text, limits.maxPayload)) {
+    throw new ServiceError('PAYLOAD_TOO_LARGE', `message exceeds ${limits.maxPayload} bytes`);
+  }
+}
+
+/** UTF-8 size above max? Avoids counting bytes when the UTF-16 length already decides. */
+function exceeds(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  if (text.length * 3 <= max) return false;
+  return Buffer.byteLength(text, 'utf8') > max;
+}
+
+export function requireField(payload: Record<string, unknown>, field: string): unknown {
+  const value = payload[field];
+  if (value === undefined) throw new ServiceError('INVALID_PAYLOAD', `missing field "${field}"`);
+  return value;
+}

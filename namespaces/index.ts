@@ -1,0 +1,15 @@
+/**
+ * The namespaces the service serves. A new namespace is a new module file plus one line here.
+ */
+import type { NamespaceModule } from '../lib/dispatch.js';
+import { bus } from './bus.js';
+import { layout } from './layout.js';
+import { lobby } from './lobby.js';
+import { trigger } from './trigger.js';
+
+export const namespaces: readonly NamespaceModule[] = [
+  layout,
+  bus,
+  lobby,
+  trigger,
+];

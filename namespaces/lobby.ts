@@ -1,0 +1,92 @@
+/**
+ * /lobby: WebRTC lobbies. A connection is in at most one lobby, given by `?lobbyId=` at connect
+ * or by JOIN. The joiner gets PEERS (the other members' ids), the lobby gets JOINED / LEFT (LEFT
+ * also when a member disconnects), BROADCAST relays MESSAGE to the lobby, and RTCSIGNAL relays a
+ * signal to one peer of the same lobby.
+ */
+import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
+import { ServiceError } from '../lib/errors.js';
+import { checkSize, parseObject, requireField, roomName } from '../lib/validate.js';
+
+async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
+  const current = socket.data.lobby;
+  if (current !== undefined && current !== lobby) {
+    throw new ServiceError('ALREADY_IN_LOBBY', `already in lobby "${current}": LEAVE it first`);
+  }
+  if (current === undefined) {
+    socket.data.lobby = lobby; // claimed before awaiting, so two racing JOINs cannot both win
+    try {
+      await core.join(socket, lobby, socket.id);
+    } catch (err) {
+      socket.data.lobby = undefined;
+      throw err;
+    }
+    core.publish(socket, lobby, 'JOINED', socket.id);
+  }
+  const peers = (await core.members(nsp, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
+  socket.emit('PEERS', peers);
+  return { lobby, id: socket.id, peers };
+}
+
+function currentLobby({ socket }: VerbContext): string {
+  const lobby = socket.data.lobby;
+  if (lobby === undefined) throw new ServiceError('NOT_IN_LOBBY');
+  return lobby;
+}
+
+export const lobby: NamespaceModule = {
+  name: '/lobby',
+  verbs: {
+    JOIN(ctx, [id]) {
+      return joinLobby(ctx, roomName(id, ctx.core.limits, 'lobby id'));
+    },
+
+    async LEAVE(ctx, [id]) {
+      const lobby = currentLobby(ctx);
+      if (id !== undefined && id !== null && roomName(id, ctx.core.limits, 'lobby id') !== lobby) {
+        throw new ServiceError('NOT_IN_LOBBY', `not in lobby "${String(id)}"`);
+      }
+      ctx.socket.data.lobby = undefined;
+      await ctx.core.leave(ctx.socket, lobby);
+      ctx.core.publish(ctx.socket, lobby, 'LEFT', ctx.socket.id);
+      return { lobby };
+    },
+
+    BROADCAST(ctx, [raw]) {
+      const lobby = currentLobby(ctx);
+      const message = requireField(parseObject(raw), 'message');
+      checkSize(raw, message, ctx.core.limits);
+      ctx.core.publish(ctx.socket, lobby, 'MESSAGE', { from: ctx.socket.id, message });
+      return { lobby };
+    },
+
+    async RTCSIGNAL(ctx, [raw]) {
+      const lobby = currentLobby(ctx);
+      const signal = parseObject(raw);
+      const to = signal.to;
+      if (typeof to !== 'string' || to.length === 0) {
+        throw new ServiceError('INVALID_PAYLOAD', 'RTCSIGNAL needs a "to" peer id');
+      }
+      checkSize(raw, signal, ctx.core.limits);
+      if (to === ctx.socket.id || !(await ctx.core.isMember(ctx.nsp, lobby, to))) {
+        throw new ServiceError('PEER_NOT_FOUND', `no peer "${to.slice(0, 64)}" in this lobby`);
+      }
+      // `from` is set by the server: a peer cannot pose as another.
+      ctx.core.sendTo(ctx.nsp, to, 'RTCSIGNAL', { ...signal, from: ctx.socket.id });
+      return { to };
+    },
+  },
+
+  async onConnect(ctx) {
+    const { query, auth } = ctx.socket.handshake;
+    // v4 clients put it in the query; 2.x clients' per-namespace query arrives as `auth`.
+    const id = query.lobbyId ?? (auth as Record<string, unknown> | undefined)?.lobbyId;
+    if (id === undefined || id === '') return;
+    await joinLobby(ctx, roomName(Array.isArray(id) ? id[0] : id, ctx.core.limits, 'lobbyId'));
+  },
+
+  onDisconnect({ socket, core }) {
+    const lobby = socket.data.lobby;
+    if (lobby !== undefined) core.publish(socket, lobby, 'LEFT', socket.id);
+  },
+};
