@@ -1,0 +1,24 @@
+/** Starts a real service on an ephemeral port for a suite, with a quiet logger. */
+import { defaultConfig, type Config } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+import { createService, type Service, type ServiceOptions } from '../../lib/service.js';
+
+export interface Running {
+  service: Service;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startService(overrides: Partial<Config> = {}, options: ServiceOptions = {}): Promise<Running> {
+  const config = defaultConfig({ port: 0, host: '127.0.0.1', logFormat: 'json', ...overrides });
+  const logger = createLogger({
+    level: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'error',
+    format: 'json',
+    silent: process.env.TEST_LOG_LEVEL === undefined,
+  });
+  const service = await createService(config, { logger, ...options });
+  const { port } = await service.listen();
+  const scheme = config.tls.mode === 'off' ? 'http' : 'https';
+  return { service, port, url: `${scheme}://127.0.0.1:${port}`, close: () => service.close() };
+}
