@@ -1,0 +1,56 @@
+# Notification service image.
+#   docker build -t notification-service .
+#   docker run --rm -p 3000:3000 notification-service
+# Configuration is by environment (PORT, HOST, HTTPS, TLS_CERT, TLS_KEY, TRANSPORTS,
+# MAX_PAYLOAD, CORS_ORIGIN, LOG_LEVEL, LOG_FORMAT) or by flags appended to the command.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: all dependencies (TypeScript, @types) and `npm run build` into dist/
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+# Manifests first: the dependency layer stays cached until they change.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+# Sources; .dockerignore keeps out node_modules, dist, tests, bench, certs and deploy files.
+COPY . .
+RUN npm run build
+
+# ---- deps: production dependencies only, installed clean from the lock file
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# ---- runtime
+FROM ${NODE_IMAGE} AS runtime
+# tini runs as PID 1: it forwards SIGTERM/SIGINT to node (which then shuts down gracefully)
+# and reaps zombie processes.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+# Set only here: NODE_ENV=production in the build stage would make `npm ci` skip devDependencies.
+ENV NODE_ENV=production \
+    PORT=3000 \
+    HOST=0.0.0.0 \
+    LOG_FORMAT=json
+WORKDIR /app
+# Application files stay root-owned, so the app user cannot modify them.
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Needed at run time: "type": "module" for dist/*.js, and the version for --version.
+COPY package.json ./
+# The one writable directory: with HTTPS=true and no TLS_CERT/TLS_KEY the service writes a
+# self-signed certificate to ./certs (relative to the working directory, /app).
+RUN mkdir certs && chown node:node certs
+# The unprivileged user of the official Node image (uid 1000).
+USER node
+EXPOSE 3000
+# Uses node, as the slim image has no curl/wget. Speaks HTTPS when HTTPS/TLS_CERT enable it
+# (accepting a self-signed certificate), HTTP otherwise; PORT as configured.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+  CMD node -e "const tls=['1','true','yes','on'].includes(String(process.env.HTTPS).trim().toLowerCase())||!!process.env.TLS_CERT; \
+require(tls?'https':'http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/healthcheck',timeout:4000,rejectUnauthorized:false},(r)=>process.exit(r.statusCode===200?0:1)) \
+.on('timeout',()=>process.exit(1)).on('error',()=>process.exit(1))"
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/server.js"]
