@@ -3,7 +3,9 @@
  * checks the sender got a clear coded error, then proves the service healthy with a fresh pair.
  */
 import { expect } from 'chai';
+import Transport from 'winston-transport';
 import WebSocket from 'ws';
+import { createLogger } from '../lib/logger.js';
 import { closeAll, connect, next, request, type ClientVersion, type TestClient } from './helpers/clients.js';
 import { startService, type Running } from './helpers/service.js';
 
@@ -173,5 +175,32 @@ describe('robustness against bad input', () => {
     const closed = next(a, 'disconnect');
     a.emit('NOTIFY', { room: 'r', message: 'x'.repeat(3 * LIMIT) });
     expect(await closed).to.be.a('string');
+  });
+
+  it('logs each refusal at debug level, with its code and without the message body', async () => {
+    const entries: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ level: 'debug', format: 'json' });
+    logger.clear().add(
+      new (class extends Transport {
+        override log(info: Record<string, unknown>, done: () => void) {
+          entries.push(info);
+          done();
+        }
+      })(),
+    );
+    const own = await startService({ maxPayload: LIMIT }, { logger });
+    try {
+      const a = await connect('v4', own.url, '/layout');
+      await request(a, 'NOTIFY', JSON.stringify({ room: 'r', message: 'secret-body-'.repeat(10_000) }));
+      await request(a, 'JOIN', '{oops');
+      const refusals = entries.filter((e) => e.message === 'refused client event');
+      expect(refusals.map((e) => [e.level, e.code, e.event])).to.deep.equal([
+        ['debug', 'PAYLOAD_TOO_LARGE', 'NOTIFY'],
+        ['debug', 'INVALID_JSON', 'JOIN'],
+      ]);
+      expect(JSON.stringify(entries)).not.to.include('secret-body');
+    } finally {
+      await own.close();
+    }
   });
 });
