@@ -16,7 +16,6 @@ export const ErrorCodes = {
   PEER_NOT_FOUND: { status: 404, message: 'no such peer in this lobby' },
   NOT_FOUND: { status: 404, message: 'no such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'body must be JSON' },
   SHUTTING_DOWN: { status: 503, message: 'the service is shutting down' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

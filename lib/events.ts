@@ -12,7 +12,7 @@ export type JsonString = string;
 /** /layout and /bus */
 export interface RoomClientEvents {
   JOIN: (payload: { room: string; name?: string } | JsonString, ack?: Ack<{ room: string; name: string }>) => void;
-  LEAVE: (payload: { room: string } | JsonString, ack?: Ack<{ room: string }>) => void;
+  LEAVE: (payload: { room: string } | JsonString, ack?: Ack<{ room: string; wasMember: boolean }>) => void;
   NOTIFY: (payload: { room: string; message: unknown } | JsonString, ack?: Ack<{ room: string }>) => void;
   CLIENTS: (payload: { room: string } | JsonString, ack?: Ack<ClientsReply>) => void;
 }
@@ -28,7 +28,7 @@ export interface LobbyClientEvents {
 /** /trigger */
 export interface TriggerClientEvents {
   JOIN: (id: string, ack?: Ack<{ room: string }>) => void;
-  LEAVE: (id: string, ack?: Ack<{ room: string }>) => void;
+  LEAVE: (id: string, ack?: Ack<{ room: string; wasMember: boolean }>) => void;
   BROADCAST_EVENTS: (id: string, data: unknown, ack?: Ack<{ room: string }>) => void;
   BROADCAST_UPDATES: (id: string, data: unknown, ack?: Ack<{ room: string }>) => void;
   BROADCAST_STATUS: (id: string, data: unknown, ack?: Ack<{ room: string }>) => void;

@@ -15,6 +15,7 @@ import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { PubSub, type AppServer } from './pubsub.js';
+import { slimRequests } from './slim-request.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
 export interface ServiceOptions {
@@ -68,15 +69,19 @@ export async function createService(config: Config, options: ServiceOptions = {}
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
   installLegacyPollingFix(io, logger);
+  slimRequests(io);
 
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
     options.presence ?? new MemoryPresence(),
     logger,
   );
-  for (const module of options.namespaces ?? defaultNamespaces) {
+  const modules = options.namespaces ?? defaultNamespaces;
+  for (const module of modules) {
     attachNamespace(io.of(module.name), module, core, logger);
   }
+  // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
+  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), { name: '/', verbs: {} }, core, logger);
 
   let closing: Promise<void> | undefined;
   const httpHandler = createHttpHandler({ io, core, logger, isClosing: () => closing !== undefined });

@@ -70,6 +70,13 @@ describe('robustness against bad input', () => {
     }
   }
 
+  it('answers events sent to the root namespace with UNKNOWN_EVENT', async () => {
+    for (const version of ['v4', 'v2'] as ClientVersion[]) {
+      const root = await connect(version, svc.url, '/');
+      expect((await request(root, 'NOTIFY', { room: 'r', message: 1 })).error.code).to.equal('UNKNOWN_EVENT');
+    }
+  });
+
   it('deeply nested payloads are refused or delivered, never fatal', async () => {
     const [a, b] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v4', svc.url, '/layout')]);
     await request(b, 'JOIN', { room: 'deep', name: 'b' });
