@@ -10,6 +10,7 @@ import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
+import { FanoutAdapter } from './fanout-adapter.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
@@ -64,6 +65,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
+    adapter: FanoutAdapter,
     // Reflecting the origin with credentials is what 1.x clients need (they always send
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
