@@ -16,7 +16,6 @@ import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { PubSub, type AppServer } from './pubsub.js';
-import { slimRequests } from './slim-request.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
 export interface ServiceOptions {
@@ -71,7 +70,6 @@ export async function createService(config: Config, options: ServiceOptions = {}
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
   installLegacyPollingFix(io, logger);
-  slimRequests(io);
 
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
