@@ -1,0 +1,88 @@
+/**
+ * The fan-out publisher, in the coordinator thread: one connection, NOTIFY with acks, either as
+ * fast as the subscribers keep up (max) or on a fixed schedule (rate).
+ */
+import type { BenchClient } from './client.js';
+import type { WorkerPool } from './pool.js';
+import { nowMs } from './protocol.js';
+
+export interface PublishOutcome {
+  published: number;
+  nacks: number;
+  /** Publishing stopped at its time bound before the planned count. */
+  truncated: boolean;
+}
+
+interface Common {
+  client: BenchClient;
+  room: string;
+  pad: string;
+  asString: boolean;
+}
+
+/**
+ * As fast as possible, with flow control: at most `window` messages ahead of the slowest
+ * subscriber (as last reported by the workers) and at most `window` NOTIFYs awaiting their ack.
+ * Without it the publisher would only measure how fast the server can queue into socket buffers.
+ */
+export function publishMax(o: Common & { pool: WorkerPool; messages: number; window: number; maxMs: number }): Promise<PublishOutcome> {
+  const roomJson = JSON.stringify(o.room);
+  const deadline = nowMs() + o.maxMs;
+  let seq = 0;
+  let outstanding = 0;
+  let nacks = 0;
+  let stopped = false;
+  const slowest = (): number => Math.min(...o.pool.progress.map((p) => p.minDistinct));
+  return new Promise((resolve) => {
+    const pump = (): void => {
+      if (stopped) return;
+      const canGo = o.client.isConnected && nowMs() < deadline;
+      while (canGo && seq < o.messages && outstanding < o.window && seq - slowest() < o.window) {
+        seq++;
+        outstanding++;
+        o.client.notify(roomJson, seq, nowMs(), o.pad, o.asString, (ok) => {
+          outstanding--;
+          if (!ok) nacks++;
+          pump();
+        });
+      }
+      if ((seq >= o.messages || !canGo) && outstanding === 0) {
+        stopped = true;
+        o.pool.onProgress = undefined;
+        resolve({ published: seq, nacks, truncated: seq < o.messages });
+      }
+    };
+    o.pool.onProgress = pump;
+    pump();
+  });
+}
+
+/** `ratePerSec` messages a second for `durationMs`, on a drift-free schedule; acks are counted, not awaited. */
+export function publishAtRate(o: Common & { ratePerSec: number; durationMs: number }): Promise<PublishOutcome> {
+  const roomJson = JSON.stringify(o.room);
+  const period = 1000 / o.ratePerSec;
+  const total = Math.round((o.ratePerSec * o.durationMs) / 1000);
+  const start = nowMs();
+  let seq = 0;
+  let outstanding = 0;
+  let nacks = 0;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      if ((seq >= total || !o.client.isConnected) && outstanding === 0) resolve({ published: seq, nacks, truncated: seq < total });
+    };
+    const tick = (): void => {
+      while (seq < total && o.client.isConnected && nowMs() >= start + seq * period) {
+        seq++;
+        outstanding++;
+        o.client.notify(roomJson, seq, nowMs(), o.pad, o.asString, (ok) => {
+          outstanding--;
+          if (!ok) nacks++;
+          done();
+        });
+      }
+      if (seq < total && o.client.isConnected) setTimeout(tick, Math.max(0, start + seq * period - nowMs()));
+      else done();
+    };
+    tick();
+  });
+}

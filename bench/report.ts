@@ -1,0 +1,142 @@
+/**
+ * Turns the runs into the readable table and the JSON summary: per scenario and server, each
+ * figure as median [min-max] over the rounds and the median of its per-round ratios to baseline.
+ */
+import type { Machine } from './proc.js';
+import type { Checks, RunResult, Scenario } from './scenarios.js';
+import type { ServerKind } from './servers.js';
+import { ratios, summarize, type Summary } from './stats.js';
+
+/** Figures shown per scenario kind, with their labels (lower is better unless marked). */
+const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
+  'fanout-max': [
+    ['deliveriesPerSec', 'deliveries/s (higher=better)'],
+    ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+    ['rssAfterMiB', 'server RSS after, MiB'],
+    ['serverCores', 'server cores busy'],
+    ['clientCores', 'client cores busy'],
+    ['clientCpuSecPer100k', 'client CPU s / 100k deliveries'],
+    ['connectJoinPerSec', 'connect+join /s'],
+  ],
+  'fanout-rate': [
+    ['deliveriesPerSec', 'deliveries/s (offered)'],
+    ['latP50Ms', 'latency p50 ms'],
+    ['latP99Ms', 'latency p99 ms'],
+    ['latMaxMs', 'latency max ms'],
+    ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+  ],
+  rooms: [
+    ['deliveriesPerSec', 'deliveries/s (offered)'],
+    ['latP50Ms', 'latency p50 ms'],
+    ['latP99Ms', 'latency p99 ms'],
+    ['latMaxMs', 'latency max ms'],
+    ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+    ['connectJoinPerSec', 'connect+join /s'],
+  ],
+  capacity: [
+    ['connectJoinPerSec', 'connect+join /s (higher=better)'],
+    ['cpuMsPer1kConnects', 'server CPU ms / 1k connect+join'],
+    ['serverCores', 'server cores busy'],
+    ['clientCores', 'client cores busy'],
+    ['rssPerConnKiB', 'server RSS KiB / idle connection'],
+    ['rssAfterMiB', 'server RSS with all, MiB'],
+  ],
+};
+
+const CHECK_KEYS: (keyof Checks)[] = ['lost', 'duplicates', 'self', 'outOfOrder', 'foreign', 'malformed', 'disconnects', 'connectFailures', 'nacks'];
+
+export interface FigureSummary extends Summary {
+  values: number[];
+  /** Per-round value / baseline value. */
+  ratio: Summary & { values: number[] };
+}
+
+export interface ServerSummary {
+  figures: Record<string, FigureSummary>;
+  checks: Checks;
+  errors: string[];
+}
+
+export type ScenarioSummary = Record<string, ServerSummary>;
+
+/** Values of one figure in round order (NaN where a run failed), so rounds line up across servers. */
+function valuesByRound(runs: RunResult[], scenario: string, server: ServerKind, key: string, rounds: number): number[] {
+  return Array.from({ length: rounds }, (_, r) => runs.find((x) => x.scenario === scenario && x.server === server && x.round === r)?.figures[key] ?? NaN);
+}
+
+export function summarizeRuns(runs: RunResult[], list: Scenario[], servers: ServerKind[], rounds: number): Record<string, ScenarioSummary> {
+  const out: Record<string, ScenarioSummary> = {};
+  for (const scenario of list) {
+    const perServer: ScenarioSummary = {};
+    const keys = new Set(runs.filter((r) => r.scenario === scenario.name).flatMap((r) => Object.keys(r.figures)));
+    for (const server of servers) {
+      const mine = runs.filter((r) => r.scenario === scenario.name && r.server === server);
+      const figures: Record<string, FigureSummary> = {};
+      for (const key of keys) {
+        const values = valuesByRound(runs, scenario.name, server, key, rounds);
+        const rs = ratios(values, valuesByRound(runs, scenario.name, 'baseline', key, rounds));
+        figures[key] = { ...summarize(values), values, ratio: { ...summarize(rs), values: rs } };
+      }
+      const checks = Object.fromEntries(CHECK_KEYS.map((k) => [k, mine.reduce((n, r) => n + r.checks[k], 0)])) as unknown as Checks;
+      const errors = mine.flatMap((r) => (r.error ? [`round ${r.round}: ${r.error}`] : []));
+      perServer[server] = { figures, checks, errors };
+    }
+    out[scenario.name] = perServer;
+  }
+  return out;
+}
+
+/** Three significant digits, k/M suffixes: the table has to fit a terminal. */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '—';
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)}k`;
+  if (a >= 100) return v.toFixed(0);
+  return v.toPrecision(3);
+}
+
+function describe(s: Scenario): string {
+  switch (s.kind) {
+    case 'fanout-max':
+      return `1 publisher -> ${s.subscribers} subscribers in one room, ${s.messages} messages, max rate (flow-controlled)`;
+    case 'fanout-rate':
+      return `1 publisher -> ${s.subscribers} subscribers, ${s.ratePerSec} msg/s for ${s.durationMs / 1000} s`;
+    case 'rooms':
+      return `${s.rooms} rooms x ${s.members} members, 1 publisher per room at ~${s.ratePerSec} msg/s (jittered) for ${s.durationMs / 1000} s`;
+    case 'capacity':
+      return `${s.connections} idle connections, each JOINs a room of ${s.members}`;
+  }
+}
+
+export function table(summary: Record<string, ScenarioSummary>, list: Scenario[], servers: ServerKind[], machine: Machine, header: string): string {
+  const lines: string[] = [header, `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, linux ${machine.kernel}; ${machine.date}`];
+  const cell = (f: FigureSummary | undefined, server: ServerKind): string => {
+    if (!f || f.n === 0) return '—';
+    const range = f.n > 1 ? ` [${fmt(f.min)}-${fmt(f.max)}]` : '';
+    const ratio = server !== 'baseline' && f.ratio.n > 0 ? ` x${f.ratio.median.toFixed(2)}` : '';
+    return `${fmt(f.median)}${range}${ratio}`;
+  };
+  const W0 = 34;
+  const W = 30;
+  for (const s of list) {
+    const sum = summary[s.name];
+    if (!sum) continue;
+    lines.push('', `== ${s.name}: ${describe(s)}`);
+    lines.push('figure'.padEnd(W0) + servers.map((k) => k.padEnd(W)).join(''));
+    for (const [key, label] of FIGURES[s.kind]) {
+      lines.push(label.padEnd(W0) + servers.map((k) => cell(sum[k]?.figures[key], k).padEnd(W)).join(''));
+    }
+    lines.push(
+      'lost/dup/self/ooo/foreign'.padEnd(W0) +
+        servers.map((k) => { const c = sum[k]!.checks; return `${c.lost}/${c.duplicates}/${c.self}/${c.outOfOrder}/${c.foreign}`.padEnd(W); }).join(''),
+    );
+    lines.push(
+      'disconn/connfail/nack/malformed'.padEnd(W0) +
+        servers.map((k) => { const c = sum[k]!.checks; return `${c.disconnects}/${c.connectFailures}/${c.nacks}/${c.malformed}`.padEnd(W); }).join(''),
+    );
+    for (const k of servers) for (const e of sum[k]!.errors) lines.push(`  ! ${k} ${e.slice(0, 400)}`);
+  }
+  lines.push('', 'cells: median [min-max] over rounds, xR = median of per-round ratios to baseline (same round).');
+  return lines.join('\n');
+}

@@ -1,0 +1,307 @@
+/**
+ * The scenarios and how one run of a scenario against one server goes: connect the clients
+ * (paced), read the server's CPU and RSS, drive the load, wait for every delivery, read again,
+ * collect the accounting from the workers. Each run gets a fresh server process and fresh workers.
+ */
+import { BenchClient } from './client.js';
+import { WorkerPool, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
+import { cpuSeconds, rssBytes } from './proc.js';
+import { nowMs } from './protocol.js';
+import { publishAtRate, publishMax, type PublishOutcome } from './publisher.js';
+import { startServer, type RunningServer, type ServerKind } from './servers.js';
+import { LatencyHistogram } from './stats.js';
+
+export type Scenario =
+  | { name: string; kind: 'fanout-max'; subscribers: number; messages: number }
+  | { name: string; kind: 'fanout-rate'; subscribers: number; ratePerSec: number; durationMs: number }
+  | { name: string; kind: 'rooms'; rooms: number; members: number; ratePerSec: number; durationMs: number }
+  | { name: string; kind: 'capacity'; connections: number; members: number };
+
+export function scenarios(quick: boolean): Scenario[] {
+  const q = <T>(full: T, small: T): T => (quick ? small : full);
+  return [
+    { name: 'fanout-1000-max', kind: 'fanout-max', subscribers: q(1000, 300), messages: q(400, 150) },
+    { name: 'fanout-5000-max', kind: 'fanout-max', subscribers: q(5000, 1500), messages: q(80, 40) },
+    { name: 'fanout-1000-rate', kind: 'fanout-rate', subscribers: q(1000, 300), ratePerSec: 20, durationMs: q(10_000, 4_000) },
+    { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
+    { name: 'capacity-10k', kind: 'capacity', connections: q(10_000, 2_000), members: 5 },
+  ];
+}
+
+export interface RunOptions extends WorkerSettings {
+  workers: number;
+  /** Handshakes in flight per worker while connecting. */
+  concurrency: number;
+  pad: string;
+}
+
+/** What must be zero, plus what explains a failure. */
+export interface Checks {
+  lost: number;
+  duplicates: number;
+  self: number;
+  outOfOrder: number;
+  foreign: number;
+  malformed: number;
+  disconnects: number;
+  connectFailures: number;
+  nacks: number;
+}
+
+export interface RunResult {
+  scenario: string;
+  server: ServerKind;
+  round: number;
+  figures: Record<string, number>;
+  checks: Checks;
+  /** Why the run failed (figures are then partial or empty). */
+  error?: string;
+  notes: string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Splits client specs over the workers; a room stays within one worker so its local publisher sees its own counts. */
+function spread(specs: ClientSpec[], workers: number, byRoom: boolean): ClientSpec[][] {
+  const out: ClientSpec[][] = Array.from({ length: workers }, () => []);
+  const owner = new Map<string, number>();
+  specs.forEach((spec, i) => {
+    let w = i % workers;
+    if (byRoom) {
+      w = owner.get(spec.room) ?? owner.size % workers;
+      owner.set(spec.room, w);
+    }
+    out[w]!.push(spec);
+  });
+  return out;
+}
+
+class Run {
+  readonly figures: Record<string, number> = {};
+  readonly notes: string[] = [];
+  readonly checks: Checks = { lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 };
+  /** Self-deliveries and disconnects seen by the coordinator's own publisher. */
+  publisherSelf = 0;
+  publisherLost: string | undefined;
+
+  constructor(
+    readonly server: RunningServer,
+    readonly pool: WorkerPool,
+    readonly opts: RunOptions,
+  ) {}
+
+  /** Connects and joins every spec, paced; returns connections per second (connect + JOIN acked). */
+  async connectAll(perWorker: ClientSpec[][]): Promise<number> {
+    const total = perWorker.reduce((n, s) => n + s.length, 0);
+    const start = nowMs();
+    const results = await this.pool.all<ConnectResult>(
+      (i) => ({ cmd: 'connect', port: this.server.port, clients: perWorker[i]!, concurrency: this.opts.concurrency, timeoutMs: 15_000 }),
+      60_000 + total * 10,
+    );
+    const seconds = (nowMs() - start) / 1000;
+    let connected = 0;
+    for (const r of results) {
+      connected += r.connected;
+      this.checks.connectFailures += r.failed;
+      if (r.firstError) this.notes.push(`connect: ${r.firstError}`);
+    }
+    if (connected < total) throw new Error(`only ${connected} of ${total} clients connected and joined`);
+    return connected / seconds;
+  }
+
+  /** A publisher connection in this thread, member of `room` (so a self-delivery would show). */
+  async publisher(room: string): Promise<BenchClient> {
+    const client = new BenchClient({
+      port: this.server.port,
+      onEvent: () => void this.publisherSelf++,
+      onLost: (reason) => void (this.publisherLost ??= reason),
+    });
+    await client.connect();
+    await client.join(room, 'publisher', this.opts.asString);
+    return client;
+  }
+
+  /** Polls the workers until every published message reached every subscriber, or the bound passes. */
+  async drain(timeoutMs: number): Promise<Progress[]> {
+    const end = nowMs() + timeoutMs;
+    for (;;) {
+      const snaps = await this.pool.all<Progress>(() => ({ cmd: 'snapshot' }), 5_000);
+      if (snaps.every((s) => s.deficit === 0)) return snaps;
+      if (nowMs() > end) {
+        this.notes.push(`deliveries still missing after ${timeoutMs} ms drain`);
+        return snaps;
+      }
+      await sleep(20);
+    }
+  }
+
+  /** Sums the workers' accounting into checks; returns distinct deliveries and the merged latency histogram. */
+  async collect(): Promise<{ deliveries: number; lastRecvT: number; hist: LatencyHistogram }> {
+    const stats = await this.pool.all<WorkerStats>(() => ({ cmd: 'collect' }), 10_000);
+    const hist = new LatencyHistogram();
+    let deliveries = 0;
+    let lastRecvT = 0;
+    for (const s of stats) {
+      deliveries += s.distinct;
+      lastRecvT = Math.max(lastRecvT, s.lastRecvT);
+      this.checks.lost += s.lost;
+      this.checks.duplicates += s.duplicates;
+      this.checks.outOfOrder += s.outOfOrder;
+      this.checks.self += s.self;
+      this.checks.foreign += s.foreign;
+      this.checks.malformed += s.malformed;
+      this.checks.disconnects += s.disconnects;
+      if (s.firstDisconnect) this.notes.push(`disconnect: ${s.firstDisconnect}`);
+      hist.merge(s.hist);
+    }
+    this.checks.self += this.publisherSelf;
+    if (this.publisherLost) {
+      this.checks.disconnects++;
+      this.notes.push(`publisher disconnect: ${this.publisherLost}`);
+    }
+    return { deliveries, lastRecvT, hist };
+  }
+
+  /** Server and client (this whole process: coordinator and workers) CPU seconds, read together at a phase boundary. */
+  cpuMark(): { server: number; client: number; at: number } {
+    const { user, system } = process.cpuUsage();
+    return { server: cpuSeconds(this.server.pid), client: (user + system) / 1e6, at: nowMs() };
+  }
+
+  /**
+   * CPU used since `mark`, as cores busy: a server near 1.0 is the bottleneck (it is single-threaded
+   * JavaScript); otherwise the client or the flow-control window is.
+   */
+  utilisation(mark: { server: number; client: number; at: number }): { server: number; client: number } {
+    const now = this.cpuMark();
+    const seconds = (now.at - mark.at) / 1000;
+    this.figures.serverCores = (now.server - mark.server) / seconds;
+    this.figures.clientCores = (now.client - mark.client) / seconds;
+    return { server: now.server - mark.server, client: now.client - mark.client };
+  }
+
+  /** Throughput and CPU figures of a publish phase that started at `mark`. */
+  async finish(mark: { server: number; client: number; at: number }, outcome: { published: number; nacks: number; truncated: boolean }, latency: boolean): Promise<void> {
+    const start = mark.at;
+    const used = this.utilisation(mark);
+    const { deliveries, lastRecvT, hist } = await this.collect();
+    this.checks.nacks += outcome.nacks;
+    if (outcome.truncated) this.notes.push(`publishing hit its time bound after ${outcome.published} messages`);
+    const seconds = (Math.max(lastRecvT, start) - start) / 1000;
+    this.figures.deliveries = deliveries;
+    this.figures.deliveriesPerSec = seconds > 0 ? deliveries / seconds : NaN;
+    this.figures.cpuSecPer100k = deliveries > 0 ? (used.server / deliveries) * 1e5 : NaN;
+    this.figures.clientCpuSecPer100k = deliveries > 0 ? (used.client / deliveries) * 1e5 : NaN;
+    if (latency) {
+      this.figures.latP50Ms = hist.quantile(0.5);
+      this.figures.latP99Ms = hist.quantile(0.99);
+      this.figures.latMaxMs = hist.max;
+    }
+    this.figures.rssAfterMiB = rssBytes(this.server.pid) / 2 ** 20;
+  }
+}
+
+async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fanout-rate' }>): Promise<void> {
+  const room = 'fanout';
+  const specs = Array.from({ length: s.subscribers }, (_, i): ClientSpec => ({ room, name: `sub-${i}`, publisher: false }));
+  run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, false));
+  const client = await run.publisher(room);
+  await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
+  await sleep(300);
+  const common = { client, room, pad: run.opts.pad, asString: run.opts.asString };
+  const mark = run.cpuMark();
+  let outcome: PublishOutcome;
+  if (s.kind === 'fanout-max') {
+    // About 50k deliveries in flight: enough to keep every socket busy, little enough to stay out of swap-like buffering.
+    const window = Math.max(4, Math.ceil(50_000 / s.subscribers));
+    outcome = await withTimeout(publishMax({ ...common, pool: run.pool, messages: s.messages, window, maxMs: 60_000 }), 90_000, 'max-rate publishing');
+  } else {
+    outcome = await withTimeout(publishAtRate({ ...common, ratePerSec: s.ratePerSec, durationMs: s.durationMs }), s.durationMs + 30_000, 'fixed-rate publishing');
+  }
+  await run.pool.all(() => ({ cmd: 'expect', room, count: outcome.published }), 5_000);
+  await run.drain(20_000);
+  await run.finish(mark, outcome, s.kind === 'fanout-rate');
+  client.terminate();
+}
+
+async function rooms(run: Run, s: Extract<Scenario, { kind: 'rooms' }>): Promise<void> {
+  const specs: ClientSpec[] = [];
+  for (let r = 0; r < s.rooms; r++) {
+    for (let m = 1; m < s.members; m++) specs.push({ room: `room-${r}`, name: `sub-${r}-${m}`, publisher: false });
+    specs.push({ room: `room-${r}`, name: `pub-${r}`, publisher: true });
+  }
+  run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, true));
+  await sleep(300);
+  const mark = run.cpuMark();
+  const results = await run.pool.all<PublishResult>(
+    () => ({ cmd: 'publish', ratePerSec: s.ratePerSec, durationMs: s.durationMs, pad: run.opts.pad }),
+    s.durationMs + 30_000,
+  );
+  const outcome = { published: 0, nacks: 0, truncated: false };
+  for (const r of results) {
+    outcome.published += r.published;
+    outcome.nacks += r.nacks;
+  }
+  await run.drain(20_000);
+  await run.finish(mark, outcome, true);
+}
+
+async function capacity(run: Run, s: Extract<Scenario, { kind: 'capacity' }>): Promise<void> {
+  // A few connections first, outside the measurement: lazy module loading and JIT warm-up are not per-connection costs.
+  const warm = Array.from({ length: 100 }, (_, i): ClientSpec => ({ room: `warm-${Math.floor(i / s.members)}`, name: `w-${i}`, publisher: false }));
+  await run.connectAll(spread(warm, run.pool.size, true));
+  await sleep(1_000);
+  const rss0 = rssBytes(run.server.pid);
+  const mark = run.cpuMark();
+  const specs = Array.from({ length: s.connections }, (_, i): ClientSpec => ({ room: `cap-${Math.floor(i / s.members)}`, name: `c-${i}`, publisher: false }));
+  run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, true));
+  const used = run.utilisation(mark);
+  run.figures.cpuMsPer1kConnects = (used.server * 1000) / (s.connections / 1000);
+  run.figures.clientCpuMsPer1kConnects = (used.client * 1000) / (s.connections / 1000);
+  // Let the connection burst's garbage be collected before reading the resident size.
+  await sleep(3_000);
+  const rss1 = rssBytes(run.server.pid);
+  run.figures.rssPerConnKiB = (rss1 - rss0) / s.connections / 1024;
+  run.figures.rssAfterMiB = rss1 / 2 ** 20;
+  await run.collect();
+}
+
+/** One scenario against one fresh server process; never throws (a failure is reported in the result). */
+export async function runOnce(scenario: Scenario, kind: ServerKind, round: number, opts: RunOptions): Promise<RunResult> {
+  let server: RunningServer | undefined;
+  let pool: WorkerPool | undefined;
+  let run: Run | undefined;
+  let error: string | undefined;
+  try {
+    server = await startServer(kind);
+    pool = WorkerPool.start(opts.workers, opts);
+    run = new Run(server, pool, opts);
+    await sleep(300);
+    const body =
+      scenario.kind === 'rooms' ? rooms(run, scenario) : scenario.kind === 'capacity' ? capacity(run, scenario) : fanout(run, scenario);
+    await withTimeout(body, 240_000, `${scenario.name} on ${kind}`);
+    if (server.exit) throw new Error(`server exited during the run (${JSON.stringify(server.exit)})`);
+  } catch (err) {
+    error = (err as Error).message;
+    if (server?.exit) error += ` | server exited ${JSON.stringify(server.exit)}: ${server.output().slice(-1500)}`;
+  } finally {
+    await pool?.terminate().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+  }
+  const result: RunResult = {
+    scenario: scenario.name,
+    server: kind,
+    round,
+    figures: run?.figures ?? {},
+    checks: run?.checks ?? { lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 },
+    notes: run?.notes ?? [],
+  };
+  if (error !== undefined) result.error = error;
+  return result;
+}
