@@ -42,7 +42,10 @@ export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<Runni
   const env = { ...process.env };
   for (const name of SERVICE_ENV) delete env[name];
   // "us" exactly as an operator starts it, only pinned to loopback and a free port.
-  const child = spawn(process.execPath, [SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1'];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let tail = '';
   let exit: RunningServer['exit'];
