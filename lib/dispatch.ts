@@ -4,6 +4,7 @@
  * into `{ok: false, error}` (or an ERROR event when there is no ack), refusing unknown events,
  * and logging refusals at debug level. A verb never throws out of here.
  */
+import { useDirectWrites } from './direct-writes.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AppNamespace, AppSocket, PubSub } from './pubsub.js';
@@ -45,18 +46,33 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
     else if (socket.connected) socket.emit('ERROR', { ...error, event });
   };
 
-  const run = async (ctx: VerbContext, event: string, verb: Verb, args: unknown[], ack: AckFn | undefined) => {
+  const succeed = (ack: AckFn | undefined, result: VerbResult): void => {
+    if (ack) ack(result ? { ok: true, ...result } : { ok: true });
+  };
+
+  // Synchronous verbs (NOTIFY, BROADCAST) are answered without a promise round: the hot path.
+  const run = (ctx: VerbContext, event: string, verb: Verb, args: unknown[], ack: AckFn | undefined): void => {
+    let result: VerbResult | Promise<VerbResult>;
     try {
-      const result = await verb(ctx, args);
-      if (ack) ack(result ? { ok: true, ...result } : { ok: true });
+      result = verb(ctx, args);
     } catch (err) {
       fail(ctx.socket, event, ack, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => succeed(ack, value),
+        (err: unknown) => fail(ctx.socket, event, ack, err),
+      );
+    } else {
+      succeed(ack, result);
     }
   };
 
   nsp.on('connection', (socket) => {
     const ctx: VerbContext = { socket, nsp, core };
     core.attach(socket);
+    useDirectWrites(socket.client);
     // One catch-all listener per connection instead of one per verb: less memory per socket.
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
@@ -66,7 +82,7 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
         fail(socket, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
         return;
       }
-      void run(ctx, event as string, verb, args, ack);
+      run(ctx, event as string, verb, args, ack);
     });
     socket.on('disconnect', () => {
       void (async () => {

@@ -65,3 +65,22 @@ describe('fan-out ordering under bursts', () => {
     expect(await first).to.deep.include({ room: 'late', message: 'hello' });
   });
 });
+
+describe('fan-out of binary messages', () => {
+  let svc: Running;
+  before(async () => {
+    svc = await startService();
+  });
+  after(() => svc.close());
+  afterEach(closeAll);
+
+  it('delivers a message with binary content (sent as attachments, not as one text frame)', async () => {
+    const [a, b] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v4', svc.url, '/layout')]);
+    await request(b, 'JOIN', { room: 'bin' });
+    const got = next(b, 'EVENT');
+    const reply = await request(a, 'NOTIFY', { room: 'bin', message: { blob: Buffer.from([1, 2, 3, 250]) } });
+    expect(reply).to.include({ ok: true });
+    const event = await got;
+    expect(Buffer.from(event.message.blob)).to.deep.equal(Buffer.from([1, 2, 3, 250]));
+  });
+});
