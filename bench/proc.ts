@@ -22,7 +22,16 @@ export function clockTicks(): number {
 
 /** utime + stime of the whole process (every thread: main, GC helpers, libuv pool), in seconds. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of the main (JavaScript) thread alone: the rest is GC helper and libuv threads. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpu(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.

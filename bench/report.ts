@@ -24,6 +24,7 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['latP99Ms', 'latency p99 ms'],
     ['latMaxMs', 'latency max ms'],
     ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+    ['serverMainShare', 'main-thread share of server CPU'],
   ],
   rooms: [
     ['deliveriesPerSec', 'deliveries/s (offered)'],
@@ -31,6 +32,7 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['latP99Ms', 'latency p99 ms'],
     ['latMaxMs', 'latency max ms'],
     ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+    ['serverMainShare', 'main-thread share of server CPU'],
     ['connectJoinPerSec', 'connect+join /s'],
   ],
   capacity: [

@@ -5,7 +5,7 @@
  */
 import { BenchClient } from './client.js';
 import { WorkerPool, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
-import { cpuSeconds, rssBytes } from './proc.js';
+import { cpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
 import { nowMs } from './protocol.js';
 import { publishAtRate, publishMax, type PublishOutcome } from './publisher.js';
 import { startServer, type RunningServer, type ServerKind } from './servers.js';
@@ -26,6 +26,13 @@ export function scenarios(quick: boolean): Scenario[] {
     { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
     { name: 'capacity-10k', kind: 'capacity', connections: q(10_000, 2_000), members: 5 },
   ];
+}
+
+interface CpuMark {
+  server: number;
+  serverMain: number;
+  client: number;
+  at: number;
 }
 
 export interface RunOptions extends WorkerSettings {
@@ -169,25 +176,28 @@ class Run {
   }
 
   /** Server and client (this whole process: coordinator and workers) CPU seconds, read together at a phase boundary. */
-  cpuMark(): { server: number; client: number; at: number } {
+  cpuMark(): CpuMark {
     const { user, system } = process.cpuUsage();
-    return { server: cpuSeconds(this.server.pid), client: (user + system) / 1e6, at: nowMs() };
+    const pid = this.server.pid;
+    return { server: cpuSeconds(pid), serverMain: mainThreadCpuSeconds(pid), client: (user + system) / 1e6, at: nowMs() };
   }
 
   /**
    * CPU used since `mark`, as cores busy: a server near 1.0 is the bottleneck (it is single-threaded
    * JavaScript); otherwise the client or the flow-control window is.
    */
-  utilisation(mark: { server: number; client: number; at: number }): { server: number; client: number } {
+  utilisation(mark: CpuMark): { server: number; client: number } {
     const now = this.cpuMark();
     const seconds = (now.at - mark.at) / 1000;
     this.figures.serverCores = (now.server - mark.server) / seconds;
+    // The rest of the server's CPU is V8's GC helper threads (and libuv's pool).
+    this.figures.serverMainShare = now.server > mark.server ? (now.serverMain - mark.serverMain) / (now.server - mark.server) : NaN;
     this.figures.clientCores = (now.client - mark.client) / seconds;
     return { server: now.server - mark.server, client: now.client - mark.client };
   }
 
   /** Throughput and CPU figures of a publish phase that started at `mark`. */
-  async finish(mark: { server: number; client: number; at: number }, outcome: { published: number; nacks: number; truncated: boolean }, latency: boolean): Promise<void> {
+  async finish(mark: CpuMark, outcome: { published: number; nacks: number; truncated: boolean }, latency: boolean): Promise<void> {
     const start = mark.at;
     const used = this.utilisation(mark);
     const { deliveries, lastRecvT, hist } = await this.collect();
