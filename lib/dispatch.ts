@@ -27,6 +27,8 @@ export interface NamespaceModule {
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */
   onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
+  /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
+  onMembersLost?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
 }
 
 type AckFn = (reply: unknown) => void;

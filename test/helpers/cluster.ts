@@ -1,0 +1,38 @@
+/** Several service nodes joined by one Redis, each a createService on port 0. */
+import { clusterConfig, type Config } from '../../lib/config.js';
+import { startService, type Running } from './service.js';
+
+export async function startNodes(count: number, redisUrl: string, keyPrefix: string, overrides: Partial<Config> = {}, presenceTtlMs = 1500): Promise<Running[]> {
+  const nodes: Running[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(await startService({ ...overrides, cluster: clusterConfig(redisUrl, { keyPrefix, presenceTtlMs }) }));
+    }
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    throw err;
+  }
+  return nodes;
+}
+
+/** Polls `check` every 25 ms until it returns true; throws `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return Date.now() - started;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function readyz(url: string): Promise<number> {
+  const res = await fetch(`${url}/readyz`);
+  await res.arrayBuffer();
+  return res.status;
+}
