@@ -94,8 +94,9 @@ const FLAGS = {
   'cors-origin': { env: 'CORS_ORIGIN', type: 'string', describe: "allowed browser origins, comma-separated, or '*'", def: '*' },
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
-  redis: { env: 'REDIS_URL', type: 'string', describe: 'cluster mode: join the nodes through this Redis, redis://host:port/db or rediss://', def: 'none: one node, in memory' },
-  'presence-ttl': { env: 'PRESENCE_TTL', type: 'string', describe: "cluster mode: heartbeat lifetime of a node's presence (500ms to 10m); a dead node's members vanish within 4/3 of it", def: '15s' },
+  redis: { env: 'REDIS_URL', type: 'string', describe: 'cluster mode: join nodes through Redis (redis[s]://host:port/db)', def: 'none: one node, in memory' },
+  'redis-prefix': { env: 'REDIS_PREFIX', type: 'string', describe: 'cluster mode: prefix of the Redis keys (to share a Redis)', def: 'notify' },
+  'presence-ttl': { env: 'PRESENCE_TTL', type: 'string', describe: 'cluster mode: node heartbeat lifetime (500ms-10m)', def: '15s' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -188,7 +189,11 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
 
   const redis = raw('redis');
   const presenceTtlMs = raw('presence-ttl') === undefined ? DEFAULT_PRESENCE_TTL_MS : parseDuration(raw('presence-ttl')!, where('presence-ttl'), 500, 600_000);
-  const cluster = redis === undefined ? undefined : clusterConfig(parseRedisUrl(redis, where('redis')), { presenceTtlMs });
+  const keyPrefix = raw('redis-prefix') ?? 'notify';
+  if (!/^[\w.:-]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError(`${where('redis-prefix')} must be 1-64 letters, digits, '_', '.', ':' or '-' (got "${keyPrefix}")`);
+  }
+  const cluster = redis === undefined ? undefined : clusterConfig(parseRedisUrl(redis, where('redis')), { presenceTtlMs, keyPrefix });
 
   return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, ...(cluster ? { cluster } : {}) };
 }

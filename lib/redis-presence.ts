@@ -168,23 +168,29 @@ export class RedisPresence implements PresenceStore {
 
   /** One heartbeat (and write-back when needed), then one sweep; never two at once. */
   private tick(): Promise<void> {
-    if (this.closed || this.ticking) return this.ticking ?? Promise.resolve();
-    this.ticking = (async () => {
-      try {
-        if (!this.connection.client.isReady) {
-          this.dirty = true;
-          return;
-        }
-        await this.heartbeat();
-        await this.sweep();
-      } catch (err) {
+    if (this.closed) return Promise.resolve();
+    if (this.ticking) return this.ticking;
+    const current = this.runTick();
+    this.ticking = current;
+    // Cleared after the assignment: a tick that returns without awaiting must not stay "running".
+    void current.finally(() => {
+      if (this.ticking === current) this.ticking = undefined;
+    });
+    return current;
+  }
+
+  private async runTick(): Promise<void> {
+    try {
+      if (!this.connection.client.isReady) {
         this.dirty = true;
-        if (this.logger.isDebugEnabled()) this.logger.debug('presence tick failed', { err: (err as Error).message });
-      } finally {
-        this.ticking = undefined;
+        return;
       }
-    })();
-    return this.ticking;
+      await this.heartbeat();
+      await this.sweep();
+    } catch (err) {
+      this.dirty = true;
+      if (this.logger.isDebugEnabled()) this.logger.debug('presence tick failed', { err: (err as Error).message });
+    }
   }
 
   private async heartbeat(): Promise<void> {

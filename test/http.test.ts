@@ -19,6 +19,13 @@ describe('HTTP routes', () => {
     expect(await res.text()).to.equal('OK');
   });
 
+  it('GET /readyz answers 200 OK in memory mode; other methods 405', async () => {
+    const res = await fetch(`${svc.url}/readyz`);
+    expect(res.status).to.equal(200);
+    expect(await res.text()).to.equal('OK');
+    expect((await fetch(`${svc.url}/readyz`, { method: 'POST' })).status).to.equal(405);
+  });
+
   it('POST /bus-message/:room reaches every /bus member of that room as EVENT from POST', async () => {
     const [a, b, layout] = await Promise.all([
       connect('v4', svc.url, '/bus'),
