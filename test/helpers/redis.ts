@@ -11,6 +11,8 @@ import { createClient } from 'redis';
 export interface RedisServer {
   url: string;
   port: number;
+  /** The spawned process (undefined for REDIS_URL, or while killed). */
+  readonly pid: number | undefined;
   /** Kills the server (SIGKILL: no chance to save anything, like a crash). */
   kill(): Promise<void>;
   /** Starts it again on the same port, empty, and waits until it answers. */
@@ -50,6 +52,7 @@ export async function useRedis(needOwnServer = false): Promise<RedisServer> {
     return {
       url: external,
       port: Number(new URL(external).port || 6379),
+      pid: undefined,
       kill: () => Promise.reject(new Error('cannot kill an external Redis')),
       restart: () => Promise.reject(new Error('cannot restart an external Redis')),
       stop: async () => undefined,
@@ -124,6 +127,9 @@ export async function startRedisServer(): Promise<RedisServer> {
   return {
     url,
     port,
+    get pid() {
+      return child?.pid;
+    },
     kill,
     async restart() {
       await kill();
