@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { closeAll, collect, connect, next, recorder, request } from './helpers/clients.js';
 import { readyz, startNodes, waitUntil } from './helpers/cluster.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
-import { requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
+import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import type { Running } from './helpers/service.js';
 
 const TTL_MS = 1000;
@@ -27,11 +27,11 @@ describe('cluster: a node killed with SIGKILL', function () {
   let redis: RedisServer | undefined;
   let nodes: Running[] = [];
   let doomed: RunningProcess | undefined;
+  const prefix = uniquePrefix('sigkill');
 
   before(async function () {
     requireRedisOrSkip(this);
     redis = await useRedis();
-    const prefix = uniquePrefix('sigkill');
     nodes = await startNodes(2, redis.url, prefix, {}, TTL_MS);
     // The third node is a process of its own, so it can be killed for real.
     doomed = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
@@ -40,6 +40,7 @@ describe('cluster: a node killed with SIGKILL', function () {
     doomed?.child.kill('SIGKILL');
     await doomed?.exited;
     await Promise.allSettled(nodes.map((n) => n.close()));
+    if (redis) await deletePrefix(redis.url, prefix);
     await redis?.stop();
   });
   afterEach(closeAll);
@@ -92,7 +93,6 @@ describe('cluster: a node killed with SIGKILL', function () {
     const r = createClient({ url: redis!.url });
     await r.connect();
     try {
-      const prefix = nodes[0]!.service.config.cluster!.keyPrefix;
       expect(await r.sCard(`${prefix}:nodes`)).to.equal(2);
       expect(await r.keys(`${prefix}:node:*`)).to.have.length.at.most(2);
     } finally {

@@ -6,21 +6,23 @@ import { expect } from 'chai';
 import type { Running } from './helpers/service.js';
 import { closeAll, collect, connect, next, recorder, request, type TestClient } from './helpers/clients.js';
 import { readyz, startNodes, waitUntil } from './helpers/cluster.js';
-import { requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
+import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 
 describe('cluster: three nodes joined by Redis', function () {
   let redis: RedisServer | undefined;
   let nodes: Running[] = [];
   let A: string, B: string, C: string;
+  const prefix = uniquePrefix('cluster');
 
   before(async function () {
     requireRedisOrSkip(this);
     redis = await useRedis();
-    nodes = await startNodes(3, redis.url, uniquePrefix('cluster'));
+    nodes = await startNodes(3, redis.url, prefix);
     [A, B, C] = nodes.map((n) => n.url) as [string, string, string];
   });
   after(async () => {
     await Promise.allSettled(nodes.map((n) => n.close()));
+    if (redis) await deletePrefix(redis.url, prefix);
     await redis?.stop();
   });
   afterEach(closeAll);
@@ -171,7 +173,7 @@ describe('cluster: three nodes joined by Redis', function () {
   });
 
   it('a node that closes takes its members out of presence at once', async () => {
-    const extra = (await startNodes(1, redis!.url, nodes[0]!.service.config.cluster!.keyPrefix))[0]!;
+    const extra = (await startNodes(1, redis!.url, prefix))[0]!;
     try {
       const d = await connect('v4', extra.url, '/layout');
       await request(d, 'JOIN', { room: 'bye', name: 'leaving' });

@@ -61,6 +61,22 @@ export async function useRedis(needOwnServer = false): Promise<RedisServer> {
   return startRedisServer();
 }
 
+/** Deletes every key of a suite's prefix (the adapter's stream stays after the nodes close). */
+export async function deletePrefix(url: string, prefix: string): Promise<void> {
+  const client = createClient({ url, socket: { reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 500 })) {
+      if (keys.length) await client.del(keys);
+    }
+  } catch {
+    // a killed server has nothing left to clean
+  } finally {
+    client.destroy();
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
