@@ -185,6 +185,11 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
           if (this.closed) return new Promise<never>(() => undefined);
           throw err;
         });
+      // The adapter's stream reader calls XREAD again as soon as one fails; on a destroyed
+      // client that fails at once, forever. After close() it waits instead (and is collected).
+      const xRead = helper.xRead.bind(helper);
+      (helper as { xRead: typeof xRead }).xRead = ((...args: Parameters<typeof xRead>) =>
+        this.closed ? new Promise<never>(() => undefined) : xRead(...args)) as typeof xRead;
       return helper;
     }) as typeof duplicate;
   }
