@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
-import { createCluster, type Cluster } from './cluster.js';
+import type { Cluster } from './cluster.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -64,7 +64,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const modules = options.namespaces ?? defaultNamespaces;
   // Set once the core exists; the cluster reports dead nodes' members only after start().
   let onLost: (lost: LostMembers[]) => void = () => undefined;
-  const cluster = config.cluster ? createCluster(config.cluster, { logger, onLost: (lost) => onLost(lost) }) : undefined;
+  // Loaded only in cluster mode: a single node never loads the Redis client.
+  const cluster = config.cluster
+    ? (await import('./cluster.js')).createCluster(config.cluster, { logger, onLost: (lost) => onLost(lost) })
+    : undefined;
 
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
