@@ -39,6 +39,8 @@ export interface ClusterOptions {
   logger: Logger;
   /** Members of a dead node, reported by exactly one surviving node. */
   onLost: (lost: LostMembers[]) => void;
+  /** This node's members, back after the others had swept this node as dead. */
+  onBack: (back: LostMembers[]) => void;
 }
 
 export function createCluster(config: ClusterConfig, options: ClusterOptions): Cluster {
@@ -52,6 +54,7 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     prefix: config.keyPrefix,
     ttlMs: config.presenceTtlMs,
     onLost: options.onLost,
+    onBack: options.onBack,
   });
   const streams = createAdapter(connection.client, {
     streamName: `${config.keyPrefix}:stream`,

@@ -7,6 +7,7 @@
  *   P:node:<node>               hash  "<room key>\n<socket id>" -> name  (that node's own entries)
  *   P:hb:<node>                 string with a TTL: the node's heartbeat
  *   P:nodes                     set of the nodes that registered
+ *   P:swept:<node>              string with a TTL: that node was swept (so it can tell, if it was alive)
  *
  * Every node refreshes its heartbeat every TTL/3 and, on the same tick, sweeps: a registered node
  * whose heartbeat expired is removed by one atomic script (SREM decides the one winner), which
@@ -17,7 +18,9 @@
  * fall back to it while Redis is unreachable (the node keeps serving its own clients), and it is
  * written back whole (stale entries removed, missing ones added) whenever Redis may have lost or
  * missed something: after a failed write, after a reconnect, after Redis restarted empty, or
- * after other nodes swept this one while it was cut off.
+ * after other nodes swept this one while it was cut off. In that last case its members were
+ * reported lost (lobby peers got LEFT), so once written back they are reported back (onBack: the
+ * lobby sends JOINED again).
  */
 import type { Logger } from './logger.js';
 import type { Member, PresenceStore } from './presence.js';
@@ -40,13 +43,17 @@ export interface RedisPresenceOptions {
   ttlMs: number;
   /** Members of dead nodes, reported once cluster-wide (by the node that swept them). */
   onLost?: (lost: LostMembers[]) => void;
+  /** This node's members, after the others had swept it as dead while it was in fact alive. */
+  onBack?: (back: LostMembers[]) => void;
 }
 
 /**
  * Removes a node's registration and all its entries, atomically. Without ARGV[3] == '1' it only
  * acts on a node whose heartbeat has expired and that is still registered (the sweep); with it,
  * always (a node leaving). Returns the removed entries, or nil when there was nothing to do.
- * KEYS: nodes set, heartbeat key, node hash. ARGV: node id, unused, force.
+ * A sweep leaves a tombstone (KEYS[4], expiring after ARGV[2] ms) for the node to find if it was
+ * alive after all. KEYS: nodes set, heartbeat key, node hash, tombstone. ARGV: node id, tombstone
+ * lifetime, force.
  */
 const REMOVE_NODE = `
 if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
@@ -58,8 +65,12 @@ for _, field in ipairs(fields) do
   if roomKey then redis.call('HDEL', roomKey, id) end
 end
 redis.call('DEL', KEYS[3], KEYS[2])
+if ARGV[3] ~= '1' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
 return fields
 `;
+
+/** How long a sweep's tombstone waits for a node that was alive after all. */
+const TOMBSTONE_MS = 600_000;
 
 export class RedisPresence implements PresenceStore {
   private readonly connection: RedisConnection;
@@ -68,6 +79,7 @@ export class RedisPresence implements PresenceStore {
   private readonly prefix: string;
   private readonly ttlMs: number;
   private readonly onLost: ((lost: LostMembers[]) => void) | undefined;
+  private readonly onBack: ((back: LostMembers[]) => void) | undefined;
   private readonly nodesKey: string;
   private readonly nodeKey: string;
   private readonly hbKey: string;
@@ -87,6 +99,7 @@ export class RedisPresence implements PresenceStore {
     this.prefix = options.prefix;
     this.ttlMs = options.ttlMs;
     this.onLost = options.onLost;
+    this.onBack = options.onBack;
     this.nodesKey = `${this.prefix}:nodes`;
     this.nodeKey = this.nodeHashKey(this.nodeId);
     this.hbKey = this.heartbeatKey(this.nodeId);
@@ -194,10 +207,16 @@ export class RedisPresence implements PresenceStore {
   }
 
   private async heartbeat(): Promise<void> {
-    const replies = await this.connection.run((c) => c.multi().set(this.hbKey, '1', { PX: this.ttlMs }).sAdd(this.nodesKey, this.nodeId).exec());
+    const tombstone = this.tombstoneKey(this.nodeId);
+    const replies = await this.connection.run((c) =>
+      c.multi().set(this.hbKey, '1', { PX: this.ttlMs }).sAdd(this.nodesKey, this.nodeId).exists(tombstone).del(tombstone).exec(),
+    );
     // Newly added to the set: first start, Redis restarted empty, or swept by the others.
     if (Number(replies[1]) === 1) this.dirty = true;
+    const wasSwept = Number(replies[2]) === 1;
+    if (wasSwept) this.logger.warn('the other nodes had swept this node as dead: writing its presence back', { node: this.nodeId });
     if (this.dirty) await this.writeBack();
+    if (wasSwept) this.report(this.onBack, [...this.local].flatMap(([key, members]) => [...members.keys()].map((id) => `${key}\n${id}`)));
   }
 
   /** Makes Redis hold exactly this node's entries. */
@@ -248,20 +267,20 @@ export class RedisPresence implements PresenceStore {
       const fields = await this.connection.run((c) => this.removeNode(c, node, false));
       if (fields === null) continue; // another node won the sweep
       this.logger.warn('swept a node that stopped heartbeating', { node, members: fields.length });
-      this.report(fields);
+      this.report(this.onLost, fields);
     }
   }
 
   private removeNode(c: RedisConnection['client'], node: string, force: boolean): Promise<string[] | null> {
     return c.eval(REMOVE_NODE, {
-      keys: [this.nodesKey, this.heartbeatKey(node), this.nodeHashKey(node)],
-      arguments: [node, '', force ? '1' : '0'],
+      keys: [this.nodesKey, this.heartbeatKey(node), this.nodeHashKey(node), this.tombstoneKey(node)],
+      arguments: [node, String(TOMBSTONE_MS), force ? '1' : '0'],
     }) as Promise<string[] | null>;
   }
 
-  /** Groups swept entries by room and hands them to onLost. */
-  private report(fields: string[]): void {
-    if (!this.onLost || fields.length === 0) return;
+  /** Groups entries ("<room key>\n<id>") by room and hands them to `listener`. */
+  private report(listener: ((members: LostMembers[]) => void) | undefined, fields: string[]): void {
+    if (!listener || fields.length === 0) return;
     const byRoom = new Map<string, LostMembers>();
     const roomPrefix = `${this.prefix}:room:`;
     for (const field of fields) {
@@ -277,9 +296,9 @@ export class RedisPresence implements PresenceStore {
       entry.ids.push(field.slice(cut + 1));
     }
     try {
-      this.onLost([...byRoom.values()]);
+      listener([...byRoom.values()]);
     } catch (err) {
-      this.logger.error('reporting lost members failed', { err });
+      this.logger.error('reporting presence changes failed', { err });
     }
   }
 
@@ -313,6 +332,10 @@ export class RedisPresence implements PresenceStore {
 
   private nodeHashKey(node: string): string {
     return `${this.prefix}:node:${node}`;
+  }
+
+  private tombstoneKey(node: string): string {
+    return `${this.prefix}:swept:${node}`;
   }
 
   private heartbeatKey(node: string): string {

@@ -62,11 +62,15 @@ export async function createService(config: Config, options: ServiceOptions = {}
   if (owned) httpServer.on('request', (req, res) => routes!(req, res));
 
   const modules = options.namespaces ?? defaultNamespaces;
-  // Set once the core exists; the cluster reports dead nodes' members only after start().
-  let onLost: (lost: LostMembers[]) => void = () => undefined;
+  // Set once the core exists; the cluster reports presence changes only after start().
+  let presenceChanged: (kind: 'lost' | 'back', members: LostMembers[]) => void = () => undefined;
   // Loaded only in cluster mode: a single node never loads the Redis client.
   const cluster = config.cluster
-    ? (await import('./cluster.js')).createCluster(config.cluster, { logger, onLost: (lost) => onLost(lost) })
+    ? (await import('./cluster.js')).createCluster(config.cluster, {
+        logger,
+        onLost: (lost) => presenceChanged('lost', lost),
+        onBack: (back) => presenceChanged('back', back),
+      })
     : undefined;
 
   const io: AppServer = new Server(httpServer, {
@@ -98,10 +102,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), { name: '/', verbs: {} }, core, logger);
 
-  onLost = (lost) => {
-    for (const { namespace, room, ids } of lost) {
+  presenceChanged = (kind, members) => {
+    for (const { namespace, room, ids } of members) {
       const module = modules.find((m) => m.name === namespace);
-      module?.onMembersLost?.({ nsp: io.of(namespace), core }, room, ids);
+      const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
+      hook?.({ nsp: io.of(namespace), core }, room, ids);
     }
   };
 

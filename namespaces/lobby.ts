@@ -94,4 +94,12 @@ export const lobby: NamespaceModule = {
   onMembersLost({ nsp, core }, lobby, ids) {
     for (const id of ids) core.publish(nsp, lobby, 'LEFT', id);
   },
+
+  // Its node was taken for dead (cut off longer than the presence TTL) but was not: announce it again.
+  onMembersBack({ nsp, core }, lobby, ids) {
+    for (const id of ids) {
+      const socket = nsp.sockets.get(id);
+      if (socket) core.publish(socket, lobby, 'JOINED', id); // from the socket: not to itself
+    }
+  },
 };

@@ -101,6 +101,56 @@ describe('cluster: a node killed with SIGKILL', function () {
   });
 });
 
+describe('cluster: a node frozen longer than the presence TTL (SIGSTOP, then SIGCONT)', function () {
+  let redis: RedisServer | undefined;
+  let nodes: Running[] = [];
+  let frozen: RunningProcess | undefined;
+  const prefix = uniquePrefix('sigstop');
+
+  before(async function () {
+    requireRedisOrSkip(this);
+    redis = await useRedis();
+    nodes = await startNodes(1, redis.url, prefix, {}, TTL_MS);
+    frozen = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
+  });
+  after(async () => {
+    frozen?.child.kill('SIGKILL');
+    await frozen?.exited;
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    if (redis) await deletePrefix(redis.url, prefix);
+    await redis?.stop();
+  });
+  afterEach(closeAll);
+
+  it('is swept (peers get LEFT), and once it runs again its members are back and announced with JOINED', async () => {
+    const A = nodes[0]!.url;
+    const F = frozen!.url;
+    const la = await connect('v4', A, '/lobby', { query: { lobbyId: 'L' } });
+    await request(la, 'JOIN', 'L');
+    const lf = await connect('v4', F, '/lobby', { query: { lobbyId: 'L' } });
+    expect((await request(lf, 'JOIN', 'L')).peers).to.deep.equal([la.id]);
+    const f = await connect('v4', F, '/layout');
+    await request(f, 'JOIN', { room: 'r', name: 'frozen' });
+
+    const left = next(la, 'LEFT', 10_000);
+    frozen!.child.kill('SIGSTOP');
+    try {
+      expect(await left).to.equal(lf.id);
+      expect(await clients(A, '/layout', 'r')).to.deep.equal([]);
+    } finally {
+      frozen!.child.kill('SIGCONT');
+    }
+    expect(await next(la, 'JOINED', 10_000)).to.equal(lf.id);
+    await waitUntil('the frozen node\'s member listed again', async () => (await clients(A, '/layout', 'r')).join() === 'frozen', 5000);
+    const lc = await connect('v4', A, '/lobby');
+    expect(((await request(lc, 'JOIN', 'L')).peers as string[]).sort()).to.deep.equal([la.id, lf.id].sort());
+    // Its clients stayed connected through it all.
+    const got = next(lf, 'MESSAGE');
+    await request(la, 'BROADCAST', { message: 'welcome back' });
+    expect((await got).message).to.equal('welcome back');
+  });
+});
+
 describe('cluster: Redis killed and restarted', function () {
   let redis: RedisServer | undefined;
   let nodes: Running[] = [];
