@@ -87,6 +87,8 @@ export class RedisPresence implements PresenceStore {
   private readonly local = new Map<string, Map<string, string>>();
   /** Redis may differ from `local`: write it back whole on the next tick. */
   private dirty = true;
+  /** The others took this node for dead; its members are to be announced back once written back. */
+  private sweptWhileAlive = false;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private closed = false;
@@ -213,10 +215,15 @@ export class RedisPresence implements PresenceStore {
     );
     // Newly added to the set: first start, Redis restarted empty, or swept by the others.
     if (Number(replies[1]) === 1) this.dirty = true;
-    const wasSwept = Number(replies[2]) === 1;
-    if (wasSwept) this.logger.warn('the other nodes had swept this node as dead: writing its presence back', { node: this.nodeId });
+    if (Number(replies[2]) === 1) {
+      this.logger.warn('the other nodes had swept this node as dead: writing its presence back', { node: this.nodeId });
+      this.sweptWhileAlive = true; // kept until announced: the tombstone is gone now
+    }
     if (this.dirty) await this.writeBack();
-    if (wasSwept) this.report(this.onBack, [...this.local].flatMap(([key, members]) => [...members.keys()].map((id) => `${key}\n${id}`)));
+    if (this.sweptWhileAlive) {
+      this.sweptWhileAlive = false;
+      this.report(this.onBack, [...this.local].flatMap(([key, members]) => [...members.keys()].map((id) => `${key}\n${id}`)));
+    }
   }
 
   /** Makes Redis hold exactly this node's entries. */
