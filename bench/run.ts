@@ -2,6 +2,10 @@
  * Benchmark entry: `node dist/bench/run.js [--quick] [--rounds 3] [--scenarios a,b] [--servers us,baseline,limit]
  * [--json-out FILE] [--workers 1] [--concurrency 32] [--pad 100] [--payload object|string] [--parse fast|full]`.
  *
+ * `--servers us,us-redis,us-redis2` compares one node in memory, one node in cluster mode and two
+ * nodes in cluster mode (subscribers split over both, the publisher on the first), each with a
+ * private redis-server.
+ *
  * Runs every scenario against every server, alternating the order A B C / C B A between rounds so
  * that drift (thermal, page cache, a noisy neighbour) does not favour one server. Prints progress
  * on stderr, then a table and one `BENCH_JSON {...}` line on stdout.
@@ -14,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { machine } from './proc.js';
 import { summarizeRuns, table } from './report.js';
 import { runOnce, scenarios, type RunOptions, type RunResult } from './scenarios.js';
-import { killAllServers, SERVER_KINDS, type ServerKind } from './servers.js';
+import { ALL_SERVER_KINDS, killAllServers, SERVER_KINDS, type ServerKind } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,7 +39,7 @@ const { values: args } = parseArgs({
 function usage(message?: string): never {
   if (message) process.stderr.write(`error: ${message}\n`);
   process.stderr.write(
-    'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit] [--json-out FILE]\n' +
+    'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit,us-redis,us-redis2] [--json-out FILE]\n' +
       '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full]\n' +
       `scenarios: ${scenarios(false).map((s) => s.name).join(', ')}\n`,
   );
@@ -55,7 +59,7 @@ const unknown = wanted?.filter((w) => !all.some((s) => s.name === w));
 if (unknown?.length) usage(`unknown scenario ${unknown.join(', ')}`);
 const list = wanted ? all.filter((s) => wanted.includes(s.name)) : all;
 const servers = args.servers!.split(',').map((s) => s.trim()) as ServerKind[];
-if (servers.some((s) => !SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${SERVER_KINDS.join(', ')}`);
+if (servers.some((s) => !ALL_SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${ALL_SERVER_KINDS.join(', ')}`);
 if (args.payload !== 'object' && args.payload !== 'string') usage('--payload must be object or string');
 if (args.parse !== 'fast' && args.parse !== 'full') usage('--parse must be fast or full');
 const options: RunOptions = {

@@ -2,27 +2,42 @@
  * The servers under test as child processes: one fresh process per scenario run, found by its
  * pid for the /proc readings, always killed when the harness exits (normally, on error or on a
  * signal).
+ *
+ * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes; both with a
+ * private redis-server on a free port (no persistence), started and killed with them. Their CPU
+ * and memory readings add up every process of the set, Redis included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2';
+/** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
+/** Every kind --servers accepts. */
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2'];
+const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2 };
 
+type ProcessKind = 'us' | 'baseline' | 'limit';
 const DIST = new URL('../', import.meta.url); // dist/
-const SCRIPTS: Record<ServerKind, string> = {
+const SCRIPTS: Record<ProcessKind, string> = {
   us: fileURLToPath(new URL('server.js', DIST)),
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
 };
 
 /** Environment variables the service reads: "us" must run on its defaults, whatever the caller's shell has set. */
-const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT'];
+const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT', 'REDIS_URL', 'REDIS_PREFIX', 'PRESENCE_TTL'];
 
 export interface RunningServer {
   kind: ServerKind;
+  /** The first node's process (the one the publisher talks to). */
   pid: number;
   port: number;
+  /** Every node's port: subscribers are spread over them. */
+  ports: number[];
+  /** Every process whose CPU and memory count: the nodes and, for cluster kinds, Redis. */
+  pids: number[];
   /** Set once the process has exited (a crash mid-run shows up here). */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The last few KiB of its output, for error reports. */
@@ -31,20 +46,61 @@ export interface RunningServer {
 }
 
 const live = new Set<ChildProcess>();
+const liveRedis = new Set<RedisServer>();
 
 /** Kills every server still running; synchronous so it also works from an 'exit' handler. */
 export function killAllServers(): void {
   for (const child of live) child.kill('SIGKILL');
   live.clear();
+  // kill() sends SIGKILL before its first await.
+  for (const redis of liveRedis) void redis.kill();
+  liveRedis.clear();
 }
 
 export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<RunningServer> {
+  const nodes = CLUSTER_NODES[kind];
+  if (nodes !== undefined) return startCluster(kind, nodes, timeoutMs);
+  return startProcess(kind as ProcessKind, [], timeoutMs);
+}
+
+/** Redis, then `count` nodes of ours joined by it; one RunningServer for the set. */
+async function startCluster(kind: ServerKind, count: number, timeoutMs: number): Promise<RunningServer> {
+  const redis = await startRedisServer();
+  liveRedis.add(redis);
+  const nodes: RunningServer[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await redis.stop();
+    liveRedis.delete(redis);
+  };
+  try {
+    for (let i = 0; i < count; i++) nodes.push(await startProcess('us', ['--redis', redis.url, '--redis-prefix', 'bench'], timeoutMs));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const first = nodes[0]!;
+  return {
+    kind,
+    pid: first.pid,
+    port: first.port,
+    ports: nodes.map((n) => n.port),
+    pids: [...nodes.map((n) => n.pid), ...(redis.pid ? [redis.pid] : [])],
+    get exit() {
+      return nodes.find((n) => n.exit)?.exit;
+    },
+    output: () => nodes.map((n, i) => `[node ${i}] ${n.output()}`).join('\n'),
+    stop,
+  };
+}
+
+function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number): Promise<RunningServer> {
   const env = { ...process.env };
   for (const name of SERVICE_ENV) delete env[name];
   // "us" exactly as an operator starts it, only pinned to loopback and a free port.
   // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1'];
+  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1', ...extraArgs];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let tail = '';
@@ -78,6 +134,8 @@ export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<Runni
         kind,
         pid: child.pid!,
         port,
+        ports: [port],
+        pids: [child.pid!],
         get exit() {
           return exit;
         },

@@ -38,11 +38,33 @@ export interface Config {
   };
   /** How long a graceful shutdown may take before the process is forced out. */
   shutdownTimeoutMs: number;
+  /** Cluster mode (several nodes joined by Redis); absent: a single node, everything in memory. */
+  cluster?: ClusterConfig;
+}
+
+/** Cluster mode: the Redis that joins the nodes, and how presence outlives a dead node. */
+export interface ClusterConfig {
+  /** redis://[user:password@]host:port[/db] or rediss:// (TLS). Never logged with its password. */
+  redisUrl: string;
+  /**
+   * Lifetime of a node's heartbeat key. A node refreshes it every third of this; a node whose key
+   * expired (it died without saying goodbye) is swept by the others within another third: its
+   * members leave CLIENTS and lobbies within 4/3 of this. Default 15 s (so at most 20 s).
+   */
+  presenceTtlMs: number;
+  /** Prefix of every Redis key and channel the service uses, so several deployments can share a Redis. Default 'notify'. */
+  keyPrefix: string;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 const MIB = 1024 * 1024;
+export const DEFAULT_PRESENCE_TTL_MS = 15_000;
+
+/** A cluster config with the defaults, for tests and embedders. */
+export function clusterConfig(redisUrl: string, overrides: Partial<Omit<ClusterConfig, 'redisUrl'>> = {}): ClusterConfig {
+  return { redisUrl, presenceTtlMs: DEFAULT_PRESENCE_TTL_MS, keyPrefix: 'notify', ...overrides };
+}
 
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
@@ -72,6 +94,9 @@ const FLAGS = {
   'cors-origin': { env: 'CORS_ORIGIN', type: 'string', describe: "allowed browser origins, comma-separated, or '*'", def: '*' },
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
+  redis: { env: 'REDIS_URL', type: 'string', describe: 'cluster mode: join nodes through Redis (redis[s]://host:port/db)', def: 'none: one node, in memory' },
+  'redis-prefix': { env: 'REDIS_PREFIX', type: 'string', describe: 'cluster mode: prefix of the Redis keys (to share a Redis)', def: 'notify' },
+  'presence-ttl': { env: 'PRESENCE_TTL', type: 'string', describe: 'cluster mode: node heartbeat lifetime (500ms-10m)', def: '15s' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -162,7 +187,55 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     throw new ConfigError(`${where('log-format')} must be json or pretty (got "${logFormat}")`);
   }
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat };
+  const redis = raw('redis');
+  const presenceTtlMs = raw('presence-ttl') === undefined ? DEFAULT_PRESENCE_TTL_MS : parseDuration(raw('presence-ttl')!, where('presence-ttl'), 500, 600_000);
+  const keyPrefix = raw('redis-prefix') ?? 'notify';
+  if (!/^[\w.:-]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError(`${where('redis-prefix')} must be 1-64 letters, digits, '_', '.', ':' or '-' (got "${keyPrefix}")`);
+  }
+  const cluster = redis === undefined ? undefined : clusterConfig(parseRedisUrl(redis, where('redis')), { presenceTtlMs, keyPrefix });
+
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, ...(cluster ? { cluster } : {}) };
+}
+
+/** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */
+function parseRedisUrl(value: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(`${name} must be a URL like redis://host:6379/0 (got "${redactUrl(value)}")`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`${name} must start with redis:// or rediss:// (got "${redactUrl(value)}")`);
+  }
+  if (url.hostname === '') throw new ConfigError(`${name} must name a host (got "${redactUrl(value)}")`);
+  if (!/^\/?(\d+)?$/.test(url.pathname)) {
+    throw new ConfigError(`${name}: the path must be a database number, e.g. redis://host:6379/2 (got "${redactUrl(value)}")`);
+  }
+  return value.trim();
+}
+
+/** A URL with its password replaced, fit for logs and error messages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+/** Milliseconds, or a number with ms, s or m: 1500, 1500ms, 15s, 2m. */
+function parseDuration(value: string, name: string, minMs: number, maxMs: number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(value);
+  const unit = m?.[2]?.toLowerCase();
+  const ms = m ? Math.round(Number(m[1]) * (unit === 's' ? 1000 : unit === 'm' ? 60_000 : 1)) : NaN;
+  if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
+    throw new ConfigError(`${name} must be a duration from ${minMs}ms to ${maxMs / 60_000}m, e.g. 15s or 1500ms (got "${value}")`);
+  }
+  return ms;
 }
 
 function parseInteger(value: string, name: string, min: number, max: number): number {

@@ -28,6 +28,10 @@ export interface NamespaceModule {
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */
   onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
+  /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
+  onMembersLost?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
+  /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
+  onMembersBack?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
 }
 
 type AckFn = (reply: unknown) => void;

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   NOT_FOUND: { status: 404, message: 'no such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
   SHUTTING_DOWN: { status: 503, message: 'the service is shutting down' },
+  NOT_READY: { status: 503, message: 'the service cannot serve the whole cluster right now' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,6 +1,7 @@
 /**
  * The service's plain HTTP routes (socket.io answers its own path before these run):
  *   GET  /healthcheck          liveness: 200 OK
+ *   GET  /readyz               readiness: 200 OK, or 503 while closing or (cluster) Redis is unreachable
  *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...}
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
@@ -8,12 +9,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ServiceError, toErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AppServer, PubSub } from './pubsub.js';
+import type { Readiness } from './readiness.js';
 import { parseJson, roomName } from './validate.js';
 
 export interface HttpDeps {
   io: AppServer;
   core: PubSub;
   logger: Logger;
+  readiness: Readiness;
   isClosing: () => boolean;
 }
 
@@ -36,6 +39,15 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   const path = (req.url ?? '/').split('?', 1)[0]!;
   if (path === '/healthcheck') {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : 'OK');
+    return;
+  }
+  if (path === '/readyz') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
+    if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
+    const { ready, reasons } = deps.readiness.state();
+    if (!ready) throw new ServiceError('NOT_READY', `not ready: ${reasons.join(', ')}`);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : 'OK');
     return;

@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
+import type { Cluster } from './cluster.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -16,6 +17,8 @@ import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { PubSub, type AppServer } from './pubsub.js';
+import { Readiness } from './readiness.js';
+import type { LostMembers } from './redis-presence.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
 export interface ServiceOptions {
@@ -33,6 +36,10 @@ export interface Service {
   readonly core: PubSub;
   readonly logger: Logger;
   readonly tls: TlsMaterial | undefined;
+  /** Cluster mode only: the Redis connection, presence and adapter of this node. */
+  readonly cluster: Cluster | undefined;
+  /** What `GET /readyz` reports. */
+  readonly readiness: Readiness;
   /** The plain HTTP routes, for an embedder to mount in its own request handler. */
   readonly httpHandler: HttpHandler;
   listen(): Promise<AddressInfo>;
@@ -54,6 +61,18 @@ export async function createService(config: Config, options: ServiceOptions = {}
   let routes: HttpHandler | undefined;
   if (owned) httpServer.on('request', (req, res) => routes!(req, res));
 
+  const modules = options.namespaces ?? defaultNamespaces;
+  // Set once the core exists; the cluster reports presence changes only after start().
+  let presenceChanged: (kind: 'lost' | 'back', members: LostMembers[]) => void = () => undefined;
+  // Loaded only in cluster mode: a single node never loads the Redis client.
+  const cluster = config.cluster
+    ? (await import('./cluster.js')).createCluster(config.cluster, {
+        logger,
+        onLost: (lost) => presenceChanged('lost', lost),
+        onBack: (back) => presenceChanged('back', back),
+      })
+    : undefined;
+
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
     // socket.io-client 1.x / 2.x speak Engine.IO v3.
@@ -64,7 +83,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
-    adapter: FanoutAdapter,
+    // The only thing besides presence that differs in cluster mode.
+    adapter: cluster?.adapter ?? FanoutAdapter,
     // Reflecting the origin with credentials is what 1.x clients need (they always send
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
@@ -73,18 +93,27 @@ export async function createService(config: Config, options: ServiceOptions = {}
 
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
-    options.presence ?? new MemoryPresence(),
+    options.presence ?? cluster?.presence ?? new MemoryPresence(),
     logger,
   );
-  const modules = options.namespaces ?? defaultNamespaces;
   for (const module of modules) {
     attachNamespace(io.of(module.name), module, core, logger);
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), { name: '/', verbs: {} }, core, logger);
 
+  presenceChanged = (kind, members) => {
+    for (const { namespace, room, ids } of members) {
+      const module = modules.find((m) => m.name === namespace);
+      const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
+      hook?.({ nsp: io.of(namespace), core }, room, ids);
+    }
+  };
+
   let closing: Promise<void> | undefined;
-  const httpHandler = createHttpHandler({ io, core, logger, isClosing: () => closing !== undefined });
+  const readiness = new Readiness();
+  if (cluster) readiness.add(() => cluster.notReadyReason());
+  const httpHandler = createHttpHandler({ io, core, logger, readiness, isClosing: () => closing !== undefined });
   routes = httpHandler;
 
   const address = (): AddressInfo => {
@@ -101,12 +130,24 @@ export async function createService(config: Config, options: ServiceOptions = {}
       await io.close();
       clearTimeout(drain);
     } else {
-      io.disconnectSockets(true);
+      // `local`: in a cluster, a plain disconnectSockets() would disconnect every node's clients.
+      io.local.disconnectSockets(true);
       io.engine.close();
+      await Promise.allSettled(['/', ...modules.map((m) => m.name)].map((name) => io.of(name).adapter.close()));
     }
     await core.close();
+    await cluster?.close();
     logger.info('closed');
   };
+
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (err) {
+      await cluster.close().catch(() => undefined);
+      throw err;
+    }
+  }
 
   return {
     config,
@@ -115,6 +156,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     core,
     logger,
     tls,
+    cluster,
+    readiness,
     httpHandler,
     address,
     listen() {

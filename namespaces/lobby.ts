@@ -1,7 +1,7 @@
 /**
  * /lobby: WebRTC lobbies. A connection is in at most one lobby, given by `?lobbyId=` at connect
  * or by JOIN. The joiner gets PEERS (the other members' ids), the lobby gets JOINED / LEFT (LEFT
- * also when a member disconnects), BROADCAST relays MESSAGE to the lobby, and RTCSIGNAL relays a
+ * also when a member disconnects or its node dies), BROADCAST relays MESSAGE to the lobby, and RTCSIGNAL relays a
  * signal to one peer of the same lobby.
  */
 import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
@@ -88,5 +88,18 @@ export const lobby: NamespaceModule = {
   onDisconnect({ socket, core }) {
     const lobby = socket.data.lobby;
     if (lobby !== undefined) core.publish(socket, lobby, 'LEFT', socket.id);
+  },
+
+  // A node died: its lobby members could not say goodbye, so the surviving node that swept them does.
+  onMembersLost({ nsp, core }, lobby, ids) {
+    for (const id of ids) core.publish(nsp, lobby, 'LEFT', id);
+  },
+
+  // Its node was taken for dead (cut off longer than the presence TTL) but was not: announce it again.
+  onMembersBack({ nsp, core }, lobby, ids) {
+    for (const id of ids) {
+      const socket = nsp.sockets.get(id);
+      if (socket) core.publish(socket, lobby, 'JOINED', id); // from the socket: not to itself
+    }
   },
 };
