@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { ConfigError } from './errors.js';
+import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
 
 export type Transport = 'websocket' | 'polling';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -38,6 +39,10 @@ export interface Config {
   };
   /** How long a graceful shutdown may take before the process is forced out. */
   shutdownTimeoutMs: number;
+  /** Who may connect, join and publish (lib/auth/config.ts). Default: open. */
+  auth: AuthConfig;
+  /** Connection and event rates, slow consumers (lib/auth/config.ts). */
+  abuse: AbuseLimits;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -56,6 +61,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     logFormat: process.stdout.isTTY ? 'pretty' : 'json',
     limits: { maxRoomsPerSocket: 1000, maxRoomLength: 256, maxNameLength: 256 },
     shutdownTimeoutMs: 8000,
+    auth: defaultAuthConfig(),
+    abuse: defaultAbuseLimits(),
     ...overrides,
   };
 }
@@ -72,6 +79,7 @@ const FLAGS = {
   'cors-origin': { env: 'CORS_ORIGIN', type: 'string', describe: "allowed browser origins, comma-separated, or '*'", def: '*' },
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
+  ...AUTH_FLAGS,
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -120,7 +128,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const raw = (flag: FlagName): string | undefined => {
     const cli = args[flag];
     if (cli !== undefined) {
-      if (Array.isArray(cli)) throw new ConfigError(`--${flag} given more than once`);
+      if (Array.isArray(cli)) {
+        if (REPEATABLE_FLAGS.has(flag)) return cli.map(String).join(',');
+        throw new ConfigError(`--${flag} given more than once`);
+      }
       return String(cli);
     }
     const fromEnv = env[FLAGS[flag].env];
@@ -162,7 +173,9 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     throw new ConfigError(`${where('log-format')} must be json or pretty (got "${logFormat}")`);
   }
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat };
+  const { auth, abuse } = parseAuthConfig(raw, where, maxPayload);
+
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse };
 }
 
 function parseInteger(value: string, name: string, min: number, max: number): number {

@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
+import { Access, type AccessOptions } from './auth/access.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -24,6 +25,8 @@ export interface ServiceOptions {
   httpServer?: http.Server | https.Server;
   presence?: PresenceStore;
   namespaces?: readonly NamespaceModule[];
+  /** Authentication parts shared across nodes (ticket store) or injected by tests (clock). */
+  access?: AccessOptions;
 }
 
 export interface Service {
@@ -76,15 +79,19 @@ export async function createService(config: Config, options: ServiceOptions = {}
     options.presence ?? new MemoryPresence(),
     logger,
   );
+  // Authentication, authorization and abuse limits (lib/auth/access.ts): every verb is guarded,
+  // the core asks it before JOINs and publications, every namespace gets its middleware.
+  const access = new Access(config, logger, options.access);
   const modules = options.namespaces ?? defaultNamespaces;
   for (const module of modules) {
-    attachNamespace(io.of(module.name), module, core, logger);
+    attachNamespace(io.of(module.name), access.wrap(module), core, logger);
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
-  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), { name: '/', verbs: {} }, core, logger);
+  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
+  access.install(io, core);
 
   let closing: Promise<void> | undefined;
-  const httpHandler = createHttpHandler({ io, core, logger, isClosing: () => closing !== undefined });
+  const httpHandler = createHttpHandler({ io, core, logger, access, isClosing: () => closing !== undefined });
   routes = httpHandler;
 
   const address = (): AddressInfo => {
@@ -105,6 +112,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       io.engine.close();
     }
     await core.close();
+    await access.close();
     logger.info('closed');
   };
 
