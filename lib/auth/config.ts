@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { loadPublicKey } from './jwt.js';
 
 export type AuthMode = 'none' | 'jwt' | 'oauth';
 
@@ -164,7 +165,9 @@ export function parseAuthConfig(raw: Raw, where: Where, maxPayload: number): { a
       if (Buffer.byteLength(secret) < 32) throw new ConfigError(`${where('jwt-secret')} must be at least 32 bytes long`);
       key = { kind: 'secret', secret };
     } else if (given[0] === 'jwt-public-key') {
-      key = { kind: 'public-key', file: readableFile(raw('jwt-public-key')!, where('jwt-public-key')) };
+      const file = readableFile(raw('jwt-public-key')!, where('jwt-public-key'));
+      loadPublicKey(file); // a wrong or unsupported key stops the service before it listens
+      key = { kind: 'public-key', file };
     } else {
       key = { kind: 'jwks', url: httpUrl(raw('jwks-url')!, where('jwks-url')) };
     }

@@ -47,6 +47,17 @@ export function algorithmsForKey(key: KeyObject): string[] {
   throw new ConfigError(`--jwt-public-key: unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (RSA, EC P-256/384/521 or Ed25519)`);
 }
 
+/** Reads a PEM public key (or certificate) file; a ConfigError unless it is a supported key. */
+export function loadPublicKey(file: string): { key: KeyObject; algorithms: string[] } {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(readFileSync(file));
+  } catch (err) {
+    throw new ConfigError(`--jwt-public-key: not a PEM public key or certificate (${(err as Error).message})`);
+  }
+  return { key, algorithms: algorithmsForKey(key) };
+}
+
 export function createJwtVerifier(config: JwtConfig, logger: Logger): TokenVerifier {
   let key: Uint8Array | KeyObject | JWTVerifyGetKey;
   let algorithms: string[];
@@ -56,14 +67,9 @@ export function createJwtVerifier(config: JwtConfig, logger: Logger): TokenVerif
       algorithms = HMAC;
       break;
     case 'public-key': {
-      let publicKey: KeyObject;
-      try {
-        publicKey = createPublicKey(readFileSync(config.key.file));
-      } catch (err) {
-        throw new ConfigError(`--jwt-public-key: not a PEM public key or certificate (${(err as Error).message})`);
-      }
-      key = publicKey;
-      algorithms = algorithmsForKey(publicKey);
+      const loaded = loadPublicKey(config.key.file);
+      key = loaded.key;
+      algorithms = loaded.algorithms;
       break;
     }
     case 'jwks':

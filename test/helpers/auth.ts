@@ -128,7 +128,7 @@ export class JwksServer extends TestHttpServer {
 }
 
 /** A capturing logger: every entry, at every level. */
-export function captureLogger(level: 'debug' | 'silly' = 'silly'): { logger: Logger; entries: Array<Record<string, unknown>> } {
+export function captureLogger(level: 'info' | 'debug' | 'silly' = 'silly'): { logger: Logger; entries: Array<Record<string, unknown>> } {
   const entries: Array<Record<string, unknown>> = [];
   const logger = createLogger({ level, format: 'json' });
   logger.clear().add(
