@@ -3,6 +3,7 @@
  * forgery, and two nodes sharing a ticket store. Also the API keys of HTTP publishing.
  */
 import { expect } from 'chai';
+import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { MemoryTicketStore } from '../lib/auth/tickets.js';
 import { closeAll, connect, next, request, type ClientVersion } from './helpers/clients.js';
 import { ALL_ROOMS, hsToken, refusal, secretAuth } from './helpers/auth.js';
@@ -139,6 +140,25 @@ describe('HTTP publishing with auth on: API keys', () => {
       expect(res.status).to.equal(200);
       expect(await res.json()).to.deep.equal({ ok: true, room: 'keyed', recipients: 1 });
       expect(await got).to.deep.equal({ sender: 'POST', room: 'keyed', message: { n: 1 } });
+    }
+  });
+});
+
+describe('POST /ticket under the connection rate', () => {
+  it('answers 429 RATE_LIMITED past the per-address rate', async () => {
+    const svc = await startService({ auth: secretAuth(), abuse: { ...defaultAbuseLimits(), connectionsPerSecond: 2, exempt: [] } });
+    try {
+      const token = await hsToken(alice);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${svc.url}/ticket`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+        statuses.push(res.status);
+        if (res.status === 429) expect(((await res.json()) as any).error.code).to.equal('RATE_LIMITED');
+        else await res.body?.cancel();
+      }
+      expect(statuses).to.deep.equal([200, 200, 429]);
+    } finally {
+      await svc.close();
     }
   });
 });

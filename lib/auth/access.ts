@@ -389,6 +389,10 @@ export class Access implements AccessControl {
     }
     if (req.method !== 'POST') throw new ServiceError('METHOD_NOT_ALLOWED');
     req.resume(); // the body is not used
+    // Each request may cost a verification (an introspection call): counted like a connection.
+    if ((await this.connections.check(clientAddress(req, this.config.abuse.trustProxy))) !== 'ok') {
+      throw new ServiceError('RATE_LIMITED', 'too many requests from this address: retry later');
+    }
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) throw unauthorized('Authorization: Bearer <token> required');
     const principal = await this.verifyToken(token, undefined);
