@@ -102,7 +102,7 @@ export function defaultAbuseLimits(): AbuseLimits {
 /** The flags of this file, in the shape of lib/config.ts's FLAGS. */
 export const AUTH_FLAGS = {
   auth: { env: 'AUTH', type: 'string', describe: 'authentication: none, jwt or oauth', def: 'none' },
-  'jwt-secret': { env: 'JWT_SECRET', type: 'string', describe: 'jwt: HS256 shared secret (32+ characters; prefer the env variable)', def: 'none' },
+  'jwt-secret': { env: 'JWT_SECRET', type: 'string', describe: 'jwt: HS256 shared secret (32+ bytes; prefer the env variable)', def: 'none' },
   'jwt-public-key': { env: 'JWT_PUBLIC_KEY', type: 'string', describe: 'jwt: PEM public key file (RSA, EC P-256/384/521 or Ed25519)', def: 'none' },
   'jwks-url': { env: 'JWKS_URL', type: 'string', describe: 'jwt: JWKS URL (cached; refetched on an unknown kid)', def: 'none' },
   'jwt-issuer': { env: 'JWT_ISSUER', type: 'string', describe: 'jwt: required iss claim', def: 'not checked' },
