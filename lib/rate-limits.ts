@@ -60,10 +60,9 @@ export class ConnectionLimiter {
   ) {
     this.exempt = new Set(limits.exempt.map(normalizeAddress));
     this.limiter =
-      limiter ??
-      (limits.connectionsPerSecond > 0
-        ? new RateLimiterMemory({ keyPrefix: 'conn', points: limits.connectionsPerSecond, duration: 1 })
-        : undefined);
+      limits.connectionsPerSecond > 0
+        ? (limiter ?? new RateLimiterMemory({ keyPrefix: 'conn', points: limits.connectionsPerSecond, duration: 1 }))
+        : undefined;
   }
 
   async check(address: string): Promise<RateVerdict> {

@@ -14,6 +14,7 @@
  * - HTTP: API keys for publishing, POST /ticket.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import type { NamespaceModule, Verb } from '../dispatch.js';
 import { ServiceError } from '../errors.js';
@@ -34,6 +35,11 @@ import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
 export interface AccessOptions {
   /** Shared by every node of a cluster (Redis); default: in memory, this node only. */
   ticketStore?: TicketStore;
+  /**
+   * Counts new connections per address across nodes (e.g. a RateLimiterRedis with points =
+   * --conn-rate, duration 1); default: in memory, this node only.
+   */
+  connectionLimiter?: RateLimiterAbstract;
   /** Clock for caches and tickets (tests). */
   now?: () => number;
 }
@@ -85,7 +91,7 @@ export class Access implements AccessControl {
     }
     if (auth.authorize) this.authorizer = new Authorizer(auth.authorize, logger, this.now);
     this.apiKeys = new ApiKeys(auth.apiKeys);
-    this.connections = new ConnectionLimiter(config.abuse);
+    this.connections = new ConnectionLimiter(config.abuse, options.connectionLimiter);
   }
 
   /** Applies everything to a service's socket.io server; call after the namespaces are attached. */
