@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { ConfigError } from './errors.js';
+import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
 
 export type Transport = 'websocket' | 'polling';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -38,6 +39,10 @@ export interface Config {
   };
   /** How long a graceful shutdown may take before the process is forced out. */
   shutdownTimeoutMs: number;
+  /** Who may connect, join and publish (lib/auth/config.ts). Default: open. */
+  auth: AuthConfig;
+  /** Connection and event rates, slow consumers (lib/auth/config.ts). */
+  abuse: AbuseLimits;
   /** Cluster mode (several nodes joined by Redis); absent: a single node, everything in memory. */
   cluster?: ClusterConfig;
 }
@@ -78,6 +83,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     logFormat: process.stdout.isTTY ? 'pretty' : 'json',
     limits: { maxRoomsPerSocket: 1000, maxRoomLength: 256, maxNameLength: 256 },
     shutdownTimeoutMs: 8000,
+    auth: defaultAuthConfig(),
+    abuse: defaultAbuseLimits(),
     ...overrides,
   };
 }
@@ -97,6 +104,7 @@ const FLAGS = {
   redis: { env: 'REDIS_URL', type: 'string', describe: 'cluster mode: join nodes through Redis (redis[s]://host:port/db)', def: 'none: one node, in memory' },
   'redis-prefix': { env: 'REDIS_PREFIX', type: 'string', describe: 'cluster mode: prefix of the Redis keys (to share a Redis)', def: 'notify' },
   'presence-ttl': { env: 'PRESENCE_TTL', type: 'string', describe: 'cluster mode: node heartbeat lifetime (500ms-10m)', def: '15s' },
+  ...AUTH_FLAGS,
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -145,7 +153,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const raw = (flag: FlagName): string | undefined => {
     const cli = args[flag];
     if (cli !== undefined) {
-      if (Array.isArray(cli)) throw new ConfigError(`--${flag} given more than once`);
+      if (Array.isArray(cli)) {
+        if (REPEATABLE_FLAGS.has(flag)) return cli.map(String).join(',');
+        throw new ConfigError(`--${flag} given more than once`);
+      }
       return String(cli);
     }
     const fromEnv = env[FLAGS[flag].env];
@@ -195,7 +206,9 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
   }
   const cluster = redis === undefined ? undefined : clusterConfig(parseRedisUrl(redis, where('redis')), { presenceTtlMs, keyPrefix });
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, ...(cluster ? { cluster } : {}) };
+  const { auth, abuse } = parseAuthConfig(raw, where, maxPayload);
+
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}) };
 }
 
 /** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */

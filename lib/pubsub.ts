@@ -5,6 +5,8 @@
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io';
+import type { AuthState } from './auth/principal.js';
+import type { Action } from './auth/rights.js';
 import { ServiceError } from './errors.js';
 import type { ServerEvents } from './events.js';
 import type { Logger } from './logger.js';
@@ -19,6 +21,21 @@ export interface SocketState {
   lastName?: string;
   /** /lobby: the one lobby this socket is in */
   lobby?: string;
+  /** Identity and rights from the connection's credentials (auth on); set before `attach`. */
+  auth?: AuthState;
+}
+
+/**
+ * What the core asks before a JOIN (subscribe) and a client publication (publish); lib/auth
+ * implements it. Synchronous when the answer is known; throws (or rejects with) FORBIDDEN.
+ */
+export interface AccessControl {
+  authorize(socket: AppSocket, action: Action, room: string): void | Promise<void>;
+}
+
+/** A verb's result once a publication that may have waited for authorization is done. */
+export function whenDone<T>(sent: void | Promise<void>, result: T): T | Promise<T> {
+  return sent ? sent.then(() => result) : result;
 }
 
 export type AppServer = Server<DefaultEventsMap, ServerEvents, DefaultEventsMap, SocketState>;
@@ -36,6 +53,9 @@ export interface CoreLimits extends Limits {
 const roomKey = (room: string): string => `r:${room}`;
 
 export class PubSub {
+  /** Set when authentication is on (lib/auth/access.ts); absent, everything is allowed. */
+  access?: AccessControl;
+
   constructor(
     readonly limits: CoreLimits,
     private readonly presence: PresenceStore,
@@ -44,12 +64,23 @@ export class PubSub {
 
   /** Initialises a new connection's state. */
   attach(socket: AppSocket): void {
-    socket.data = { names: new Map() };
+    const auth = socket.data.auth;
+    socket.data = auth ? { names: new Map(), auth } : { names: new Map() };
   }
 
-  /** Joins `room` under `name`; joining again only updates the name. */
-  async join(socket: AppSocket, room: string, name: string): Promise<void> {
+  /** Throws FORBIDDEN unless the connection may `action` the room (always allowed with auth off). */
+  authorize(socket: AppSocket, action: Action, room: string): void | Promise<void> {
+    return this.access?.authorize(socket, action, room);
+  }
+
+  /**
+   * Joins `room` under `name` (needs subscribe rights); joining again only updates the name. With
+   * auth on the name is the connection's identity, whatever was asked. Returns the name used.
+   */
+  async join(socket: AppSocket, room: string, name: string): Promise<string> {
+    await this.access?.authorize(socket, 'subscribe', room);
     const state = socket.data;
+    if (state.auth) name = state.auth.name;
     if (!state.names.has(room)) {
       if (state.names.size >= this.limits.maxRoomsPerSocket) {
         throw new ServiceError('TOO_MANY_ROOMS', `a connection may be in at most ${this.limits.maxRoomsPerSocket} rooms`);
@@ -61,6 +92,7 @@ export class PubSub {
     await this.presence.add(socket.nsp.name, room, { id: socket.id, name });
     // The connection may have closed while the store was busy: do not leave a ghost behind.
     if (socket.disconnected) await this.presence.remove(socket.nsp.name, room, socket.id);
+    return name;
   }
 
   /** Leaves `room`; false when the socket was not in it. */
@@ -77,21 +109,40 @@ export class PubSub {
 
   /** Name shown as EVENT.sender: the name it joined `room` with, else its last JOIN name. */
   senderName(socket: AppSocket, room: string): string {
-    return socket.data.names.get(room) ?? socket.data.lastName ?? 'unknown';
+    return socket.data.auth?.name ?? socket.data.names.get(room) ?? socket.data.lastName ?? 'unknown';
   }
 
   /**
    * The one publish path: to every member of `room` in the namespace, except `from` when a client
    * publishes (publishers never receive their own notification). Goes through the adapter, so it
    * reaches members on every node in a cluster.
+   *
+   * A client's publication needs publish rights: when they must be asked for (--authorize-url),
+   * the result is a promise that rejects with FORBIDDEN and nothing is sent; return it from the
+   * verb (`whenDone`). Server notices about a member use `announce` instead.
    */
   publish<E extends keyof ServerEvents>(
     from: AppSocket | AppNamespace,
     room: string,
     event: E,
     ...args: Parameters<ServerEvents[E]>
-  ): void {
+  ): void | Promise<void> {
+    if (this.access && 'handshake' in from) {
+      const pending = this.access.authorize(from, 'publish', room);
+      if (pending) {
+        const sent = pending.then(() => {
+          from.to(roomKey(room)).emit(event, ...args);
+        });
+        sent.catch(() => {}); // the verb reports it; never an unhandled rejection
+        return sent;
+      }
+    }
     from.to(roomKey(room)).emit(event, ...args);
+  }
+
+  /** A server notice about `socket` (lobby JOINED / LEFT) to the other members: no publish right needed. */
+  announce<E extends keyof ServerEvents>(socket: AppSocket, room: string, event: E, ...args: Parameters<ServerEvents[E]>): void {
+    socket.to(roomKey(room)).emit(event, ...args);
   }
 
   /** Sends to one socket by id, on whichever node it is. */

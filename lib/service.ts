@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
 import type { Cluster } from './cluster.js';
+import { Access, type AccessOptions } from './auth/access.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -27,6 +28,8 @@ export interface ServiceOptions {
   httpServer?: http.Server | https.Server;
   presence?: PresenceStore;
   namespaces?: readonly NamespaceModule[];
+  /** Authentication parts shared across nodes (ticket store) or injected by tests (clock). */
+  access?: AccessOptions;
 }
 
 export interface Service {
@@ -96,11 +99,15 @@ export async function createService(config: Config, options: ServiceOptions = {}
     options.presence ?? cluster?.presence ?? new MemoryPresence(),
     logger,
   );
+  // Authentication, authorization and abuse limits (lib/auth/access.ts): every verb is guarded,
+  // the core asks it before JOINs and publications, every namespace gets its middleware.
+  const access = new Access(config, logger, options.access);
   for (const module of modules) {
-    attachNamespace(io.of(module.name), module, core, logger);
+    attachNamespace(io.of(module.name), access.wrap(module), core, logger);
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
-  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), { name: '/', verbs: {} }, core, logger);
+  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
+  access.install(io, core);
 
   presenceChanged = (kind, members) => {
     for (const { namespace, room, ids } of members) {
@@ -113,7 +120,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   let closing: Promise<void> | undefined;
   const readiness = new Readiness();
   if (cluster) readiness.add(() => cluster.notReadyReason());
-  const httpHandler = createHttpHandler({ io, core, logger, readiness, isClosing: () => closing !== undefined });
+  const httpHandler = createHttpHandler({ io, core, logger, readiness, access, isClosing: () => closing !== undefined });
   routes = httpHandler;
 
   const address = (): AddressInfo => {
@@ -136,6 +143,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       await Promise.allSettled(['/', ...modules.map((m) => m.name)].map((name) => io.of(name).adapter.close()));
     }
     await core.close();
+    await access.close();
     await cluster?.close();
     logger.info('closed');
   };

@@ -3,6 +3,7 @@
  * members (EVENT {sender, room, message}), LEAVE, and list the members with CLIENTS.
  */
 import type { NamespaceModule } from '../lib/dispatch.js';
+import { whenDone } from '../lib/pubsub.js';
 import { checkSize, displayName, parseObject, requireField, roomName } from '../lib/validate.js';
 
 export const layout: NamespaceModule = {
@@ -12,8 +13,8 @@ export const layout: NamespaceModule = {
       const payload = parseObject(raw);
       const room = roomName(payload.room, core.limits);
       const name = displayName(payload.name, socket.id, core.limits);
-      await core.join(socket, room, name);
-      return { room, name };
+      // With auth on, the name is the connection's identity, not the one asked for.
+      return { room, name: await core.join(socket, room, name) };
     },
 
     async LEAVE({ socket, core }, [raw]) {
@@ -28,12 +29,12 @@ export const layout: NamespaceModule = {
       const message = requireField(payload, 'message');
       checkSize(raw, message, core.limits);
       // Publishing to a room the socket has not joined is allowed: the layout service does that.
-      core.publish(socket, room, 'EVENT', { sender: core.senderName(socket, room), room, message });
-      return { room };
+      return whenDone(core.publish(socket, room, 'EVENT', { sender: core.senderName(socket, room), room, message }), { room });
     },
 
     async CLIENTS({ socket, nsp, core }, [raw]) {
       const room = roomName(parseObject(raw).room, core.limits);
+      await core.authorize(socket, 'subscribe', room); // who is in a room is the room's business
       const clients = (await core.members(nsp, room)).map((member) => member.name);
       // The original answered with a CLIENTS event; the ack carries the same for newer clients.
       socket.emit('CLIENTS', { room, clients });

@@ -6,6 +6,7 @@
  */
 import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
 import { ServiceError } from '../lib/errors.js';
+import { whenDone } from '../lib/pubsub.js';
 import { checkSize, parseObject, requireField, roomName } from '../lib/validate.js';
 
 async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
@@ -21,7 +22,7 @@ async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
       socket.data.lobby = undefined;
       throw err;
     }
-    core.publish(socket, lobby, 'JOINED', socket.id);
+    core.announce(socket, lobby, 'JOINED', socket.id);
   }
   const peers = (await core.members(nsp, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
   socket.emit('PEERS', peers);
@@ -48,7 +49,7 @@ export const lobby: NamespaceModule = {
       }
       ctx.socket.data.lobby = undefined;
       await ctx.core.leave(ctx.socket, lobby);
-      ctx.core.publish(ctx.socket, lobby, 'LEFT', ctx.socket.id);
+      ctx.core.announce(ctx.socket, lobby, 'LEFT', ctx.socket.id);
       return { lobby };
     },
 
@@ -56,8 +57,7 @@ export const lobby: NamespaceModule = {
       const lobby = currentLobby(ctx);
       const message = requireField(parseObject(raw), 'message');
       checkSize(raw, message, ctx.core.limits);
-      ctx.core.publish(ctx.socket, lobby, 'MESSAGE', { from: ctx.socket.id, message });
-      return { lobby };
+      return whenDone(ctx.core.publish(ctx.socket, lobby, 'MESSAGE', { from: ctx.socket.id, message }), { lobby });
     },
 
     async RTCSIGNAL(ctx, [raw]) {
@@ -68,6 +68,7 @@ export const lobby: NamespaceModule = {
         throw new ServiceError('INVALID_PAYLOAD', 'RTCSIGNAL needs a "to" peer id');
       }
       checkSize(raw, signal, ctx.core.limits);
+      await ctx.core.authorize(ctx.socket, 'publish', lobby);
       if (to === ctx.socket.id || !(await ctx.core.isMember(ctx.nsp, lobby, to))) {
         throw new ServiceError('PEER_NOT_FOUND', `no peer "${to.slice(0, 64)}" in this lobby`);
       }
@@ -87,7 +88,7 @@ export const lobby: NamespaceModule = {
 
   onDisconnect({ socket, core }) {
     const lobby = socket.data.lobby;
-    if (lobby !== undefined) core.publish(socket, lobby, 'LEFT', socket.id);
+    if (lobby !== undefined) core.announce(socket, lobby, 'LEFT', socket.id);
   },
 
   // A node died: its lobby members could not say goodbye, so the surviving node that swept them does.

@@ -4,6 +4,7 @@
  */
 import type { NamespaceModule, Verb } from '../lib/dispatch.js';
 import type { ServerEvents } from '../lib/events.js';
+import { whenDone } from '../lib/pubsub.js';
 import { checkSize, roomName } from '../lib/validate.js';
 
 const broadcast =
@@ -11,8 +12,7 @@ const broadcast =
   ({ socket, core }, [id, data]) => {
     const room = roomName(id, core.limits, 'id');
     checkSize(undefined, data ?? null, core.limits);
-    core.publish(socket, room, event, data);
-    return { room };
+    return whenDone(core.publish(socket, room, event, data), { room });
   };
 
 export const trigger: NamespaceModule = {
