@@ -10,6 +10,7 @@ import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
 import type { Cluster } from './cluster.js';
 import { Access, type AccessOptions } from './auth/access.js';
+import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -101,7 +102,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
   );
   // Authentication, authorization and abuse limits (lib/auth/access.ts): every verb is guarded,
   // the core asks it before JOINs and publications, every namespace gets its middleware.
-  const access = new Access(config, logger, options.access);
+  // In cluster mode tickets live in Redis, so a ticket from one node is redeemed on any other.
+  const ticketStore = options.access?.ticketStore ?? (cluster && config.cluster ? new RedisTicketStore(cluster.connection.client, config.cluster.keyPrefix) : undefined);
+  const access = new Access(config, logger, { ...options.access, ...(ticketStore ? { ticketStore } : {}) });
   for (const module of modules) {
     attachNamespace(io.of(module.name), access.wrap(module), core, logger);
   }
