@@ -11,18 +11,19 @@ import { ServiceError } from './errors.js';
 import type { ServerEvents } from './events.js';
 import type { Logger } from './logger.js';
 import type { Member, PresenceStore } from './presence.js';
+import { RoomNames } from './room-names.js';
 import type { Limits } from './validate.js';
 
 /** Per-connection protocol state, kept in socket.data. */
 export interface SocketState {
   /** room -> display name this socket joined it with */
-  names: Map<string, string>;
+  names: RoomNames;
   /** the name of the most recent JOIN, used as sender for rooms it publishes to without joining */
-  lastName?: string;
+  lastName: string | undefined;
   /** /lobby: the one lobby this socket is in */
-  lobby?: string;
+  lobby: string | undefined;
   /** Identity and rights from the connection's credentials (auth on); set before `attach`. */
-  auth?: AuthState;
+  auth: AuthState | undefined;
 }
 
 /**
@@ -64,8 +65,8 @@ export class PubSub {
 
   /** Initialises a new connection's state. */
   attach(socket: AppSocket): void {
-    const auth = socket.data.auth;
-    socket.data = auth ? { names: new Map(), auth } : { names: new Map() };
+    // Every field up front: one allocation, no out-of-object property store later.
+    socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth };
   }
 
   /** Throws FORBIDDEN unless the connection may `action` the room (always allowed with auth off). */
@@ -164,7 +165,7 @@ export class PubSub {
 
   /** Forgets a closed connection everywhere. socket.io has already removed it from its rooms. */
   async detach(socket: AppSocket): Promise<void> {
-    const rooms = [...socket.data.names.keys()];
+    const rooms = socket.data.names.keys();
     socket.data.names.clear();
     await Promise.all(rooms.map((room) => this.presence.remove(socket.nsp.name, room, socket.id)));
     if (rooms.length && this.logger.isDebugEnabled()) {

@@ -39,14 +39,14 @@ export class EventBucket {
 }
 
 /** The client's address: the socket peer, or the last X-Forwarded-For hop behind a trusted proxy. */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+export function clientAddress(req: Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } }, trustProxy: boolean): string {
   if (trustProxy) {
     const header = req.headers['x-forwarded-for'];
     const value = Array.isArray(header) ? header[header.length - 1] : header;
     const last = value?.split(',').pop()?.trim();
     if (last) return normalizeAddress(last);
   }
-  return normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+  return normalizeAddress(req.socket?.remoteAddress ?? 'unknown');
 }
 
 export class ConnectionLimiter {

@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
+import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
@@ -93,6 +94,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
+  releaseHandshakeRequests(io);
   installLegacyPollingFix(io, logger);
 
   const core = new PubSub(

@@ -67,7 +67,12 @@ export class Access implements AccessControl {
   private readonly connections: ConnectionLimiter;
   private readonly now: () => number;
   /** Handshake requests past the per-address connection rate: refused at the namespace. */
-  private readonly limitedRequests = new WeakSet<IncomingMessage>();
+  /**
+   * Handshakes let through over the connection rate, refused at the namespace. Keyed by the
+   * request's headers object: lean-connections.ts swaps the request itself for a smaller one after
+   * the handshake but keeps its headers.
+   */
+  private readonly limitedRequests = new WeakSet<IncomingMessage['headers']>();
   /** Engine.IO connection -> credential -> its verification, shared by the connection's namespaces. */
   private readonly verified = new WeakMap<object, Map<string, Promise<Principal>>>();
   private readonly buckets = new WeakMap<object, EventBucket>();
@@ -139,14 +144,14 @@ export class Access implements AccessControl {
         fn('RATE_LIMITED', false);
         return;
       }
-      if (verdict === 'limited') this.limitedRequests.add(req);
+      if (verdict === 'limited') this.limitedRequests.add(req.headers);
       fn(null, true);
     }, () => fn(null, true));
   }
 
   /** Namespace middleware: rate verdict, then credentials. */
   private async admit(socket: AppSocket): Promise<void> {
-    if (this.limitedRequests.has(socket.request)) {
+    if (this.limitedRequests.has(socket.request.headers)) {
       throw new AuthError('RATE_LIMITED', 'too many new connections from this address: retry later');
     }
     if (this.mode === 'none') return;
