@@ -11,6 +11,7 @@ import { ServiceError } from './errors.js';
 import type { ServerEvents } from './events.js';
 import type { Logger } from './logger.js';
 import type { Member, PresenceStore } from './presence.js';
+import type { EventBucket } from './rate-limits.js';
 import { RoomNames } from './room-names.js';
 import type { Limits } from './validate.js';
 
@@ -24,6 +25,8 @@ export interface SocketState {
   lobby: string | undefined;
   /** Identity and rights from the connection's credentials (auth on); set before `attach`. */
   auth: AuthState | undefined;
+  /** Abuse limits: this connection's event rate, made on its first event (lib/auth/access.ts). */
+  events: EventBucket | undefined;
 }
 
 /**
@@ -66,7 +69,7 @@ export class PubSub {
   /** Initialises a new connection's state. */
   attach(socket: AppSocket): void {
     // Every field up front: one allocation, no out-of-object property store later.
-    socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth };
+    socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth, events: undefined };
   }
 
   /** Throws FORBIDDEN unless the connection may `action` the room (always allowed with auth off). */

@@ -108,10 +108,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const ticketStore = options.access?.ticketStore ?? (cluster && config.cluster ? new RedisTicketStore(cluster.connection.client, config.cluster.keyPrefix) : undefined);
   const access = new Access(config, logger, { ...options.access, ...(ticketStore ? { ticketStore } : {}) });
   for (const module of modules) {
-    attachNamespace(io.of(module.name), access.wrap(module), core, logger);
+    attachNamespace(io.of(module.name), access.wrap(module), core, logger, access);
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
-  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
+  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger, access);
   access.install(io, core);
 
   presenceChanged = (kind, members) => {

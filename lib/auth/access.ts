@@ -48,10 +48,11 @@ type Credential = { kind: 'token'; value: string; type?: string } | { kind: 'tic
 
 /** Per namespace socket: what the verb guard reads on every event. */
 interface Guard {
-  limited: boolean;
   expiry?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
 }
+
+const connectionRateError = (): AuthError => new AuthError('RATE_LIMITED', 'too many new connections from this address: retry later');
 
 /** setTimeout's ceiling (about 24.8 days); longer tokens re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -75,7 +76,6 @@ export class Access implements AccessControl {
   private readonly limitedRequests = new WeakSet<IncomingMessage['headers']>();
   /** Engine.IO connection -> credential -> its verification, shared by the connection's namespaces. */
   private readonly verified = new WeakMap<object, Map<string, Promise<Principal>>>();
-  private readonly buckets = new WeakMap<object, EventBucket>();
   private readonly guards = new WeakMap<AppSocket, Guard>();
   private stopSweep: () => void = () => {};
 
@@ -109,6 +109,14 @@ export class Access implements AccessControl {
       io.engine.opts.allowRequest = (req, fn) => this.allowRequest(req, origins, fn);
     }
     for (const nsp of io._nsps.values()) {
+      if (this.mode === 'none') {
+        // Nothing to verify: only the connection-rate verdict of the handshake, synchronously.
+        nsp.use((socket, next) => {
+          if (this.limitedRequests.has(socket.request.headers)) next(this.refusal(socket, connectionRateError()));
+          else next();
+        });
+        continue;
+      }
       nsp.use((socket, next) => {
         this.admit(socket).then(
           () => next(),
@@ -151,9 +159,7 @@ export class Access implements AccessControl {
 
   /** Namespace middleware: rate verdict, then credentials. */
   private async admit(socket: AppSocket): Promise<void> {
-    if (this.limitedRequests.has(socket.request.headers)) {
-      throw new AuthError('RATE_LIMITED', 'too many new connections from this address: retry later');
-    }
+    if (this.limitedRequests.has(socket.request.headers)) throw connectionRateError();
     if (this.mode === 'none') return;
     const principal = await this.authenticate(socket);
     socket.data.auth = { ...principal };
@@ -228,33 +234,35 @@ export class Access implements AccessControl {
 
   // ---- connections and verbs ---------------------------------------------------------------
 
+  /** Auth on: TOKEN_EXPIRED at the token's expiry. */
   private onConnection(socket: AppSocket): void {
-    const guard: Guard = { limited: false };
+    const guard: Guard = {};
     this.guards.set(socket, guard);
-    const { eventsPerSecond, eventBurst } = this.config.abuse;
-    if (eventsPerSecond > 0) {
-      // Counted per Engine.IO connection: namespaces multiplexed on one connection share it.
-      let bucket = this.buckets.get(socket.conn);
-      if (!bucket) this.buckets.set(socket.conn, (bucket = new EventBucket(eventsPerSecond, eventBurst)));
-      const events = bucket;
-      // Runs before the dispatcher's own catch-all listener, for every event, verbs or not.
-      socket.prependAny(() => {
-        const verdict = events.hit();
-        guard.limited = verdict !== 'ok';
-        if (verdict === 'cut' && socket.connected) {
-          this.logger.warn('connection over its event rate: disconnected', {
-            nsp: socket.nsp.name,
-            address: clientAddress(socket.request, this.config.abuse.trustProxy),
-          });
-          socket.disconnect(true);
-        }
-      });
-    }
     this.arm(socket, guard);
     socket.once('disconnect', () => {
       clearTimeout(guard.expiry);
       clearTimeout(guard.grace);
     });
+  }
+
+  /**
+   * The dispatcher asks before every client event, verbs or not: over the connection's event rate
+   * it is refused with RATE_LIMITED, far over it the connection is cut. The bucket is made on the
+   * first event, so idle connections carry none.
+   */
+  beforeEvent(socket: AppSocket): void {
+    const { eventsPerSecond, eventBurst } = this.config.abuse;
+    if (eventsPerSecond <= 0) return;
+    const verdict = (socket.data.events ??= new EventBucket(eventsPerSecond, eventBurst)).hit();
+    if (verdict === 'ok') return;
+    if (verdict === 'cut' && socket.connected) {
+      this.logger.warn('connection over its event rate: disconnected', {
+        nsp: socket.nsp.name,
+        address: clientAddress(socket.request, this.config.abuse.trustProxy),
+      });
+      socket.disconnect(true);
+    }
+    throw new ServiceError('RATE_LIMITED');
   }
 
   /** Schedules TOKEN_EXPIRED at the token's `exp`. */
@@ -311,29 +319,19 @@ export class Access implements AccessControl {
     return principal.exp === undefined ? {} : { exp: principal.exp };
   }
 
-  /** The module with every verb guarded, plus REFRESH when auth is on; unchanged when nothing applies. */
+  /** Auth on: every verb refused with TOKEN_EXPIRED once the token has expired, plus REFRESH. */
   wrap(module: NamespaceModule): NamespaceModule {
-    const authOn = this.mode !== 'none';
-    if (!authOn && this.config.abuse.eventsPerSecond === 0) return module;
+    // Event rates are the dispatcher's (beforeEvent); what is left is only for auth.
+    if (this.mode === 'none') return module;
     const verbs: Record<string, Verb> = {};
     for (const [event, verb] of Object.entries(module.verbs)) {
       verbs[event] = (ctx, args) => {
-        this.gate(ctx.socket, true);
+        if (ctx.socket.data.auth?.expired) throw new ServiceError('TOKEN_EXPIRED');
         return verb(ctx, args);
       };
     }
-    if (authOn && !('REFRESH' in verbs)) {
-      verbs.REFRESH = (ctx, args) => {
-        this.gate(ctx.socket, false);
-        return this.refresh(ctx.socket, args[0]);
-      };
-    }
+    if (!('REFRESH' in verbs)) verbs.REFRESH = (ctx, args) => this.refresh(ctx.socket, args[0]);
     return { ...module, verbs };
-  }
-
-  private gate(socket: AppSocket, checkExpiry: boolean): void {
-    if (this.guards.get(socket)?.limited) throw new ServiceError('RATE_LIMITED');
-    if (checkExpiry && socket.data.auth?.expired) throw new ServiceError('TOKEN_EXPIRED');
   }
 
   /**
