@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { ConfigError } from './errors.js';
+import type { StorageConfig } from './storage/types.js';
 
 export type Transport = 'websocket' | 'polling';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -38,11 +39,22 @@ export interface Config {
   };
   /** How long a graceful shutdown may take before the process is forced out. */
   shutdownTimeoutMs: number;
+  // [history] offsets, recent history, recovery and stored messages
+  /** Recent messages kept per room: at most `size` (default 100), none older than `ttlMs` (default 5 min); 0 keeps none. */
+  history: { size: number; ttlMs: number };
+  /** How long socket.io connection-state recovery keeps a disconnected v4 session, ms (default 2 min); 0 turns it off. */
+  recoveryWindowMs: number;
+  /** Where `store: true` messages go. Default SQLite in ./data; PostgreSQL with --database. */
+  storage: StorageConfig;
+  /** How long stored messages are kept, ms (default 7 days); 0 keeps them forever. */
+  retentionMs: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 const MIB = 1024 * 1024;
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
 
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
@@ -56,6 +68,10 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     logFormat: process.stdout.isTTY ? 'pretty' : 'json',
     limits: { maxRoomsPerSocket: 1000, maxRoomLength: 256, maxNameLength: 256 },
     shutdownTimeoutMs: 8000,
+    history: { size: 100, ttlMs: 5 * MINUTE },
+    recoveryWindowMs: 2 * MINUTE,
+    storage: { kind: 'sqlite', dataDir: resolve('data') },
+    retentionMs: 7 * DAY,
     ...overrides,
   };
 }
@@ -72,6 +88,13 @@ const FLAGS = {
   'cors-origin': { env: 'CORS_ORIGIN', type: 'string', describe: "allowed browser origins, comma-separated, or '*'", def: '*' },
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
+  // [history]
+  'history-size': { env: 'HISTORY_SIZE', type: 'string', describe: 'recent messages kept per room for JOIN since and HISTORY (0 = none)', def: '100' },
+  'history-ttl': { env: 'HISTORY_TTL', type: 'string', describe: 'how long a recent message is kept (0 = none): 300s, 5m, 1h', def: '5m' },
+  'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'socket.io connection-state recovery of v4 clients: how long a session is kept (0 = off)', def: '2m' },
+  'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the embedded SQLite store of messages sent with store: true (created if missing)', def: './data' },
+  database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL (postgres://user:password@host:5432/db) for stored messages, instead of SQLite', def: 'none' },
+  retention: { env: 'RETENTION', type: 'string', describe: 'how long stored messages are kept (0 = forever): 12h, 7d', def: '7d' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -162,7 +185,37 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     throw new ConfigError(`${where('log-format')} must be json or pretty (got "${logFormat}")`);
   }
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat };
+  // [history]
+  const duration = (flag: FlagName, fallback: number): number => (raw(flag) === undefined ? fallback : parseDuration(raw(flag)!, where(flag)));
+  const history = {
+    size: raw('history-size') === undefined ? base.history.size : parseInteger(raw('history-size')!, where('history-size'), 0, 100_000),
+    ttlMs: duration('history-ttl', base.history.ttlMs),
+  };
+  const recoveryWindowMs = duration('recovery-window', base.recoveryWindowMs);
+  const retentionMs = duration('retention', base.retentionMs);
+  let storage: StorageConfig = base.storage;
+  const database = raw('database');
+  if (database !== undefined) {
+    if (!/^postgres(ql)?:\/\//i.test(database.trim())) throw new ConfigError(`${where('database')} must be a postgres:// or postgresql:// URL`);
+    storage = { kind: 'postgres', url: database.trim() };
+  } else if (raw('data-dir') !== undefined) {
+    if (raw('data-dir')!.trim() === '') throw new ConfigError(`${where('data-dir')} must not be empty`);
+    storage = { kind: 'sqlite', dataDir: resolve(raw('data-dir')!) };
+  }
+
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, history, recoveryWindowMs, storage, retentionMs };
+}
+
+/** A duration: a number of seconds, or a number with ms, s, m, h or d; at most 10 years. */
+function parseDuration(value: string, name: string): number {
+  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
+  const unit = (m?.[2] ?? 's').toLowerCase();
+  const factor = { ms: 1, s: 1000, m: MINUTE, h: 60 * MINUTE, d: DAY }[unit] ?? NaN;
+  const n = m ? Number(m[1]) * factor : NaN;
+  if (!Number.isSafeInteger(n) || n > 3650 * DAY) {
+    throw new ConfigError(`${name} must be a duration such as 0, 90s, 5m, 12h or 7d (got "${value}")`);
+  }
+  return n;
 }
 
 function parseInteger(value: string, name: string, min: number, max: number): number {

@@ -6,9 +6,13 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io';
 import { ServiceError } from './errors.js';
-import type { ServerEvents } from './events.js';
+import type { PublishReceipt, ServerEvents } from './events.js';
+import { MemoryHistory } from './history/memory.js';
+import { attachMeta, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
 import type { Logger } from './logger.js';
-import type { Member, PresenceStore } from './presence.js';
+import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
+import { resume } from './recovery.js';
+import type { MessageStore } from './storage/types.js';
 import type { Limits } from './validate.js';
 
 /** Per-connection protocol state, kept in socket.data. */
@@ -33,34 +37,103 @@ export interface CoreLimits extends Limits {
  * Client room names live in their own key space, so no client can join a room named like another
  * socket's id and read what is sent to that socket alone.
  */
-const roomKey = (room: string): string => `r:${room}`;
+export const ROOM_PREFIX = 'r:';
+const roomKey = (room: string): string => ROOM_PREFIX + room;
+
+/** [history] Offsets and recent history of rooms, and the durable store of `store: true` messages. */
+export interface HistoryDeps {
+  history: HistoryStore;
+  store?: MessageStore | undefined;
+}
+
+/** A message as it went out: what the publisher's ack and the durable store need. */
+export interface Published {
+  ns: string;
+  room: string;
+  entry: HistoryEntry;
+  recipients: MaybePromise<number>;
+}
 
 export class PubSub {
   constructor(
     readonly limits: CoreLimits,
     private readonly presence: PresenceStore,
     private readonly logger: Logger,
+    private readonly deps: HistoryDeps = { history: new MemoryHistory({ size: 100, ttlMs: 5 * 60_000 }) },
   ) {}
 
-  /** Initialises a new connection's state. */
+  /** Initialises a new connection's state; a socket restored by connection-state recovery keeps its rooms (lib/recovery.ts). */
   attach(socket: AppSocket): void {
+    if (resume(socket, (room, name) => this.presence.add(socket.nsp.name, room, { id: socket.id, name }), this.logger)) return;
     socket.data = { names: new Map() };
   }
 
-  /** Joins `room` under `name`; joining again only updates the name. */
-  async join(socket: AppSocket, room: string, name: string): Promise<void> {
+  /**
+   * Joins `room` under `name`; joining again only updates the name. With `since`, what the socket
+   * missed after that position is sent to it first (see replay).
+   */
+  async join(socket: AppSocket, room: string, name: string, since?: Position): Promise<Recovery | undefined> {
     const state = socket.data;
+    let recovery: Recovery | undefined;
     if (!state.names.has(room)) {
       if (state.names.size >= this.limits.maxRoomsPerSocket) {
         throw new ServiceError('TOO_MANY_ROOMS', `a connection may be in at most ${this.limits.maxRoomsPerSocket} rooms`);
       }
-      await socket.join(roomKey(room));
+      const joined = socket.join(roomKey(room));
+      // [history] In the same synchronous block as the join: nothing can be published in between.
+      if (since) recovery = this.replay(socket, room, since, false);
+      await joined;
+    } else if (since) {
+      recovery = this.replay(socket, room, since, true);
     }
     state.names.set(room, name);
     state.lastName = name;
     await this.presence.add(socket.nsp.name, room, { id: socket.id, name });
     // The connection may have closed while the store was busy: do not leave a ghost behind.
     if (socket.disconnected) await this.presence.remove(socket.nsp.name, room, socket.id);
+    return recovery;
+  }
+
+  /**
+   * [history] Sends a socket what was published to `room` after `since`, as ordinary events, in
+   * order. Must run in the same synchronous block as the socket's join: the live messages that
+   * follow are then written after these on the connection, and none is missed or doubled. A socket
+   * that was in the room already (restored by connection-state recovery, or joined before) has had
+   * everything since it joined: nothing is replayed.
+   */
+  private replay(socket: AppSocket, room: string, since: Position, member: boolean): Recovery {
+    const recovery = this.deps.history.since(socket.nsp.name, room, since);
+    if (!recovery.recovered) return recovery;
+    if (member) return { ...recovery, entries: [] };
+    const emit = socket.emit as (event: string, ...args: unknown[]) => boolean;
+    for (const entry of recovery.entries) emit.call(socket, entry.event, ...entry.args);
+    return recovery;
+  }
+
+  /**
+   * [history] Up to `limit` recent messages of `room` before `before`, oldest first: the recent
+   * history merged with the stored messages.
+   */
+  history(nsp: AppNamespace, room: string, limit: number, before?: Position): MaybePromise<HistoryEntry[]> {
+    const recent = this.deps.history.page(nsp.name, room, limit, before);
+    const store = this.deps.store;
+    if (!store) return recent;
+    return Promise.all([recent, store.page(nsp.name, room, limit, before)]).then(
+      ([memory, rows]) => {
+        const byPosition = new Map<string, HistoryEntry>();
+        for (const row of rows) {
+          const meta: MessageMeta = { offset: row.offset, epoch: row.epoch, ts: row.ts };
+          byPosition.set(`${row.epoch}\u0000${row.offset}`, entryOf(row.event, JSON.parse(row.payload), meta));
+        }
+        for (const entry of memory) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
+        const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
+        return merged.slice(Math.max(0, merged.length - limit));
+      },
+      (err: unknown) => {
+        this.logger.error('reading stored messages failed', { nsp: nsp.name, store: store.description, err: (err as Error).message });
+        throw new ServiceError('STORE_FAILED', 'stored messages cannot be read now');
+      },
+    );
   }
 
   /** Leaves `room`; false when the socket was not in it. */
@@ -83,15 +156,73 @@ export class PubSub {
   /**
    * The one publish path: to every member of `room` in the namespace, except `from` when a client
    * publishes (publishers never receive their own notification). Goes through the adapter, so it
-   * reaches members on every node in a cluster.
+   * reaches members on every node in a cluster. A message event (lib/history/types.ts META_STYLE)
+   * first gets the room's next offset and goes out with its meta; the result is what the
+   * publisher's ack needs (receipt).
    */
   publish<E extends keyof ServerEvents>(
     from: AppSocket | AppNamespace,
     room: string,
     event: E,
     ...args: Parameters<ServerEvents[E]>
-  ): void {
+  ): MaybePromise<Published> | undefined {
+    // [history] offset, epoch and time, kept in the room's history
+    if (META_STYLE[event] !== undefined) {
+      const ns = 'nsp' in from ? from.nsp.name : from.name;
+      const meta = this.deps.history.append(ns, room, event, args);
+      if (meta instanceof Promise) return meta.then((m) => this.fanOut(from, ns, room, event, args, m));
+      return this.fanOut(from, ns, room, event, args, meta);
+    }
     from.to(roomKey(room)).emit(event, ...args);
+    return undefined;
+  }
+
+  private fanOut(from: AppSocket | AppNamespace, ns: string, room: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
+    attachMeta(event, args, meta);
+    (from.to(roomKey(room)).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room) };
+  }
+
+  /** [history] How many connections a publication to `room` reached (the publisher excluded). */
+  private recipients(from: AppSocket | AppNamespace, room: string): MaybePromise<number> {
+    const socket = 'nsp' in from ? from : undefined;
+    const nsp = socket ? socket.nsp : (from as AppNamespace);
+    const self = socket?.data.names.has(room) ? 1 : 0;
+    // A single node (presence in memory): the adapter's room is every member, and costs nothing to count.
+    if (this.presence instanceof MemoryPresence) return Math.max(0, (nsp.adapter.rooms.get(roomKey(room))?.size ?? 0) - self);
+    return this.presence.count(nsp.name, room).then((n) => Math.max(0, n - self));
+  }
+
+  /**
+   * [history] The publisher's ack fields for a message: `{...fields, offset, recipients}`, once it
+   * is durably stored when `store` is asked. Synchronous in the common case (no store, presence in
+   * memory). A failed store is STORE_FAILED (logged); the message went out live all the same.
+   */
+  receipt<F extends object>(published: MaybePromise<Published> | undefined, store: boolean, fields: F): MaybePromise<F & PublishReceipt> {
+    if (published === undefined) throw new Error('receipt() of an event that is not a message');
+    if (!(published instanceof Promise) && !(published.recipients instanceof Promise) && !store) {
+      return { ...fields, offset: published.entry.meta.offset, recipients: published.recipients };
+    }
+    return (async () => {
+      const p = await published;
+      const recipients = await p.recipients;
+      if (store) await this.persist(p, recipients);
+      return { ...fields, offset: p.entry.meta.offset, recipients };
+    })();
+  }
+
+  private async persist(p: Published, recipients: number): Promise<void> {
+    const { meta, event } = p.entry;
+    const details = { offset: meta.offset, recipients };
+    const store = this.deps.store;
+    if (!store) throw new ServiceError('STORE_FAILED', 'the message was delivered but this service stores no messages', details);
+    try {
+      const payload = JSON.stringify(payloadOf(p.entry)) ?? 'null';
+      await store.save({ ns: p.ns, room: p.room, epoch: meta.epoch, offset: meta.offset, ts: meta.ts, event, payload });
+    } catch (err) {
+      this.logger.error('storing a message failed', { nsp: p.ns, room: p.room, offset: meta.offset, store: store.description, err: (err as Error).message });
+      throw new ServiceError('STORE_FAILED', undefined, details);
+    }
   }
 
   /** Sends to one socket by id, on whichever node it is. */
@@ -121,7 +252,10 @@ export class PubSub {
     }
   }
 
-  close(): Promise<void> {
-    return this.presence.close();
+  async close(): Promise<void> {
+    await this.presence.close();
+    // [history]
+    this.deps.history.close();
+    await this.deps.store?.close();
   }
 }

@@ -11,11 +11,15 @@ import { namespaces as defaultNamespaces } from '../namespaces/index.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
+import { MemoryHistory } from './history/memory.js';
+import type { HistoryStore } from './history/types.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
-import { PubSub, type AppServer } from './pubsub.js';
+import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
+import { RecoveringFanoutAdapter } from './recovery.js';
+import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
 export interface ServiceOptions {
@@ -24,6 +28,10 @@ export interface ServiceOptions {
   httpServer?: http.Server | https.Server;
   presence?: PresenceStore;
   namespaces?: readonly NamespaceModule[];
+  /** [history] Instead of a MemoryHistory built from config.history (tests inject a clock this way). */
+  history?: HistoryStore;
+  /** [history] Instead of the store config.storage names; `null` for none. */
+  store?: MessageStore | null;
 }
 
 export interface Service {
@@ -54,6 +62,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
   let routes: HttpHandler | undefined;
   if (owned) httpServer.on('request', (req, res) => routes!(req, res));
 
+  // [history] The durable store first: a store that cannot be opened stops the start, before listening.
+  const store = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
+  if (store) logger.info('message store open', { store: store.description, retentionMs: config.retentionMs });
+  const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
+  const recovery = config.recoveryWindowMs > 0;
+
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
     // socket.io-client 1.x / 2.x speak Engine.IO v3.
@@ -64,17 +78,24 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
-    adapter: FanoutAdapter,
+    // [history] Connection-state recovery for v4 clients; restored sockets pass the middlewares again.
+    adapter: recovery ? RecoveringFanoutAdapter : FanoutAdapter,
+    ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false } } : {}),
     // Reflecting the origin with credentials is what 1.x clients need (they always send
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
   installLegacyPollingFix(io, logger);
 
+  // [history] A room's recent history is kept while it has members here.
+  const history =
+    options.history ??
+    new MemoryHistory({ ...config.history, inUse: (ns, room) => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room) });
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
     options.presence ?? new MemoryPresence(),
     logger,
+    { history, store },
   );
   const modules = options.namespaces ?? defaultNamespaces;
   for (const module of modules) {
@@ -104,6 +125,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       io.disconnectSockets(true);
       io.engine.close();
     }
+    stopRetention();
     await core.close();
     logger.info('closed');
   };

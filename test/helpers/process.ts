@@ -1,8 +1,16 @@
 /** Runs the built CLI (dist/server.js) as a child process, as an operator would. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SERVER_JS = fileURLToPath(new URL('../../server.js', import.meta.url));
+
+/** A fresh directory under the OS temp dir (message stores of CLI runs never land in the repository). */
+export function tempDir(prefix = 'ns-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
 
 export interface CliResult {
   code: number | null;
@@ -13,7 +21,7 @@ export interface CliResult {
 
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_JS, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const child = spawn(process.execPath, [SERVER_JS, ...args], { env: { ...process.env, DATA_DIR: tempDir(), ...env }, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -39,7 +47,7 @@ export interface RunningProcess {
 /** Starts the CLI on port 0 with JSON logs and resolves once its "listening" line names the URL. */
 export function startCli(args: string[] = [], env: Record<string, string> = {}): Promise<RunningProcess> {
   const child = spawn(process.execPath, [SERVER_JS, '--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, DATA_DIR: tempDir(), ...env },
     stdio: 'pipe',
   });
   let stderr = '';
