@@ -89,11 +89,11 @@ const FLAGS = {
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
   // [history]
-  'history-size': { env: 'HISTORY_SIZE', type: 'string', describe: 'recent messages kept per room for JOIN since and HISTORY (0 = none)', def: '100' },
+  'history-size': { env: 'HISTORY_SIZE', type: 'string', describe: 'recent messages kept per room, for JOIN since and HISTORY (0 = none)', def: '100' },
   'history-ttl': { env: 'HISTORY_TTL', type: 'string', describe: 'how long a recent message is kept (0 = none): 300s, 5m, 1h', def: '5m' },
-  'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'socket.io connection-state recovery of v4 clients: how long a session is kept (0 = off)', def: '2m' },
-  'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the embedded SQLite store of messages sent with store: true (created if missing)', def: './data' },
-  database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL (postgres://user:password@host:5432/db) for stored messages, instead of SQLite', def: 'none' },
+  'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'how long connection-state recovery keeps a v4 session (0 = off)', def: '2m' },
+  'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the SQLite store of store: true messages (created if missing)', def: './data' },
+  database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL for stored messages instead of SQLite: postgres://user:pw@host/db', def: 'none' },
   retention: { env: 'RETENTION', type: 'string', describe: 'how long stored messages are kept (0 = forever): 12h, 7d', def: '7d' },
 } as const;
 
