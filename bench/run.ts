@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { machine } from './proc.js';
 import { summarizeRuns, table } from './report.js';
 import { runOnce, scenarios, type RunOptions, type RunResult } from './scenarios.js';
-import { killAllServers, SERVER_KINDS, type ServerKind } from './servers.js';
+import { ALL_SERVER_KINDS, killAllServers, SERVER_KINDS, type ServerKind } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     pad: { type: 'string', default: '100' },
     payload: { type: 'string', default: 'object' },
     parse: { type: 'string', default: 'fast' },
+    'ratio-to': { type: 'string', default: 'baseline' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -36,7 +37,8 @@ function usage(message?: string): never {
   if (message) process.stderr.write(`error: ${message}\n`);
   process.stderr.write(
     'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit] [--json-out FILE]\n' +
-      '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full]\n' +
+      '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full] [--ratio-to SERVER]\n' +
+      `servers: ${ALL_SERVER_KINDS.join(', ')} (default ${SERVER_KINDS.join(',')})\n` +
       `scenarios: ${scenarios(false).map((s) => s.name).join(', ')}\n`,
   );
   process.exit(message ? 2 : 0);
@@ -55,7 +57,9 @@ const unknown = wanted?.filter((w) => !all.some((s) => s.name === w));
 if (unknown?.length) usage(`unknown scenario ${unknown.join(', ')}`);
 const list = wanted ? all.filter((s) => wanted.includes(s.name)) : all;
 const servers = args.servers!.split(',').map((s) => s.trim()) as ServerKind[];
-if (servers.some((s) => !SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${SERVER_KINDS.join(', ')}`);
+if (servers.some((s) => !ALL_SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${ALL_SERVER_KINDS.join(', ')}`);
+const reference = args['ratio-to'] as ServerKind;
+if (!servers.includes(reference)) usage('--ratio-to must name one of the --servers');
 if (args.payload !== 'object' && args.payload !== 'string') usage('--payload must be object or string');
 if (args.parse !== 'fast' && args.parse !== 'full') usage('--parse must be fast or full');
 const options: RunOptions = {
@@ -99,9 +103,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const summary = summarizeRuns(runs, list, servers, rounds);
+  const summary = summarizeRuns(runs, list, servers, rounds, reference);
   const header = `notification-service bench: ${rounds} round(s)${args.quick ? ' (quick)' : ''}, ${options.workers} client worker(s), pad ${options.pad.length} B, ${args.payload} payloads, ${((Date.now() - started) / 60_000).toFixed(1)} min`;
-  process.stdout.write(`${table(summary, list, servers, host, header)}\n`);
+  process.stdout.write(`${table(summary, list, servers, host, header, reference)}\n`);
   const json = JSON.stringify({
     machine: host,
     options: { rounds, quick: args.quick, servers, workers: options.workers, concurrency: options.concurrency, pad: options.pad.length, payload: args.payload, parse: args.parse },

@@ -4,20 +4,42 @@
  * signal).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type ServerKind = 'us' | 'baseline' | 'limit';
+/**
+ * `us` runs on its defaults (history and connection-state recovery on). The variants, to measure
+ * what history costs in the same run: `us-nohistory` (--history-size 0 --recovery-window 0: offsets
+ * and meta only), `us-norecovery` (history on, connection-state recovery off) and `us-store` (the
+ * defaults, with every NOTIFY sent with `store: true`: acked after the SQLite commit).
+ */
+export type ServerKind = 'us' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'baseline' | 'limit';
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
+export const ALL_SERVER_KINDS: readonly ServerKind[] = ['us', 'us-nohistory', 'us-norecovery', 'us-store', 'baseline', 'limit'];
 
 const DIST = new URL('../', import.meta.url); // dist/
+const SERVER_JS = fileURLToPath(new URL('server.js', DIST));
 const SCRIPTS: Record<ServerKind, string> = {
-  us: fileURLToPath(new URL('server.js', DIST)),
+  us: SERVER_JS,
+  'us-nohistory': SERVER_JS,
+  'us-norecovery': SERVER_JS,
+  'us-store': SERVER_JS,
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
 };
+const EXTRA_ARGS: Partial<Record<ServerKind, string[]>> = {
+  'us-nohistory': ['--history-size', '0', '--recovery-window', '0'],
+  'us-norecovery': ['--recovery-window', '0'],
+};
+
+/** Whether the publishers of a run against this server ask for storage. */
+export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store';
 
 /** Environment variables the service reads: "us" must run on its defaults, whatever the caller's shell has set. */
-const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT'];
+const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT',
+  'HISTORY_SIZE', 'HISTORY_TTL', 'RECOVERY_WINDOW', 'DATA_DIR', 'DATABASE_URL', 'RETENTION'];
 
 export interface RunningServer {
   kind: ServerKind;
@@ -44,7 +66,10 @@ export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<Runni
   // "us" exactly as an operator starts it, only pinned to loopback and a free port.
   // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1'];
+  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1', ...(EXTRA_ARGS[kind] ?? [])];
+  // Each run's SQLite store in a fresh temporary directory (on the same disk as any other), removed after.
+  const dataDir = mkdtempSync(join(tmpdir(), 'ns-bench-'));
+  env.DATA_DIR = dataDir;
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let tail = '';
@@ -53,6 +78,7 @@ export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<Runni
     child.once('exit', (code, signal) => {
       exit = { code, signal };
       live.delete(child);
+      rmSync(dataDir, { recursive: true, force: true });
       resolve();
     }),
   );
