@@ -2,7 +2,8 @@
 #   docker build -t notification-service .
 #   docker run --rm -p 3000:3000 notification-service
 # Configuration is by environment (PORT, HOST, HTTPS, TLS_CERT, TLS_KEY, TRANSPORTS,
-# MAX_PAYLOAD, CORS_ORIGIN, LOG_LEVEL, LOG_FORMAT) or by flags appended to the command.
+# MAX_PAYLOAD, CORS_ORIGIN, LOG_LEVEL, LOG_FORMAT; cluster mode: REDIS_URL, PRESENCE_TTL,
+# REDIS_PREFIX) or by flags appended to the command.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 

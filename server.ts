@@ -3,6 +3,8 @@
  * CLI entry: parse flags and environment, start the service, stop it cleanly on SIGTERM/SIGINT.
  * Everything else lives in lib/.
  */
+// First: tunes V8 before the rest of the service is loaded.
+import './lib/young-generation.js';
 import { loadConfig, type Config } from './lib/config.js';
 import { ConfigError } from './lib/errors.js';
 import { createService } from './lib/service.js';

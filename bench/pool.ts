@@ -10,6 +10,8 @@ export interface ClientSpec {
   name: string;
   /** Publishes (rooms scenario) instead of only subscribing; any EVENT it receives is a self-delivery. */
   publisher: boolean;
+  /** The node to connect to, when there are several (cluster kinds); else the command's port. */
+  port?: number;
 }
 
 export interface WorkerSettings {

@@ -2,6 +2,10 @@
  * Benchmark entry: `node dist/bench/run.js [--quick] [--rounds 3] [--scenarios a,b] [--servers us,baseline,limit]
  * [--json-out FILE] [--workers 1] [--concurrency 32] [--pad 100] [--payload object|string] [--parse fast|full]`.
  *
+ * `--servers us,us-redis,us-redis2` compares one node in memory, one node in cluster mode and two
+ * nodes in cluster mode (subscribers split over both, the publisher on the first), each with a
+ * private redis-server.
+ *
  * Runs every scenario against every server, alternating the order A B C / C B A between rounds so
  * that drift (thermal, page cache, a noisy neighbour) does not favour one server. Prints progress
  * on stderr, then a table and one `BENCH_JSON {...}` line on stdout.
@@ -36,7 +40,7 @@ const { values: args } = parseArgs({
 function usage(message?: string): never {
   if (message) process.stderr.write(`error: ${message}\n`);
   process.stderr.write(
-    'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit] [--json-out FILE]\n' +
+    'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit,us-redis,us-redis2] [--json-out FILE]\n' +
       '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full] [--ratio-to SERVER]\n' +
       `servers: ${ALL_SERVER_KINDS.join(', ')} (default ${SERVER_KINDS.join(',')})\n` +
       `scenarios: ${scenarios(false).map((s) => s.name).join(', ')}\n`,

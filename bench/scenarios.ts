@@ -66,6 +66,9 @@ export interface RunResult {
   notes: string[];
 }
 
+/** Resident memory of every process of the server set. */
+const serverRss = (server: RunningServer): number => server.pids.reduce((sum, pid) => sum + rssBytes(pid), 0);
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -106,6 +109,12 @@ class Run {
   /** Connects and joins every spec, paced; returns connections per second (connect + JOIN acked). */
   async connectAll(perWorker: ClientSpec[][]): Promise<number> {
     const total = perWorker.reduce((n, s) => n + s.length, 0);
+    // Several nodes (cluster kinds): clients alternate between them, so each room spans every node.
+    const ports = this.server.ports;
+    if (ports.length > 1) {
+      let i = 0;
+      perWorker = perWorker.map((specs) => specs.map((spec) => ({ ...spec, port: ports[i++ % ports.length]! })));
+    }
     const start = nowMs();
     const results = await this.pool.all<ConnectResult>(
       (i) => ({ cmd: 'connect', port: this.server.port, clients: perWorker[i]!, concurrency: this.opts.concurrency, timeoutMs: 15_000 }),
@@ -178,8 +187,10 @@ class Run {
   /** Server and client (this whole process: coordinator and workers) CPU seconds, read together at a phase boundary. */
   cpuMark(): CpuMark {
     const { user, system } = process.cpuUsage();
-    const pid = this.server.pid;
-    return { server: cpuSeconds(pid), serverMain: mainThreadCpuSeconds(pid), client: (user + system) / 1e6, at: nowMs() };
+    // Cluster kinds run several processes (nodes and their Redis): their CPU is summed.
+    const pids = this.server.pids;
+    const sum = (read: (pid: number) => number): number => pids.reduce((total, pid) => total + read(pid), 0);
+    return { server: sum(cpuSeconds), serverMain: sum(mainThreadCpuSeconds), client: (user + system) / 1e6, at: nowMs() };
   }
 
   /**
@@ -213,7 +224,7 @@ class Run {
       this.figures.latP99Ms = hist.quantile(0.99);
       this.figures.latMaxMs = hist.max;
     }
-    this.figures.rssAfterMiB = rssBytes(this.server.pid) / 2 ** 20;
+    this.figures.rssAfterMiB = serverRss(this.server) / 2 ** 20;
   }
 }
 
@@ -267,7 +278,7 @@ async function capacity(run: Run, s: Extract<Scenario, { kind: 'capacity' }>): P
   const warm = Array.from({ length: 100 }, (_, i): ClientSpec => ({ room: `warm-${Math.floor(i / s.members)}`, name: `w-${i}`, publisher: false }));
   await run.connectAll(spread(warm, run.pool.size, true));
   await sleep(1_000);
-  const rss0 = rssBytes(run.server.pid);
+  const rss0 = serverRss(run.server);
   const mark = run.cpuMark();
   const specs = Array.from({ length: s.connections }, (_, i): ClientSpec => ({ room: `cap-${Math.floor(i / s.members)}`, name: `c-${i}`, publisher: false }));
   run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, true));
@@ -276,7 +287,7 @@ async function capacity(run: Run, s: Extract<Scenario, { kind: 'capacity' }>): P
   run.figures.clientCpuMsPer1kConnects = (used.client * 1000) / (s.connections / 1000);
   // Let the connection burst's garbage be collected before reading the resident size.
   await sleep(3_000);
-  const rss1 = rssBytes(run.server.pid);
+  const rss1 = serverRss(run.server);
   run.figures.rssPerConnKiB = (rss1 - rss0) / s.connections / 1024;
   run.figures.rssAfterMiB = rss1 / 2 ** 20;
   await run.collect();

@@ -2,49 +2,61 @@
  * The servers under test as child processes: one fresh process per scenario run, found by its
  * pid for the /proc readings, always killed when the harness exits (normally, on error or on a
  * signal).
+ *
+ * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes; both with a
+ * private redis-server on a free port (no persistence), started and killed with them. Their CPU
+ * and memory readings add up every process of the set, Redis included.
+ *
+ * History variants of `us` (which runs with history and connection-state recovery on), to measure
+ * what history costs in the same run: `us-nohistory` (--history-size 0 --recovery-window 0: offsets
+ * and meta only), `us-norecovery` (history on, connection-state recovery off) and `us-store` (the
+ * defaults, with every NOTIFY sent with `store: true`: acked after the SQLite commit). Every `us`
+ * process gets a fresh temporary --data-dir, removed when it exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
-/**
- * `us` runs on its defaults (history and connection-state recovery on). The variants, to measure
- * what history costs in the same run: `us-nohistory` (--history-size 0 --recovery-window 0: offsets
- * and meta only), `us-norecovery` (history on, connection-state recovery off) and `us-store` (the
- * defaults, with every NOTIFY sent with `store: true`: acked after the SQLite commit).
- */
-export type ServerKind = 'us' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'baseline' | 'limit';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-nohistory' | 'us-norecovery' | 'us-store';
+/** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
-export const ALL_SERVER_KINDS: readonly ServerKind[] = ['us', 'us-nohistory', 'us-norecovery', 'us-store', 'baseline', 'limit'];
-
-const DIST = new URL('../', import.meta.url); // dist/
-const SERVER_JS = fileURLToPath(new URL('server.js', DIST));
-const SCRIPTS: Record<ServerKind, string> = {
-  us: SERVER_JS,
-  'us-nohistory': SERVER_JS,
-  'us-norecovery': SERVER_JS,
-  'us-store': SERVER_JS,
-  baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
-  limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
-};
-const EXTRA_ARGS: Partial<Record<ServerKind, string[]>> = {
+/** Every kind --servers accepts. */
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-nohistory', 'us-norecovery', 'us-store'];
+const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2 };
+/** [history] Variants of `us`: its flags. */
+const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
   'us-nohistory': ['--history-size', '0', '--recovery-window', '0'],
   'us-norecovery': ['--recovery-window', '0'],
+  'us-store': [],
 };
 
 /** Whether the publishers of a run against this server ask for storage. */
 export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store';
 
+type ProcessKind = 'us' | 'baseline' | 'limit';
+const DIST = new URL('../', import.meta.url); // dist/
+const SCRIPTS: Record<ProcessKind, string> = {
+  us: fileURLToPath(new URL('server.js', DIST)),
+  baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
+  limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
+};
+
 /** Environment variables the service reads: "us" must run on its defaults, whatever the caller's shell has set. */
-const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT',
+const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT', 'REDIS_URL', 'REDIS_PREFIX', 'PRESENCE_TTL',
   'HISTORY_SIZE', 'HISTORY_TTL', 'RECOVERY_WINDOW', 'DATA_DIR', 'DATABASE_URL', 'RETENTION'];
 
 export interface RunningServer {
   kind: ServerKind;
+  /** The first node's process (the one the publisher talks to). */
   pid: number;
   port: number;
+  /** Every node's port: subscribers are spread over them. */
+  ports: number[];
+  /** Every process whose CPU and memory count: the nodes and, for cluster kinds, Redis. */
+  pids: number[];
   /** Set once the process has exited (a crash mid-run shows up here). */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The last few KiB of its output, for error reports. */
@@ -53,23 +65,66 @@ export interface RunningServer {
 }
 
 const live = new Set<ChildProcess>();
+const liveRedis = new Set<RedisServer>();
 
 /** Kills every server still running; synchronous so it also works from an 'exit' handler. */
 export function killAllServers(): void {
   for (const child of live) child.kill('SIGKILL');
   live.clear();
+  // kill() sends SIGKILL before its first await.
+  for (const redis of liveRedis) void redis.kill();
+  liveRedis.clear();
 }
 
 export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<RunningServer> {
+  const nodes = CLUSTER_NODES[kind];
+  if (nodes !== undefined) return startCluster(kind, nodes, timeoutMs);
+  const variant = US_VARIANTS[kind];
+  if (variant !== undefined) return startProcess('us', variant, timeoutMs).then((s) => ({ ...s, kind }));
+  return startProcess(kind as ProcessKind, [], timeoutMs);
+}
+
+/** Redis, then `count` nodes of ours joined by it; one RunningServer for the set. */
+async function startCluster(kind: ServerKind, count: number, timeoutMs: number): Promise<RunningServer> {
+  const redis = await startRedisServer();
+  liveRedis.add(redis);
+  const nodes: RunningServer[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await redis.stop();
+    liveRedis.delete(redis);
+  };
+  try {
+    for (let i = 0; i < count; i++) nodes.push(await startProcess('us', ['--redis', redis.url, '--redis-prefix', 'bench'], timeoutMs));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const first = nodes[0]!;
+  return {
+    kind,
+    pid: first.pid,
+    port: first.port,
+    ports: nodes.map((n) => n.port),
+    pids: [...nodes.map((n) => n.pid), ...(redis.pid ? [redis.pid] : [])],
+    get exit() {
+      return nodes.find((n) => n.exit)?.exit;
+    },
+    output: () => nodes.map((n, i) => `[node ${i}] ${n.output()}`).join('\n'),
+    stop,
+  };
+}
+
+function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number): Promise<RunningServer> {
   const env = { ...process.env };
   for (const name of SERVICE_ENV) delete env[name];
   // "us" exactly as an operator starts it, only pinned to loopback and a free port.
   // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1', ...(EXTRA_ARGS[kind] ?? [])];
-  // Each run's SQLite store in a fresh temporary directory (on the same disk as any other), removed after.
-  const dataDir = mkdtempSync(join(tmpdir(), 'ns-bench-'));
-  env.DATA_DIR = dataDir;
+  const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1', ...extraArgs];
+  // [history] Each process's SQLite store in a fresh temporary directory, removed after.
+  const dataDir = kind === 'us' ? mkdtempSync(join(tmpdir(), 'ns-bench-')) : undefined;
+  if (dataDir) env.DATA_DIR = dataDir;
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let tail = '';
@@ -78,7 +133,7 @@ export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<Runni
     child.once('exit', (code, signal) => {
       exit = { code, signal };
       live.delete(child);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
       resolve();
     }),
   );
@@ -104,6 +159,8 @@ export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<Runni
         kind,
         pid: child.pid!,
         port,
+        ports: [port],
+        pids: [child.pid!],
         get exit() {
           return exit;
         },

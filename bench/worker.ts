@@ -83,7 +83,7 @@ async function connect(port: number, specs: ClientSpec[], concurrency: number, t
       const room = roomOf(spec.room);
       const tracker = spec.publisher ? undefined : new DeliveryTracker();
       const client = new BenchClient({
-        port,
+        port: spec.port ?? port,
         timeoutMs,
         onLost,
         onEvent: tracker ? subscriberHandler(room, tracker) : () => void self++,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { ConfigError } from './errors.js';
+import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
 import type { StorageConfig } from './storage/types.js';
 
 export type Transport = 'websocket' | 'polling';
@@ -39,6 +40,12 @@ export interface Config {
   };
   /** How long a graceful shutdown may take before the process is forced out. */
   shutdownTimeoutMs: number;
+  /** Who may connect, join and publish (lib/auth/config.ts). Default: open. */
+  auth: AuthConfig;
+  /** Connection and event rates, slow consumers (lib/auth/config.ts). */
+  abuse: AbuseLimits;
+  /** Cluster mode (several nodes joined by Redis); absent: a single node, everything in memory. */
+  cluster?: ClusterConfig;
   // [history] offsets, recent history, recovery and stored messages
   /** Recent messages kept per room: at most `size` (default 100), none older than `ttlMs` (default 5 min); 0 keeps none. */
   history: { size: number; ttlMs: number };
@@ -50,9 +57,29 @@ export interface Config {
   retentionMs: number;
 }
 
+/** Cluster mode: the Redis that joins the nodes, and how presence outlives a dead node. */
+export interface ClusterConfig {
+  /** redis://[user:password@]host:port[/db] or rediss:// (TLS). Never logged with its password. */
+  redisUrl: string;
+  /**
+   * Lifetime of a node's heartbeat key. A node refreshes it every third of this; a node whose key
+   * expired (it died without saying goodbye) is swept by the others within another third: its
+   * members leave CLIENTS and lobbies within 4/3 of this. Default 15 s (so at most 20 s).
+   */
+  presenceTtlMs: number;
+  /** Prefix of every Redis key and channel the service uses, so several deployments can share a Redis. Default 'notify'. */
+  keyPrefix: string;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 const MIB = 1024 * 1024;
+export const DEFAULT_PRESENCE_TTL_MS = 15_000;
+
+/** A cluster config with the defaults, for tests and embedders. */
+export function clusterConfig(redisUrl: string, overrides: Partial<Omit<ClusterConfig, 'redisUrl'>> = {}): ClusterConfig {
+  return { redisUrl, presenceTtlMs: DEFAULT_PRESENCE_TTL_MS, keyPrefix: 'notify', ...overrides };
+}
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
@@ -68,6 +95,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     logFormat: process.stdout.isTTY ? 'pretty' : 'json',
     limits: { maxRoomsPerSocket: 1000, maxRoomLength: 256, maxNameLength: 256 },
     shutdownTimeoutMs: 8000,
+    auth: defaultAuthConfig(),
+    abuse: defaultAbuseLimits(),
     history: { size: 100, ttlMs: 5 * MINUTE },
     recoveryWindowMs: 2 * MINUTE,
     storage: { kind: 'sqlite', dataDir: resolve('data') },
@@ -88,9 +117,13 @@ const FLAGS = {
   'cors-origin': { env: 'CORS_ORIGIN', type: 'string', describe: "allowed browser origins, comma-separated, or '*'", def: '*' },
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
+  redis: { env: 'REDIS_URL', type: 'string', describe: 'cluster mode: join nodes through Redis (redis[s]://host:port/db)', def: 'none: one node, in memory' },
+  'redis-prefix': { env: 'REDIS_PREFIX', type: 'string', describe: 'cluster mode: prefix of the Redis keys (to share a Redis)', def: 'notify' },
+  'presence-ttl': { env: 'PRESENCE_TTL', type: 'string', describe: 'cluster mode: node heartbeat lifetime (500ms-10m)', def: '15s' },
+  ...AUTH_FLAGS,
   // [history]
   'history-size': { env: 'HISTORY_SIZE', type: 'string', describe: 'recent messages kept per room, for JOIN since and HISTORY (0 = none)', def: '100' },
-  'history-ttl': { env: 'HISTORY_TTL', type: 'string', describe: 'how long a recent message is kept (0 = none): 300s, 5m, 1h', def: '5m' },
+  'history-ttl': { env: 'HISTORY_TTL', type: 'string', describe: 'how long a recent message is kept (0 = none): 90s, 5m, 1h', def: '5m' },
   'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'how long connection-state recovery keeps a v4 session (0 = off)', def: '2m' },
   'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the SQLite store of store: true messages (created if missing)', def: './data' },
   database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL for stored messages instead of SQLite: postgres://user:pw@host/db', def: 'none' },
@@ -143,7 +176,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const raw = (flag: FlagName): string | undefined => {
     const cli = args[flag];
     if (cli !== undefined) {
-      if (Array.isArray(cli)) throw new ConfigError(`--${flag} given more than once`);
+      if (Array.isArray(cli)) {
+        if (REPEATABLE_FLAGS.has(flag)) return cli.map(String).join(',');
+        throw new ConfigError(`--${flag} given more than once`);
+      }
       return String(cli);
     }
     const fromEnv = env[FLAGS[flag].env];
@@ -185,8 +221,18 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     throw new ConfigError(`${where('log-format')} must be json or pretty (got "${logFormat}")`);
   }
 
+  const redis = raw('redis');
+  const presenceTtlMs = raw('presence-ttl') === undefined ? DEFAULT_PRESENCE_TTL_MS : parseDuration(raw('presence-ttl')!, where('presence-ttl'), 500, 600_000);
+  const keyPrefix = raw('redis-prefix') ?? 'notify';
+  if (!/^[\w.:-]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError(`${where('redis-prefix')} must be 1-64 letters, digits, '_', '.', ':' or '-' (got "${keyPrefix}")`);
+  }
+  const cluster = redis === undefined ? undefined : clusterConfig(parseRedisUrl(redis, where('redis')), { presenceTtlMs, keyPrefix });
+
+  const { auth, abuse } = parseAuthConfig(raw, where, maxPayload);
+
   // [history]
-  const duration = (flag: FlagName, fallback: number): number => (raw(flag) === undefined ? fallback : parseDuration(raw(flag)!, where(flag)));
+  const duration = (flag: FlagName, fallback: number): number => (raw(flag) === undefined ? fallback : parseLongDuration(raw(flag)!, where(flag)));
   const history = {
     size: raw('history-size') === undefined ? base.history.size : parseInteger(raw('history-size')!, where('history-size'), 0, 100_000),
     ttlMs: duration('history-ttl', base.history.ttlMs),
@@ -203,13 +249,53 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     storage = { kind: 'sqlite', dataDir: resolve(raw('data-dir')!) };
   }
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, history, recoveryWindowMs, storage, retentionMs };
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, storage, retentionMs };
 }
 
-/** A duration: a number of seconds, or a number with ms, s, m, h or d; at most 10 years. */
-function parseDuration(value: string, name: string): number {
+/** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */
+function parseRedisUrl(value: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(`${name} must be a URL like redis://host:6379/0 (got "${redactUrl(value)}")`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`${name} must start with redis:// or rediss:// (got "${redactUrl(value)}")`);
+  }
+  if (url.hostname === '') throw new ConfigError(`${name} must name a host (got "${redactUrl(value)}")`);
+  if (!/^\/?(\d+)?$/.test(url.pathname)) {
+    throw new ConfigError(`${name}: the path must be a database number, e.g. redis://host:6379/2 (got "${redactUrl(value)}")`);
+  }
+  return value.trim();
+}
+
+/** A URL with its password replaced, fit for logs and error messages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+/** Milliseconds, or a number with ms, s or m: 1500, 1500ms, 15s, 2m. */
+function parseDuration(value: string, name: string, minMs: number, maxMs: number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(value);
+  const unit = m?.[2]?.toLowerCase();
+  const ms = m ? Math.round(Number(m[1]) * (unit === 's' ? 1000 : unit === 'm' ? 60_000 : 1)) : NaN;
+  if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
+    throw new ConfigError(`${name} must be a duration from ${minMs}ms to ${maxMs / 60_000}m, e.g. 15s or 1500ms (got "${value}")`);
+  }
+  return ms;
+}
+
+/** [history] A duration that may be long: milliseconds, or a number with ms, s, m, h or d; at most 10 years. */
+function parseLongDuration(value: string, name: string): number {
   const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
-  const unit = (m?.[2] ?? 's').toLowerCase();
+  const unit = (m?.[2] ?? 'ms').toLowerCase();
   const factor = { ms: 1, s: 1000, m: MINUTE, h: 60 * MINUTE, d: DAY }[unit] ?? NaN;
   const n = m ? Number(m[1]) * factor : NaN;
   if (!Number.isSafeInteger(n) || n > 3650 * DAY) {

@@ -29,11 +29,20 @@ export interface NamespaceModule {
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */
   onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
+  /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
+  onMembersLost?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
+  /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
+  onMembersBack?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
 }
 
 type AckFn = (reply: unknown) => void;
 
-export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger): void {
+/** Asked before every client event, verb or not (abuse limits); throws to refuse it. */
+export interface EventGate {
+  beforeEvent(socket: AppSocket): void;
+}
+
+export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger, gate?: EventGate): void {
   const verbs = new Map(Object.entries(module.verbs));
 
   const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {
@@ -70,32 +79,44 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
     }
   };
 
+  // The listeners are shared by every connection of the namespace (socket.io and EventEmitter
+  // call them with the socket as `this`): no closures per idle connection.
+  function onEvent(this: AppSocket, event: unknown, ...args: unknown[]): void {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+    const name = String(event).slice(0, 64);
+    try {
+      gate?.beforeEvent(this);
+    } catch (err) {
+      fail(this, name, ack, err);
+      return;
+    }
+    const verb = typeof event === 'string' ? verbs.get(event) : undefined;
+    if (!verb) {
+      fail(this, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
+      return;
+    }
+    run({ socket: this, nsp, core }, event as string, verb, args, ack);
+  }
+
+  function onDisconnect(this: AppSocket): void {
+    const ctx: VerbContext = { socket: this, nsp, core };
+    void (async () => {
+      try {
+        await module.onDisconnect?.(ctx);
+        await core.detach(ctx.socket);
+      } catch (err) {
+        logger.error('disconnect cleanup failed', { nsp: nsp.name, socket: ctx.socket.id, err });
+      }
+    })();
+  }
+
   nsp.on('connection', (socket) => {
-    const ctx: VerbContext = { socket, nsp, core };
     core.attach(socket);
     useDirectWrites(socket.client);
-    // One catch-all listener per connection instead of one per verb: less memory per socket.
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-      const name = String(event).slice(0, 64);
-      const verb = typeof event === 'string' ? verbs.get(event) : undefined;
-      if (!verb) {
-        fail(socket, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
-        return;
-      }
-      run(ctx, event as string, verb, args, ack);
-    });
-    socket.on('disconnect', () => {
-      void (async () => {
-        try {
-          await module.onDisconnect?.(ctx);
-          await core.detach(socket);
-        } catch (err) {
-          logger.error('disconnect cleanup failed', { nsp: nsp.name, socket: socket.id, err });
-        }
-      })();
-    });
+    socket.onAny(onEvent);
+    socket.on('disconnect', onDisconnect);
     if (module.onConnect) {
+      const ctx: VerbContext = { socket, nsp, core };
       Promise.resolve()
         .then(() => module.onConnect!(ctx))
         .catch((err: unknown) => fail(socket, 'connect', undefined, err));

@@ -6,7 +6,7 @@
  * `emit('JOIN', JSON.stringify({room, name}), ack)`); the namespace modules accept both.
  */
 import type { ErrorBody } from './errors.js';
-import type { MessageMeta, Position } from './history/types.js';
+import type { MessageMeta, Position, RecoveryFailure } from './history/types.js';
 
 export type { MessageMeta, Position };
 
@@ -32,7 +32,7 @@ export type PublishReceipt = {
 /** Ack fields of a JOIN with `since`. */
 export type JoinRecovery =
   | { recovered: true; replayed: number; epoch: string; offset: number }
-  | { recovered: false; reason: 'EPOCH_CHANGED' | 'TOO_OLD' | 'UNKNOWN_OFFSET'; epoch: string; offset: number };
+  | { recovered: false; reason: RecoveryFailure; epoch: string; offset: number };
 
 /** HISTORY ack fields, and the HISTORY event sent when there is no ack: oldest first. */
 export interface HistoryReply<M> {

@@ -1,21 +1,29 @@
 /**
  * The service's plain HTTP routes (socket.io answers its own path before these run):
  *   GET  /healthcheck          liveness: 200 OK
- *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...};
- *                              `?store=true` keeps it durably and answers once it is committed
+ *   GET  /readyz               readiness: 200 OK, or 503 while closing or (cluster) Redis is unreachable
+ *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...}
+ *                              (an API key is required when auth is on); `?store=true` keeps it
+ *                              durably and answers once it is committed
+ *   POST /ticket               a one-time connection ticket for a Bearer token (auth on)
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Access } from './auth/access.js';
 import { ServiceError, toErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AppServer, PubSub } from './pubsub.js';
+import type { Readiness } from './readiness.js';
 import { parseJson, roomName } from './validate.js';
 
 export interface HttpDeps {
   io: AppServer;
   core: PubSub;
   logger: Logger;
+  readiness: Readiness;
   isClosing: () => boolean;
+  /** API keys and tickets (lib/auth/access.ts); absent, HTTP publishing is open. */
+  access?: Pick<Access, 'checkPublisher' | 'ticketRoute'>;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -26,8 +34,10 @@ export function createHttpHandler(deps: HttpDeps): HttpHandler {
   return (req, res) => {
     route(req, res, deps).catch((err: unknown) => {
       const body = toErrorBody(err);
-      if (body.code === 'INTERNAL_ERROR') deps.logger.error('HTTP route failed', { url: req.url, err });
-      else if (deps.logger.isDebugEnabled()) deps.logger.debug('HTTP request refused', { url: req.url, code: body.code });
+      // The path only: a query string may hold a credential.
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (body.code === 'INTERNAL_ERROR') deps.logger.error('HTTP route failed', { path, err });
+      else if (deps.logger.isDebugEnabled()) deps.logger.debug('HTTP request refused', { path, code: body.code });
       sendJson(res, err instanceof ServiceError ? err.status : body.code === 'INTERNAL_ERROR' ? 500 : 400, { error: body });
     });
   };
@@ -41,10 +51,24 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     res.end(req.method === 'HEAD' ? undefined : 'OK');
     return;
   }
+  if (path === '/readyz') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
+    if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
+    const { ready, reasons } = deps.readiness.state();
+    if (!ready) throw new ServiceError('NOT_READY', `not ready: ${reasons.join(', ')}`);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : 'OK');
+    return;
+  }
+  if (path === '/ticket' && deps.access) {
+    await deps.access.ticketRoute(req, res);
+    return;
+  }
   const bus = BUS_MESSAGE.exec(path);
   if (bus) {
     if (req.method !== 'POST') throw new ServiceError('METHOD_NOT_ALLOWED');
     if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
+    deps.access?.checkPublisher(req);
     let decoded: string;
     try {
       decoded = decodeURIComponent(bus[1]!);

@@ -5,24 +5,45 @@
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { DefaultEventsMap } from 'socket.io';
+import type { AuthState } from './auth/principal.js';
+import type { Action } from './auth/rights.js';
 import { ServiceError } from './errors.js';
 import type { PublishReceipt, ServerEvents } from './events.js';
 import { MemoryHistory } from './history/memory.js';
 import { attachMeta, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
 import type { Logger } from './logger.js';
 import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
+import type { EventBucket } from './rate-limits.js';
 import { resume } from './recovery.js';
+import { RoomNames } from './room-names.js';
 import type { MessageStore } from './storage/types.js';
 import type { Limits } from './validate.js';
 
 /** Per-connection protocol state, kept in socket.data. */
 export interface SocketState {
   /** room -> display name this socket joined it with */
-  names: Map<string, string>;
+  names: RoomNames;
   /** the name of the most recent JOIN, used as sender for rooms it publishes to without joining */
-  lastName?: string;
+  lastName: string | undefined;
   /** /lobby: the one lobby this socket is in */
-  lobby?: string;
+  lobby: string | undefined;
+  /** Identity and rights from the connection's credentials (auth on); set before `attach`. */
+  auth: AuthState | undefined;
+  /** Abuse limits: this connection's event rate, made on its first event (lib/auth/access.ts). */
+  events: EventBucket | undefined;
+}
+
+/**
+ * What the core asks before a JOIN (subscribe) and a client publication (publish); lib/auth
+ * implements it. Synchronous when the answer is known; throws (or rejects with) FORBIDDEN.
+ */
+export interface AccessControl {
+  authorize(socket: AppSocket, action: Action, room: string): void | Promise<void>;
+}
+
+/** A verb's result once a publication that may have waited for authorization is done. */
+export function whenDone<T>(sent: unknown, result: T): T | Promise<T> {
+  return sent instanceof Promise ? sent.then(() => result) : result;
 }
 
 export type AppServer = Server<DefaultEventsMap, ServerEvents, DefaultEventsMap, SocketState>;
@@ -55,6 +76,9 @@ export interface Published {
 }
 
 export class PubSub {
+  /** Set when authentication is on (lib/auth/access.ts); absent, everything is allowed. */
+  access?: AccessControl;
+
   constructor(
     readonly limits: CoreLimits,
     private readonly presence: PresenceStore,
@@ -62,18 +86,38 @@ export class PubSub {
     private readonly deps: HistoryDeps = { history: new MemoryHistory({ size: 100, ttlMs: 5 * 60_000 }) },
   ) {}
 
-  /** Initialises a new connection's state; a socket restored by connection-state recovery keeps its rooms (lib/recovery.ts). */
+  /**
+   * Initialises a new connection's state. A socket restored by connection-state recovery keeps its
+   * rooms, as far as its rights still allow (lib/recovery.ts).
+   */
   attach(socket: AppSocket): void {
-    if (resume(socket, (room, name) => this.presence.add(socket.nsp.name, room, { id: socket.id, name }), this.logger)) return;
-    socket.data = { names: new Map() };
+    if (socket.recovered) {
+      resume(socket, {
+        authorize: (room) => this.authorize(socket, 'subscribe', room),
+        addPresence: (room, name) => this.presence.add(socket.nsp.name, room, { id: socket.id, name }),
+        logger: this.logger,
+      });
+      return;
+    }
+    // Every field up front: one allocation, no out-of-object property store later.
+    socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth, events: undefined };
+  }
+
+  /** Throws FORBIDDEN unless the connection may `action` the room (always allowed with auth off). */
+  authorize(socket: AppSocket, action: Action, room: string): void | Promise<void> {
+    return this.access?.authorize(socket, action, room);
   }
 
   /**
-   * Joins `room` under `name`; joining again only updates the name. With `since`, what the socket
-   * missed after that position is sent to it first (see replay).
+   * Joins `room` under `name` (needs subscribe rights); joining again only updates the name. With
+   * auth on the name is the connection's identity, whatever was asked. Resolves with the name used
+   * and, with `since`, how the socket was brought up to date: what it missed after that position
+   * is sent to it first (see replay).
    */
-  async join(socket: AppSocket, room: string, name: string, since?: Position): Promise<Recovery | undefined> {
+  async join(socket: AppSocket, room: string, name: string, since?: Position): Promise<{ name: string; recovery: Recovery | undefined }> {
+    await this.access?.authorize(socket, 'subscribe', room);
     const state = socket.data;
+    if (state.auth) name = state.auth.name;
     let recovery: Recovery | undefined;
     if (!state.names.has(room)) {
       if (state.names.size >= this.limits.maxRoomsPerSocket) {
@@ -91,7 +135,7 @@ export class PubSub {
     await this.presence.add(socket.nsp.name, room, { id: socket.id, name });
     // The connection may have closed while the store was busy: do not leave a ghost behind.
     if (socket.disconnected) await this.presence.remove(socket.nsp.name, room, socket.id);
-    return recovery;
+    return { name, recovery };
   }
 
   /**
@@ -112,28 +156,29 @@ export class PubSub {
 
   /**
    * [history] Up to `limit` recent messages of `room` before `before`, oldest first: the recent
-   * history merged with the stored messages.
+   * history merged with the stored messages. Reading a room needs subscribe rights.
    */
-  history(nsp: AppNamespace, room: string, limit: number, before?: Position): MaybePromise<HistoryEntry[]> {
-    const recent = this.deps.history.page(nsp.name, room, limit, before);
+  async history(socket: AppSocket, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
+    await this.access?.authorize(socket, 'subscribe', room);
+    const ns = socket.nsp.name;
+    const recent = await this.deps.history.page(ns, room, limit, before);
     const store = this.deps.store;
     if (!store) return recent;
-    return Promise.all([recent, store.page(nsp.name, room, limit, before)]).then(
-      ([memory, rows]) => {
-        const byPosition = new Map<string, HistoryEntry>();
-        for (const row of rows) {
-          const meta: MessageMeta = { offset: row.offset, epoch: row.epoch, ts: row.ts };
-          byPosition.set(`${row.epoch}\u0000${row.offset}`, entryOf(row.event, JSON.parse(row.payload), meta));
-        }
-        for (const entry of memory) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
-        const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
-        return merged.slice(Math.max(0, merged.length - limit));
-      },
-      (err: unknown) => {
-        this.logger.error('reading stored messages failed', { nsp: nsp.name, store: store.description, err: (err as Error).message });
-        throw new ServiceError('STORE_FAILED', 'stored messages cannot be read now');
-      },
-    );
+    let rows;
+    try {
+      rows = await store.page(ns, room, limit, before);
+    } catch (err) {
+      this.logger.error('reading stored messages failed', { nsp: ns, store: store.description, err: (err as Error).message });
+      throw new ServiceError('STORE_FAILED', 'stored messages cannot be read now');
+    }
+    const byPosition = new Map<string, HistoryEntry>();
+    for (const row of rows) {
+      const meta: MessageMeta = { offset: row.offset, epoch: row.epoch, ts: row.ts };
+      byPosition.set(`${row.epoch}\u0000${row.offset}`, entryOf(row.event, JSON.parse(row.payload), meta));
+    }
+    for (const entry of recent) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
+    const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
+    return merged.slice(Math.max(0, merged.length - limit));
   }
 
   /** Leaves `room`; false when the socket was not in it. */
@@ -150,22 +195,39 @@ export class PubSub {
 
   /** Name shown as EVENT.sender: the name it joined `room` with, else its last JOIN name. */
   senderName(socket: AppSocket, room: string): string {
-    return socket.data.names.get(room) ?? socket.data.lastName ?? 'unknown';
+    return socket.data.auth?.name ?? socket.data.names.get(room) ?? socket.data.lastName ?? 'unknown';
   }
 
   /**
    * The one publish path: to every member of `room` in the namespace, except `from` when a client
    * publishes (publishers never receive their own notification). Goes through the adapter, so it
-   * reaches members on every node in a cluster. A message event (lib/history/types.ts META_STYLE)
-   * first gets the room's next offset and goes out with its meta; the result is what the
-   * publisher's ack needs (receipt).
+   * reaches members on every node in a cluster.
+   *
+   * A client's publication needs publish rights: when they must be asked for (--authorize-url),
+   * the result is a promise that rejects with FORBIDDEN and nothing is sent; return it from the
+   * verb (`whenDone`, or `receipt` for a message). Server notices about a member use `announce`.
+   *
+   * A message event (lib/history/types.ts META_STYLE) first gets the room's next offset and goes
+   * out with its meta; the result is then what the publisher's ack needs (`receipt`).
    */
   publish<E extends keyof ServerEvents>(
     from: AppSocket | AppNamespace,
     room: string,
     event: E,
     ...args: Parameters<ServerEvents[E]>
-  ): MaybePromise<Published> | undefined {
+  ): MaybePromise<Published | undefined> {
+    if (this.access && 'handshake' in from) {
+      const pending = this.access.authorize(from, 'publish', room);
+      if (pending) {
+        const sent = pending.then(() => this.send(from, room, event, args));
+        sent.catch(() => {}); // the verb reports it; never an unhandled rejection
+        return sent;
+      }
+    }
+    return this.send(from, room, event, args);
+  }
+
+  private send(from: AppSocket | AppNamespace, room: string, event: keyof ServerEvents, args: unknown[]): MaybePromise<Published | undefined> {
     // [history] offset, epoch and time, kept in the room's history
     if (META_STYLE[event] !== undefined) {
       const ns = 'nsp' in from ? from.nsp.name : from.name;
@@ -173,7 +235,7 @@ export class PubSub {
       if (meta instanceof Promise) return meta.then((m) => this.fanOut(from, ns, room, event, args, m));
       return this.fanOut(from, ns, room, event, args, meta);
     }
-    from.to(roomKey(room)).emit(event, ...args);
+    (from.to(roomKey(room)).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
     return undefined;
   }
 
@@ -195,16 +257,20 @@ export class PubSub {
 
   /**
    * [history] The publisher's ack fields for a message: `{...fields, offset, recipients}`, once it
-   * is durably stored when `store` is asked. Synchronous in the common case (no store, presence in
-   * memory). A failed store is STORE_FAILED (logged); the message went out live all the same.
+   * is durably stored when `store` is asked. Synchronous in the common case (no store, no pending
+   * authorization, presence in memory). A failed store is STORE_FAILED (logged); the message went
+   * out live all the same.
    */
-  receipt<F extends object>(published: MaybePromise<Published> | undefined, store: boolean, fields: F): MaybePromise<F & PublishReceipt> {
-    if (published === undefined) throw new Error('receipt() of an event that is not a message');
-    if (!(published instanceof Promise) && !(published.recipients instanceof Promise) && !store) {
-      return { ...fields, offset: published.entry.meta.offset, recipients: published.recipients };
+  receipt<F extends object>(published: MaybePromise<Published | undefined>, store: boolean, fields: F): MaybePromise<F & PublishReceipt> {
+    if (!(published instanceof Promise)) {
+      if (published === undefined) throw new Error('receipt() of an event that is not a message');
+      if (!(published.recipients instanceof Promise) && !store) {
+        return { ...fields, offset: published.entry.meta.offset, recipients: published.recipients };
+      }
     }
     return (async () => {
       const p = await published;
+      if (p === undefined) throw new Error('receipt() of an event that is not a message');
       const recipients = await p.recipients;
       if (store) await this.persist(p, recipients);
       return { ...fields, offset: p.entry.meta.offset, recipients };
@@ -223,6 +289,11 @@ export class PubSub {
       this.logger.error('storing a message failed', { nsp: p.ns, room: p.room, offset: meta.offset, store: store.description, err: (err as Error).message });
       throw new ServiceError('STORE_FAILED', undefined, details);
     }
+  }
+
+  /** A server notice about `socket` (lobby JOINED / LEFT) to the other members: no publish right needed. */
+  announce<E extends keyof ServerEvents>(socket: AppSocket, room: string, event: E, ...args: Parameters<ServerEvents[E]>): void {
+    socket.to(roomKey(room)).emit(event, ...args);
   }
 
   /** Sends to one socket by id, on whichever node it is. */
@@ -244,7 +315,7 @@ export class PubSub {
 
   /** Forgets a closed connection everywhere. socket.io has already removed it from its rooms. */
   async detach(socket: AppSocket): Promise<void> {
-    const rooms = [...socket.data.names.keys()];
+    const rooms = socket.data.names.keys();
     socket.data.names.clear();
     await Promise.all(rooms.map((room) => this.presence.remove(socket.nsp.name, room, socket.id)));
     if (rooms.length && this.logger.isDebugEnabled()) {

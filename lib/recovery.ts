@@ -23,6 +23,7 @@ import type { BroadcastOptions, Room, Session } from 'socket.io-adapter';
 import { FanoutAdapter } from './fanout-adapter.js';
 import type { Logger } from './logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
+import { RoomNames } from './room-names.js';
 
 /** Packets kept per namespace at most, whatever their age. */
 export const MAX_RECOVERY_PACKETS = 10_000;
@@ -88,8 +89,9 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
   override persistSession(session: Omit<Session, 'missedPackets'>): void {
     // Engine.IO v3 clients ("/nsp#id") have no session id to come back with.
     if (session.sid.includes('#')) return;
+    // The disconnect handler clears the live state right after this: keep a copy.
     const data = session.data as SocketState | undefined;
-    const copy = data && data.names instanceof Map ? { ...data, names: new Map(data.names) } : data;
+    const copy = data?.names instanceof RoomNames ? { ...data, names: copyNames(data.names) } : data;
     this.sessions.set(session.pid, { ...session, rooms: [...session.rooms], data: copy, disconnectedAt: Date.now() });
   }
 
@@ -109,18 +111,24 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     return Promise.resolve({ ...restored, missedPackets: [] });
   }
 
-  /**
-   * The packets a restored socket missed, for the rooms it is in now; once. Called in its
-   * `connection` handler, when the middlewares have let it in and it receives live broadcasts.
-   */
-  takeMissed(sid: string, rooms: ReadonlySet<Room>): unknown[][] {
+  /** The last packet a restored socket had (once: the entry is removed), or undefined. */
+  takePending(sid: string): number | undefined {
     const pending = this.pending.get(sid);
-    if (!pending) return [];
     this.pending.delete(sid);
+    return pending?.afterSeq;
+  }
+
+  /**
+   * The packets after `afterSeq` that reach any of `rooms`, in order; undefined when some of them
+   * were dropped from the buffer already (the gap cannot be filled).
+   */
+  missed(afterSeq: number, rooms: ReadonlySet<Room>): unknown[][] | undefined {
+    const oldest = this.head < this.packets.length ? this.packets[this.head]!.seq : this.seq + 1;
+    if (afterSeq < oldest - 1) return undefined;
     const missed: unknown[][] = [];
     for (let i = this.head; i < this.packets.length; i++) {
       const p = this.packets[i]!;
-      if (p.seq > pending.afterSeq && reaches(p.opts, rooms)) missed.push(p.data);
+      if (p.seq > afterSeq && reaches(p.opts, rooms)) missed.push(p.data);
     }
     return missed;
   }
@@ -162,37 +170,95 @@ function reaches(opts: BroadcastOptions, rooms: ReadonlySet<Room>): boolean {
   return included;
 }
 
+function copyNames(names: RoomNames): RoomNames {
+  const copy = new RoomNames();
+  for (const room of names.keys()) copy.set(room, names.get(room)!);
+  return copy;
+}
+
+/** Display names per room from a restored session: a RoomNames, or what a serialising store made of one. */
+function readNames(raw: unknown): Map<string, string> {
+  if (raw instanceof RoomNames) return new Map(raw.keys().map((room) => [room, raw.get(room)!]));
+  if (raw instanceof Map) return new Map(raw as Map<string, string>);
+  if (Array.isArray(raw)) return new Map(raw as [string, string][]);
+  return new Map();
+}
+
+export interface ResumeDeps {
+  /** The JOIN check (subscribe rights): throws, or rejects, when the room is not allowed any more. */
+  authorize(room: string): void | Promise<void>;
+  addPresence(room: string, name: string): Promise<void>;
+  logger: Logger;
+}
+
 /**
- * Puts a socket restored by CSR back in order, from its `connection` handler: the protocol state
- * (display names per room; a store that serialised the session may have turned the Map into pairs
- * or an object), presence, then the packets it missed. Returns false when the socket was not
- * restored (start it fresh).
+ * Puts a socket restored by CSR back in order, from its `connection` handler (after the
+ * middlewares, so with the credentials it has now): its rooms as far as its rights still allow
+ * (asked as for a JOIN), display names, presence, then the packets it missed.
+ *
+ * A room whose verdict must be awaited (an authorization service) is left at once and joined
+ * again once allowed, with its missed packets sent in the same synchronous block as the join;
+ * a denied room stays left (a JOIN then answers FORBIDDEN).
  */
-export function resume(socket: AppSocket, addPresence: (room: string, name: string) => Promise<void>, logger: Logger): boolean {
-  if (!socket.recovered) return false;
+export function resume(socket: AppSocket, deps: ResumeDeps): void {
   const data = (socket.data ?? {}) as Partial<SocketState> & { names?: unknown };
-  const raw = data.names;
-  const names = new Map<string, string>(
-    raw instanceof Map ? raw : Array.isArray(raw) ? (raw as [string, string][]) : Object.entries((raw as Record<string, string> | undefined) ?? {}),
-  );
-  // The rooms socket.io gave back are the truth: names only for those, and one for each.
-  const rooms = socket.rooms;
-  for (const room of names.keys()) if (!rooms.has(ROOM_PREFIX + room)) names.delete(room);
-  for (const key of rooms) {
-    if (key.startsWith(ROOM_PREFIX) && !names.has(key.slice(ROOM_PREFIX.length))) names.set(key.slice(ROOM_PREFIX.length), data.lastName ?? socket.id);
+  const restored = readNames(data.names);
+  const auth = data.auth;
+  const names = new RoomNames();
+  const awaiting: { room: string; name: string; verdict: Promise<void> }[] = [];
+  const log = (room: string, err: unknown): void => {
+    if (deps.logger.isDebugEnabled()) {
+      deps.logger.debug('recovered room dropped', { nsp: socket.nsp.name, socket: socket.id, room: room.slice(0, 64), reason: (err as Error).message });
+    }
+  };
+  for (const key of [...socket.rooms]) {
+    if (!key.startsWith(ROOM_PREFIX)) continue;
+    const room = key.slice(ROOM_PREFIX.length);
+    const name = auth?.name ?? restored.get(room) ?? data.lastName ?? socket.id;
+    let verdict: void | Promise<void>;
+    try {
+      verdict = deps.authorize(room);
+    } catch (err) {
+      void socket.leave(key);
+      log(room, err);
+      continue;
+    }
+    if (verdict instanceof Promise) {
+      void socket.leave(key);
+      awaiting.push({ room, name, verdict });
+      continue;
+    }
+    names.set(room, name);
   }
-  const state: SocketState = { names };
-  if (data.lastName !== undefined) state.lastName = data.lastName;
-  if (data.lobby !== undefined && names.has(data.lobby)) state.lobby = data.lobby;
-  socket.data = state;
+  const lobby = data.lobby;
+  socket.data = { names, lastName: data.lastName, lobby: lobby !== undefined && names.has(lobby) ? lobby : undefined, auth, events: undefined };
+  const addPresence = (room: string, name: string): void => {
+    deps.addPresence(room, name).catch((err: unknown) => deps.logger.error('restoring presence failed', { nsp: socket.nsp.name, socket: socket.id, err }));
+  };
   // The disconnect took the socket out of presence.
-  for (const [room, name] of names) {
-    addPresence(room, name).catch((err: unknown) => logger.error('restoring presence failed', { nsp: socket.nsp.name, socket: socket.id, err }));
-  }
+  for (const room of names.keys()) addPresence(room, names.get(room)!);
+
   const adapter = socket.nsp.adapter;
-  if (adapter instanceof RecoveringFanoutAdapter) {
-    for (const packet of adapter.takeMissed(socket.id, rooms)) (socket.emit as (...args: unknown[]) => boolean)(...packet);
+  const afterSeq = adapter instanceof RecoveringFanoutAdapter ? adapter.takePending(socket.id) : undefined;
+  const emit = socket.emit as (...args: unknown[]) => boolean;
+  if (afterSeq !== undefined) {
+    for (const packet of (adapter as RecoveringFanoutAdapter).missed(afterSeq, socket.rooms) ?? []) emit.apply(socket, packet);
   }
-  if (logger.isDebugEnabled()) logger.debug('connection state recovered', { nsp: socket.nsp.name, socket: socket.id, rooms: names.size });
-  return true;
+  for (const { room, name, verdict } of awaiting) {
+    verdict.then(
+      () => {
+        const key = ROOM_PREFIX + room;
+        if (!socket.connected || socket.data.names.has(room)) return; // gone, or JOINed again meanwhile
+        const missed = afterSeq === undefined ? [] : (adapter as RecoveringFanoutAdapter).missed(afterSeq, new Set([key]));
+        if (missed === undefined) return log(room, new Error('missed packets no longer buffered'));
+        void socket.join(key);
+        for (const packet of missed) emit.apply(socket, packet);
+        socket.data.names.set(room, name);
+        if (lobby === room) socket.data.lobby = room;
+        addPresence(room, name);
+      },
+      (err: unknown) => log(room, err),
+    );
+  }
+  if (deps.logger.isDebugEnabled()) deps.logger.debug('connection state recovered', { nsp: socket.nsp.name, socket: socket.id, rooms: names.size, awaiting: awaiting.length });
 }

@@ -8,17 +8,23 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
+import type { Cluster } from './cluster.js';
+import { Access, type AccessOptions } from './auth/access.js';
+import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import { MemoryHistory } from './history/memory.js';
 import type { HistoryStore } from './history/types.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
+import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
+import { Readiness } from './readiness.js';
 import { RecoveringFanoutAdapter } from './recovery.js';
+import type { LostMembers } from './redis-presence.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
@@ -28,6 +34,8 @@ export interface ServiceOptions {
   httpServer?: http.Server | https.Server;
   presence?: PresenceStore;
   namespaces?: readonly NamespaceModule[];
+  /** Authentication parts shared across nodes (ticket store) or injected by tests (clock). */
+  access?: AccessOptions;
   /** [history] Instead of a MemoryHistory built from config.history (tests inject a clock this way). */
   history?: HistoryStore;
   /** [history] Instead of the store config.storage names; `null` for none. */
@@ -41,6 +49,10 @@ export interface Service {
   readonly core: PubSub;
   readonly logger: Logger;
   readonly tls: TlsMaterial | undefined;
+  /** Cluster mode only: the Redis connection, presence and adapter of this node. */
+  readonly cluster: Cluster | undefined;
+  /** What `GET /readyz` reports. */
+  readonly readiness: Readiness;
   /** The plain HTTP routes, for an embedder to mount in its own request handler. */
   readonly httpHandler: HttpHandler;
   listen(): Promise<AddressInfo>;
@@ -62,11 +74,25 @@ export async function createService(config: Config, options: ServiceOptions = {}
   let routes: HttpHandler | undefined;
   if (owned) httpServer.on('request', (req, res) => routes!(req, res));
 
+  const modules = options.namespaces ?? defaultNamespaces;
+  // Set once the core exists; the cluster reports presence changes only after start().
+  let presenceChanged: (kind: 'lost' | 'back', members: LostMembers[]) => void = () => undefined;
+  // Loaded only in cluster mode: a single node never loads the Redis client.
+  const cluster = config.cluster
+    ? (await import('./cluster.js')).createCluster(config.cluster, {
+        logger,
+        onLost: (lost) => presenceChanged('lost', lost),
+        onBack: (back) => presenceChanged('back', back),
+      })
+    : undefined;
+
   // [history] The durable store first: a store that cannot be opened stops the start, before listening.
+  // Connection-state recovery: in memory on a single node. In cluster mode it waits for the Redis
+  // history (the streams adapter can restore sessions, but replays before the middlewares run).
   const store = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
   if (store) logger.info('message store open', { store: store.description, retentionMs: config.retentionMs });
   const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
-  const recovery = config.recoveryWindowMs > 0;
+  const recovery = config.recoveryWindowMs > 0 && !cluster;
 
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
@@ -78,34 +104,56 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
-    // [history] Connection-state recovery for v4 clients; restored sockets pass the middlewares again.
-    adapter: recovery ? RecoveringFanoutAdapter : FanoutAdapter,
+    // The only thing besides presence (and history) that differs in cluster mode.
+    adapter: cluster?.adapter ?? (recovery ? RecoveringFanoutAdapter : FanoutAdapter),
+    // [history] Restored sockets pass the middlewares (authentication) again.
     ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false } } : {}),
     // Reflecting the origin with credentials is what 1.x clients need (they always send
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
+  releaseHandshakeRequests(io);
   installLegacyPollingFix(io, logger);
 
-  // [history] A room's recent history is kept while it has members here.
+  // [history] A room's recent history is kept while it has members here. In cluster mode, until the
+  // Redis history lands, offsets are per node and nothing is kept in memory (HISTORY reads the
+  // shared store only; JOIN since answers recovered: false, UNAVAILABLE).
   const history =
     options.history ??
-    new MemoryHistory({ ...config.history, inUse: (ns, room) => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room) });
+    new MemoryHistory({
+      ...(cluster ? { size: 0, ttlMs: 0, recoverable: false } : config.history),
+      inUse: (ns, room) => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room),
+    });
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
-    options.presence ?? new MemoryPresence(),
+    options.presence ?? cluster?.presence ?? new MemoryPresence(),
     logger,
     { history, store },
   );
-  const modules = options.namespaces ?? defaultNamespaces;
+  // Authentication, authorization and abuse limits (lib/auth/access.ts): every verb is guarded,
+  // the core asks it before JOINs and publications, every namespace gets its middleware.
+  // In cluster mode tickets live in Redis, so a ticket from one node is redeemed on any other.
+  const ticketStore = options.access?.ticketStore ?? (cluster && config.cluster ? new RedisTicketStore(cluster.connection.client, config.cluster.keyPrefix) : undefined);
+  const access = new Access(config, logger, { ...options.access, ...(ticketStore ? { ticketStore } : {}) });
   for (const module of modules) {
-    attachNamespace(io.of(module.name), module, core, logger);
+    attachNamespace(io.of(module.name), access.wrap(module), core, logger, access);
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
-  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), { name: '/', verbs: {} }, core, logger);
+  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger, access);
+  access.install(io, core);
+
+  presenceChanged = (kind, members) => {
+    for (const { namespace, room, ids } of members) {
+      const module = modules.find((m) => m.name === namespace);
+      const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
+      hook?.({ nsp: io.of(namespace), core }, room, ids);
+    }
+  };
 
   let closing: Promise<void> | undefined;
-  const httpHandler = createHttpHandler({ io, core, logger, isClosing: () => closing !== undefined });
+  const readiness = new Readiness();
+  if (cluster) readiness.add(() => cluster.notReadyReason());
+  const httpHandler = createHttpHandler({ io, core, logger, readiness, access, isClosing: () => closing !== undefined });
   routes = httpHandler;
 
   const address = (): AddressInfo => {
@@ -122,13 +170,26 @@ export async function createService(config: Config, options: ServiceOptions = {}
       await io.close();
       clearTimeout(drain);
     } else {
-      io.disconnectSockets(true);
+      // `local`: in a cluster, a plain disconnectSockets() would disconnect every node's clients.
+      io.local.disconnectSockets(true);
       io.engine.close();
+      await Promise.allSettled(['/', ...modules.map((m) => m.name)].map((name) => io.of(name).adapter.close()));
     }
     stopRetention();
     await core.close();
+    await access.close();
+    await cluster?.close();
     logger.info('closed');
   };
+
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (err) {
+      await cluster.close().catch(() => undefined);
+      throw err;
+    }
+  }
 
   return {
     config,
@@ -137,6 +198,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     core,
     logger,
     tls,
+    cluster,
+    readiness,
     httpHandler,
     address,
     listen() {

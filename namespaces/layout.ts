@@ -17,8 +17,9 @@ export const layout: NamespaceModule = {
       const room = roomName(payload.room, core.limits);
       const name = displayName(payload.name, socket.id, core.limits);
       const since = parsePosition(payload.since, 'since');
-      const recovery = await core.join(socket, room, name, since);
-      return recovery ? { room, name, ...recoveryFields(recovery) } : { room, name };
+      // With auth on, the name is the connection's identity, not the one asked for.
+      const joined = await core.join(socket, room, name, since);
+      return joined.recovery ? { room, name: joined.name, ...recoveryFields(joined.recovery) } : { room, name: joined.name };
     },
 
     async LEAVE({ socket, core }, [raw]) {
@@ -34,24 +35,24 @@ export const layout: NamespaceModule = {
       checkSize(raw, message, core.limits);
       const store = parseStore(payload.store);
       // Publishing to a room the socket has not joined is allowed: the layout service does that.
-      const published = core.publish(socket, room, 'EVENT', { sender: core.senderName(socket, room), room, message });
-      return core.receipt(published, store, { room });
+      return core.receipt(core.publish(socket, room, 'EVENT', { sender: core.senderName(socket, room), room, message }), store, { room });
     },
 
     async CLIENTS({ socket, nsp, core }, [raw]) {
       const room = roomName(parseObject(raw).room, core.limits);
+      await core.authorize(socket, 'subscribe', room); // who is in a room is the room's business
       const clients = (await core.members(nsp, room)).map((member) => member.name);
       // The original answered with a CLIENTS event; the ack carries the same for newer clients.
       socket.emit('CLIENTS', { room, clients });
       return { room, clients };
     },
 
-    HISTORY({ socket, nsp, core }, [raw], acked) {
+    HISTORY({ socket, core }, [raw], acked) {
       const payload = parseObject(raw);
       const room = roomName(payload.room, core.limits);
       const limit = parseLimit(payload.limit);
       const before = parsePosition(payload.before, 'before');
-      return sendHistory(socket, room, core.history(nsp, room, limit, before), (entry) => entry.args[0] as EventEnvelope, acked);
+      return sendHistory(socket, room, core.history(socket, room, limit, before), (entry) => entry.args[0] as EventEnvelope, acked);
     },
   },
 };

@@ -1,8 +1,9 @@
 /**
  * /lobby: WebRTC lobbies. A connection is in at most one lobby, given by `?lobbyId=` at connect
  * or by JOIN. The joiner gets PEERS (the other members' ids), the lobby gets JOINED / LEFT (LEFT
- * also when a member disconnects), BROADCAST relays MESSAGE {from, message, meta} to the lobby,
- * RTCSIGNAL relays a signal to one peer of the same lobby, and HISTORY reads the lobby's messages.
+ * also when a member disconnects or its node dies), BROADCAST relays MESSAGE {from, message, meta}
+ * to the lobby, RTCSIGNAL relays a signal to one peer of the same lobby, and HISTORY reads the
+ * lobby's messages.
  */
 import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
 import { ServiceError } from '../lib/errors.js';
@@ -24,7 +25,7 @@ async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
       socket.data.lobby = undefined;
       throw err;
     }
-    core.publish(socket, lobby, 'JOINED', socket.id);
+    core.announce(socket, lobby, 'JOINED', socket.id);
   }
   const peers = (await core.members(nsp, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
   socket.emit('PEERS', peers);
@@ -51,7 +52,7 @@ export const lobby: NamespaceModule = {
       }
       ctx.socket.data.lobby = undefined;
       await ctx.core.leave(ctx.socket, lobby);
-      ctx.core.publish(ctx.socket, lobby, 'LEFT', ctx.socket.id);
+      ctx.core.announce(ctx.socket, lobby, 'LEFT', ctx.socket.id);
       return { lobby };
     },
 
@@ -67,7 +68,7 @@ export const lobby: NamespaceModule = {
     HISTORY(ctx, [raw], acked) {
       const lobby = currentLobby(ctx);
       const options = parseOptions(parseJson(raw), 'payload');
-      const entries = ctx.core.history(ctx.nsp, lobby, parseLimit(options.limit), parsePosition(options.before, 'before'));
+      const entries = ctx.core.history(ctx.socket, lobby, parseLimit(options.limit), parsePosition(options.before, 'before'));
       type Message = Parameters<ServerEvents['MESSAGE']>[0];
       return sendHistory(ctx.socket, lobby, entries, (entry) => entry.args[0] as Message, acked);
     },
@@ -80,6 +81,7 @@ export const lobby: NamespaceModule = {
         throw new ServiceError('INVALID_PAYLOAD', 'RTCSIGNAL needs a "to" peer id');
       }
       checkSize(raw, signal, ctx.core.limits);
+      await ctx.core.authorize(ctx.socket, 'publish', lobby);
       if (to === ctx.socket.id || !(await ctx.core.isMember(ctx.nsp, lobby, to))) {
         throw new ServiceError('PEER_NOT_FOUND', `no peer "${to.slice(0, 64)}" in this lobby`);
       }
@@ -92,7 +94,7 @@ export const lobby: NamespaceModule = {
   async onConnect(ctx) {
     // Restored by connection-state recovery: the lobby was told LEFT at the disconnect.
     if (ctx.socket.recovered && ctx.socket.data.lobby !== undefined) {
-      ctx.core.publish(ctx.socket, ctx.socket.data.lobby, 'JOINED', ctx.socket.id);
+      ctx.core.announce(ctx.socket, ctx.socket.data.lobby, 'JOINED', ctx.socket.id);
       return;
     }
     const { query, auth } = ctx.socket.handshake;
@@ -104,6 +106,19 @@ export const lobby: NamespaceModule = {
 
   onDisconnect({ socket, core }) {
     const lobby = socket.data.lobby;
-    if (lobby !== undefined) core.publish(socket, lobby, 'LEFT', socket.id);
+    if (lobby !== undefined) core.announce(socket, lobby, 'LEFT', socket.id);
+  },
+
+  // A node died: its lobby members could not say goodbye, so the surviving node that swept them does.
+  onMembersLost({ nsp, core }, lobby, ids) {
+    for (const id of ids) core.publish(nsp, lobby, 'LEFT', id);
+  },
+
+  // Its node was taken for dead (cut off longer than the presence TTL) but was not: announce it again.
+  onMembersBack({ nsp, core }, lobby, ids) {
+    for (const id of ids) {
+      const socket = nsp.sockets.get(id);
+      if (socket) core.publish(socket, lobby, 'JOINED', id); // from the socket: not to itself
+    }
   },
 };

@@ -32,7 +32,7 @@ export const trigger: NamespaceModule = {
   verbs: {
     async JOIN({ socket, core }, [id, options]) {
       const room = roomName(id, core.limits, 'id');
-      const recovery = await core.join(socket, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
+      const { recovery } = await core.join(socket, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
       return recovery ? { room, ...recoveryFields(recovery) } : { room };
     },
     async LEAVE({ socket, core }, [id]) {
@@ -43,10 +43,10 @@ export const trigger: NamespaceModule = {
     BROADCAST_EVENTS: broadcast('EVENTS'),
     BROADCAST_UPDATES: broadcast('UPDATES'),
     BROADCAST_STATUS: broadcast('STATUS'),
-    HISTORY({ socket, nsp, core }, [id, options], acked) {
+    HISTORY({ socket, core }, [id, options], acked) {
       const room = roomName(id, core.limits, 'id');
       const o = optionsOf(options);
-      const entries = core.history(nsp, room, parseLimit(o.limit), parsePosition(o.before, 'before'));
+      const entries = core.history(socket, room, parseLimit(o.limit), parsePosition(o.before, 'before'));
       return sendHistory(
         socket,
         room,

@@ -34,6 +34,25 @@ describe('config', () => {
     expect(loadConfig(['-S'], {}).tls.mode).to.equal('self-signed');
   });
 
+  it('runs in memory without --redis; --redis / REDIS_URL switch to cluster mode with the presence TTL', () => {
+    expect(loadConfig([], {}).cluster).to.equal(undefined);
+    expect(loadConfig([], { PRESENCE_TTL: '3s' }).cluster).to.equal(undefined);
+    expect(loadConfig([], { REDIS_URL: 'redis://cache:6379/2' }).cluster).to.deep.equal({ redisUrl: 'redis://cache:6379/2', presenceTtlMs: 15_000, keyPrefix: 'notify' });
+    const fromFlags = loadConfig(['--redis', 'rediss://u:p@cache:6380', '--presence-ttl', '1500ms', '--redis-prefix', 'app1'], { REDIS_URL: 'redis://other' });
+    expect(fromFlags.cluster).to.deep.equal({ redisUrl: 'rediss://u:p@cache:6380', presenceTtlMs: 1500, keyPrefix: 'app1' });
+    const ttl = (v: string) => buildConfig((f) => (f === 'redis' ? 'redis://x' : f === 'presence-ttl' ? v : undefined)).cluster!.presenceTtlMs;
+    expect(ttl('2s')).to.equal(2000);
+    expect(ttl('1m')).to.equal(60_000);
+    expect(ttl('750')).to.equal(750);
+  });
+
+  it('never repeats a Redis password in an error', () => {
+    expect(() => buildConfig((f) => (f === 'redis' ? 'http://user:s3cret@cache:6379' : undefined)))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.does.not.include('s3cret');
+  });
+
   it('parses sizes with suffixes', () => {
     const size = (v: string) => buildConfig((f) => (f === 'max-payload' ? v : undefined)).maxPayload;
     expect(size('4194304')).to.equal(4194304);

@@ -14,7 +14,7 @@ describe('config: history, recovery and storage', () => {
   });
 
   it('reads the flags and their environment variables (a flag wins)', () => {
-    const env = { HISTORY_SIZE: '10', HISTORY_TTL: '90', RECOVERY_WINDOW: '0', DATA_DIR: '/var/lib/ns', RETENTION: '12h' };
+    const env = { HISTORY_SIZE: '10', HISTORY_TTL: '90s', RECOVERY_WINDOW: '0', DATA_DIR: '/var/lib/ns', RETENTION: '12h' };
     expect(loadConfig([], env)).to.deep.include({
       history: { size: 10, ttlMs: 90_000 },
       recoveryWindowMs: 0,
@@ -29,10 +29,10 @@ describe('config: history, recovery and storage', () => {
     expect(loadConfig(['--database', 'postgresql://db/x'], {}).storage).to.deep.equal({ kind: 'postgres', url: 'postgresql://db/x' });
   });
 
-  it('parses durations: seconds by default, ms/s/m/h/d suffixes', () => {
+  it('parses durations: milliseconds by default (as every duration flag), ms/s/m/h/d suffixes', () => {
     const ttl = (v: string) => buildConfig((f) => (f === 'history-ttl' ? v : undefined)).history.ttlMs;
     expect(ttl('0')).to.equal(0);
-    expect(ttl('45')).to.equal(45_000);
+    expect(ttl('45000')).to.equal(45_000);
     expect(ttl('250ms')).to.equal(250);
     expect(ttl('5m')).to.equal(300_000);
     expect(ttl('2h')).to.equal(7_200_000);

@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import { closeAll, connect, next, recorder, request } from './helpers/clients.js';
-import { startService, type Running } from './helpers/service.js';
+import { MODES, startInMode } from './helpers/cluster.js';
+import type { Running } from './helpers/service.js';
 
-describe('HTTP routes', () => {
+for (const mode of MODES) describe(`HTTP routes${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
   let svc: Running;
-  before(async () => {
-    svc = await startService({ maxPayload: 64 * 1024 });
+  before(async function () {
+    svc = await startInMode(this, mode, { maxPayload: 64 * 1024 });
   });
-  after(() => svc.close());
+  after(() => svc?.close());
   afterEach(closeAll);
 
   const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
@@ -17,6 +18,13 @@ describe('HTTP routes', () => {
     const res = await fetch(`${svc.url}/healthcheck`);
     expect(res.status).to.equal(200);
     expect(await res.text()).to.equal('OK');
+  });
+
+  it('GET /readyz answers 200 OK (memory mode; cluster mode with Redis up); other methods 405', async () => {
+    const res = await fetch(`${svc.url}/readyz`);
+    expect(res.status).to.equal(200);
+    expect(await res.text()).to.equal('OK');
+    expect((await fetch(`${svc.url}/readyz`, { method: 'POST' })).status).to.equal(405);
   });
 
   it('POST /bus-message/:room reaches every /bus member of that room as EVENT from POST', async () => {

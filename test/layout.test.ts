@@ -1,15 +1,16 @@
 import { expect } from 'chai';
 import { closeAll, connect, next, recorder, request, type TestClient } from './helpers/clients.js';
-import { startService, type Running } from './helpers/service.js';
+import { MODES, startInMode } from './helpers/cluster.js';
+import type { Running } from './helpers/service.js';
 
-// /bus speaks the same protocol as /layout: the whole suite runs on both.
-for (const nsp of ['/layout', '/bus']) {
-  describe(`${nsp} namespace`, () => {
+// /bus speaks the same protocol as /layout: the whole suite runs on both, in memory and on Redis.
+for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
+  describe(`${nsp} namespace${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
     let svc: Running;
-    before(async () => {
-      svc = await startService();
+    before(async function () {
+      svc = await startInMode(this, mode);
     });
-    after(() => svc.close());
+    after(() => svc?.close());
     afterEach(closeAll);
 
     const join = async (client: TestClient, room: string, name?: string) => {

@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import { closeAll, connect, next, recorder, request } from './helpers/clients.js';
-import { startService, type Running } from './helpers/service.js';
+import { MODES, startInMode } from './helpers/cluster.js';
+import type { Running } from './helpers/service.js';
 
-describe('/lobby namespace', () => {
+// The same suite in memory and on Redis: only the adapter and the presence store differ.
+for (const mode of MODES) describe(`/lobby namespace${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
   let svc: Running;
-  before(async () => {
-    svc = await startService();
+  before(async function () {
+    svc = await startInMode(this, mode);
   });
-  after(() => svc.close());
+  after(() => svc?.close());
   afterEach(closeAll);
 
   it('joins the lobby given as ?lobbyId= at connect: PEERS to the joiner, JOINED to the lobby', async () => {

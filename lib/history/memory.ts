@@ -20,6 +20,11 @@ export interface MemoryHistoryOptions {
   inUse?: (ns: string, room: string) => boolean;
   /** How often idle rooms are looked for, ms (default: the TTL, at most a minute). */
   sweepMs?: number;
+  /**
+   * False where this node's offsets are not the room's (cluster mode without a shared history):
+   * every JOIN since is then answered recovered: false, UNAVAILABLE. Default true.
+   */
+  recoverable?: boolean;
 }
 
 /** How long a room without messages and members is kept when history is off. */
@@ -117,6 +122,7 @@ export class MemoryHistory implements HistoryStore {
     // A JOIN with `since` creates the room's state, so the ack can name the epoch to resume from.
     const state = this.state(ns, room, true);
     const head: Position = { offset: state.offset, epoch: state.epoch };
+    if (this.options.recoverable === false) return { recovered: false, reason: 'UNAVAILABLE', head };
     if (since.epoch !== state.epoch) return { recovered: false, reason: 'EPOCH_CHANGED', head };
     if (since.offset > state.offset) return { recovered: false, reason: 'UNKNOWN_OFFSET', head };
     if (since.offset === state.offset) return { recovered: true, entries: [], head };

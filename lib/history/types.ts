@@ -52,7 +52,9 @@ export type RecoveryFailure =
   /** Messages after `since` were dropped already (older than --history-ttl, or beyond --history-size). */
   | 'TOO_OLD'
   /** `since.offset` is beyond the room's last offset: not a position this room ever gave out. */
-  | 'UNKNOWN_OFFSET';
+  | 'UNKNOWN_OFFSET'
+  /** This deployment cannot recover (cluster mode until the shared Redis history lands). */
+  | 'UNAVAILABLE';
 
 export type Recovery =
   | { recovered: true; entries: HistoryEntry[]; head: Position }

@@ -1,0 +1,96 @@
+/**
+ * Cluster mode: what differs from a single node, and nothing else. The handlers stay the same;
+ * only these change:
+ *   - the socket.io adapter: the official Redis Streams adapter, so every broadcast (a room
+ *     publication, a message to one socket id) reaches the members on every node, exactly once;
+ *   - the presence store: RedisPresence (names and membership readable by every node);
+ *   - readiness: not ready while Redis is unreachable.
+ *
+ * While Redis is unreachable, broadcasts are delivered on this node only (flag `local`): the
+ * streams adapter would otherwise hold every local delivery until Redis answers. Nothing published
+ * during an outage is queued for the other nodes: a backlog replayed minutes later would be stale
+ * notifications, and would grow without bound while it lasts.
+ */
+import { randomUUID } from 'node:crypto';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { Adapter, BroadcastOptions } from 'socket.io-adapter';
+import type { ClusterConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { RedisConnection } from './redis-connection.js';
+import { RedisPresence, type LostMembers } from './redis-presence.js';
+
+/** What socket.io accepts as its `adapter` option: called with `new` for each namespace. */
+export type AdapterFactory = (nsp: any) => Adapter;
+
+export interface Cluster {
+  readonly nodeId: string;
+  readonly connection: RedisConnection;
+  readonly presence: RedisPresence;
+  readonly adapter: AdapterFactory;
+  /** Why this node cannot serve the whole cluster now, or undefined. */
+  notReadyReason(): string | undefined;
+  /** Connects (waiting at most `waitMs` for Redis; the node starts anyway) and starts the presence ticks. */
+  start(waitMs?: number): Promise<void>;
+  /** Removes this node's presence, then closes the Redis connections. Call after socket.io closed. */
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  logger: Logger;
+  /** Members of a dead node, reported by exactly one surviving node. */
+  onLost: (lost: LostMembers[]) => void;
+  /** This node's members, back after the others had swept this node as dead. */
+  onBack: (back: LostMembers[]) => void;
+}
+
+export function createCluster(config: ClusterConfig, options: ClusterOptions): Cluster {
+  const nodeId = randomUUID();
+  const logger = options.logger.child({ node: nodeId.slice(0, 8) });
+  const connection = new RedisConnection({ url: config.redisUrl, logger });
+  const presence = new RedisPresence({
+    connection,
+    logger,
+    nodeId,
+    prefix: config.keyPrefix,
+    ttlMs: config.presenceTtlMs,
+    onLost: options.onLost,
+    onBack: options.onBack,
+  });
+  const streams = createAdapter(connection.client, {
+    streamName: `${config.keyPrefix}:stream`,
+    channelPrefix: `${config.keyPrefix}:channel`,
+    sessionKeyPrefix: `${config.keyPrefix}:session:`,
+  });
+
+  // A plain function, not an arrow: socket.io calls the factory with `new`.
+  const adapter = function (nsp: unknown): Adapter {
+    const instance = streams(nsp) as Adapter;
+    const broadcast = instance.broadcast.bind(instance);
+    instance.broadcast = (packet: unknown, opts: BroadcastOptions) => {
+      if (connection.healthy || opts.flags?.local) return broadcast(packet, opts);
+      return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
+    };
+    return instance;
+  } as AdapterFactory;
+
+  let closing: Promise<void> | undefined;
+  return {
+    nodeId,
+    connection,
+    presence,
+    adapter,
+    notReadyReason: () => (connection.healthy ? undefined : 'redis unreachable'),
+    async start(waitMs = 5000) {
+      await connection.start(waitMs);
+      await presence.start();
+      logger.info('cluster mode', { presenceTtlMs: config.presenceTtlMs, keyPrefix: config.keyPrefix });
+    },
+    close() {
+      closing ??= (async () => {
+        await presence.close();
+        await connection.close();
+      })();
+      return closing;
+    },
+  };
+}

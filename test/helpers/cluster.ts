@@ -1,0 +1,69 @@
+/** Several service nodes joined by one Redis, each a createService on port 0. */
+import { clusterConfig, type Config } from '../../lib/config.js';
+import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis } from './redis.js';
+import { startService, type Running } from './service.js';
+
+export async function startNodes(count: number, redisUrl: string, keyPrefix: string, overrides: Partial<Config> = {}, presenceTtlMs = 1500): Promise<Running[]> {
+  const nodes: Running[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(await startService({ ...overrides, cluster: clusterConfig(redisUrl, { keyPrefix, presenceTtlMs }) }));
+    }
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    throw err;
+  }
+  return nodes;
+}
+
+/** Polls `check` every 25 ms until it returns true; throws `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return Date.now() - started;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function readyz(url: string): Promise<number> {
+  const res = await fetch(`${url}/readyz`);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** The suites that test the namespaces run in both modes: the same handlers, another adapter and presence. */
+export type Mode = 'memory' | 'redis';
+export const MODES: readonly Mode[] = ['memory', 'redis'];
+
+/**
+ * One node in `mode` for a suite (call from `before` with mocha's `this`). In redis mode it gets
+ * a Redis of its own (or REDIS_URL with a fresh key prefix), closed with it; the suite is skipped
+ * like the cluster suites when there is no Redis.
+ */
+export async function startInMode(ctx: Mocha.Context, mode: Mode, overrides: Partial<Config> = {}): Promise<Running> {
+  if (mode === 'memory') return startService(overrides);
+  requireRedisOrSkip(ctx);
+  const redis = await useRedis();
+  const prefix = uniquePrefix('mode');
+  try {
+    const [node] = await startNodes(1, redis.url, prefix, overrides);
+    return {
+      ...node!,
+      async close() {
+        await node!.close();
+        await deletePrefix(redis.url, prefix);
+        await redis.stop();
+      },
+    };
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
+}
