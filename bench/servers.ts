@@ -39,7 +39,8 @@ export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store'
 type ProcessKind = 'us' | 'baseline' | 'limit';
 const DIST = new URL('../', import.meta.url); // dist/
 const SCRIPTS: Record<ProcessKind, string> = {
-  us: fileURLToPath(new URL('server.js', DIST)),
+  // BENCH_US_SERVER=/other/checkout/dist/server.js measures another build as "us" (before/after).
+  us: process.env.BENCH_US_SERVER ?? fileURLToPath(new URL('server.js', DIST)),
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
 };
