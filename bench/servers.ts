@@ -20,11 +20,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-nohistory' | 'us-norecovery' | 'us-store';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before';
 /** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
 /** Every kind --servers accepts. */
-export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-nohistory', 'us-norecovery', 'us-store'];
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before'];
 const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2 };
 /** [history] Variants of `us`: its flags. */
 const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
@@ -36,13 +36,15 @@ const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
 /** Whether the publishers of a run against this server ask for storage. */
 export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store';
 
-type ProcessKind = 'us' | 'baseline' | 'limit';
+type ProcessKind = 'us' | 'baseline' | 'limit' | 'us-before';
 const DIST = new URL('../', import.meta.url); // dist/
 const SCRIPTS: Record<ProcessKind, string> = {
   // BENCH_US_SERVER=/other/checkout/dist/server.js measures another build as "us" (before/after).
   us: process.env.BENCH_US_SERVER ?? fileURLToPath(new URL('server.js', DIST)),
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
+  // BENCH_BEFORE_SERVER=/other/checkout/dist/server.js: another build beside "us" in the same run.
+  'us-before': process.env.BENCH_BEFORE_SERVER ?? '(set BENCH_BEFORE_SERVER to measure us-before)',
 };
 
 /** Environment variables the service reads: "us" must run on its defaults, whatever the caller's shell has set. */
@@ -124,7 +126,7 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1', ...extraArgs];
   // [history] Each process's SQLite store in a fresh temporary directory, removed after.
-  const dataDir = kind === 'us' ? mkdtempSync(join(tmpdir(), 'ns-bench-')) : undefined;
+  const dataDir = kind === 'us' || kind === 'us-before' ? mkdtempSync(join(tmpdir(), 'ns-bench-')) : undefined;
   if (dataDir) env.DATA_DIR = dataDir;
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);

@@ -4,20 +4,19 @@
  * that is shorter).
  */
 import type { Logger } from '../logger.js';
-import { PostgresStore } from './postgres.js';
-import { SqliteStore } from './sqlite.js';
 import type { MessageStore, StorageConfig } from './types.js';
 
 export type { MessageStore, StorageConfig, StoredMessage } from './types.js';
 
+/** Loads only the driver in use (the pg client is never loaded for SQLite, nor SQLite for pg). */
 export async function openMessageStore(config: StorageConfig): Promise<MessageStore | undefined> {
   switch (config.kind) {
     case 'off':
       return undefined;
     case 'sqlite':
-      return SqliteStore.open(config.dataDir);
+      return (await import('./sqlite.js')).SqliteStore.open(config.dataDir);
     case 'postgres':
-      return PostgresStore.open(config.url);
+      return (await import('./postgres.js')).PostgresStore.open(config.url);
   }
 }
 

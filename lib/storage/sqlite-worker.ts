@@ -3,13 +3,13 @@
  * the event loop that fans out. Commits every save that arrived while the previous commit ran in
  * one transaction (group commit: one fsync for the lot), then answers each.
  *
- * Durability: WAL journal with synchronous=FULL, so a commit is fsynced to the WAL before it is
- * acknowledged; it survives a crash of the process or of the machine.
+ * Durability: WAL journal with synchronous=FULL (sqlite-schema.ts), so a commit is fsynced to the
+ * WAL before it is acknowledged; it survives a crash of the process or of the machine.
  */
-import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
-import { MESSAGES_TABLE, MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import type Database from 'better-sqlite3';
+import { MESSAGES_TABLE } from './migrations.js';
+import { openSqlite } from './sqlite-schema.js';
 import { MAX_BATCH, type StoredMessage } from './types.js';
 import type { SqliteReply, SqliteRequest } from './sqlite.js';
 
@@ -18,31 +18,10 @@ const port = parentPort!;
 
 let db: Database.Database;
 try {
-  mkdirSync(dir, { recursive: true });
-  db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  // Another process holding the write lock (a backup, an operator's sqlite3 shell) is waited for.
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  db = openSqlite(dir, file);
 } catch (err) {
   port.postMessage({ fatal: (err as Error).message } satisfies SqliteReply);
   process.exit(1);
-}
-
-function migrate(database: Database.Database): void {
-  database.exec(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-  const apply = database.transaction(() => {
-    const row = database.prepare(`SELECT MAX(version) AS v FROM ${VERSION_TABLE}`).get() as { v: number | null };
-    const current = row.v ?? 0;
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      for (const sql of m.sqlite) database.exec(sql);
-      database.prepare(`INSERT INTO ${VERSION_TABLE} (version, description, applied_at) VALUES (?, ?, ?)`).run(m.version, m.description, Date.now());
-    }
-  });
-  // IMMEDIATE: two processes starting on one file migrate one after the other.
-  apply.immediate();
 }
 
 const insert = db.prepare(

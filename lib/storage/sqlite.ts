@@ -5,6 +5,8 @@
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Position } from '../history/types.js';
+import { MESSAGES_TABLE } from './migrations.js';
+import { openSqlite } from './sqlite-schema.js';
 import type { MessageStore, StoredMessage } from './types.js';
 
 export const SQLITE_FILE = 'messages.sqlite3';
@@ -23,78 +25,80 @@ export type SqliteReply =
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/**
+ * The thread is started on first use: a service whose clients never store nor read stored
+ * messages does not pay for it (an idle thread with its own V8 heap and SQLite: ~17 MB of RSS,
+ * more under load). The file is opened and migrated at start, on the calling thread, so a bad
+ * --data-dir still stops the start.
+ */
 export class SqliteStore implements MessageStore {
   readonly description: string;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private failure: Error | undefined;
+  private worker: Promise<Worker> | undefined;
   private closed: Promise<void> | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly dir: string,
     readonly file: string,
   ) {
     this.description = `sqlite ${file}`;
-    worker.on('message', (msg: SqliteReply) => {
-      if (!('id' in msg)) return;
-      const call = this.pending.get(msg.id);
-      if (!call) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) call.resolve(msg.result);
-      else call.reject(new Error(msg.error));
-    });
-    const fail = (err: Error): void => {
-      this.failure ??= err;
-      for (const call of this.pending.values()) call.reject(this.failure);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the SQLite thread exited (code ${code})`)));
-    // Never what keeps the process alive; close() ends it.
-    worker.unref();
   }
 
   /** Opens (creating the directory and the file if needed) and migrates; rejects with the reason when it cannot. */
-  static open(dataDir: string): Promise<SqliteStore> {
+  static async open(dataDir: string): Promise<SqliteStore> {
     const dir = resolve(dataDir);
     const file = join(dir, SQLITE_FILE);
-    const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { dir, file } });
-    return new Promise((ok, fail) => {
-      const onMessage = (msg: SqliteReply): void => {
-        if ('ready' in msg) {
-          cleanup();
-          ok(new SqliteStore(worker, file));
-        } else if ('fatal' in msg) {
-          cleanup();
-          fail(new Error(`cannot open ${file}: ${msg.fatal}`));
-        }
-      };
-      const onError = (err: Error): void => {
-        cleanup();
-        fail(new Error(`cannot open ${file}: ${err.message}`));
-      };
-      const onExit = (code: number): void => {
-        cleanup();
-        fail(new Error(`cannot open ${file}: the SQLite thread exited (code ${code})`));
-      };
-      const cleanup = (): void => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
+    try {
+      openSqlite(dir, file).close();
+    } catch (err) {
+      throw new Error(`cannot open ${file}: ${(err as Error).message}`);
+    }
+    return new SqliteStore(dir, file);
   }
 
-  private call<T>(request: DistributiveOmit<SqliteRequest, 'id'>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed && request.op !== 'close') return Promise.reject(new Error('the message store is closed'));
+  /** The store's thread, started once; a start that failed is tried again by the next call. */
+  private thread(): Promise<Worker> {
+    this.worker ??= new Promise<Worker>((ok, fail) => {
+      const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { dir: this.dir, file: this.file } });
+      // Never what keeps the process alive; close() ends it.
+      worker.unref();
+      const onStartMessage = (msg: SqliteReply): void => {
+        if ('ready' in msg) {
+          worker.off('message', onStartMessage);
+          ok(worker);
+        } else if ('fatal' in msg) {
+          fail(new Error(`cannot open ${this.file}: ${msg.fatal}`));
+        }
+      };
+      worker.on('message', onStartMessage);
+      worker.on('message', (msg: SqliteReply) => {
+        if (!('id' in msg)) return;
+        const call = this.pending.get(msg.id);
+        if (!call) return;
+        this.pending.delete(msg.id);
+        if (msg.ok) call.resolve(msg.result);
+        else call.reject(new Error(msg.error));
+      });
+      const down = (err: Error): void => {
+        fail(err);
+        this.worker = undefined;
+        for (const call of this.pending.values()) call.reject(err);
+        this.pending.clear();
+      };
+      worker.on('error', down);
+      worker.on('exit', (code) => down(new Error(`the SQLite thread exited (code ${code})`)));
+    });
+    return this.worker;
+  }
+
+  private async call<T>(request: DistributiveOmit<SqliteRequest, 'id'>): Promise<T> {
+    if (this.closed && request.op !== 'close') throw new Error('the message store is closed');
+    const worker = await this.thread();
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...request, id });
+      worker.postMessage({ ...request, id });
     });
   }
 
@@ -107,14 +111,29 @@ export class SqliteStore implements MessageStore {
   }
 
   prune(ts: number): Promise<number> {
-    return this.call({ op: 'prune', ts });
+    if (this.worker || this.closed) return this.call({ op: 'prune', ts });
+    // Not started (nothing stored or read since the start): a short-lived connection, not the thread.
+    try {
+      const db = openSqlite(this.dir, this.file);
+      try {
+        return Promise.resolve(db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`).run(ts).changes);
+      } finally {
+        db.close();
+      }
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   close(): Promise<void> {
-    this.closed ??= this.call<void>({ op: 'close' })
-      .catch(() => undefined)
-      .then(() => this.worker.terminate())
-      .then(() => undefined);
+    this.closed ??= (async () => {
+      const started = this.worker;
+      if (!started) return;
+      const worker = await started.catch(() => undefined);
+      if (!worker) return;
+      await this.call<void>({ op: 'close' }).catch(() => undefined);
+      await worker.terminate();
+    })();
     return this.closed;
   }
 }
