@@ -3,12 +3,20 @@
 #   docker run --rm -p 3000:3000 notification-service
 # Configuration is by environment (PORT, HOST, HTTPS, TLS_CERT, TLS_KEY, TRANSPORTS,
 # MAX_PAYLOAD, CORS_ORIGIN, LOG_LEVEL, LOG_FORMAT; cluster mode: REDIS_URL, PRESENCE_TTL,
-# REDIS_PREFIX) or by flags appended to the command.
+# REDIS_PREFIX; history and stored messages: HISTORY_SIZE, HISTORY_TTL, RECOVERY_WINDOW, DATA_DIR,
+# DATABASE_URL, RETENTION) or by flags appended to the command. Stored messages (SQLite) live in
+# /app/data: mount a volume there to keep them (-v notify-data:/app/data), or use DATABASE_URL.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
+# ---- toolchain for the one native module (better-sqlite3), should no prebuilt binary be reachable
+FROM ${NODE_IMAGE} AS toolchain
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+
 # ---- build: all dependencies (TypeScript, @types) and `npm run build` into dist/
-FROM ${NODE_IMAGE} AS build
+FROM toolchain AS build
 WORKDIR /app
 # Manifests first: the dependency layer stays cached until they change.
 COPY package.json package-lock.json ./
@@ -18,7 +26,7 @@ COPY . .
 RUN npm run build
 
 # ---- deps: production dependencies only, installed clean from the lock file
-FROM ${NODE_IMAGE} AS deps
+FROM toolchain AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
@@ -41,9 +49,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Needed at run time: "type": "module" for dist/*.js, and the version for --version.
 COPY package.json ./
-# The one writable directory: with HTTPS=true and no TLS_CERT/TLS_KEY the service writes a
-# self-signed certificate to ./certs (relative to the working directory, /app).
-RUN mkdir certs && chown node:node certs
+# The writable directories: with HTTPS=true and no TLS_CERT/TLS_KEY the service writes a
+# self-signed certificate to ./certs; stored messages go to ./data (relative to /app).
+RUN mkdir certs data && chown node:node certs data
 # The unprivileged user of the official Node image (uid 1000).
 USER node
 EXPOSE 3000

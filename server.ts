@@ -21,7 +21,14 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const service = await createService(config);
+  let service: Awaited<ReturnType<typeof createService>>;
+  try {
+    service = await createService(config);
+  } catch (err) {
+    // e.g. the message store cannot be opened: one line, before listening.
+    process.stderr.write(`error: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
   const { logger } = service;
 
   const shutdown = (signal: string): void => {

@@ -94,10 +94,10 @@ export class BenchClient {
   }
 
   /** NOTIFY with a benchmark message; `done(ok)` runs on the ack. Callback, not promise: this is the publisher's hot path. */
-  notify(roomJson: string, seq: number, t: number, pad: string, asString: boolean, done: (ok: boolean) => void): void {
+  notify(roomJson: string, seq: number, t: number, pad: string, asString: boolean, done: (ok: boolean) => void, store = false): void {
     const id = this.nextId++;
     this.acks.set(id, (args) => done((args?.[0] as { ok?: unknown } | undefined)?.ok === true));
-    this.ws!.send(notifyFrame(id, roomJson, seq, t, pad, asString));
+    this.ws!.send(notifyFrame(id, roomJson, seq, t, pad, asString, store));
   }
 
   get isConnected(): boolean {

@@ -19,6 +19,8 @@ export interface WorkerSettings {
   asString: boolean;
   /** 'fast': find seq/t in the raw bytes; 'full': JSON.parse every EVENT (to measure what parsing costs). */
   parse: 'fast' | 'full';
+  /** NOTIFY with `store: true` (set per run, for the us-store server). */
+  store?: boolean;
 }
 
 export type WorkerCommand =

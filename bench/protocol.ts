@@ -66,9 +66,9 @@ export function nowMs(): number {
  * The benchmark's NOTIFY message. Built by hand (no JSON.stringify per publish) so the publisher
  * stays cheap; `seq` first and `t` second so a subscriber finds both right after `"message":{`.
  */
-export function notifyFrame(id: number, roomJson: string, seq: number, t: number, pad: string, asString: boolean): string {
+export function notifyFrame(id: number, roomJson: string, seq: number, t: number, pad: string, asString: boolean, store = false): string {
   const message = `{"seq":${seq},"t":${t.toFixed(3)},"pad":"${pad}"}`;
-  const payload = `{"room":${roomJson},"message":${message}}`;
+  const payload = `{"room":${roomJson},"message":${message}${store ? ',"store":true' : ''}}`;
   return `${EVENT_PREFIX}${id}["NOTIFY",${asString ? JSON.stringify(payload) : payload}]`;
 }
 

@@ -18,6 +18,8 @@ interface Common {
   room: string;
   pad: string;
   asString: boolean;
+  /** NOTIFY with `store: true`. */
+  store: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export function publishMax(o: Common & { pool: WorkerPool; messages: number; win
           outstanding--;
           if (!ok) nacks++;
           pump();
-        });
+        }, o.store);
       }
       if ((seq >= o.messages || !canGo) && outstanding === 0) {
         stopped = true;
@@ -78,7 +80,7 @@ export function publishAtRate(o: Common & { ratePerSec: number; durationMs: numb
           outstanding--;
           if (!ok) nacks++;
           done();
-        });
+        }, o.store);
       }
       if (seq < total && o.client.isConnected) setTimeout(tick, Math.max(0, start + seq * period - nowMs()));
       else done();

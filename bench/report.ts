@@ -66,7 +66,7 @@ function valuesByRound(runs: RunResult[], scenario: string, server: ServerKind, 
   return Array.from({ length: rounds }, (_, r) => runs.find((x) => x.scenario === scenario && x.server === server && x.round === r)?.figures[key] ?? NaN);
 }
 
-export function summarizeRuns(runs: RunResult[], list: Scenario[], servers: ServerKind[], rounds: number): Record<string, ScenarioSummary> {
+export function summarizeRuns(runs: RunResult[], list: Scenario[], servers: ServerKind[], rounds: number, reference: ServerKind = 'baseline'): Record<string, ScenarioSummary> {
   const out: Record<string, ScenarioSummary> = {};
   for (const scenario of list) {
     const perServer: ScenarioSummary = {};
@@ -76,7 +76,7 @@ export function summarizeRuns(runs: RunResult[], list: Scenario[], servers: Serv
       const figures: Record<string, FigureSummary> = {};
       for (const key of keys) {
         const values = valuesByRound(runs, scenario.name, server, key, rounds);
-        const rs = ratios(values, valuesByRound(runs, scenario.name, 'baseline', key, rounds));
+        const rs = ratios(values, valuesByRound(runs, scenario.name, reference, key, rounds));
         figures[key] = { ...summarize(values), values, ratio: { ...summarize(rs), values: rs } };
       }
       const checks = Object.fromEntries(CHECK_KEYS.map((k) => [k, mine.reduce((n, r) => n + r.checks[k], 0)])) as unknown as Checks;
@@ -111,12 +111,12 @@ function describe(s: Scenario): string {
   }
 }
 
-export function table(summary: Record<string, ScenarioSummary>, list: Scenario[], servers: ServerKind[], machine: Machine, header: string): string {
+export function table(summary: Record<string, ScenarioSummary>, list: Scenario[], servers: ServerKind[], machine: Machine, header: string, reference: ServerKind = 'baseline'): string {
   const lines: string[] = [header, `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, linux ${machine.kernel}; ${machine.date}`];
   const cell = (f: FigureSummary | undefined, server: ServerKind): string => {
     if (!f || f.n === 0) return '—';
     const range = f.n > 1 ? ` [${fmt(f.min)}-${fmt(f.max)}]` : '';
-    const ratio = server !== 'baseline' && f.ratio.n > 0 ? ` x${f.ratio.median.toFixed(2)}` : '';
+    const ratio = server !== reference && f.ratio.n > 0 ? ` x${f.ratio.median.toFixed(2)}` : '';
     return `${fmt(f.median)}${range}${ratio}`;
   };
   const W0 = 34;
@@ -139,6 +139,6 @@ export function table(summary: Record<string, ScenarioSummary>, list: Scenario[]
     );
     for (const k of servers) for (const e of sum[k]!.errors) lines.push(`  ! ${k} ${e.slice(0, 400)}`);
   }
-  lines.push('', 'cells: median [min-max] over rounds, xR = median of per-round ratios to baseline (same round).');
+  lines.push('', `cells: median [min-max] over rounds, xR = median of per-round ratios to ${reference} (same round).`);
   return lines.join('\n');
 }

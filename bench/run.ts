@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     pad: { type: 'string', default: '100' },
     payload: { type: 'string', default: 'object' },
     parse: { type: 'string', default: 'fast' },
+    'ratio-to': { type: 'string', default: 'baseline' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -40,7 +41,8 @@ function usage(message?: string): never {
   if (message) process.stderr.write(`error: ${message}\n`);
   process.stderr.write(
     'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit,us-redis,us-redis2] [--json-out FILE]\n' +
-      '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full]\n' +
+      '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full] [--ratio-to SERVER]\n' +
+      `servers: ${ALL_SERVER_KINDS.join(', ')} (default ${SERVER_KINDS.join(',')})\n` +
       `scenarios: ${scenarios(false).map((s) => s.name).join(', ')}\n`,
   );
   process.exit(message ? 2 : 0);
@@ -60,6 +62,8 @@ if (unknown?.length) usage(`unknown scenario ${unknown.join(', ')}`);
 const list = wanted ? all.filter((s) => wanted.includes(s.name)) : all;
 const servers = args.servers!.split(',').map((s) => s.trim()) as ServerKind[];
 if (servers.some((s) => !ALL_SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${ALL_SERVER_KINDS.join(', ')}`);
+const reference = args['ratio-to'] as ServerKind;
+if (!servers.includes(reference)) usage('--ratio-to must name one of the --servers');
 if (args.payload !== 'object' && args.payload !== 'string') usage('--payload must be object or string');
 if (args.parse !== 'fast' && args.parse !== 'full') usage('--parse must be fast or full');
 const options: RunOptions = {
@@ -103,9 +107,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const summary = summarizeRuns(runs, list, servers, rounds);
+  const summary = summarizeRuns(runs, list, servers, rounds, reference);
   const header = `notification-service bench: ${rounds} round(s)${args.quick ? ' (quick)' : ''}, ${options.workers} client worker(s), pad ${options.pad.length} B, ${args.payload} payloads, ${((Date.now() - started) / 60_000).toFixed(1)} min`;
-  process.stdout.write(`${table(summary, list, servers, host, header)}\n`);
+  process.stdout.write(`${table(summary, list, servers, host, header, reference)}\n`);
   const json = JSON.stringify({
     machine: host,
     options: { rounds, quick: args.quick, servers, workers: options.workers, concurrency: options.concurrency, pad: options.pad.length, payload: args.payload, parse: args.parse },

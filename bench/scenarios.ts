@@ -8,7 +8,7 @@ import { WorkerPool, type ClientSpec, type ConnectResult, type Progress, type Pu
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
 import { nowMs } from './protocol.js';
 import { publishAtRate, publishMax, type PublishOutcome } from './publisher.js';
-import { startServer, type RunningServer, type ServerKind } from './servers.js';
+import { startServer, storesMessages, type RunningServer, type ServerKind } from './servers.js';
 import { LatencyHistogram } from './stats.js';
 
 export type Scenario =
@@ -235,7 +235,7 @@ async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fan
   const client = await run.publisher(room);
   await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
   await sleep(300);
-  const common = { client, room, pad: run.opts.pad, asString: run.opts.asString };
+  const common = { client, room, pad: run.opts.pad, asString: run.opts.asString, store: run.opts.store === true };
   const mark = run.cpuMark();
   let outcome: PublishOutcome;
   if (s.kind === 'fanout-max') {
@@ -301,8 +301,8 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
   let error: string | undefined;
   try {
     server = await startServer(kind);
-    pool = WorkerPool.start(opts.workers, opts);
-    run = new Run(server, pool, opts);
+    pool = WorkerPool.start(opts.workers, { ...opts, store: storesMessages(kind) });
+    run = new Run(server, pool, { ...opts, store: storesMessages(kind) });
     await sleep(300);
     const body =
       scenario.kind === 'rooms' ? rooms(run, scenario) : scenario.kind === 'capacity' ? capacity(run, scenario) : fanout(run, scenario);

@@ -6,29 +6,50 @@
  * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes; both with a
  * private redis-server on a free port (no persistence), started and killed with them. Their CPU
  * and memory readings add up every process of the set, Redis included.
+ *
+ * History variants of `us` (which runs with history and connection-state recovery on), to measure
+ * what history costs in the same run: `us-nohistory` (--history-size 0 --recovery-window 0: offsets
+ * and meta only), `us-norecovery` (history on, connection-state recovery off) and `us-store` (the
+ * defaults, with every NOTIFY sent with `store: true`: acked after the SQLite commit). Every `us`
+ * process gets a fresh temporary --data-dir, removed when it exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before';
 /** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
 /** Every kind --servers accepts. */
-export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2'];
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before'];
 const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2 };
+/** [history] Variants of `us`: its flags. */
+const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
+  'us-nohistory': ['--history-size', '0', '--recovery-window', '0'],
+  'us-norecovery': ['--recovery-window', '0'],
+  'us-store': [],
+};
 
-type ProcessKind = 'us' | 'baseline' | 'limit';
+/** Whether the publishers of a run against this server ask for storage. */
+export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store';
+
+type ProcessKind = 'us' | 'baseline' | 'limit' | 'us-before';
 const DIST = new URL('../', import.meta.url); // dist/
 const SCRIPTS: Record<ProcessKind, string> = {
   // BENCH_US_SERVER=/other/checkout/dist/server.js measures another build as "us" (before/after).
   us: process.env.BENCH_US_SERVER ?? fileURLToPath(new URL('server.js', DIST)),
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
+  // BENCH_BEFORE_SERVER=/other/checkout/dist/server.js: another build beside "us" in the same run.
+  'us-before': process.env.BENCH_BEFORE_SERVER ?? '(set BENCH_BEFORE_SERVER to measure us-before)',
 };
 
 /** Environment variables the service reads: "us" must run on its defaults, whatever the caller's shell has set. */
-const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT', 'REDIS_URL', 'REDIS_PREFIX', 'PRESENCE_TTL'];
+const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT', 'REDIS_URL', 'REDIS_PREFIX', 'PRESENCE_TTL',
+  'HISTORY_SIZE', 'HISTORY_TTL', 'RECOVERY_WINDOW', 'DATA_DIR', 'DATABASE_URL', 'RETENTION'];
 
 export interface RunningServer {
   kind: ServerKind;
@@ -61,6 +82,8 @@ export function killAllServers(): void {
 export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<RunningServer> {
   const nodes = CLUSTER_NODES[kind];
   if (nodes !== undefined) return startCluster(kind, nodes, timeoutMs);
+  const variant = US_VARIANTS[kind];
+  if (variant !== undefined) return startProcess('us', variant, timeoutMs).then((s) => ({ ...s, kind }));
   return startProcess(kind as ProcessKind, [], timeoutMs);
 }
 
@@ -102,6 +125,9 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
   // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const args = [...nodeArgs, SCRIPTS[kind], '--port', '0', '--host', '127.0.0.1', ...extraArgs];
+  // [history] Each process's SQLite store in a fresh temporary directory, removed after.
+  const dataDir = kind === 'us' || kind === 'us-before' ? mkdtempSync(join(tmpdir(), 'ns-bench-')) : undefined;
+  if (dataDir) env.DATA_DIR = dataDir;
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let tail = '';
@@ -110,6 +136,7 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
     child.once('exit', (code, signal) => {
       exit = { code, signal };
       live.delete(child);
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
       resolve();
     }),
   );

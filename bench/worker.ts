@@ -145,7 +145,7 @@ function publish(ratePerSec: number, durationMs: number, pad: string): Promise<P
           inFlight--;
           if (!ok) nacks++;
           finish();
-        });
+        }, settings.store);
         setTimeout(tick, period * (0.5 + Math.random()));
       };
       // Spread the first messages over one period so the rooms do not publish in lockstep.

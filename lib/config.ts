@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { ConfigError } from './errors.js';
 import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
+import type { StorageConfig } from './storage/types.js';
 
 export type Transport = 'websocket' | 'polling';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -45,6 +46,15 @@ export interface Config {
   abuse: AbuseLimits;
   /** Cluster mode (several nodes joined by Redis); absent: a single node, everything in memory. */
   cluster?: ClusterConfig;
+  // [history] offsets, recent history, recovery and stored messages
+  /** Recent messages kept per room: at most `size` (default 100), none older than `ttlMs` (default 5 min); 0 keeps none. */
+  history: { size: number; ttlMs: number };
+  /** How long socket.io connection-state recovery keeps a disconnected v4 session, ms (default 2 min); 0 turns it off. */
+  recoveryWindowMs: number;
+  /** Where `store: true` messages go. Default SQLite in ./data; PostgreSQL with --database. */
+  storage: StorageConfig;
+  /** How long stored messages are kept, ms (default 7 days); 0 keeps them forever. */
+  retentionMs: number;
 }
 
 /** Cluster mode: the Redis that joins the nodes, and how presence outlives a dead node. */
@@ -70,6 +80,8 @@ export const DEFAULT_PRESENCE_TTL_MS = 15_000;
 export function clusterConfig(redisUrl: string, overrides: Partial<Omit<ClusterConfig, 'redisUrl'>> = {}): ClusterConfig {
   return { redisUrl, presenceTtlMs: DEFAULT_PRESENCE_TTL_MS, keyPrefix: 'notify', ...overrides };
 }
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
 
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return {
@@ -85,6 +97,10 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     shutdownTimeoutMs: 8000,
     auth: defaultAuthConfig(),
     abuse: defaultAbuseLimits(),
+    history: { size: 100, ttlMs: 5 * MINUTE },
+    recoveryWindowMs: 2 * MINUTE,
+    storage: { kind: 'sqlite', dataDir: resolve('data') },
+    retentionMs: 7 * DAY,
     ...overrides,
   };
 }
@@ -105,6 +121,13 @@ const FLAGS = {
   'redis-prefix': { env: 'REDIS_PREFIX', type: 'string', describe: 'cluster mode: prefix of the Redis keys (to share a Redis)', def: 'notify' },
   'presence-ttl': { env: 'PRESENCE_TTL', type: 'string', describe: 'cluster mode: node heartbeat lifetime (500ms-10m)', def: '15s' },
   ...AUTH_FLAGS,
+  // [history]
+  'history-size': { env: 'HISTORY_SIZE', type: 'string', describe: 'recent messages kept per room, for JOIN since and HISTORY (0 = none)', def: '100' },
+  'history-ttl': { env: 'HISTORY_TTL', type: 'string', describe: 'how long a recent message is kept (0 = none): 90s, 5m, 1h', def: '5m' },
+  'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'how long connection-state recovery keeps a v4 session (0 = off)', def: '2m' },
+  'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the SQLite store of store: true messages (created if missing)', def: './data' },
+  database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL for stored messages instead of SQLite: postgres://user:pw@host/db', def: 'none' },
+  retention: { env: 'RETENTION', type: 'string', describe: 'how long stored messages are kept (0 = forever): 12h, 7d', def: '7d' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -208,7 +231,25 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
 
   const { auth, abuse } = parseAuthConfig(raw, where, maxPayload);
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}) };
+  // [history]
+  const duration = (flag: FlagName, fallback: number): number => (raw(flag) === undefined ? fallback : parseLongDuration(raw(flag)!, where(flag)));
+  const history = {
+    size: raw('history-size') === undefined ? base.history.size : parseInteger(raw('history-size')!, where('history-size'), 0, 100_000),
+    ttlMs: duration('history-ttl', base.history.ttlMs),
+  };
+  const recoveryWindowMs = duration('recovery-window', base.recoveryWindowMs);
+  const retentionMs = duration('retention', base.retentionMs);
+  let storage: StorageConfig = base.storage;
+  const database = raw('database');
+  if (database !== undefined) {
+    if (!/^postgres(ql)?:\/\//i.test(database.trim())) throw new ConfigError(`${where('database')} must be a postgres:// or postgresql:// URL`);
+    storage = { kind: 'postgres', url: database.trim() };
+  } else if (raw('data-dir') !== undefined) {
+    if (raw('data-dir')!.trim() === '') throw new ConfigError(`${where('data-dir')} must not be empty`);
+    storage = { kind: 'sqlite', dataDir: resolve(raw('data-dir')!) };
+  }
+
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, storage, retentionMs };
 }
 
 /** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */
@@ -249,6 +290,18 @@ function parseDuration(value: string, name: string, minMs: number, maxMs: number
     throw new ConfigError(`${name} must be a duration from ${minMs}ms to ${maxMs / 60_000}m, e.g. 15s or 1500ms (got "${value}")`);
   }
   return ms;
+}
+
+/** [history] A duration that may be long: milliseconds, or a number with ms, s, m, h or d; at most 10 years. */
+function parseLongDuration(value: string, name: string): number {
+  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
+  const unit = (m?.[2] ?? 'ms').toLowerCase();
+  const factor = { ms: 1, s: 1000, m: MINUTE, h: 60 * MINUTE, d: DAY }[unit] ?? NaN;
+  const n = m ? Number(m[1]) * factor : NaN;
+  if (!Number.isSafeInteger(n) || n > 3650 * DAY) {
+    throw new ConfigError(`${name} must be a duration such as 0, 90s, 5m, 12h or 7d (got "${value}")`);
+  }
+  return n;
 }
 
 function parseInteger(value: string, name: string, min: number, max: number): number {

@@ -17,7 +17,8 @@ export interface VerbContext {
 
 /** What a verb returns is merged into its success ack. */
 export type VerbResult = Record<string, unknown> | void;
-export type Verb = (ctx: VerbContext, args: unknown[]) => VerbResult | Promise<VerbResult>;
+/** `acked`: the client passed an ack callback (a verb may then answer in the ack alone). */
+export type Verb = (ctx: VerbContext, args: unknown[], acked: boolean) => VerbResult | Promise<VerbResult>;
 
 /** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */
 export interface NamespaceModule {
@@ -63,7 +64,7 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
   const run = (ctx: VerbContext, event: string, verb: Verb, args: unknown[], ack: AckFn | undefined): void => {
     let result: VerbResult | Promise<VerbResult>;
     try {
-      result = verb(ctx, args);
+      result = verb(ctx, args, ack !== undefined);
     } catch (err) {
       fail(ctx.socket, event, ack, err);
       return;

@@ -22,6 +22,7 @@ export const ErrorCodes = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
   SHUTTING_DOWN: { status: 503, message: 'the service is shutting down' },
   NOT_READY: { status: 503, message: 'the service cannot serve the whole cluster right now' },
+  STORE_FAILED: { status: 500, message: 'the message was delivered but could not be stored' },
   INTERNAL_ERROR: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -31,21 +32,25 @@ export type ErrorCode = keyof typeof ErrorCodes;
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  /** Facts the caller may act on (STORE_FAILED: the `offset` and `recipients` of the delivered message). */
+  details?: Record<string, unknown>;
 }
 
 export class ServiceError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string = ErrorCodes[code].message) {
+  constructor(code: ErrorCode, message: string = ErrorCodes[code].message, details?: Record<string, unknown>) {
     super(message);
     this.name = 'ServiceError';
     this.code = code;
     this.status = ErrorCodes[code].status;
+    this.details = details;
   }
 
   toJSON(): ErrorBody {
-    return { code: this.code, message: this.message };
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
   }
 }
 

@@ -3,7 +3,8 @@
  *   GET  /healthcheck          liveness: 200 OK
  *   GET  /readyz               readiness: 200 OK, or 503 while closing or (cluster) Redis is unreachable
  *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...}
- *                              (an API key is required when auth is on)
+ *                              (an API key is required when auth is on); `?store=true` keeps it
+ *                              durably and answers once it is committed
  *   POST /ticket               a one-time connection ticket for a Bearer token (auth on)
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
@@ -43,7 +44,7 @@ export function createHttpHandler(deps: HttpDeps): HttpHandler {
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
-  const path = (req.url ?? '/').split('?', 1)[0]!;
+  const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
   if (path === '/healthcheck') {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
@@ -76,13 +77,24 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     }
     const room = roomName(decoded, deps.core.limits);
     const message = parseJson(await readBody(req, deps.core.limits.maxPayload));
+    const store = storeParam(query);
     const nsp = deps.io.of('/bus');
     const recipients = await deps.core.count(nsp, room);
-    deps.core.publish(nsp, room, 'EVENT', { sender: 'POST', room, message });
-    sendJson(res, 200, { ok: true, room, recipients });
+    const published = deps.core.publish(nsp, room, 'EVENT', { sender: 'POST', room, message });
+    // [history] the offset, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
+    const { offset } = await deps.core.receipt(published, store, {});
+    sendJson(res, 200, { ok: true, room, recipients, offset });
     return;
   }
   throw new ServiceError('NOT_FOUND');
+}
+
+/** `store=true|1` (or a bare `store`) in the query string asks for durable storage. */
+function storeParam(query: string): boolean {
+  const value = new URLSearchParams(query).get('store');
+  if (value === null || value === 'false' || value === '0') return false;
+  if (value === '' || value === 'true' || value === '1') return true;
+  throw new ServiceError('INVALID_PAYLOAD', 'store must be true or false');
 }
 
 /** Reads a body of at most `max` bytes as UTF-8; past that the request is refused with 413. */

@@ -8,11 +8,15 @@ import type { DefaultEventsMap } from 'socket.io';
 import type { AuthState } from './auth/principal.js';
 import type { Action } from './auth/rights.js';
 import { ServiceError } from './errors.js';
-import type { ServerEvents } from './events.js';
+import type { PublishReceipt, ServerEvents } from './events.js';
+import { MemoryHistory } from './history/memory.js';
+import { attachMeta, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
 import type { Logger } from './logger.js';
-import type { Member, PresenceStore } from './presence.js';
+import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
 import type { EventBucket } from './rate-limits.js';
+import { resume } from './recovery.js';
 import { RoomNames } from './room-names.js';
+import type { MessageStore } from './storage/types.js';
 import type { Limits } from './validate.js';
 
 /** Per-connection protocol state, kept in socket.data. */
@@ -38,8 +42,8 @@ export interface AccessControl {
 }
 
 /** A verb's result once a publication that may have waited for authorization is done. */
-export function whenDone<T>(sent: void | Promise<void>, result: T): T | Promise<T> {
-  return sent ? sent.then(() => result) : result;
+export function whenDone<T>(sent: unknown, result: T): T | Promise<T> {
+  return sent instanceof Promise ? sent.then(() => result) : result;
 }
 
 export type AppServer = Server<DefaultEventsMap, ServerEvents, DefaultEventsMap, SocketState>;
@@ -54,7 +58,22 @@ export interface CoreLimits extends Limits {
  * Client room names live in their own key space, so no client can join a room named like another
  * socket's id and read what is sent to that socket alone.
  */
-const roomKey = (room: string): string => `r:${room}`;
+export const ROOM_PREFIX = 'r:';
+const roomKey = (room: string): string => ROOM_PREFIX + room;
+
+/** [history] Offsets and recent history of rooms, and the durable store of `store: true` messages. */
+export interface HistoryDeps {
+  history: HistoryStore;
+  store?: MessageStore | undefined;
+}
+
+/** A message as it went out: what the publisher's ack and the durable store need. */
+export interface Published {
+  ns: string;
+  room: string;
+  entry: HistoryEntry;
+  recipients: MaybePromise<number>;
+}
 
 export class PubSub {
   /** Set when authentication is on (lib/auth/access.ts); absent, everything is allowed. */
@@ -64,10 +83,22 @@ export class PubSub {
     readonly limits: CoreLimits,
     private readonly presence: PresenceStore,
     private readonly logger: Logger,
+    private readonly deps: HistoryDeps = { history: new MemoryHistory({ size: 100, ttlMs: 5 * 60_000 }) },
   ) {}
 
-  /** Initialises a new connection's state. */
+  /**
+   * Initialises a new connection's state. A socket restored by connection-state recovery keeps its
+   * rooms, as far as its rights still allow (lib/recovery.ts).
+   */
   attach(socket: AppSocket): void {
+    if (socket.recovered) {
+      resume(socket, {
+        authorize: (room) => this.authorize(socket, 'subscribe', room),
+        addPresence: (room, name) => this.presence.add(socket.nsp.name, room, { id: socket.id, name }),
+        logger: this.logger,
+      });
+      return;
+    }
     // Every field up front: one allocation, no out-of-object property store later.
     socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth, events: undefined };
   }
@@ -79,24 +110,75 @@ export class PubSub {
 
   /**
    * Joins `room` under `name` (needs subscribe rights); joining again only updates the name. With
-   * auth on the name is the connection's identity, whatever was asked. Returns the name used.
+   * auth on the name is the connection's identity, whatever was asked. Resolves with the name used
+   * and, with `since`, how the socket was brought up to date: what it missed after that position
+   * is sent to it first (see replay).
    */
-  async join(socket: AppSocket, room: string, name: string): Promise<string> {
+  async join(socket: AppSocket, room: string, name: string, since?: Position): Promise<{ name: string; recovery: Recovery | undefined }> {
     await this.access?.authorize(socket, 'subscribe', room);
     const state = socket.data;
     if (state.auth) name = state.auth.name;
+    let recovery: Recovery | undefined;
     if (!state.names.has(room)) {
       if (state.names.size >= this.limits.maxRoomsPerSocket) {
         throw new ServiceError('TOO_MANY_ROOMS', `a connection may be in at most ${this.limits.maxRoomsPerSocket} rooms`);
       }
-      await socket.join(roomKey(room));
+      const joined = socket.join(roomKey(room));
+      // [history] In the same synchronous block as the join: nothing can be published in between.
+      if (since) recovery = this.replay(socket, room, since, false);
+      await joined;
+    } else if (since) {
+      recovery = this.replay(socket, room, since, true);
     }
     state.names.set(room, name);
     state.lastName = name;
     await this.presence.add(socket.nsp.name, room, { id: socket.id, name });
     // The connection may have closed while the store was busy: do not leave a ghost behind.
     if (socket.disconnected) await this.presence.remove(socket.nsp.name, room, socket.id);
-    return name;
+    return { name, recovery };
+  }
+
+  /**
+   * [history] Sends a socket what was published to `room` after `since`, as ordinary events, in
+   * order. Must run in the same synchronous block as the socket's join: the live messages that
+   * follow are then written after these on the connection, and none is missed or doubled. A socket
+   * that was in the room already (restored by connection-state recovery, or joined before) has had
+   * everything since it joined: nothing is replayed.
+   */
+  private replay(socket: AppSocket, room: string, since: Position, member: boolean): Recovery {
+    const recovery = this.deps.history.since(socket.nsp.name, room, since);
+    if (!recovery.recovered) return recovery;
+    if (member) return { ...recovery, entries: [] };
+    const emit = socket.emit as (event: string, ...args: unknown[]) => boolean;
+    for (const entry of recovery.entries) emit.call(socket, entry.event, ...entry.args);
+    return recovery;
+  }
+
+  /**
+   * [history] Up to `limit` recent messages of `room` before `before`, oldest first: the recent
+   * history merged with the stored messages. Reading a room needs subscribe rights.
+   */
+  async history(socket: AppSocket, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
+    await this.access?.authorize(socket, 'subscribe', room);
+    const ns = socket.nsp.name;
+    const recent = await this.deps.history.page(ns, room, limit, before);
+    const store = this.deps.store;
+    if (!store) return recent;
+    let rows;
+    try {
+      rows = await store.page(ns, room, limit, before);
+    } catch (err) {
+      this.logger.error('reading stored messages failed', { nsp: ns, store: store.description, err: (err as Error).message });
+      throw new ServiceError('STORE_FAILED', 'stored messages cannot be read now');
+    }
+    const byPosition = new Map<string, HistoryEntry>();
+    for (const row of rows) {
+      const meta: MessageMeta = { offset: row.offset, epoch: row.epoch, ts: row.ts };
+      byPosition.set(`${row.epoch}\u0000${row.offset}`, entryOf(row.event, JSON.parse(row.payload), meta));
+    }
+    for (const entry of recent) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
+    const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
+    return merged.slice(Math.max(0, merged.length - limit));
   }
 
   /** Leaves `room`; false when the socket was not in it. */
@@ -123,25 +205,90 @@ export class PubSub {
    *
    * A client's publication needs publish rights: when they must be asked for (--authorize-url),
    * the result is a promise that rejects with FORBIDDEN and nothing is sent; return it from the
-   * verb (`whenDone`). Server notices about a member use `announce` instead.
+   * verb (`whenDone`, or `receipt` for a message). Server notices about a member use `announce`.
+   *
+   * A message event (lib/history/types.ts META_STYLE) first gets the room's next offset and goes
+   * out with its meta; the result is then what the publisher's ack needs (`receipt`).
    */
   publish<E extends keyof ServerEvents>(
     from: AppSocket | AppNamespace,
     room: string,
     event: E,
     ...args: Parameters<ServerEvents[E]>
-  ): void | Promise<void> {
+  ): MaybePromise<Published | undefined> {
     if (this.access && 'handshake' in from) {
       const pending = this.access.authorize(from, 'publish', room);
       if (pending) {
-        const sent = pending.then(() => {
-          from.to(roomKey(room)).emit(event, ...args);
-        });
+        const sent = pending.then(() => this.send(from, room, event, args));
         sent.catch(() => {}); // the verb reports it; never an unhandled rejection
         return sent;
       }
     }
-    from.to(roomKey(room)).emit(event, ...args);
+    return this.send(from, room, event, args);
+  }
+
+  private send(from: AppSocket | AppNamespace, room: string, event: keyof ServerEvents, args: unknown[]): MaybePromise<Published | undefined> {
+    // [history] offset, epoch and time, kept in the room's history
+    if (META_STYLE[event] !== undefined) {
+      const ns = 'nsp' in from ? from.nsp.name : from.name;
+      const meta = this.deps.history.append(ns, room, event, args);
+      if (meta instanceof Promise) return meta.then((m) => this.fanOut(from, ns, room, event, args, m));
+      return this.fanOut(from, ns, room, event, args, meta);
+    }
+    (from.to(roomKey(room)).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    return undefined;
+  }
+
+  private fanOut(from: AppSocket | AppNamespace, ns: string, room: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
+    attachMeta(event, args, meta);
+    (from.to(roomKey(room)).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room) };
+  }
+
+  /** [history] How many connections a publication to `room` reached (the publisher excluded). */
+  private recipients(from: AppSocket | AppNamespace, room: string): MaybePromise<number> {
+    const socket = 'nsp' in from ? from : undefined;
+    const nsp = socket ? socket.nsp : (from as AppNamespace);
+    const self = socket?.data.names.has(room) ? 1 : 0;
+    // A single node (presence in memory): the adapter's room is every member, and costs nothing to count.
+    if (this.presence instanceof MemoryPresence) return Math.max(0, (nsp.adapter.rooms.get(roomKey(room))?.size ?? 0) - self);
+    return this.presence.count(nsp.name, room).then((n) => Math.max(0, n - self));
+  }
+
+  /**
+   * [history] The publisher's ack fields for a message: `{...fields, offset, recipients}`, once it
+   * is durably stored when `store` is asked. Synchronous in the common case (no store, no pending
+   * authorization, presence in memory). A failed store is STORE_FAILED (logged); the message went
+   * out live all the same.
+   */
+  receipt<F extends object>(published: MaybePromise<Published | undefined>, store: boolean, fields: F): MaybePromise<F & PublishReceipt> {
+    if (!(published instanceof Promise)) {
+      if (published === undefined) throw new Error('receipt() of an event that is not a message');
+      if (!(published.recipients instanceof Promise) && !store) {
+        return { ...fields, offset: published.entry.meta.offset, recipients: published.recipients };
+      }
+    }
+    return (async () => {
+      const p = await published;
+      if (p === undefined) throw new Error('receipt() of an event that is not a message');
+      const recipients = await p.recipients;
+      if (store) await this.persist(p, recipients);
+      return { ...fields, offset: p.entry.meta.offset, recipients };
+    })();
+  }
+
+  private async persist(p: Published, recipients: number): Promise<void> {
+    const { meta, event } = p.entry;
+    const details = { offset: meta.offset, recipients };
+    const store = this.deps.store;
+    if (!store) throw new ServiceError('STORE_FAILED', 'the message was delivered but this service stores no messages', details);
+    try {
+      const payload = JSON.stringify(payloadOf(p.entry)) ?? 'null';
+      await store.save({ ns: p.ns, room: p.room, epoch: meta.epoch, offset: meta.offset, ts: meta.ts, event, payload });
+    } catch (err) {
+      this.logger.error('storing a message failed', { nsp: p.ns, room: p.room, offset: meta.offset, store: store.description, err: (err as Error).message });
+      throw new ServiceError('STORE_FAILED', undefined, details);
+    }
   }
 
   /** A server notice about `socket` (lobby JOINED / LEFT) to the other members: no publish right needed. */
@@ -176,7 +323,10 @@ export class PubSub {
     }
   }
 
-  close(): Promise<void> {
-    return this.presence.close();
+  async close(): Promise<void> {
+    await this.presence.close();
+    // [history]
+    this.deps.history.close();
+    await this.deps.store?.close();
   }
 }

@@ -14,14 +14,18 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
+import { MemoryHistory } from './history/memory.js';
+import type { HistoryStore } from './history/types.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
-import { PubSub, type AppServer } from './pubsub.js';
+import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
 import { Readiness } from './readiness.js';
+import { RecoveringFanoutAdapter } from './recovery.js';
 import type { LostMembers } from './redis-presence.js';
+import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
 export interface ServiceOptions {
@@ -32,6 +36,10 @@ export interface ServiceOptions {
   namespaces?: readonly NamespaceModule[];
   /** Authentication parts shared across nodes (ticket store) or injected by tests (clock). */
   access?: AccessOptions;
+  /** [history] Instead of a MemoryHistory built from config.history (tests inject a clock this way). */
+  history?: HistoryStore;
+  /** [history] Instead of the store config.storage names; `null` for none. */
+  store?: MessageStore | null;
 }
 
 export interface Service {
@@ -78,6 +86,14 @@ export async function createService(config: Config, options: ServiceOptions = {}
       })
     : undefined;
 
+  // [history] The durable store first: a store that cannot be opened stops the start, before listening.
+  // Connection-state recovery: in memory on a single node. In cluster mode it waits for the Redis
+  // history (the streams adapter can restore sessions, but replays before the middlewares run).
+  const store = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
+  if (store) logger.info('message store open', { store: store.description, retentionMs: config.retentionMs });
+  const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
+  const recovery = config.recoveryWindowMs > 0 && !cluster;
+
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
     // socket.io-client 1.x / 2.x speak Engine.IO v3.
@@ -88,8 +104,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
-    // The only thing besides presence that differs in cluster mode.
-    adapter: cluster?.adapter ?? FanoutAdapter,
+    // The only thing besides presence (and history) that differs in cluster mode.
+    adapter: cluster?.adapter ?? (recovery ? RecoveringFanoutAdapter : FanoutAdapter),
+    // [history] Restored sockets pass the middlewares (authentication) again.
+    ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false } } : {}),
     // Reflecting the origin with credentials is what 1.x clients need (they always send
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
@@ -97,10 +115,20 @@ export async function createService(config: Config, options: ServiceOptions = {}
   releaseHandshakeRequests(io);
   installLegacyPollingFix(io, logger);
 
+  // [history] A room's recent history is kept while it has members here. In cluster mode, until the
+  // Redis history lands, offsets are per node and nothing is kept in memory (HISTORY reads the
+  // shared store only; JOIN since answers recovered: false, UNAVAILABLE).
+  const history =
+    options.history ??
+    new MemoryHistory({
+      ...(cluster ? { size: 0, ttlMs: 0, recoverable: false } : config.history),
+      inUse: (ns, room) => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room),
+    });
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
     options.presence ?? cluster?.presence ?? new MemoryPresence(),
     logger,
+    { history, store },
   );
   // Authentication, authorization and abuse limits (lib/auth/access.ts): every verb is guarded,
   // the core asks it before JOINs and publications, every namespace gets its middleware.
@@ -147,6 +175,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       io.engine.close();
       await Promise.allSettled(['/', ...modules.map((m) => m.name)].map((name) => io.of(name).adapter.close()));
     }
+    stopRetention();
     await core.close();
     await access.close();
     await cluster?.close();

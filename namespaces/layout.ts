@@ -1,9 +1,12 @@
 /**
  * /layout: the 2-IMMERSE layout protocol. JOIN a room under a display name, NOTIFY the other
- * members (EVENT {sender, room, message}), LEAVE, and list the members with CLIENTS.
+ * members (EVENT {sender, room, message, meta}), LEAVE, and list the members with CLIENTS.
+ * JOIN `since` resumes after a message, HISTORY reads recent and stored ones.
  */
 import type { NamespaceModule } from '../lib/dispatch.js';
-import { whenDone } from '../lib/pubsub.js';
+import type { EventEnvelope } from '../lib/events.js';
+import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
+import { recoveryFields, sendHistory } from '../lib/history/reply.js';
 import { checkSize, displayName, parseObject, requireField, roomName } from '../lib/validate.js';
 
 export const layout: NamespaceModule = {
@@ -13,8 +16,10 @@ export const layout: NamespaceModule = {
       const payload = parseObject(raw);
       const room = roomName(payload.room, core.limits);
       const name = displayName(payload.name, socket.id, core.limits);
+      const since = parsePosition(payload.since, 'since');
       // With auth on, the name is the connection's identity, not the one asked for.
-      return { room, name: await core.join(socket, room, name) };
+      const joined = await core.join(socket, room, name, since);
+      return joined.recovery ? { room, name: joined.name, ...recoveryFields(joined.recovery) } : { room, name: joined.name };
     },
 
     async LEAVE({ socket, core }, [raw]) {
@@ -28,8 +33,9 @@ export const layout: NamespaceModule = {
       const room = roomName(payload.room, core.limits);
       const message = requireField(payload, 'message');
       checkSize(raw, message, core.limits);
+      const store = parseStore(payload.store);
       // Publishing to a room the socket has not joined is allowed: the layout service does that.
-      return whenDone(core.publish(socket, room, 'EVENT', { sender: core.senderName(socket, room), room, message }), { room });
+      return core.receipt(core.publish(socket, room, 'EVENT', { sender: core.senderName(socket, room), room, message }), store, { room });
     },
 
     async CLIENTS({ socket, nsp, core }, [raw]) {
@@ -39,6 +45,14 @@ export const layout: NamespaceModule = {
       // The original answered with a CLIENTS event; the ack carries the same for newer clients.
       socket.emit('CLIENTS', { room, clients });
       return { room, clients };
+    },
+
+    HISTORY({ socket, core }, [raw], acked) {
+      const payload = parseObject(raw);
+      const room = roomName(payload.room, core.limits);
+      const limit = parseLimit(payload.limit);
+      const before = parsePosition(payload.before, 'before');
+      return sendHistory(socket, room, core.history(socket, room, limit, before), (entry) => entry.args[0] as EventEnvelope, acked);
     },
   },
 };

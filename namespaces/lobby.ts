@@ -1,13 +1,16 @@
 /**
  * /lobby: WebRTC lobbies. A connection is in at most one lobby, given by `?lobbyId=` at connect
  * or by JOIN. The joiner gets PEERS (the other members' ids), the lobby gets JOINED / LEFT (LEFT
- * also when a member disconnects or its node dies), BROADCAST relays MESSAGE to the lobby, and RTCSIGNAL relays a
- * signal to one peer of the same lobby.
+ * also when a member disconnects or its node dies), BROADCAST relays MESSAGE {from, message, meta}
+ * to the lobby, RTCSIGNAL relays a signal to one peer of the same lobby, and HISTORY reads the
+ * lobby's messages.
  */
 import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
 import { ServiceError } from '../lib/errors.js';
-import { whenDone } from '../lib/pubsub.js';
-import { checkSize, parseObject, requireField, roomName } from '../lib/validate.js';
+import type { ServerEvents } from '../lib/events.js';
+import { parseLimit, parseOptions, parsePosition, parseStore } from '../lib/history/parse.js';
+import { sendHistory } from '../lib/history/reply.js';
+import { checkSize, parseJson, parseObject, requireField, roomName } from '../lib/validate.js';
 
 async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
   const current = socket.data.lobby;
@@ -55,9 +58,19 @@ export const lobby: NamespaceModule = {
 
     BROADCAST(ctx, [raw]) {
       const lobby = currentLobby(ctx);
-      const message = requireField(parseObject(raw), 'message');
+      const payload = parseObject(raw);
+      const message = requireField(payload, 'message');
       checkSize(raw, message, ctx.core.limits);
-      return whenDone(ctx.core.publish(ctx.socket, lobby, 'MESSAGE', { from: ctx.socket.id, message }), { lobby });
+      const store = parseStore(payload.store);
+      return ctx.core.receipt(ctx.core.publish(ctx.socket, lobby, 'MESSAGE', { from: ctx.socket.id, message }), store, { lobby });
+    },
+
+    HISTORY(ctx, [raw], acked) {
+      const lobby = currentLobby(ctx);
+      const options = parseOptions(parseJson(raw), 'payload');
+      const entries = ctx.core.history(ctx.socket, lobby, parseLimit(options.limit), parsePosition(options.before, 'before'));
+      type Message = Parameters<ServerEvents['MESSAGE']>[0];
+      return sendHistory(ctx.socket, lobby, entries, (entry) => entry.args[0] as Message, acked);
     },
 
     async RTCSIGNAL(ctx, [raw]) {
@@ -79,6 +92,11 @@ export const lobby: NamespaceModule = {
   },
 
   async onConnect(ctx) {
+    // Restored by connection-state recovery: the lobby was told LEFT at the disconnect.
+    if (ctx.socket.recovered && ctx.socket.data.lobby !== undefined) {
+      ctx.core.announce(ctx.socket, ctx.socket.data.lobby, 'JOINED', ctx.socket.id);
+      return;
+    }
     const { query, auth } = ctx.socket.handshake;
     // v4 clients put it in the query; 2.x clients' per-namespace query arrives as `auth`.
     const id = query.lobbyId ?? (auth as Record<string, unknown> | undefined)?.lobbyId;

@@ -1,27 +1,39 @@
 /**
- * /trigger: rooms by id; BROADCAST_EVENTS / _UPDATES / _STATUS `(id, data)` send EVENTS /
- * UPDATES / STATUS `data` to the other members of room `id`.
+ * /trigger: rooms by id; BROADCAST_EVENTS / _UPDATES / _STATUS `(id, data, options?)` send EVENTS /
+ * UPDATES / STATUS `data meta` to the other members of room `id` (meta as a trailing argument:
+ * `data` may be any value). JOIN `(id, {since}?)` resumes after a message, HISTORY `(id, options?)`
+ * reads recent and stored ones.
  */
 import type { NamespaceModule, Verb } from '../lib/dispatch.js';
-import type { ServerEvents } from '../lib/events.js';
-import { whenDone } from '../lib/pubsub.js';
+import type { ServerEvents, TriggerHistoryItem } from '../lib/events.js';
+import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
+import { recoveryFields, sendHistory } from '../lib/history/reply.js';
+import type { MessageMeta } from '../lib/history/types.js';
 import { checkSize, roomName } from '../lib/validate.js';
+
+/**
+ * The optional options argument. Older clients may send anything after the data (it used to be
+ * ignored): only a plain object is read as options.
+ */
+const optionsOf = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 const broadcast =
   (event: keyof Pick<ServerEvents, 'EVENTS' | 'UPDATES' | 'STATUS'>): Verb =>
-  ({ socket, core }, [id, data]) => {
+  ({ socket, core }, [id, data, options]) => {
     const room = roomName(id, core.limits, 'id');
     checkSize(undefined, data ?? null, core.limits);
-    return whenDone(core.publish(socket, room, event, data), { room });
+    const store = parseStore(optionsOf(options).store);
+    return core.receipt(core.publish(socket, room, event, data ?? null), store, { room });
   };
 
 export const trigger: NamespaceModule = {
   name: '/trigger',
   verbs: {
-    async JOIN({ socket, core }, [id]) {
+    async JOIN({ socket, core }, [id, options]) {
       const room = roomName(id, core.limits, 'id');
-      await core.join(socket, room, socket.id);
-      return { room };
+      const { recovery } = await core.join(socket, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
+      return recovery ? { room, ...recoveryFields(recovery) } : { room };
     },
     async LEAVE({ socket, core }, [id]) {
       const room = roomName(id, core.limits, 'id');
@@ -31,5 +43,17 @@ export const trigger: NamespaceModule = {
     BROADCAST_EVENTS: broadcast('EVENTS'),
     BROADCAST_UPDATES: broadcast('UPDATES'),
     BROADCAST_STATUS: broadcast('STATUS'),
+    HISTORY({ socket, core }, [id, options], acked) {
+      const room = roomName(id, core.limits, 'id');
+      const o = optionsOf(options);
+      const entries = core.history(socket, room, parseLimit(o.limit), parsePosition(o.before, 'before'));
+      return sendHistory(
+        socket,
+        room,
+        entries,
+        (entry): TriggerHistoryItem => ({ event: entry.event as TriggerHistoryItem['event'], data: entry.args[0], meta: entry.args[1] as MessageMeta }),
+        acked,
+      );
+    },
   },
 };

@@ -109,12 +109,12 @@ describe('auth config', () => {
 
   it('warns when open on a non-loopback address, and when HTTP publishing has no key', async () => {
     const open = captureLogger('info');
-    const svc = await createService(defaultConfig({ port: 0, host: '0.0.0.0' }), { logger: open.logger });
+    const svc = await createService(defaultConfig({ port: 0, host: '0.0.0.0' }), { logger: open.logger, store: null });
     await svc.close();
     expect(open.entries.some((e) => e.level === 'warn' && String(e.message).includes('authentication is off'))).to.equal(true);
 
     const local = captureLogger('info');
-    const svc2 = await createService(defaultConfig({ port: 0, host: '127.0.0.1', auth: secretAuth() }), { logger: local.logger });
+    const svc2 = await createService(defaultConfig({ port: 0, host: '127.0.0.1', auth: secretAuth() }), { logger: local.logger, store: null });
     await svc2.close();
     const warnings = local.entries.filter((e) => e.level === 'warn').map((e) => String(e.message));
     expect(warnings.some((w) => w.includes('authentication is off'))).to.equal(false);

@@ -114,7 +114,7 @@ describe('auth jwt: shared secret (HS256)', () => {
     expect((await request(c, 'CLIENTS', { room: 'who' })).clients).to.have.members(['Alice', 'u-bob', 'Carol']);
     const got = next(c, 'EVENT');
     await request(b, 'NOTIFY', JSON.stringify({ room: 'who', message: 'hi' }));
-    expect(await got).to.deep.equal({ sender: 'u-bob', room: 'who', message: 'hi' });
+    expect(await got).to.deep.include({ sender: 'u-bob', room: 'who', message: 'hi' });
     // Publishing without joining: still the token's name, not 'unknown'.
     const d = await connect('v4', svc.url, '/layout', { extra: { auth: { token: await hsToken({ sub: 'u-dave', rooms: ALL_ROOMS }) } } });
     const got2 = next(c, 'EVENT');

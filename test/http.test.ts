@@ -42,10 +42,10 @@ for (const mode of MODES) describe(`HTTP routes${mode === 'redis' ? ' (cluster m
     const body = { command: 'refresh', note: 'ünïcødé ✓' };
     const res = await post('/bus-message/devices', JSON.stringify(body));
     expect(res.status).to.equal(200);
-    expect(await res.json()).to.deep.equal({ ok: true, room: 'devices', recipients: 2 });
+    expect(await res.json()).to.deep.equal({ ok: true, room: 'devices', recipients: 2, offset: 1 });
     const expected = { sender: 'POST', room: 'devices', message: body };
-    expect(await gotA).to.deep.equal(expected);
-    expect(await gotB).to.deep.equal(expected);
+    expect(await gotA).to.deep.include(expected).and.have.nested.property('meta.offset', 1);
+    expect(await gotB).to.deep.include(expected);
     await request(layout, 'CLIENTS', { room: 'devices' });
     expect(notLayout.received).to.be.empty;
   });

@@ -39,9 +39,12 @@ for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
       const gotB = next(b, 'EVENT');
       const gotC = next(c, 'EVENT');
       const reply = await request(a, 'NOTIFY', JSON.stringify({ room: 'news', message: { kind: 'layout', n: 1 } }));
-      expect(reply).to.include({ ok: true, room: 'news' });
+      expect(reply).to.deep.equal({ ok: true, room: 'news', offset: 1, recipients: 2 });
       const expected = { sender: 'alice', room: 'news', message: { kind: 'layout', n: 1 } };
-      expect(await gotB).to.deep.equal(expected);
+      const envelope = await gotB;
+      expect(envelope).to.have.keys('sender', 'room', 'message', 'meta');
+      expect(envelope).to.deep.include(expected);
+      expect(envelope.meta).to.have.keys('offset', 'epoch', 'ts').and.include({ offset: 1 });
       // The real clients read `data.message` of EVENT.
       expect((await gotC).message).to.deep.equal(expected.message);
       // The ack is sent after the fan-out on the same connection: an own EVENT would be here by now.
@@ -64,7 +67,7 @@ for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
       await join(b, 'anon');
       const got = next(b, 'EVENT');
       await request(a, 'NOTIFY', { room: 'anon', message: 'hi' });
-      expect(await got).to.deep.equal({ sender: 'unknown', room: 'anon', message: 'hi' });
+      expect(await got).to.deep.include({ sender: 'unknown', room: 'anon', message: 'hi' });
 
       const joined = await join(c, 'anon');
       expect(joined.name).to.equal(c.id);

@@ -27,7 +27,7 @@ describe('legacy and current clients together', () => {
         const received = others.map((c) => next(c, 'EVENT'));
         await request(sender, 'NOTIFY', JSON.stringify({ room: `mixed-${transport}`, message: { from: sender.version } }));
         for (const got of await Promise.all(received)) {
-          expect(got).to.deep.equal({ sender: sender.version, room: `mixed-${transport}`, message: { from: sender.version } });
+          expect(got).to.deep.include({ sender: sender.version, room: `mixed-${transport}`, message: { from: sender.version } });
         }
       }
       const reply = await request(clients[0]!, 'CLIENTS', JSON.stringify({ room: `mixed-${transport}` }));
@@ -56,7 +56,7 @@ describe('legacy and current clients together', () => {
             const ack = await request(subject, 'NOTIFY', asString ? JSON.stringify(payload) : payload);
             expect(ack).to.include({ ok: true });
             for (const got of await Promise.all(received)) {
-              expect(got).to.deep.equal({ sender: name, room: `${room}-ø`, message: { text, list: [text] } });
+              expect(got).to.deep.include({ sender: name, room: `${room}-ø`, message: { text, list: [text] } });
             }
           }
           // server -> this client: text published by a peer

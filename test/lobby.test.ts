@@ -62,8 +62,8 @@ for (const mode of MODES) describe(`/lobby namespace${mode === 'redis' ? ' (clus
     await request(b, 'JOIN', 'L4');
     const self = recorder(a, 'MESSAGE');
     const got = next(b, 'MESSAGE');
-    expect(await request(a, 'BROADCAST', JSON.stringify({ message: { hello: 'lobby' } }))).to.deep.equal({ ok: true, lobby: 'L4' });
-    expect(await got).to.deep.equal({ from: a.id, message: { hello: 'lobby' } });
+    expect(await request(a, 'BROADCAST', JSON.stringify({ message: { hello: 'lobby' } }))).to.deep.equal({ ok: true, lobby: 'L4', offset: 1, recipients: 1 });
+    expect(await got).to.deep.include({ from: a.id, message: { hello: 'lobby' } }).and.have.nested.property('meta.offset', 1);
     expect(self.received).to.be.empty;
   });
 

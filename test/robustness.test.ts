@@ -98,7 +98,7 @@ describe('robustness against bad input', () => {
       expect(await request(b, 'JOIN', JSON.stringify({ room, name: 'b' }))).to.include({ ok: true, room });
       const got = next(b, 'EVENT');
       await request(a, 'NOTIFY', JSON.stringify({ room, message: room }));
-      expect(await got).to.deep.equal({ sender: 'unknown', room, message: room });
+      expect(await got).to.deep.include({ sender: 'unknown', room, message: room });
       expect((await request(a, 'CLIENTS', { room })).clients).to.deep.equal(['b']);
     }
     // A name can be one too.

@@ -325,9 +325,9 @@ export class Access implements AccessControl {
     if (this.mode === 'none') return module;
     const verbs: Record<string, Verb> = {};
     for (const [event, verb] of Object.entries(module.verbs)) {
-      verbs[event] = (ctx, args) => {
+      verbs[event] = (ctx, args, acked) => {
         if (ctx.socket.data.auth?.expired) throw new ServiceError('TOKEN_EXPIRED');
-        return verb(ctx, args);
+        return verb(ctx, args, acked);
       };
     }
     if (!('REFRESH' in verbs)) verbs.REFRESH = (ctx, args) => this.refresh(ctx.socket, args[0]);

@@ -11,7 +11,8 @@ export interface Running {
 }
 
 export async function startService(overrides: Partial<Config> = {}, options: ServiceOptions = {}): Promise<Running> {
-  const config = defaultConfig({ port: 0, host: '127.0.0.1', logFormat: 'json', ...overrides });
+  // No message store unless a suite asks for one (a temporary SQLite directory or a test database).
+  const config = defaultConfig({ port: 0, host: '127.0.0.1', logFormat: 'json', storage: { kind: 'off' }, ...overrides });
   const logger = createLogger({
     level: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'error',
     format: 'json',

@@ -1,0 +1,135 @@
+/**
+ * Offsets, epochs and recent history of rooms: the contract between the pub/sub core and a history
+ * store.
+ *
+ * Every message published to a room (a fan-out verb or an HTTP publication) gets the room's next
+ * offset (1, 2, 3, … with no hole) and the room's epoch, an opaque string that changes whenever the
+ * room's history is lost (a restart of the in-memory store, a room forgotten after it fell idle).
+ * `{offset, epoch}` names a message for good: a client that kept the last one it saw can ask for
+ * what came after (JOIN `since`), and the answer is exact or an explicit "cannot".
+ *
+ * Implementations:
+ * - `MemoryHistory` (lib/history/memory.ts), a single node: everything synchronous, so the core
+ *   can join a socket to a room and replay what it missed in one synchronous block, with no live
+ *   message in between.
+ * - Redis Streams, for cluster mode (to come with the Redis branch): one stream per room
+ *   (`XADD … MAXLEN ~ size`, trimmed by age with `MINID`), the offset counter and the epoch as
+ *   keys of the room, written by one Lua script so that an append is atomic; the epoch key is
+ *   created with `SET NX` and expires with the stream, so a flushed Redis changes the epoch.
+ *   `append` answers with a promise there (the core then fans out once the offset is known, in
+ *   call order) and `page` too. `since` stays synchronous: a node replays from Redis up to a head
+ *   offset first, then, in the same synchronous block as the join, from its own memory tail of
+ *   what the cluster adapter delivered after that head, which keeps "no gap, no duplicate, before
+ *   any live message" when a client comes back on another node.
+ */
+
+/** Added to every fan-out envelope as `meta`. */
+export interface MessageMeta {
+  /** Per room, +1 per message, starting at 1 in each epoch. */
+  offset: number;
+  /** Changes whenever the room's history is lost; compare for equality only (the store orders them by time). */
+  epoch: string;
+  /** Server time of publication, ms since 1970. */
+  ts: number;
+}
+
+/** What a client sends to resume: the meta of the last message it got (ts is not needed). */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** One message as it was fanned out: `socket.emit(event, ...args)` replays it exactly. */
+export interface HistoryEntry {
+  readonly event: string;
+  readonly args: unknown[];
+  readonly meta: MessageMeta;
+}
+
+export type RecoveryFailure =
+  /** The room's history was lost since (restart, room forgotten) or the epoch is not this room's. */
+  | 'EPOCH_CHANGED'
+  /** Messages after `since` were dropped already (older than --history-ttl, or beyond --history-size). */
+  | 'TOO_OLD'
+  /** `since.offset` is beyond the room's last offset: not a position this room ever gave out. */
+  | 'UNKNOWN_OFFSET'
+  /** This deployment cannot recover (cluster mode until the shared Redis history lands). */
+  | 'UNAVAILABLE';
+
+export type Recovery =
+  | { recovered: true; entries: HistoryEntry[]; head: Position }
+  | { recovered: false; reason: RecoveryFailure; head: Position };
+
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface HistoryStore {
+  /**
+   * Gives the next message of `room` its meta and keeps it. `args` are the fan-out arguments; the
+   * caller adds the meta to them (attachMeta) right after this returns, before anything else runs,
+   * so a memory store may keep `args` by reference and replay them as they went out.
+   */
+  append(ns: string, room: string, event: string, args: unknown[]): MaybePromise<MessageMeta>;
+  /**
+   * Everything published to `room` after `since`, oldest first, or why that is not available.
+   * Called in the same synchronous block as the socket's join (see the header comment).
+   */
+  since(ns: string, room: string, since: Position): Recovery;
+  /** Up to `limit` most recent messages before `before` (all when absent), oldest first. */
+  page(ns: string, room: string, limit: number, before?: Position): MaybePromise<HistoryEntry[]>;
+  close(): void;
+}
+
+/**
+ * How each message event carries its meta. Object envelopes (EVENT, MESSAGE) get a `meta` field;
+ * trigger events, whose `data` may be any JSON value, get it as an extra trailing argument
+ * (`STATUS data meta`), which listeners that read only the first argument never see.
+ */
+export const META_STYLE: Readonly<Record<string, 'field' | 'argument' | undefined>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, 'field' | 'argument'>, {
+    EVENT: 'field',
+    MESSAGE: 'field',
+    EVENTS: 'argument',
+    UPDATES: 'argument',
+    STATUS: 'argument',
+  } as const),
+);
+
+/** Adds `meta` to a message's fan-out arguments in place. */
+export function attachMeta(event: string, args: unknown[], meta: MessageMeta): void {
+  if (META_STYLE[event] === 'field') {
+    (args[0] as { meta?: MessageMeta }).meta = meta;
+  } else {
+    if (args.length === 0) args.push(null);
+    args.length = 1;
+    args.push(meta);
+  }
+}
+
+/** The payload of a message without its meta: what a durable store keeps (meta has columns of its own). */
+export function payloadOf(entry: HistoryEntry): unknown {
+  const first = entry.args[0];
+  if (META_STYLE[entry.event] !== 'field') return first ?? null;
+  const { meta: _meta, ...rest } = first as Record<string, unknown>;
+  return rest;
+}
+
+/** The inverse of payloadOf: a message's fan-out arguments from its stored payload and meta. */
+export function entryOf(event: string, payload: unknown, meta: MessageMeta): HistoryEntry {
+  const args: unknown[] = META_STYLE[event] === 'field' ? [{ ...(payload as object) }] : [payload];
+  attachMeta(event, args, meta);
+  return { event, args, meta };
+}
+
+/** a before b, in a room's order: by epoch (time-ordered strings), then offset. */
+export function isBefore(a: Position, b: Position): boolean {
+  return a.epoch < b.epoch || (a.epoch === b.epoch && a.offset < b.offset);
+}
+
+/**
+ * A new epoch: the creation time in base 36 (fixed width, so epochs of one room sort by time as
+ * strings) and 48 random bits, e.g. `0mbx3k2a1-4f9k2q0z7c1d`.
+ */
+export function newEpoch(now: number): string {
+  const random = Math.floor(Math.random() * 2 ** 48).toString(36).padStart(10, '0');
+  return `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${random}`;
+}

@@ -1,0 +1,152 @@
+/**
+ * The cluster message store: PostgreSQL through a `pg` pool. Saves that arrive while a commit is
+ * in flight are written together by the next multi-row INSERT (one commit, one WAL flush for the
+ * lot); PostgreSQL's default synchronous_commit makes the commit durable before it is acknowledged.
+ */
+import pg from 'pg';
+import type { Position } from '../history/types.js';
+import { MESSAGES_TABLE, MIGRATIONS, VERSION_TABLE } from './migrations.js';
+import { MAX_BATCH, type MessageStore, type StoredMessage } from './types.js';
+
+/** Any number the migrations of every node agree on: the advisory lock that serialises them. */
+const MIGRATION_LOCK = 0x6e6f7469; // "noti"
+const COLUMNS = 7;
+
+interface Waiting {
+  row: StoredMessage;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** `host:port/db` of a URL, for logs: never the credentials. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+export class PostgresStore implements MessageStore {
+  readonly description: string;
+  private queue: Waiting[] = [];
+  private flushing = false;
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    url: string,
+  ) {
+    this.description = `postgres ${describeUrl(url)}`;
+  }
+
+  /** Connects, migrates and resolves; rejects (pool closed) when it cannot. */
+  static async open(url: string, options: { max?: number } = {}): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: url, max: options.max ?? 4, connectionTimeoutMillis: 5000 });
+    // An idle client losing its connection is reported here; the pool replaces it. Not fatal.
+    pool.on('error', () => undefined);
+    try {
+      await migrate(pool);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot open the PostgreSQL store at ${describeUrl(url)}: ${(err as Error).message}`);
+    }
+    return new PostgresStore(pool, url);
+  }
+
+  save(row: StoredMessage): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the message store is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await this.insert(batch.map((w) => w.row));
+        for (const w of batch) w.resolve();
+      } catch (batchError) {
+        // One bad row must not fail the others: commit them one by one.
+        for (const w of batch) {
+          try {
+            if (batch.length === 1) throw batchError;
+            await this.insert([w.row]);
+            w.resolve();
+          } catch (err) {
+            w.reject(err as Error);
+          }
+        }
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async insert(rows: StoredMessage[]): Promise<void> {
+    const values: unknown[] = [];
+    const tuples = rows.map((r, i) => {
+      values.push(r.ns, r.room, r.epoch, r.offset, r.ts, r.event, r.payload);
+      const b = i * COLUMNS;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
+    });
+    // ON CONFLICT: a save retried after a lost reply is not an error.
+    await this.pool.query(
+      `INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`,
+      values,
+    );
+  }
+
+  async page(ns: string, room: string, limit: number, before?: Position): Promise<StoredMessage[]> {
+    const select = `SELECT ns, room, epoch, msg_offset AS "offset", ts, event, payload FROM ${MESSAGES_TABLE}`;
+    const result = before
+      ? await this.pool.query(
+          `${select} WHERE ns = $1 AND room = $2 AND (epoch, msg_offset) < ($3, $4) ORDER BY epoch DESC, msg_offset DESC LIMIT $5`,
+          [ns, room, before.epoch, before.offset, limit],
+        )
+      : await this.pool.query(`${select} WHERE ns = $1 AND room = $2 ORDER BY epoch DESC, msg_offset DESC LIMIT $3`, [ns, room, limit]);
+    // BIGINT columns arrive as strings.
+    return result.rows.reverse().map((r: Record<string, unknown>) => ({ ...(r as unknown as StoredMessage), offset: Number(r.offset), ts: Number(r.ts) }));
+  }
+
+  async prune(ts: number): Promise<number> {
+    const result = await this.pool.query(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < $1`, [ts]);
+    return result.rowCount ?? 0;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      while (this.flushing) await new Promise((r) => setImmediate(r));
+      await this.pool.end();
+    })();
+    return this.closed;
+  }
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Nodes starting together migrate one after the other.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${VERSION_TABLE} (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    const { rows } = await client.query(`SELECT COALESCE(MAX(version), 0) AS v FROM ${VERSION_TABLE}`);
+    const current = Number((rows[0] as { v: number | string }).v);
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      for (const sql of m.postgres) await client.query(sql);
+      await client.query(`INSERT INTO ${VERSION_TABLE} (version, description, applied_at) VALUES ($1, $2, $3)`, [m.version, m.description, Date.now()]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The SQLite message store's thread: owns the one connection, so fsyncs and queries never block
+ * the event loop that fans out. Commits every save that arrived while the previous commit ran in
+ * one transaction (group commit: one fsync for the lot), then answers each.
+ *
+ * Durability: WAL journal with synchronous=FULL (sqlite-schema.ts), so a commit is fsynced to the
+ * WAL before it is acknowledged; it survives a crash of the process or of the machine.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { MESSAGES_TABLE } from './migrations.js';
+import { openSqlite } from './sqlite-schema.js';
+import { MAX_BATCH, type StoredMessage } from './types.js';
+import type { SqliteReply, SqliteRequest } from './sqlite.js';
+
+const { dir, file } = workerData as { dir: string; file: string };
+const port = parentPort!;
+
+let db: Database.Database;
+try {
+  db = openSqlite(dir, file);
+} catch (err) {
+  port.postMessage({ fatal: (err as Error).message } satisfies SqliteReply);
+  process.exit(1);
+}
+
+const insert = db.prepare(
+  `INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES (@ns, @room, @epoch, @offset, @ts, @event, @payload)`,
+);
+const insertAll = db.transaction((rows: StoredMessage[]) => {
+  for (const row of rows) insert.run(row);
+});
+const pageAll = db.prepare(
+  `SELECT ns, room, epoch, msg_offset AS offset, ts, event, payload FROM ${MESSAGES_TABLE}
+   WHERE ns = ? AND room = ? ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
+);
+const pageBefore = db.prepare(
+  `SELECT ns, room, epoch, msg_offset AS offset, ts, event, payload FROM ${MESSAGES_TABLE}
+   WHERE ns = ? AND room = ? AND (epoch, msg_offset) < (?, ?) ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
+);
+const prune = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`);
+
+let queue: { id: number; row: StoredMessage }[] = [];
+let scheduled = false;
+
+function reply(message: SqliteReply): void {
+  port.postMessage(message);
+}
+
+function flush(): void {
+  scheduled = false;
+  while (queue.length > 0) {
+    const batch = queue.slice(0, MAX_BATCH);
+    queue = queue.slice(batch.length);
+    try {
+      insertAll(batch.map((b) => b.row));
+      for (const b of batch) reply({ id: b.id, ok: true });
+    } catch (batchError) {
+      // One bad row must not fail the others: commit them one by one.
+      for (const b of batch) {
+        try {
+          if (batch.length === 1) throw batchError;
+          insert.run(b.row);
+          reply({ id: b.id, ok: true });
+        } catch (err) {
+          reply({ id: b.id, ok: false, error: (err as Error).message });
+        }
+      }
+    }
+  }
+}
+
+port.on('message', (req: SqliteRequest) => {
+  try {
+    switch (req.op) {
+      case 'save':
+        queue.push({ id: req.id, row: req.row });
+        // Every message already delivered to this thread is handled before the immediate runs.
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+        return;
+      case 'page': {
+        const rows = (
+          req.before ? pageBefore.all(req.ns, req.room, req.before.epoch, req.before.offset, req.limit) : pageAll.all(req.ns, req.room, req.limit)
+        ) as StoredMessage[];
+        reply({ id: req.id, ok: true, result: rows.reverse() });
+        return;
+      }
+      case 'prune':
+        reply({ id: req.id, ok: true, result: prune.run(req.ts).changes });
+        return;
+      case 'close':
+        flush();
+        db.close();
+        reply({ id: req.id, ok: true });
+        port.close();
+        return;
+    }
+  } catch (err) {
+    reply({ id: req.id, ok: false, error: (err as Error).message });
+  }
+});
+
+reply({ ready: true });

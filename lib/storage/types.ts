@@ -1,0 +1,44 @@
+/**
+ * Durable storage of the messages a publisher asked to keep (`store: true`): the contract the core
+ * needs, with an embedded SQLite implementation (the default, lib/storage/sqlite.ts) and a
+ * PostgreSQL one for clusters (lib/storage/postgres.ts).
+ */
+import type { Position } from '../history/types.js';
+
+/** One stored message: its room, its meta and its payload as JSON text (the envelope without meta, or trigger data). */
+export interface StoredMessage {
+  ns: string;
+  room: string;
+  epoch: string;
+  offset: number;
+  ts: number;
+  /** The server event it went out as: EVENT, MESSAGE, EVENTS, UPDATES or STATUS. */
+  event: string;
+  payload: string;
+}
+
+export interface MessageStore {
+  /** For logs: `sqlite /path/to/file` or `postgres host/db`. */
+  readonly description: string;
+  /**
+   * Resolves once the message is durably committed (on disk, fsynced; or committed by PostgreSQL).
+   * Saves that arrive together are committed in one transaction.
+   */
+  save(message: StoredMessage): Promise<void>;
+  /** Up to `limit` stored messages of a room before `before` (all when absent), oldest first. */
+  page(ns: string, room: string, limit: number, before?: Position): Promise<StoredMessage[]>;
+  /** Deletes messages published before `ts`; resolves with how many went. */
+  prune(ts: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Where stored messages go. */
+export type StorageConfig =
+  /** Embedded default: `<dataDir>/messages.sqlite3`, the directory created if missing. */
+  | { kind: 'sqlite'; dataDir: string }
+  | { kind: 'postgres'; url: string }
+  /** No storage (embedders and tests): `store: true` is answered with STORE_FAILED. */
+  | { kind: 'off' };
+
+/** Saves committed together at most: keeps one transaction (and one statement's parameters) bounded. */
+export const MAX_BATCH = 500;
