@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENVIRONMENT } from '../lib/config.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
 export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before';
@@ -48,8 +49,7 @@ const SCRIPTS: Record<ProcessKind, string> = {
 };
 
 /** Environment variables the service reads: "us" must run on its defaults, whatever the caller's shell has set. */
-const SERVICE_ENV = ['PORT', 'HOST', 'HTTPS', 'TLS_CERT', 'TLS_KEY', 'TRANSPORTS', 'MAX_PAYLOAD', 'CORS_ORIGIN', 'LOG_LEVEL', 'LOG_FORMAT', 'REDIS_URL', 'REDIS_PREFIX', 'PRESENCE_TTL',
-  'HISTORY_SIZE', 'HISTORY_TTL', 'RECOVERY_WINDOW', 'DATA_DIR', 'DATABASE_URL', 'RETENTION'];
+const SERVICE_ENV = Object.keys(ENVIRONMENT);
 
 export interface RunningServer {
   kind: ServerKind;

@@ -3,7 +3,8 @@
  * Every `sendBufferCheckMs` the unsent bytes of each connection are measured (ws's bufferedAmount,
  * which covers the TCP socket's and ws's own queues, plus Engine.IO's packet buffer, where
  * long-polling data waits); a connection past `maxSendBuffer` is closed at once, its buffers
- * dropped. A sweep reads two numbers per connection, so it costs nothing on the send path.
+ * dropped. A sweep reads two numbers per connection, in slices, so it costs nothing on the send
+ * path and never holds the event loop for long.
  */
 import type { AbuseLimits } from './auth/config.js';
 import type { Logger } from './logger.js';
@@ -29,20 +30,43 @@ export function unsentBytes(conn: EngineConn): number {
   return bytes;
 }
 
+/** Connections measured per slice: a sweep never holds the event loop for long, whatever the count. */
+const SLICE = 500;
+
 export function watchSlowConsumers(io: AppServer, limits: AbuseLimits, logger: Logger): () => void {
   if (limits.maxSendBuffer <= 0) return () => {};
+  const clients = (): Record<string, EngineConn> => (io.engine as unknown as { clients: Record<string, EngineConn> }).clients;
+  let stopped = false;
+  let pending: NodeJS.Immediate | undefined;
+
+  const check = (conn: EngineConn | undefined): void => {
+    if (!conn || conn.readyState !== 'open') return;
+    const bytes = unsentBytes(conn);
+    if (bytes <= limits.maxSendBuffer) return;
+    logger.warn('slow consumer disconnected', { conn: conn.id, address: conn.remoteAddress, unsentBytes: bytes, limit: limits.maxSendBuffer });
+    // Drop what is queued: a graceful close would wait for the client to read it all.
+    conn.close(true);
+    conn.transport?.socket?.terminate?.();
+  };
+
+  // One sweep: the ids at its start, measured a slice per turn of the event loop, so deliveries
+  // interleave with it (one pass over 10k connections in one go shows up in delivery latency).
+  const sweep = (ids: string[], from: number): void => {
+    pending = undefined;
+    if (stopped) return;
+    const all = clients();
+    const end = Math.min(from + SLICE, ids.length);
+    for (let i = from; i < end; i++) check(all[ids[i]!]);
+    if (end < ids.length) pending = setImmediate(sweep, ids, end);
+  };
+
   const timer = setInterval(() => {
-    const clients = (io.engine as unknown as { clients: Record<string, EngineConn> }).clients;
-    for (const id in clients) {
-      const conn = clients[id]!;
-      const bytes = unsentBytes(conn);
-      if (bytes <= limits.maxSendBuffer) continue;
-      logger.warn('slow consumer disconnected', { conn: conn.id, address: conn.remoteAddress, unsentBytes: bytes, limit: limits.maxSendBuffer });
-      // Drop what is queued: a graceful close would wait for the client to read it all.
-      conn.close(true);
-      conn.transport?.socket?.terminate?.();
-    }
+    if (pending === undefined) sweep(Object.keys(clients()), 0);
   }, limits.sendBufferCheckMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    if (pending) clearImmediate(pending);
+  };
 }
