@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     pad: { type: 'string', default: '100' },
     payload: { type: 'string', default: 'object' },
     parse: { type: 'string', default: 'fast' },
-    'ratio-to': { type: 'string', default: 'baseline' },
+    'ratio-to': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -62,7 +62,8 @@ if (unknown?.length) usage(`unknown scenario ${unknown.join(', ')}`);
 const list = wanted ? all.filter((s) => wanted.includes(s.name)) : all;
 const servers = args.servers!.split(',').map((s) => s.trim()) as ServerKind[];
 if (servers.some((s) => !ALL_SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${ALL_SERVER_KINDS.join(', ')}`);
-const reference = args['ratio-to'] as ServerKind;
+// Ratios are to the baseline by default, or to the first server measured when it is not among them.
+const reference = (args['ratio-to'] ?? (servers.includes('baseline') ? 'baseline' : servers[0])) as ServerKind;
 if (!servers.includes(reference)) usage('--ratio-to must name one of the --servers');
 if (args.payload !== 'object' && args.payload !== 'string') usage('--payload must be object or string');
 if (args.parse !== 'fast' && args.parse !== 'full') usage('--parse must be fast or full');
