@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
+import { parseBoolean, parseDuration, parseInteger, parseSize, readableFile } from './config-values.js';
 import { ConfigError } from './errors.js';
 import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
 import type { StorageConfig } from './storage/types.js';
@@ -209,7 +210,7 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
   }
 
   const transports = raw('transports') === undefined ? base.transports : parseTransports(raw('transports')!, where('transports'));
-  const maxPayload = raw('max-payload') === undefined ? base.maxPayload : parseSize(raw('max-payload')!, where('max-payload'));
+  const maxPayload = raw('max-payload') === undefined ? base.maxPayload : parseSize(raw('max-payload')!, where('max-payload'), 1024, 512 * MIB);
   const corsOrigin = raw('cors-origin') === undefined ? base.corsOrigin : parseOrigins(raw('cors-origin')!, where('cors-origin'));
 
   const logLevel = (raw('log-level') ?? base.logLevel) as LogLevel;
@@ -232,7 +233,7 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
   const { auth, abuse } = parseAuthConfig(raw, where, maxPayload);
 
   // [history]
-  const duration = (flag: FlagName, fallback: number): number => (raw(flag) === undefined ? fallback : parseLongDuration(raw(flag)!, where(flag)));
+  const duration = (flag: FlagName, fallback: number): number => (raw(flag) === undefined ? fallback : parseDuration(raw(flag)!, where(flag), 0, 3650 * DAY));
   const history = {
     size: raw('history-size') === undefined ? base.history.size : parseInteger(raw('history-size')!, where('history-size'), 0, 100_000),
     ttlMs: duration('history-ttl', base.history.ttlMs),
@@ -281,55 +282,6 @@ export function redactUrl(value: string): string {
   }
 }
 
-/** Milliseconds, or a number with ms, s or m: 1500, 1500ms, 15s, 2m. */
-function parseDuration(value: string, name: string, minMs: number, maxMs: number): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(value);
-  const unit = m?.[2]?.toLowerCase();
-  const ms = m ? Math.round(Number(m[1]) * (unit === 's' ? 1000 : unit === 'm' ? 60_000 : 1)) : NaN;
-  if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
-    throw new ConfigError(`${name} must be a duration from ${minMs}ms to ${maxMs / 60_000}m, e.g. 15s or 1500ms (got "${value}")`);
-  }
-  return ms;
-}
-
-/** [history] A duration that may be long: milliseconds, or a number with ms, s, m, h or d; at most 10 years. */
-function parseLongDuration(value: string, name: string): number {
-  const m = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
-  const unit = (m?.[2] ?? 'ms').toLowerCase();
-  const factor = { ms: 1, s: 1000, m: MINUTE, h: 60 * MINUTE, d: DAY }[unit] ?? NaN;
-  const n = m ? Number(m[1]) * factor : NaN;
-  if (!Number.isSafeInteger(n) || n > 3650 * DAY) {
-    throw new ConfigError(`${name} must be a duration such as 0, 90s, 5m, 12h or 7d (got "${value}")`);
-  }
-  return n;
-}
-
-function parseInteger(value: string, name: string, min: number, max: number): number {
-  const n = Number(value.trim());
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
-  }
-  return n;
-}
-
-function parseBoolean(value: string, name: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off'].includes(v)) return false;
-  throw new ConfigError(`${name} must be true or false (got "${value}")`);
-}
-
-/** Bytes, optionally with a binary suffix: 4194304, 512k, 4m, 4MiB. */
-function parseSize(value: string, name: string): number {
-  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(value);
-  const unit = m?.[2]?.toLowerCase()[0];
-  const n = m ? Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? MIB : 1) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1024 || n > 512 * MIB) {
-    throw new ConfigError(`${name} must be a size from 1k to 512m, e.g. 4m or 4194304 (got "${value}")`);
-  }
-  return n;
-}
-
 function parseTransports(value: string, name: string): Transport[] {
   const list = value.split(',').map((t) => t.trim()).filter(Boolean);
   const bad = list.find((t) => !TRANSPORTS.includes(t as Transport));
@@ -355,14 +307,4 @@ function parseOrigins(value: string, name: string): '*' | string[] {
     }
   }
   return list.map((o) => o.replace(/\/$/, ''));
-}
-
-function readableFile(path: string, name: string): string {
-  const full = resolve(path);
-  try {
-    readFileSync(full);
-  } catch (err) {
-    throw new ConfigError(`${name}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return full;
 }

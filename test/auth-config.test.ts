@@ -42,7 +42,7 @@ describe('auth config', () => {
       [
         '--auth', 'oauth', '--oauth-introspection-url', 'https://as.example/introspect', '--oauth-client-id', 'id', '--oauth-client-secret', 's',
         '--authorize-url', 'http://backend:8080/allow', '--authorize-cache-ttl', '500ms', '--authorize-timeout', '1.5s',
-        '--token-grace', '1m', '--ticket-ttl', '10', '--conn-rate', '0', '--event-rate', '50', '--rate-limit-exempt', 'none',
+        '--token-grace', '1m', '--ticket-ttl', '10000', '--conn-rate', '0', '--event-rate', '50', '--rate-limit-exempt', 'none',
         '--trust-proxy', '--max-send-buffer', '64m', '--name-claim', 'preferred_username, sub',
       ],
       {},

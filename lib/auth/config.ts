@@ -3,9 +3,10 @@
  * CLI flags and environment variables, and their validation. lib/config.ts merges them into the one
  * Config object; nothing here reads the environment itself.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { parseBoolean, parseDuration, parseInteger, parseSize, readableFile } from '../config-values.js';
 import { ConfigError } from '../errors.js';
+
+const DAY_MS = 86_400_000;
 import { loadPublicKey } from './jwt.js';
 
 export type AuthMode = 'none' | 'jwt' | 'oauth';
@@ -231,10 +232,10 @@ export function parseAuthConfig(raw: Raw, where: Where, maxPayload: number): { a
   if (abuse.eventsPerSecond > 0 && abuse.eventBurst < 1) throw new ConfigError(`${where('event-burst')} must be at least 1`);
   const exempt = raw('rate-limit-exempt');
   if (exempt !== undefined) abuse.exempt = exempt.trim().toLowerCase() === 'none' ? [] : list(exempt).map(normalizeAddress);
-  if (raw('trust-proxy') !== undefined) abuse.trustProxy = boolean(raw('trust-proxy')!, where('trust-proxy'));
+  if (raw('trust-proxy') !== undefined) abuse.trustProxy = parseBoolean(raw('trust-proxy')!, where('trust-proxy'));
   const buffer = raw('max-send-buffer');
   if (buffer !== undefined) {
-    abuse.maxSendBuffer = size(buffer, where('max-send-buffer'));
+    abuse.maxSendBuffer = parseSize(buffer, where('max-send-buffer'), 0, 4 * 1024 ** 3);
     if (abuse.maxSendBuffer !== 0 && abuse.maxSendBuffer < 2 * maxPayload) {
       throw new ConfigError(`${where('max-send-buffer')} must be 0 or at least twice --max-payload`);
     }
@@ -275,48 +276,12 @@ function httpUrl(value: string, name: string): string {
   return url.href;
 }
 
-function readableFile(path: string, name: string): string {
-  const full = resolve(path);
-  try {
-    readFileSync(full);
-  } catch (err) {
-    throw new ConfigError(`${name}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return full;
-}
-
-/** `30s`, `500ms`, `2m`, or a plain number of seconds. */
+/** An optional duration (as every duration option: bare numbers are milliseconds), at most a day. */
 function duration(value: string | undefined, fallback: number, name: string, minMs: number): number {
-  if (value === undefined) return fallback;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(value);
-  const unit = m?.[2]?.toLowerCase() ?? 's';
-  const ms = m ? Number(m[1]) * (unit === 'ms' ? 1 : unit === 'm' ? 60_000 : 1000) : NaN;
-  if (!Number.isFinite(ms) || ms < minMs || ms > 24 * 3600_000) {
-    throw new ConfigError(`${name} must be a duration like 30s, 500ms or 2m (got "${value}")`);
-  }
-  return Math.round(ms);
+  return value === undefined ? fallback : parseDuration(value, name, minMs, DAY_MS);
 }
 
+/** An optional count; 0 turns the limit off. */
 function count(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value.trim());
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n > 1e9) {
-    throw new ConfigError(`${name} must be a whole number, 0 to turn it off (got "${value}")`);
-  }
-  return n;
-}
-
-function boolean(value: string, name: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off'].includes(v)) return false;
-  throw new ConfigError(`${name} must be true or false (got "${value}")`);
-}
-
-function size(value: string, name: string): number {
-  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
-  const unit = m?.[2]?.toLowerCase()[0];
-  const n = m ? Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1) : NaN;
-  if (!Number.isSafeInteger(n) || n > 4 * 1024 ** 3) throw new ConfigError(`${name} must be a size like 64m, or 0 (got "${value}")`);
-  return n;
+  return value === undefined ? fallback : parseInteger(value, name, 0, 1e9);
 }
