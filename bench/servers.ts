@@ -171,7 +171,8 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
         async stop() {
           if (exit) return;
           child.kill('SIGTERM');
-          const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+          // Profilers write their files at exit: give them time.
+          const killer = setTimeout(() => child.kill('SIGKILL'), nodeArgs.length ? 30_000 : 3_000);
           await exited;
           clearTimeout(killer);
         },
