@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { normalizeAddress, type AbuseLimits } from './auth/config.js';
 
 export type RateVerdict = 'ok' | 'limited' | 'cut';
@@ -78,4 +78,20 @@ export class ConnectionLimiter {
     if (consumed <= points) return 'ok';
     return consumed <= 2 * points ? 'limited' : 'cut';
   }
+}
+
+/**
+ * Cluster mode: one connection budget per address for the whole cluster, kept in Redis, so a
+ * client cannot multiply its rate by the number of nodes. While Redis is unreachable each node
+ * falls back to counting on its own (the insurance limiter) rather than letting everyone in.
+ */
+export function clusterConnectionLimiter(client: unknown, keyPrefix: string, perSecond: number): RateLimiterAbstract {
+  return new RateLimiterRedis({
+    storeClient: client,
+    useRedisPackage: true,
+    keyPrefix: `${keyPrefix}:conn-rate`,
+    points: perSecond,
+    duration: 1,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix: 'conn', points: perSecond, duration: 1 }),
+  });
 }

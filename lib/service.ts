@@ -11,6 +11,7 @@ import { namespaces as defaultNamespaces } from '../namespaces/index.js';
 import type { Cluster } from './cluster.js';
 import { Access, type AccessOptions } from './auth/access.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
+import { clusterConnectionLimiter } from './rate-limits.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -134,7 +135,17 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // the core asks it before JOINs and publications, every namespace gets its middleware.
   // In cluster mode tickets live in Redis, so a ticket from one node is redeemed on any other.
   const ticketStore = options.access?.ticketStore ?? (cluster && config.cluster ? new RedisTicketStore(cluster.connection.client, config.cluster.keyPrefix) : undefined);
-  const access = new Access(config, logger, { ...options.access, ...(ticketStore ? { ticketStore } : {}) });
+  // ... and the per-address connection budget is shared by the cluster.
+  const connectionLimiter =
+    options.access?.connectionLimiter ??
+    (cluster && config.cluster && config.abuse.connectionsPerSecond > 0
+      ? clusterConnectionLimiter(cluster.connection.client, config.cluster.keyPrefix, config.abuse.connectionsPerSecond)
+      : undefined);
+  const access = new Access(config, logger, {
+    ...options.access,
+    ...(ticketStore ? { ticketStore } : {}),
+    ...(connectionLimiter ? { connectionLimiter } : {}),
+  });
   for (const module of modules) {
     attachNamespace(io.of(module.name), access.wrap(module), core, logger, access);
   }
