@@ -81,17 +81,20 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
 
   // The listeners are shared by every connection of the namespace (socket.io and EventEmitter
   // call them with the socket as `this`): no closures per idle connection.
+  /** An event name fit for logs and errors (only built on a refusal). */
+  const shown = (event: unknown): string => String(event).slice(0, 64);
+
   function onEvent(this: AppSocket, event: unknown, ...args: unknown[]): void {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-    const name = String(event).slice(0, 64);
     try {
       gate?.beforeEvent(this);
     } catch (err) {
-      fail(this, name, ack, err);
+      fail(this, shown(event), ack, err);
       return;
     }
     const verb = typeof event === 'string' ? verbs.get(event) : undefined;
     if (!verb) {
+      const name = shown(event);
       fail(this, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
       return;
     }

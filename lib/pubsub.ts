@@ -115,7 +115,7 @@ export class PubSub {
    * is sent to it first (see replay).
    */
   async join(socket: AppSocket, room: string, name: string, since?: Position): Promise<{ name: string; recovery: Recovery | undefined }> {
-    await this.access?.authorize(socket, 'subscribe', room);
+    await this.authorize(socket, 'subscribe', room);
     const state = socket.data;
     if (state.auth) name = state.auth.name;
     let recovery: Recovery | undefined;
@@ -159,7 +159,7 @@ export class PubSub {
    * history merged with the stored messages. Reading a room needs subscribe rights.
    */
   async history(socket: AppSocket, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
-    await this.access?.authorize(socket, 'subscribe', room);
+    await this.authorize(socket, 'subscribe', room);
     const ns = socket.nsp.name;
     const recent = await this.deps.history.page(ns, room, limit, before);
     const store = this.deps.store;
@@ -241,17 +241,18 @@ export class PubSub {
 
   private fanOut(from: AppSocket | AppNamespace, ns: string, room: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
     attachMeta(event, args, meta);
-    (from.to(roomKey(room)).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
-    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room) };
+    const key = roomKey(room);
+    (from.to(key).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room, key) };
   }
 
   /** [history] How many connections a publication to `room` reached (the publisher excluded). */
-  private recipients(from: AppSocket | AppNamespace, room: string): MaybePromise<number> {
+  private recipients(from: AppSocket | AppNamespace, room: string, key: string): MaybePromise<number> {
     const socket = 'nsp' in from ? from : undefined;
     const nsp = socket ? socket.nsp : (from as AppNamespace);
     const self = socket?.data.names.has(room) ? 1 : 0;
     // A single node (presence in memory): the adapter's room is every member, and costs nothing to count.
-    if (this.presence instanceof MemoryPresence) return Math.max(0, (nsp.adapter.rooms.get(roomKey(room))?.size ?? 0) - self);
+    if (this.presence instanceof MemoryPresence) return Math.max(0, (nsp.adapter.rooms.get(key)?.size ?? 0) - self);
     return this.presence.count(nsp.name, room).then((n) => Math.max(0, n - self));
   }
 
