@@ -7,6 +7,16 @@ import type { Checks, RunResult, Scenario } from './scenarios.js';
 import type { ServerKind } from './servers.js';
 import { ratios, summarize, type Summary } from './stats.js';
 
+/** What the fixed-rate scenarios show: the rate offered, its latency and what it cost. */
+const PACED: [key: string, label: string][] = [
+  ['deliveriesPerSec', 'deliveries/s (offered)'],
+  ['latP50Ms', 'latency p50 ms'],
+  ['latP99Ms', 'latency p99 ms'],
+  ['latMaxMs', 'latency max ms'],
+  ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+  ['serverMainShare', 'main-thread share of server CPU'],
+];
+
 /** Figures shown per scenario kind, with their labels (lower is better unless marked). */
 const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
   'fanout-max': [
@@ -18,23 +28,8 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['clientCpuSecPer100k', 'client CPU s / 100k deliveries'],
     ['connectJoinPerSec', 'connect+join /s'],
   ],
-  'fanout-rate': [
-    ['deliveriesPerSec', 'deliveries/s (offered)'],
-    ['latP50Ms', 'latency p50 ms'],
-    ['latP99Ms', 'latency p99 ms'],
-    ['latMaxMs', 'latency max ms'],
-    ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
-    ['serverMainShare', 'main-thread share of server CPU'],
-  ],
-  rooms: [
-    ['deliveriesPerSec', 'deliveries/s (offered)'],
-    ['latP50Ms', 'latency p50 ms'],
-    ['latP99Ms', 'latency p99 ms'],
-    ['latMaxMs', 'latency max ms'],
-    ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
-    ['serverMainShare', 'main-thread share of server CPU'],
-    ['connectJoinPerSec', 'connect+join /s'],
-  ],
+  'fanout-rate': PACED,
+  rooms: [...PACED, ['connectJoinPerSec', 'connect+join /s']],
   capacity: [
     ['connectJoinPerSec', 'connect+join /s (higher=better)'],
     ['cpuMsPer1kConnects', 'server CPU ms / 1k connect+join'],

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { loadConfig, defaultConfig } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { createService } from '../lib/service.js';
-import { SECRET, captureLogger, keyPair, secretAuth } from './helpers/auth.js';
+import { SECRET, keyPair, secretAuth } from './helpers/auth.js';
+import { captureLogger } from './helpers/logs.js';
 import { runCli } from './helpers/process.js';
 
 describe('auth config', () => {

@@ -11,7 +11,6 @@ import {
   AUDIENCE,
   ISSUER,
   JwksServer,
-  captureLogger,
   hsToken,
   jwtAuth,
   keyPair,
@@ -20,6 +19,7 @@ import {
   sign,
   withToken,
 } from './helpers/auth.js';
+import { captureLogger } from './helpers/logs.js';
 import { startService, type Running } from './helpers/service.js';
 
 const alice = { sub: 'u-alice', name: 'Alice', rooms: ALL_ROOMS };

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { itRefusesEachBadValue } from './helpers/config.js';
 import { buildConfig, loadConfig } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 
@@ -61,7 +62,7 @@ describe('config', () => {
     expect(size('512k')).to.equal(512 * 1024);
   });
 
-  for (const [flag, value] of [
+  itRefusesEachBadValue([
     ['port', '-1'],
     ['port', '1.5'],
     ['port', ''],
@@ -72,12 +73,5 @@ describe('config', () => {
     ['max-payload', '1g'],
     ['cors-origin', 'example.com'],
     ['log-level', 'LOUD'],
-  ] as const) {
-    it(`refuses --${flag} "${value}" with a ConfigError naming the flag`, () => {
-      expect(() => buildConfig((f) => (f === flag ? value : undefined)))
-        .to.throw(ConfigError)
-        .with.property('message')
-        .that.includes(`--${flag}`);
-    });
-  }
+  ]);
 });

@@ -9,7 +9,7 @@ import type { MessageMeta } from '../lib/history/types.js';
 import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { startNodes } from './helpers/cluster.js';
-import { createTestDatabase, dropTransport, postgresReachable, type TestDatabase } from './helpers/history.js';
+import { createTestDatabase, dropTransport, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import { startService, type Running } from './helpers/service.js';
 
@@ -87,12 +87,7 @@ describe('history in cluster mode (Redis, PostgreSQL)', function () {
 
   before(async function () {
     requireRedisOrSkip(this);
-    const unreachable = await postgresReachable();
-    if (unreachable !== undefined) {
-      if (process.env.REQUIRE_POSTGRES === '1') throw new Error(`REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: ${unreachable}`);
-      console.log(`    PostgreSQL not reachable (${unreachable}): skipping.`);
-      this.skip();
-    }
+    await requirePostgresOrSkip(this);
     redis = await useRedis();
     db = await createTestDatabase();
     nodes = await startNodes(2, redis.url, prefix, { storage: { kind: 'postgres', url: db.url } });

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { expect } from 'chai';
+import { itRefusesEachBadValue } from './helpers/config.js';
 import { buildConfig, loadConfig } from '../lib/config.js';
-import { ConfigError } from '../lib/errors.js';
 import { runCli } from './helpers/process.js';
 
 describe('config: history, recovery and storage', () => {
@@ -39,7 +39,7 @@ describe('config: history, recovery and storage', () => {
     expect(ttl('1d')).to.equal(86_400_000);
   });
 
-  for (const [flag, value] of [
+  itRefusesEachBadValue([
     ['history-size', '-1'],
     ['history-size', 'lots'],
     ['history-size', '1000001'],
@@ -49,14 +49,7 @@ describe('config: history, recovery and storage', () => {
     ['retention', '99999d'],
     ['database', 'mysql://db/x'],
     ['data-dir', ' '],
-  ] as const) {
-    it(`refuses --${flag} "${value}" with a ConfigError naming the flag`, () => {
-      expect(() => buildConfig((f) => (f === flag ? value : undefined)))
-        .to.throw(ConfigError)
-        .with.property('message')
-        .that.includes(`--${flag}`);
-    });
-  }
+  ]);
 
   it('--help lists the history flags with their variables', async () => {
     const result = await runCli(['--help']);

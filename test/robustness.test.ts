@@ -3,10 +3,9 @@
  * checks the sender got a clear coded error, then proves the service healthy with a fresh pair.
  */
 import { expect } from 'chai';
-import Transport from 'winston-transport';
 import WebSocket from 'ws';
-import { createLogger } from '../lib/logger.js';
 import { closeAll, connect, next, request, type ClientVersion, type TestClient } from './helpers/clients.js';
+import { captureLogger } from './helpers/logs.js';
 import { startService, type Running } from './helpers/service.js';
 
 const LIMIT = 64 * 1024;
@@ -185,16 +184,7 @@ describe('robustness against bad input', () => {
   });
 
   it('logs each refusal at debug level, with its code and without the message body', async () => {
-    const entries: Array<Record<string, unknown>> = [];
-    const logger = createLogger({ level: 'debug', format: 'json' });
-    logger.clear().add(
-      new (class extends Transport {
-        override log(info: Record<string, unknown>, done: () => void) {
-          entries.push(info);
-          done();
-        }
-      })(),
-    );
+    const { logger, entries } = captureLogger('debug');
     const own = await startService({ maxPayload: LIMIT }, { logger });
     try {
       const a = await connect('v4', own.url, '/layout');

@@ -14,7 +14,8 @@ import { openMessageStore } from '../lib/storage/index.js';
 import { SQLITE_FILE } from '../lib/storage/sqlite.js';
 import type { StorageConfig } from '../lib/storage/types.js';
 import { closeAll, connect, next, request, type TestClient } from './helpers/clients.js';
-import { capturingLogger, createTestDatabase, POSTGRES_ADMIN_URL, postgresReachable, type TestDatabase } from './helpers/history.js';
+import { captureLogger } from './helpers/logs.js';
+import { createTestDatabase, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
 import { startCli, tempDir } from './helpers/process.js';
 import { startService } from './helpers/service.js';
 
@@ -157,7 +158,7 @@ function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
 
     it('a storage failure mid-run: STORE_FAILED to the publisher, logged, live delivery goes on; storing resumes', async () => {
       const room = 'failing';
-      const { logger, entries } = capturingLogger();
+      const { logger, entries } = captureLogger('debug');
       const svc = await startService({ storage: backend.storage }, { logger });
       try {
         const [pub, sub] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v2', svc.url, '/layout')]);
@@ -246,14 +247,8 @@ function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
 storageSuite('SQLite (embedded default)', async () => sqliteBackend());
 
 describe('message store: PostgreSQL', function () {
-  let reason: string | undefined;
   before(async function () {
-    reason = await postgresReachable();
-    if (reason === undefined) return;
-    const where = POSTGRES_ADMIN_URL.replace(/\/\/[^@]*@/, '//');
-    if (process.env.REQUIRE_POSTGRES === '1') throw new Error(`REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at ${where}: ${reason}`);
-    console.log(`    PostgreSQL not reachable at ${where} (${reason}): skipping its tests. Set TEST_DATABASE_URL to point at one; REQUIRE_POSTGRES=1 makes this a failure.`);
-    this.skip();
+    await requirePostgresOrSkip(this);
   });
   storageSuite('PostgreSQL (fresh database per run)', async () => postgresBackend(await createTestDatabase()));
 });

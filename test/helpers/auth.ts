@@ -1,6 +1,6 @@
 /**
  * Test helpers for authentication: token minting, real HTTP servers for JWKS, RFC 7662
- * introspection and --authorize-url (on port 0, counting their calls), a capturing logger, and
+ * introspection and --authorize-url (on port 0, counting their calls), and
  * the refusal a client sees when its connection is refused.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,9 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import Transport from 'winston-transport';
 import { defaultAuthConfig, type AuthConfig, type JwtKeySource } from '../../lib/auth/config.js';
-import { createLogger, type Logger } from '../../lib/logger.js';
 import { connect, type ClientVersion, type ConnectOptions } from './clients.js';
 
 export const SECRET = 'test-secret-of-at-least-32-bytes-0123456789';
@@ -125,21 +123,6 @@ export class JwksServer extends TestHttpServer {
   constructor() {
     super(() => ({ json: { keys: this.keys.map((k) => k.jwk) } }));
   }
-}
-
-/** A capturing logger: every entry, at every level. */
-export function captureLogger(level: 'info' | 'debug' | 'silly' = 'silly'): { logger: Logger; entries: Array<Record<string, unknown>> } {
-  const entries: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level, format: 'json' });
-  logger.clear().add(
-    new (class extends Transport {
-      override log(info: Record<string, unknown>, done: () => void) {
-        entries.push(info);
-        done();
-      }
-    })(),
-  );
-  return { logger, entries };
 }
 
 export interface Refusal {

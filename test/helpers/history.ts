@@ -1,8 +1,6 @@
 /** Helpers of the history, recovery and storage suites: transport drops, test databases, log capture. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import Transport from 'winston-transport';
-import { createLogger, type Logger } from '../../lib/logger.js';
 import type { Running } from './service.js';
 
 /** The server-side socket of a client, by namespace and id. */
@@ -38,22 +36,6 @@ export function dropTransport(svc: Running, nsp: string, id: string): { gone: Pr
   return { gone };
 }
 
-/** A logger that keeps every entry, for asserting what was logged. */
-export function capturingLogger(): { logger: Logger; entries: Record<string, unknown>[] } {
-  const entries: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'debug', format: 'json', silent: false });
-  logger.clear();
-  logger.add(
-    new (class extends Transport {
-      override log(info: Record<string, unknown>, next: () => void): void {
-        entries.push(info);
-        next();
-      }
-    })(),
-  );
-  return { logger, entries };
-}
-
 /** The server URL of the tests' PostgreSQL: TEST_DATABASE_URL, else the local trust-auth default. */
 export const POSTGRES_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -66,6 +48,20 @@ export interface TestDatabase {
 }
 
 /** Whether PostgreSQL answers at POSTGRES_ADMIN_URL; the reason when it does not. */
+/**
+ * Call in a suite's `before` (with mocha's `this`): skips the suite, with a message saying why,
+ * when no PostgreSQL answers at POSTGRES_ADMIN_URL; fails instead when REQUIRE_POSTGRES=1 (CI).
+ */
+export async function requirePostgresOrSkip(ctx: Mocha.Context): Promise<void> {
+  const reason = await postgresReachable();
+  if (reason === undefined) return;
+  const where = POSTGRES_ADMIN_URL.replace(/\/\/[^@]*@/, '//');
+  if (process.env.REQUIRE_POSTGRES === '1') throw new Error(`REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at ${where}: ${reason}`);
+  // eslint-disable-next-line no-console
+  console.log(`    PostgreSQL not reachable at ${where} (${reason}): skipping. Set TEST_DATABASE_URL to point at one; REQUIRE_POSTGRES=1 makes this a failure.`);
+  ctx.skip();
+}
+
 export async function postgresReachable(): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 2000 });
   try {
