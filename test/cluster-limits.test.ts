@@ -6,30 +6,16 @@ import { expect } from 'chai';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { refusal } from './helpers/auth.js';
 import { closeAll, connect } from './helpers/clients.js';
-import { startNodes } from './helpers/cluster.js';
-import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
+import { clusterNodesForSuite } from './helpers/cluster.js';
 import type { Running } from './helpers/service.js';
 
 describe('cluster: connection rate shared by the nodes', function () {
-  let redis: RedisServer | undefined;
-  let nodes: Running[] = [];
-  const prefix = uniquePrefix('limits');
-
-  before(async function () {
-    requireRedisOrSkip(this);
-    redis = await useRedis();
-    // Loopback is exempt by default; the tests connect from loopback.
-    nodes = await startNodes(2, redis.url, prefix, { abuse: { ...defaultAbuseLimits(), connectionsPerSecond: 3, exempt: [] } });
-  });
-  after(async () => {
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    if (redis) await deletePrefix(redis.url, prefix);
-    await redis?.stop();
-  });
+  // Loopback is exempt by default; the tests connect from loopback.
+  const nodes = clusterNodesForSuite('limits', 2, { abuse: { ...defaultAbuseLimits(), connectionsPerSecond: 3, exempt: [] } });
   afterEach(closeAll);
 
   it('counts connections to every node against one budget per address', async () => {
-    const [a, b] = nodes as [Running, Running];
+    const [a, b] = nodes() as [Running, Running];
     // 3 per second in all: two on A and one on B use it up (each node alone would allow 3).
     await Promise.all([connect('v4', a.url, '/layout'), connect('v4', a.url, '/layout'), connect('v4', b.url, '/layout')]);
     expect(await refusal('v4', b.url, '/layout')).to.deep.equal({ code: 'RATE_LIMITED', message: 'too many new connections from this address: retry later' });

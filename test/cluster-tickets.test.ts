@@ -4,25 +4,11 @@
 import { expect } from 'chai';
 import { ALL_ROOMS, hsToken, refusal, secretAuth } from './helpers/auth.js';
 import { closeAll, connect, request } from './helpers/clients.js';
-import { startNodes } from './helpers/cluster.js';
-import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
+import { clusterNodesForSuite } from './helpers/cluster.js';
 import type { Running } from './helpers/service.js';
 
 describe('cluster: tickets across nodes', function () {
-  let redis: RedisServer | undefined;
-  let nodes: Running[] = [];
-  const prefix = uniquePrefix('tickets');
-
-  before(async function () {
-    requireRedisOrSkip(this);
-    redis = await useRedis();
-    nodes = await startNodes(2, redis.url, prefix, { auth: secretAuth() });
-  });
-  after(async () => {
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    if (redis) await deletePrefix(redis.url, prefix);
-    await redis?.stop();
-  });
+  const nodes = clusterNodesForSuite('tickets', 2, { auth: secretAuth() });
   afterEach(closeAll);
 
   async function ticketFrom(url: string): Promise<string> {
@@ -33,7 +19,7 @@ describe('cluster: tickets across nodes', function () {
   }
 
   it('a ticket from node A connects on node B once, with the identity of its token', async () => {
-    const [a, b] = nodes as [Running, Running];
+    const [a, b] = nodes() as [Running, Running];
     const ticket = await ticketFrom(a.url);
     const client = await connect('v4', b.url, '/layout', { query: { ticket } });
     expect(await request(client, 'JOIN', { room: 'x', name: 'mallory' })).to.deep.equal({ ok: true, room: 'x', name: 'Bob' });
@@ -44,7 +30,7 @@ describe('cluster: tickets across nodes', function () {
   });
 
   it('a forged auth code burns the ticket on every node', async () => {
-    const [a, b] = nodes as [Running, Running];
+    const [a, b] = nodes() as [Running, Running];
     const ticket = await ticketFrom(a.url);
     const [id] = ticket.split(':');
     const forged = `${id}:${'A'.repeat(43)}`;

@@ -1,6 +1,6 @@
 /** Several service nodes joined by one Redis, each a createService on port 0. */
 import { clusterConfig, type Config } from '../../lib/config.js';
-import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis } from './redis.js';
+import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './redis.js';
 import { startService, type Running } from './service.js';
 
 export async function startNodes(count: number, redisUrl: string, keyPrefix: string, overrides: Partial<Config> = {}, presenceTtlMs = 1500): Promise<Running[]> {
@@ -66,4 +66,26 @@ export async function startInMode(ctx: Mocha.Context, mode: Mode, overrides: Par
     await redis.stop();
     throw err;
   }
+}
+
+/**
+ * For a describe block: `count` nodes on a Redis of their own (or REDIS_URL with a fresh prefix),
+ * started before its tests and stopped, keys and all, after them; skipped like every cluster suite
+ * when there is no Redis. Returns the nodes once started.
+ */
+export function clusterNodesForSuite(name: string, count: number, overrides: Partial<Config> = {}): () => Running[] {
+  let redis: RedisServer | undefined;
+  let nodes: Running[] = [];
+  const prefix = uniquePrefix(name);
+  before(async function () {
+    requireRedisOrSkip(this);
+    redis = await useRedis();
+    nodes = await startNodes(count, redis.url, prefix, overrides);
+  });
+  after(async () => {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    if (redis) await deletePrefix(redis.url, prefix);
+    await redis?.stop();
+  });
+  return () => nodes;
 }
