@@ -13,11 +13,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import type { Adapter, BroadcastOptions } from 'socket.io-adapter';
+import { MessageType, type Adapter, type BroadcastOptions } from 'socket.io-adapter';
 import type { ClusterConfig } from './config.js';
+import { DeliveryCursor } from './history/delivery-cursor.js';
+import { ROOM_MESSAGE_UID } from './history/redis.js';
 import type { Logger } from './logger.js';
+import { ROOM_PREFIX } from './pubsub.js';
 import { RedisConnection } from './redis-connection.js';
 import { RedisPresence, type LostMembers } from './redis-presence.js';
+
+/** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
+const ADAPTER_MAX_LEN = 10_000;
+
+/** A decoded entry of the adapter's stream, as far as the cursor looks at it. */
+interface StreamMessage {
+  uid: string;
+  nsp: string;
+  type: number;
+  data?: { opts?: { rooms?: string[] } };
+}
 
 /** What socket.io accepts as its `adapter` option: called with `new` for each namespace. */
 export type AdapterFactory = (nsp: any) => Adapter;
@@ -27,6 +41,10 @@ export interface Cluster {
   readonly connection: RedisConnection;
   readonly presence: RedisPresence;
   readonly adapter: AdapterFactory;
+  /** The adapter's stream, which every node reads, and its approximate length bound. */
+  readonly adapterStream: { name: string; maxLen: number };
+  /** How far this node has delivered that stream (lib/history/delivery-cursor.ts). */
+  readonly cursor: DeliveryCursor;
   /** Why this node cannot serve the whole cluster now, or undefined. */
   notReadyReason(): string | undefined;
   /** Connects (waiting at most `waitMs` for Redis; the node starts anyway) and starts the presence ticks. */
@@ -56,8 +74,11 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     onLost: options.onLost,
     onBack: options.onBack,
   });
+  const adapterStream = { name: `${config.keyPrefix}:stream`, maxLen: ADAPTER_MAX_LEN };
+  const cursor = new DeliveryCursor();
   const streams = createAdapter(connection.client, {
-    streamName: `${config.keyPrefix}:stream`,
+    streamName: adapterStream.name,
+    maxLen: adapterStream.maxLen,
     channelPrefix: `${config.keyPrefix}:channel`,
     sessionKeyPrefix: `${config.keyPrefix}:session:`,
   });
@@ -70,6 +91,15 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
       if (connection.healthy || opts.flags?.local) return broadcast(packet, opts);
       return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
     };
+    // [history] Every stream entry this node has delivered, for resumes (lib/history/redis.ts).
+    const reader = instance as unknown as { onMessage(message: StreamMessage, offset?: string): void };
+    const onMessage = reader.onMessage.bind(reader);
+    reader.onMessage = (message, offset) => {
+      onMessage(message, offset);
+      if (offset === undefined) return; // a pub/sub message, not a stream entry
+      const room = message.uid === ROOM_MESSAGE_UID && message.type === MessageType.BROADCAST ? message.data?.opts?.rooms?.[0]?.slice(ROOM_PREFIX.length) : undefined;
+      cursor.delivered(message.nsp, offset, room);
+    };
     return instance;
   } as AdapterFactory;
 
@@ -79,6 +109,8 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     connection,
     presence,
     adapter,
+    adapterStream,
+    cursor,
     notReadyReason: () => (connection.healthy ? undefined : 'redis unreachable'),
     async start(waitMs = 5000) {
       await connection.start(waitMs);
@@ -88,6 +120,7 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     close() {
       closing ??= (async () => {
         await presence.close();
+        cursor.close();
         await connection.close();
       })();
       return closing;

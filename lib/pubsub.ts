@@ -10,7 +10,7 @@ import type { Action } from './auth/rights.js';
 import { ServiceError } from './errors.js';
 import type { PublishReceipt, ServerEvents } from './events.js';
 import { MemoryHistory } from './history/memory.js';
-import { attachMeta, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
+import { attachMeta, MAX_RESUME_READS, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
 import type { Logger } from './logger.js';
 import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
 import type { EventBucket } from './rate-limits.js';
@@ -120,15 +120,11 @@ export class PubSub {
     if (state.auth) name = state.auth.name;
     let recovery: Recovery | undefined;
     if (!state.names.has(room)) {
-      if (state.names.size >= this.limits.maxRoomsPerSocket) {
-        throw new ServiceError('TOO_MANY_ROOMS', `a connection may be in at most ${this.limits.maxRoomsPerSocket} rooms`);
-      }
-      const joined = socket.join(roomKey(room));
-      // [history] In the same synchronous block as the join: nothing can be published in between.
-      if (since) recovery = this.replay(socket, room, since, false);
-      await joined;
+      this.checkRoomLimit(socket);
+      if (since) recovery = await this.joinSince(socket, room, since);
+      else await socket.join(roomKey(room));
     } else if (since) {
-      recovery = this.replay(socket, room, since, true);
+      recovery = await this.joinSince(socket, room, since);
     }
     state.names.set(room, name);
     state.lastName = name;
@@ -138,20 +134,50 @@ export class PubSub {
     return { name, recovery };
   }
 
+  private checkRoomLimit(socket: AppSocket): void {
+    if (socket.data.names.size >= this.limits.maxRoomsPerSocket) {
+      throw new ServiceError('TOO_MANY_ROOMS', `a connection may be in at most ${this.limits.maxRoomsPerSocket} rooms`);
+    }
+  }
+
   /**
-   * [history] Sends a socket what was published to `room` after `since`, as ordinary events, in
-   * order. Must run in the same synchronous block as the socket's join: the live messages that
-   * follow are then written after these on the connection, and none is missed or doubled. A socket
-   * that was in the room already (restored by connection-state recovery, or joined before) has had
-   * everything since it joined: nothing is replayed.
+   * [history] Joins `room` (unless the socket is in it already) and sends the socket what was
+   * published to it after `since`, as ordinary events, in order. The replay is written in the same
+   * synchronous block as the join: the live messages that follow are then written after it on the
+   * connection, and none is missed or doubled. A socket that was in the room already (restored by
+   * connection-state recovery, or joined before) has had everything since it joined: nothing is
+   * replayed.
+   *
+   * A cluster history reads Redis first; its reader then completes in the join's synchronous block,
+   * or asks for another read when this node delivered a message of the room in between.
    */
-  private replay(socket: AppSocket, room: string, since: Position, member: boolean): Recovery {
-    const recovery = this.deps.history.since(socket.nsp.name, room, since);
-    if (!recovery.recovered) return recovery;
-    if (member) return { ...recovery, entries: [] };
-    const emit = socket.emit as (event: string, ...args: unknown[]) => boolean;
-    for (const entry of recovery.entries) emit.call(socket, entry.event, ...entry.args);
-    return recovery;
+  private async joinSince(socket: AppSocket, room: string, since: Position): Promise<Recovery> {
+    const ns = socket.nsp.name;
+    const history = this.deps.history;
+    let found = history.since(ns, room, since);
+    for (let read = 1; ; read++) {
+      let recovery: Recovery | undefined;
+      if (found instanceof Promise) {
+        const finish = await found;
+        recovery = finish(read >= MAX_RESUME_READS);
+        if (!recovery) {
+          found = history.since(ns, room, since);
+          continue;
+        }
+      } else {
+        recovery = found;
+      }
+      // Synchronous from here to the replay.
+      if (socket.data.names.has(room) || socket.disconnected) return recovery.recovered ? { ...recovery, entries: [] } : recovery;
+      if (found instanceof Promise) this.checkRoomLimit(socket); // a concurrent JOIN may have filled it meanwhile
+      const joined = socket.join(roomKey(room));
+      if (recovery.recovered) {
+        const emit = socket.emit as (event: string, ...args: unknown[]) => boolean;
+        for (const entry of recovery.entries) emit.call(socket, entry.event, ...entry.args);
+      }
+      await joined;
+      return recovery;
+    }
   }
 
   /**
@@ -231,7 +257,18 @@ export class PubSub {
     // [history] offset, epoch and time, kept in the room's history
     if (META_STYLE[event] !== undefined) {
       const ns = 'nsp' in from ? from.nsp.name : from.name;
-      const meta = this.deps.history.append(ns, room, event, args);
+      // Cluster: offset, history and hand-over to every node in one step; delivered as it comes back.
+      const history = this.deps.history;
+      if (history.publish) {
+        return history.publish(ns, room, event, args, 'nsp' in from ? from.id : undefined).then(
+          (meta) => (meta ? this.published(from, ns, room, event, args, meta) : this.fanOut(from, ns, room, event, args, history.append(ns, room, event, args) as MessageMeta)),
+          (err: unknown) => {
+            this.logger.error('publishing through redis failed', { nsp: ns, err: (err as Error).message });
+            throw new ServiceError('NOT_READY', 'the message could not be published: the cluster store did not answer');
+          },
+        );
+      }
+      const meta = history.append(ns, room, event, args);
       if (meta instanceof Promise) return meta.then((m) => this.fanOut(from, ns, room, event, args, m));
       return this.fanOut(from, ns, room, event, args, meta);
     }
@@ -244,6 +281,12 @@ export class PubSub {
     const key = roomKey(room);
     (from.to(key).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
     return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room, key) };
+  }
+
+  /** A message a cluster history has handed to every node already: only the receipt is left. */
+  private published(from: AppSocket | AppNamespace, ns: string, room: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
+    attachMeta(event, args, meta);
+    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room, roomKey(room)) };
   }
 
   /** [history] How many connections a publication to `room` reached (the publisher excluded). */

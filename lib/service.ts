@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import { MemoryHistory } from './history/memory.js';
+import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
@@ -116,15 +117,22 @@ export async function createService(config: Config, options: ServiceOptions = {}
   releaseHandshakeRequests(io);
   installLegacyPollingFix(io, logger);
 
-  // [history] A room's recent history is kept while it has members here. In cluster mode, until the
-  // Redis history lands, offsets are per node and nothing is kept in memory (HISTORY reads the
-  // shared store only; JOIN since answers recovered: false, UNAVAILABLE).
+  // [history] Single node: a room's recent history in memory, kept while it has members here.
+  // Cluster: in Redis, shared by every node (lib/history/redis.ts).
+  const inUse = (ns: string, room: string): boolean => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room);
   const history =
     options.history ??
-    new MemoryHistory({
-      ...(cluster ? { size: 0, ttlMs: 0, recoverable: false } : config.history),
-      inUse: (ns, room) => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room),
-    });
+    (cluster
+      ? new RedisHistory({
+          connection: cluster.connection,
+          prefix: config.cluster!.keyPrefix,
+          adapterStream: cluster.adapterStream.name,
+          adapterMaxLen: cluster.adapterStream.maxLen,
+          ...config.history,
+          cursor: cluster.cursor,
+          fallback: new MemoryHistory({ size: 0, ttlMs: 0, recoverable: false, inUse }),
+        })
+      : new MemoryHistory({ ...config.history, inUse }));
   const core = new PubSub(
     { ...config.limits, maxPayload: config.maxPayload },
     options.presence ?? cluster?.presence ?? new MemoryPresence(),

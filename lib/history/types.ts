@@ -12,15 +12,13 @@
  * - `MemoryHistory` (lib/history/memory.ts), a single node: everything synchronous, so the core
  *   can join a socket to a room and replay what it missed in one synchronous block, with no live
  *   message in between.
- * - Redis Streams, for cluster mode (to come with the Redis branch): one stream per room
- *   (`XADD … MAXLEN ~ size`, trimmed by age with `MINID`), the offset counter and the epoch as
- *   keys of the room, written by one Lua script so that an append is atomic; the epoch key is
- *   created with `SET NX` and expires with the stream, so a flushed Redis changes the epoch.
- *   `append` answers with a promise there (the core then fans out once the offset is known, in
- *   call order) and `page` too. `since` stays synchronous: a node replays from Redis up to a head
- *   offset first, then, in the same synchronous block as the join, from its own memory tail of
- *   what the cluster adapter delivered after that head, which keeps "no gap, no duplicate, before
- *   any live message" when a client comes back on another node.
+ * - `RedisHistory` (lib/history/redis.ts), cluster mode: one stream per room in Redis, written by
+ *   the same Lua script that gives the message its offset and hands it to every node through the
+ *   cluster adapter's stream, so every node delivers a room's messages in offset order. `publish`
+ *   and `page` answer with promises; `since` reads Redis first and then completes in the same
+ *   synchronous block as the join, from what this node has delivered (lib/history/delivery-cursor.ts),
+ *   which keeps "no gap, no duplicate, before any live message" when a client comes back on another
+ *   node.
  */
 
 /** Added to every fan-out envelope as `meta`. */
@@ -53,7 +51,7 @@ export type RecoveryFailure =
   | 'TOO_OLD'
   /** `since.offset` is beyond the room's last offset: not a position this room ever gave out. */
   | 'UNKNOWN_OFFSET'
-  /** This deployment cannot recover (cluster mode until the shared Redis history lands). */
+  /** The shared history cannot be read now (cluster mode with Redis away, or this node's delivery lagging too far behind). */
   | 'UNAVAILABLE';
 
 export type Recovery =
@@ -61,6 +59,16 @@ export type Recovery =
   | { recovered: false; reason: RecoveryFailure; head: Position };
 
 export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Completes a recovery read ahead of a join, in the same synchronous block as the join. Answers
+ * undefined when the read is stale already (a message of the room was delivered on this node since
+ * it was read: read again); with `last`, it answers UNAVAILABLE instead.
+ */
+/** Reads of a resume before it gives up on a room that this node keeps delivering to meanwhile. */
+export const MAX_RESUME_READS = 5;
+
+export type RecoveryReader = (last: boolean) => Recovery | undefined;
 
 export interface HistoryStore {
   /**
@@ -71,9 +79,18 @@ export interface HistoryStore {
   append(ns: string, room: string, event: string, args: unknown[]): MaybePromise<MessageMeta>;
   /**
    * Everything published to `room` after `since`, oldest first, or why that is not available.
-   * Called in the same synchronous block as the socket's join (see the header comment).
+   * A synchronous answer is used in the same synchronous block as the socket's join. A cluster
+   * store reads Redis first and resolves to a RecoveryReader, which the core calls in the same
+   * synchronous block as the join (see the header comment).
    */
-  since(ns: string, room: string, since: Position): Recovery;
+  since(ns: string, room: string, since: Position): Recovery | Promise<RecoveryReader>;
+  /**
+   * Cluster stores: gives a message its meta and hands it to every node (this one included) for
+   * delivery to the members of `room` except the socket `except`, in one atomic step. Resolves to
+   * undefined when that cannot be done now (Redis away): the caller then appends and delivers on
+   * this node, as a single node does.
+   */
+  publish?(ns: string, room: string, event: string, args: unknown[], except: string | undefined): Promise<MessageMeta | undefined>;
   /** Up to `limit` most recent messages before `before` (all when absent), oldest first. */
   page(ns: string, room: string, limit: number, before?: Position): MaybePromise<HistoryEntry[]>;
   close(): void;

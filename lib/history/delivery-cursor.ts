@@ -1,0 +1,104 @@
+/**
+ * How far this node's cluster adapter has delivered the shared stream (cluster mode).
+ *
+ * Every node reads the adapter's Redis stream in order and delivers each entry to its local
+ * members. Room messages are written to that stream by the same Lua script that gives them their
+ * offset (lib/history/redis.ts), so on every node they are delivered in offset order. A client
+ * that resumes a room on this node must get from the room's history exactly the messages this node
+ * has delivered already (the ones after it arrive live once it has joined), and the cursor says
+ * which those are:
+ *
+ * - `processed(ns)`: the id of the last stream entry of the namespace this node delivered; every
+ *   entry up to it has been delivered, none after it;
+ * - `lastOfRoom(ns, room)`: the id of the last room message delivered for that room, remembered
+ *   for a few minutes, so a resume can tell whether a message of its room was delivered between
+ *   its read from Redis and its join (then it reads again).
+ */
+
+/** A Redis stream id ("<ms>-<seq>") as a comparable pair. */
+export function compareStreamIds(a: string, b: string): number {
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  const ma = Number(a.slice(0, da));
+  const mb = Number(b.slice(0, db));
+  if (ma !== mb) return ma < mb ? -1 : 1;
+  const sa = Number(a.slice(da + 1));
+  const sb = Number(b.slice(db + 1));
+  return sa === sb ? 0 : sa < sb ? -1 : 1;
+}
+
+/** How long the last delivered id of a quiet room is remembered: far beyond any read-to-join window. */
+const ROOM_MEMORY_MS = 5 * 60_000;
+
+interface Waiter {
+  id: string;
+  resolve: () => void;
+}
+
+export class DeliveryCursor {
+  private readonly namespaces = new Map<string, string>();
+  private readonly rooms = new Map<string, { id: string; at: number }>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.timer = setInterval(() => this.forget(), ROOM_MEMORY_MS);
+    this.timer.unref();
+  }
+
+  /** Called by the adapter after it delivered stream entry `id` of `ns` (room: when it was a room message). */
+  delivered(ns: string, id: string, room: string | undefined): void {
+    this.namespaces.set(ns, id);
+    if (room !== undefined) this.rooms.set(`${ns}\u0000${room}`, { id, at: this.now() });
+    const waiting = this.waiters.get(ns);
+    if (!waiting) return;
+    const still = waiting.filter((w) => {
+      if (compareStreamIds(w.id, id) > 0) return true;
+      w.resolve();
+      return false;
+    });
+    if (still.length) this.waiters.set(ns, still);
+    else this.waiters.delete(ns);
+  }
+
+  processed(ns: string): string | undefined {
+    return this.namespaces.get(ns);
+  }
+
+  lastOfRoom(ns: string, room: string): string | undefined {
+    return this.rooms.get(`${ns}\u0000${room}`)?.id;
+  }
+
+  /** Resolves once the entry `id` of `ns` (or a later one) has been delivered here, false after `timeoutMs`. */
+  reached(ns: string, id: string, timeoutMs: number): Promise<boolean> {
+    const current = this.namespaces.get(ns);
+    if (current !== undefined && compareStreamIds(current, id) >= 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.waiters.get(ns);
+        if (list) this.waiters.set(ns, list.filter((w) => w !== waiter));
+        resolve(false);
+      }, timeoutMs);
+      const waiter: Waiter = {
+        id,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const list = this.waiters.get(ns) ?? [];
+      list.push(waiter);
+      this.waiters.set(ns, list);
+    });
+  }
+
+  private forget(): void {
+    const cutoff = this.now() - ROOM_MEMORY_MS;
+    for (const [key, last] of this.rooms) if (last.at < cutoff) this.rooms.delete(key);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.rooms.clear();
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * The cluster history store: offsets, epochs and recent history of rooms in Redis, shared by every
+ * node, so a client can resume on whichever node it reconnects to.
+ *
+ * Per room two keys: a hash (`…:hm:<ns>|<room>`: epoch, last offset) and a stream of its recent
+ * messages (`…:hs:<ns>|<room>`, entry id `<offset>-0`, at most --history-size entries, expiring
+ * --history-ttl after the last message). One Lua script publishes a message: it takes the next
+ * offset (a new epoch when the room had none), writes the message with its meta to the room's
+ * stream and, as a BROADCAST entry, to the cluster adapter's stream, which every node (this one
+ * included) reads in order and delivers from. One atomic step for all three is what makes every
+ * node deliver a room's messages in offset order, whoever published them.
+ *
+ * A room's hash outlives its messages by a day (ROOM_IDLE_MS): a client that comes back within it
+ * with a position from a room that fell quiet is told TOO_OLD, not a misleading EPOCH_CHANGED. A
+ * flushed or replaced Redis loses the hash, and the next message starts a new epoch.
+ *
+ * While Redis is away, messages are delivered on this node only (lib/cluster.ts) with a node-local
+ * epoch from `fallback`: positions from that time cannot be resumed, and say so (EPOCH_CHANGED).
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisConnection } from '../redis-connection.js';
+import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
+import type { MemoryHistory } from './memory.js';
+import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery, type RecoveryReader } from './types.js';
+
+/** The adapter-stream uid of room messages: no adapter has it, so every node delivers them, the publisher's too. */
+export const ROOM_MESSAGE_UID = 'notify-room-message';
+/** A stream entry no adapter acts on; a node writes one to learn where its reader is. */
+const SYNC_MESSAGE_TYPE = '99';
+/** How long a room's epoch and last offset outlive its last message or resume. */
+const ROOM_IDLE_MS = 24 * 60 * 60_000;
+
+const PUBLISH = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local args = ARGV[9] .. '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '","ts":' .. ARGV[2] .. '}' .. ARGV[10]
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'uid', ARGV[7], 'nsp', ARGV[8], 'type', '3', 'data', ARGV[11] .. args .. ARGV[12])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 's', id, 't', ARGV[2], 'e', ARGV[13], 'a', '[' .. args .. ']')
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+return {epoch, offset}
+`;
+
+/** The room's epoch and head (made when missing), the adapter stream's last id, and the room's entries from ARGV[3] when asked. */
+const SINCE = `
+local state = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+local epoch = state[1]
+local head = tonumber(state[2]) or 0
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+local lastId = '0-0'
+if last[1] then lastId = last[1][1] end
+local entries = {}
+if epoch == ARGV[4] and tonumber(ARGV[5]) < head then entries = redis.call('XRANGE', KEYS[2], ARGV[3], '+') end
+return {epoch, head, lastId, entries}
+`;
+
+/** The room's epoch and up to ARGV[2] entries at or before ARGV[1], newest first. */
+const PAGE = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then return {false, {}} end
+return {epoch, redis.call('XREVRANGE', KEYS[2], ARGV[1], '-', 'COUNT', ARGV[2])}
+`;
+
+type StreamEntry = [id: string, fields: string[]];
+
+export interface RedisHistoryOptions {
+  connection: RedisConnection;
+  /** The cluster's key prefix (--redis-prefix). */
+  prefix: string;
+  /** The cluster adapter's stream, which every node reads. */
+  adapterStream: string;
+  /** Its approximate length bound (the adapter's own `maxLen`). */
+  adapterMaxLen: number;
+  size: number;
+  ttlMs: number;
+  cursor: DeliveryCursor;
+  /** Meta for messages published while Redis is away (size 0, not recoverable). */
+  fallback: MemoryHistory;
+  now?: () => number;
+}
+
+export class RedisHistory implements HistoryStore {
+  /** A placeholder that no message can contain: the script puts the meta where it is. */
+  private readonly marker = `\u0001meta-${randomUUID()}`;
+  private readonly markerJson: string;
+  private readonly now: () => number;
+  private readonly keep: boolean;
+
+  constructor(private readonly options: RedisHistoryOptions) {
+    this.markerJson = JSON.stringify(this.marker);
+    this.now = options.now ?? Date.now;
+    this.keep = options.size > 0 && options.ttlMs > 0;
+  }
+
+  private keys(ns: string, room: string): string[] {
+    const { prefix, adapterStream } = this.options;
+    return [`${prefix}:hm:${ns}|${room}`, `${prefix}:hs:${ns}|${room}`, adapterStream];
+  }
+
+  async publish(ns: string, room: string, event: string, args: unknown[], except: string | undefined): Promise<MessageMeta | undefined> {
+    const { connection } = this.options;
+    if (!connection.healthy) return undefined;
+    attachMeta(event, args, this.marker as unknown as MessageMeta);
+    const json = JSON.stringify(args);
+    const cut = json.lastIndexOf(this.markerJson);
+    // The packet socket.io's cluster adapter would write for `nsp.to(room).except(socket).emit(...)`.
+    const opts = JSON.stringify({ rooms: [`r:${room}`], except: except === undefined ? [] : [except], flags: {} });
+    const packetStart = `{"opts":${opts},"packet":{"type":2,"nsp":${JSON.stringify(ns)},"data":[${JSON.stringify(event)},`;
+    const ts = this.now();
+    const reply = (await connection.run((c) =>
+      c.eval(PUBLISH, {
+        keys: this.keys(ns, room),
+        arguments: [
+          newEpoch(ts),
+          String(ts),
+          String(this.keep ? this.options.size : 0),
+          String(this.options.ttlMs),
+          String(Math.max(ROOM_IDLE_MS, this.options.ttlMs)),
+          String(this.options.adapterMaxLen),
+          ROOM_MESSAGE_UID,
+          ns,
+          json.slice(1, cut),
+          json.slice(cut + this.markerJson.length, -1),
+          packetStart,
+          ']}}',
+          event,
+        ],
+      }),
+    )) as [string, number];
+    return { offset: Number(reply[1]), epoch: reply[0], ts };
+  }
+
+  /** Only while Redis is away (publish answered undefined): meta from this node, delivered here only. */
+  append(ns: string, room: string, event: string, args: unknown[]): MessageMeta {
+    return this.options.fallback.append(ns, room, event, args);
+  }
+
+  async since(ns: string, room: string, since: Position): Promise<RecoveryReader> {
+    const { connection, cursor } = this.options;
+    // Where this node's reader is, for a namespace it has delivered nothing of yet: write an entry and wait for it.
+    if (cursor.processed(ns) === undefined) await this.sync(ns);
+    const now = this.now();
+    let reply: [string, number, string, StreamEntry[]];
+    try {
+      reply = (await connection.run((c) =>
+        c.eval(SINCE, {
+          keys: this.keys(ns, room),
+          arguments: [newEpoch(now), String(Math.max(ROOM_IDLE_MS, this.options.ttlMs)), `${since.offset + 1}-0`, since.epoch, String(since.offset)],
+        }),
+      )) as typeof reply;
+    } catch {
+      return () => ({ recovered: false, reason: 'UNAVAILABLE', head: { offset: 0, epoch: '' } });
+    }
+    const [epoch, rawHead, readUpTo, raw] = reply;
+    const head: Position = { offset: Number(rawHead), epoch };
+    const base = this.check(since, head);
+    if (base) return () => base;
+    const cutoff = now - this.options.ttlMs;
+    const entries = raw.map((e) => this.entry(e, epoch));
+    // Complete and fresh: exactly the offsets after `since`, none expired.
+    if (entries.length !== head.offset - since.offset || (entries.length > 0 && (entries[0]!.entry.meta.offset !== since.offset + 1 || entries[0]!.entry.meta.ts < cutoff))) {
+      return () => ({ recovered: false, reason: 'TOO_OLD', head });
+    }
+    return (last) => {
+      // A message of this room delivered here after the read: the read misses it. Read again.
+      const lastOfRoom = cursor.lastOfRoom(ns, room);
+      if (lastOfRoom !== undefined && compareStreamIds(lastOfRoom, readUpTo) > 0) {
+        return last ? { recovered: false, reason: 'UNAVAILABLE', head } : undefined;
+      }
+      // Delivered here already: replay. After that: they arrive live once the socket has joined.
+      const processed = cursor.processed(ns) ?? '0-0';
+      const replay = entries.filter((e) => compareStreamIds(e.streamId, processed) <= 0).map((e) => e.entry);
+      return { recovered: true, entries: replay, head: replay.length ? replay[replay.length - 1]!.meta : { offset: since.offset, epoch } };
+    };
+  }
+
+  /** The answer when `since` cannot be resumed whatever the entries, or undefined. */
+  private check(since: Position, head: Position): Recovery | undefined {
+    if (since.epoch !== head.epoch) return { recovered: false, reason: 'EPOCH_CHANGED', head };
+    if (since.offset > head.offset) return { recovered: false, reason: 'UNKNOWN_OFFSET', head };
+    if (since.offset < head.offset && !this.keep) return { recovered: false, reason: 'TOO_OLD', head };
+    return undefined;
+  }
+
+  private async sync(ns: string): Promise<void> {
+    const id = await this.options.connection
+      .run((c) => c.xAdd(this.options.adapterStream, '*', { uid: ROOM_MESSAGE_UID, nsp: ns, type: SYNC_MESSAGE_TYPE }))
+      .catch(() => undefined);
+    if (id !== undefined) await this.options.cursor.reached(ns, id, 2000);
+  }
+
+  private entry([streamId, fields]: StreamEntry, epoch: string): { streamId: string; entry: HistoryEntry } {
+    const get = (name: string): string => fields[fields.indexOf(name) + 1]!;
+    const args = JSON.parse(get('a')) as unknown[];
+    const meta: MessageMeta = { offset: Number(streamIdOffset(streamId)), epoch, ts: Number(get('t')) };
+    return { streamId: get('s'), entry: { event: get('e'), args, meta } };
+  }
+
+  async page(ns: string, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
+    if (!this.keep || limit <= 0) return [];
+    const keys = this.keys(ns, room);
+    const reply = (await this.options.connection.run((c) =>
+      c.eval(PAGE, { keys: keys.slice(0, 2), arguments: [before ? `${Math.max(0, before.offset - 1)}-0` : '+', String(limit)] }),
+    )) as [string | null, StreamEntry[]];
+    const [epoch, raw] = reply;
+    if (!epoch) return [];
+    if (before && before.epoch !== epoch) {
+      // A position from an older epoch: nothing of this epoch is before it. From a newer one (this
+      // node's own while Redis was away): everything is.
+      if (before.epoch < epoch) return [];
+      return this.page(ns, room, limit);
+    }
+    if (before && before.offset <= 1) return [];
+    const cutoff = this.now() - this.options.ttlMs;
+    return raw
+      .map((e) => this.entry(e, epoch).entry)
+      .filter((e) => e.meta.ts >= cutoff)
+      .reverse();
+  }
+
+  close(): void {
+    this.options.fallback.close();
+  }
+}
+
+function streamIdOffset(id: string): string {
+  return id.slice(0, id.indexOf('-'));
+}

@@ -1,0 +1,197 @@
+/**
+ * The shared history of cluster mode (lib/history/redis.ts): one offset sequence per room whichever
+ * node publishes, the same order on every node, JOIN `since` on another node than the one a client
+ * lost, HISTORY from any node, and the answers when the gap cannot be filled.
+ */
+import { expect } from 'chai';
+import { createClient } from 'redis';
+import type { MessageMeta } from '../lib/history/types.js';
+import { closeAll, collect, connect, next, request, type TestClient } from './helpers/clients.js';
+import { clusterNodesForSuite } from './helpers/cluster.js';
+import { dropTransport } from './helpers/history.js';
+import type { Running } from './helpers/service.js';
+
+interface Envelope {
+  sender: string;
+  room: string;
+  message: unknown;
+  meta: MessageMeta;
+}
+
+/** Every EVENT of `room` a client gets, in arrival order. */
+function events(client: TestClient, room: string): Envelope[] {
+  const got: Envelope[] = [];
+  client.on('EVENT', (e: Envelope) => {
+    if (e.room === room) got.push(e);
+  });
+  return got;
+}
+
+/** Resolves once `list` holds `count` entries (checked on each EVENT of the client). */
+function until(client: TestClient, list: unknown[], count: number, ms = 10_000): Promise<void> {
+  if (list.length >= count) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('EVENT', check);
+      reject(new Error(`got ${list.length}/${count} events within ${ms} ms`));
+    }, ms);
+    const check = (): void => {
+      // The recording listener was added first, so it has run by now.
+      if (list.length < count) return;
+      clearTimeout(timer);
+      client.off('EVENT', check);
+      resolve();
+    };
+    client.on('EVENT', check);
+  });
+}
+
+const offsets = (list: Envelope[]): number[] => list.map((e) => e.meta.offset);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('history in cluster mode: shared offsets and resume on another node (Redis)', function () {
+  const nodes = clusterNodesForSuite('history-cluster', 2, { history: { size: 50, ttlMs: 5 * 60_000 } });
+  afterEach(closeAll);
+
+  it('concurrent publishers on two nodes: one offset sequence per room, the same order for every subscriber', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'concurrent';
+    const subs = await Promise.all([connect('v4', a.url, '/layout'), connect('v2', b.url, '/layout'), connect('v1', b.url, '/layout')]);
+    for (const [i, s] of subs.entries()) await request(s, 'JOIN', { room, name: `sub${i}` });
+    const got = subs.map((s) => events(s, room));
+    const [pa, pb] = await Promise.all([connect('v4', a.url, '/layout'), connect('v4', b.url, '/layout')]);
+    const per = 60;
+    const acks = await Promise.all(
+      [pa, pb].map(async (p, n) => {
+        // Each publisher keeps 10 in flight: the two streams of publications interleave.
+        const sent: Promise<{ ok: boolean; offset: number }>[] = [];
+        for (let i = 0; i < per; i++) sent.push(request(p, 'NOTIFY', { room, message: `${n}:${i}` }));
+        return Promise.all(sent);
+      }),
+    );
+    const acked = acks.flat().map((ack) => ack.offset).sort((x, y) => x - y);
+    expect(acked).to.deep.equal(range(1, 2 * per));
+    await Promise.all(subs.map((s, i) => until(s, got[i]!, 2 * per)));
+    for (const list of got) expect(offsets(list)).to.deep.equal(range(1, 2 * per));
+    const order = got[0]!.map((e) => e.message);
+    for (const list of got.slice(1)) expect(list.map((e) => e.message)).to.deep.equal(order);
+    // Each publisher's own messages in the order it sent them.
+    for (const n of [0, 1]) expect(order.filter((m) => String(m).startsWith(`${n}:`))).to.deep.equal(range(0, per - 1).map((i) => `${n}:${i}`));
+  });
+
+  it('a client that lost its transport on node A resumes on node B with since: exactly the missed messages, in order, then live ones', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'resume';
+    const sub = await connect('v4', a.url, '/layout');
+    await request(sub, 'JOIN', { room, name: 'tv' });
+    const before = events(sub, room);
+    const pub = await connect('v4', b.url, '/layout');
+    for (let i = 1; i <= 3; i++) await request(pub, 'NOTIFY', { room, message: `m${i}` });
+    await until(sub, before, 3);
+    await dropTransport(a, '/layout', sub.id).gone;
+    for (let i = 4; i <= 7; i++) await request(pub, 'NOTIFY', { room, message: `m${i}` });
+
+    const back = await connect('v4', b.url, '/layout');
+    const after = events(back, room);
+    const ack = await request(back, 'JOIN', { room, name: 'tv', since: before[2]!.meta });
+    expect(ack).to.deep.include({ ok: true, recovered: true, replayed: 4, offset: 7, epoch: before[2]!.meta.epoch });
+    for (let i = 8; i <= 9; i++) await request(pub, 'NOTIFY', { room, message: `m${i}` });
+    await until(back, after, 6);
+    expect(after.map((e) => e.message)).to.deep.equal(['m4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+    expect(offsets(after)).to.deep.equal(range(4, 9));
+    expect(after.every((e) => e.meta.epoch === before[0]!.meta.epoch)).to.equal(true);
+  });
+
+  it('resuming while a publisher keeps publishing: no gap and no duplicate, on either node', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'busy';
+    const pub = await connect('v4', a.url, '/layout');
+    const total = 400;
+    let published = 0;
+    const publishing = (async () => {
+      for (let i = 1; i <= total; i++) {
+        published = (await request(pub, 'NOTIFY', { room, message: i })).offset;
+      }
+    })();
+    // Learn the epoch from a live message, then resume from several positions while messages keep coming.
+    const watcher = await connect('v4', b.url, '/layout');
+    await request(watcher, 'JOIN', { room, name: 'watcher' });
+    const epoch = (await next<Envelope>(watcher, 'EVENT')).meta.epoch;
+    const resumers: { client: TestClient; got: Envelope[]; from: number }[] = [];
+    for (const [i, node] of [a, b, a, b, b, a].entries()) {
+      const from = Math.max(1, published - 5 - i);
+      const client = await connect(i % 2 ? 'v2' : 'v4', node.url, '/layout');
+      const got = events(client, room);
+      const ack = await request(client, 'JOIN', { room, name: `r${i}`, since: { offset: from, epoch } });
+      expect(ack, `resumer ${i}`).to.include({ ok: true, recovered: true });
+      resumers.push({ client, got, from });
+    }
+    await publishing;
+    for (const [i, r] of resumers.entries()) {
+      await until(r.client, r.got, total - r.from);
+      expect(offsets(r.got), `resumer ${i} from ${r.from}`).to.deep.equal(range(r.from + 1, total));
+    }
+  });
+
+  it('HISTORY on any node reads the shared recent history, as live subscribers got it, and pages with before', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'paged';
+    const sub = await connect('v4', b.url, '/layout');
+    await request(sub, 'JOIN', { room, name: 'sub' });
+    const live = collect<Envelope>(sub, 'EVENT', 5);
+    const pub = await connect('v4', a.url, '/layout');
+    for (let i = 1; i <= 5; i++) await request(pub, 'NOTIFY', { room, message: { n: i } });
+    const got = await live;
+    const reader = await connect('v2', b.url, '/layout');
+    const page1 = await request(reader, 'HISTORY', { room, limit: 3 });
+    expect(page1).to.deep.equal({ ok: true, room, messages: got.slice(2) });
+    const page2 = await request(reader, 'HISTORY', { room, limit: 3, before: got[2]!.meta });
+    expect(page2.messages).to.deep.equal(got.slice(0, 2));
+    expect((await request(reader, 'HISTORY', { room, before: got[0]!.meta })).messages).to.deep.equal([]);
+    // Without an ack: a HISTORY event, from the other node.
+    const onA = await connect('v4', a.url, '/layout');
+    const event = next(onA, 'HISTORY');
+    onA.emit('HISTORY', { room, limit: 1 });
+    expect(await event).to.deep.equal({ room, messages: got.slice(4) });
+  });
+
+  it('the gap cannot be filled: TOO_OLD beyond --history-size, UNKNOWN_OFFSET, EPOCH_CHANGED once Redis lost the room; the socket is joined all the same', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'bounded';
+    const pub = await connect('v4', a.url, '/layout');
+    let last: { offset: number } = { offset: 0 };
+    for (let i = 1; i <= 55; i++) last = await request(pub, 'NOTIFY', { room, message: i });
+    expect(last.offset).to.equal(55);
+    const probe = await connect('v4', b.url, '/layout');
+    const head = await request(probe, 'JOIN', { room, name: 'p', since: { offset: 55, epoch: 'x' } });
+    expect(head).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 55 });
+    const epoch = head.epoch as string;
+
+    const late = await connect('v4', b.url, '/layout');
+    expect(await request(late, 'JOIN', { room, name: 'l', since: { offset: 4, epoch } })).to.deep.include({ ok: true, recovered: false, reason: 'TOO_OLD' });
+    // 50 kept: from offset 5 on everything is there.
+    const edge = await connect('v4', a.url, '/layout');
+    const replayed = collect<Envelope>(edge, 'EVENT', 50);
+    expect(await request(edge, 'JOIN', { room, name: 'e', since: { offset: 5, epoch } })).to.deep.include({ ok: true, recovered: true, replayed: 50 });
+    expect(offsets(await replayed)).to.deep.equal(range(6, 55));
+    const ahead = await connect('v4', b.url, '/layout');
+    expect(await request(ahead, 'JOIN', { room, name: 'x', since: { offset: 56, epoch } })).to.deep.include({ ok: true, recovered: false, reason: 'UNKNOWN_OFFSET' });
+    // Joined all the same: live messages reach it.
+    const liveOne = next<Envelope>(late, 'EVENT');
+    await request(pub, 'NOTIFY', { room, message: 'live' });
+    expect((await liveOne).meta).to.include({ offset: 56, epoch });
+
+    // Redis loses the room (a flush, a failover to an empty replica): the next message starts a new epoch.
+    const redis = createClient({ url: a.service.config.cluster!.redisUrl });
+    await redis.connect();
+    const prefix = a.service.config.cluster!.keyPrefix;
+    await redis.del([`${prefix}:hm:/layout|${room}`, `${prefix}:hs:/layout|${room}`]);
+    await redis.close();
+    const fresh = await request(pub, 'NOTIFY', { room, message: 'new epoch' });
+    expect(fresh.offset).to.equal(1);
+    const again = await connect('v4', b.url, '/layout');
+    const answer = await request(again, 'JOIN', { room, name: 'g', since: { offset: 56, epoch } });
+    expect(answer).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 1 });
+    expect(answer.epoch).to.not.equal(epoch);
+  });
+});
