@@ -187,8 +187,13 @@ describe('cluster: Redis killed and restarted', function () {
     expect(await request(a3, 'JOIN', { room: 'r', name: 'a3' })).to.include({ ok: true });
     const got = [collect(a2, 'EVENT', 1), collect(a3, 'EVENT', 1)];
     expect(await request(a1, 'NOTIFY', { room: 'r', message: 'during outage' })).to.include({ ok: true });
-    for (const events of await Promise.all(got)) expect(events[0].message).to.equal('during outage');
+    const outage = await Promise.all(got);
+    for (const events of outage) expect(events[0].message).to.equal('during outage');
     expect(await clients(A, '/layout', 'r')).to.deep.equal(['a1', 'a2', 'a3']);
+    // The shared history cannot be read: JOIN since says so, and joins all the same.
+    const resumer = await connect('v4', A, '/layout');
+    expect(await request(resumer, 'JOIN', { room: 'r', name: 'x', since: outage[0]![0].meta })).to.deep.include({ ok: true, recovered: false, reason: 'UNAVAILABLE' });
+    resumer.close();
 
     await redis!.restart();
     const recovered = await waitUntil('both nodes ready again', async () => (await readyz(A)) === 200 && (await readyz(B)) === 200, 30_000);
@@ -203,6 +208,9 @@ describe('cluster: Redis killed and restarted', function () {
     const fromA = [a2, a3, b1, b2].map((c) => collect(c, 'EVENT', 1));
     await request(a1, 'NOTIFY', { room: 'r', message: 'after restart' });
     for (const events of await Promise.all(fromA)) expect(events[0].message).to.equal('after restart');
+    // A position from the outage was this node's own: it cannot be resumed anywhere, and says so.
+    const late = await connect('v4', B, '/layout');
+    expect(await request(late, 'JOIN', { room: 'r', name: 'late', since: outage[0]![0].meta })).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 1 });
     const fromB = [a1, a2, a3].map((c) => collect(c, 'EVENT', 1));
     await request(b2, 'NOTIFY', { room: 'r', message: 'from b2' });
     for (const events of await Promise.all(fromB)) expect(events[0].message).to.equal('from b2');

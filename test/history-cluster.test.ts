@@ -50,7 +50,7 @@ const offsets = (list: Envelope[]): number[] => list.map((e) => e.meta.offset);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('history in cluster mode: shared offsets and resume on another node (Redis)', function () {
-  const nodes = clusterNodesForSuite('history-cluster', 2, { history: { size: 50, ttlMs: 5 * 60_000 } });
+  const nodes = clusterNodesForSuite('history-cluster', 2, { history: { size: 100, ttlMs: 5 * 60_000 } });
   afterEach(closeAll);
 
   it('concurrent publishers on two nodes: one offset sequence per room, the same order for every subscriber', async () => {
@@ -108,9 +108,11 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     const pub = await connect('v4', a.url, '/layout');
     const total = 400;
     let published = 0;
+    // 20 in flight at any time: node B is always a few messages behind Redis, the race a resume must win.
     const publishing = (async () => {
-      for (let i = 1; i <= total; i++) {
-        published = (await request(pub, 'NOTIFY', { room, message: i })).offset;
+      for (let i = 0; i < total; i += 20) {
+        const acks = await Promise.all(range(i + 1, i + 20).map((n) => request(pub, 'NOTIFY', { room, message: n })));
+        published = Math.max(published, ...acks.map((ack) => ack.offset as number));
       }
     })();
     // Learn the epoch from a live message, then resume from several positions while messages keep coming.
@@ -118,12 +120,12 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     await request(watcher, 'JOIN', { room, name: 'watcher' });
     const epoch = (await next<Envelope>(watcher, 'EVENT')).meta.epoch;
     const resumers: { client: TestClient; got: Envelope[]; from: number }[] = [];
-    for (const [i, node] of [a, b, a, b, b, a].entries()) {
-      const from = Math.max(1, published - 5 - i);
+    for (const [i, node] of [a, b, a, b, b, a, b, b, a, b].entries()) {
       const client = await connect(i % 2 ? 'v2' : 'v4', node.url, '/layout');
       const got = events(client, room);
+      const from = Math.max(1, published - 3 - i);
       const ack = await request(client, 'JOIN', { room, name: `r${i}`, since: { offset: from, epoch } });
-      expect(ack, `resumer ${i}`).to.include({ ok: true, recovered: true });
+      expect(ack, `resumer ${i}: ${JSON.stringify(ack)}`).to.include({ ok: true, recovered: true });
       resumers.push({ client, got, from });
     }
     await publishing;
@@ -160,26 +162,26 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     const room = 'bounded';
     const pub = await connect('v4', a.url, '/layout');
     let last: { offset: number } = { offset: 0 };
-    for (let i = 1; i <= 55; i++) last = await request(pub, 'NOTIFY', { room, message: i });
-    expect(last.offset).to.equal(55);
+    for (let i = 1; i <= 105; i++) last = await request(pub, 'NOTIFY', { room, message: i });
+    expect(last.offset).to.equal(105);
     const probe = await connect('v4', b.url, '/layout');
-    const head = await request(probe, 'JOIN', { room, name: 'p', since: { offset: 55, epoch: 'x' } });
-    expect(head).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 55 });
+    const head = await request(probe, 'JOIN', { room, name: 'p', since: { offset: 105, epoch: 'x' } });
+    expect(head).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 105 });
     const epoch = head.epoch as string;
 
     const late = await connect('v4', b.url, '/layout');
     expect(await request(late, 'JOIN', { room, name: 'l', since: { offset: 4, epoch } })).to.deep.include({ ok: true, recovered: false, reason: 'TOO_OLD' });
-    // 50 kept: from offset 5 on everything is there.
+    // 100 kept: from offset 5 on everything is there.
     const edge = await connect('v4', a.url, '/layout');
-    const replayed = collect<Envelope>(edge, 'EVENT', 50);
-    expect(await request(edge, 'JOIN', { room, name: 'e', since: { offset: 5, epoch } })).to.deep.include({ ok: true, recovered: true, replayed: 50 });
-    expect(offsets(await replayed)).to.deep.equal(range(6, 55));
+    const replayed = collect<Envelope>(edge, 'EVENT', 100);
+    expect(await request(edge, 'JOIN', { room, name: 'e', since: { offset: 5, epoch } })).to.deep.include({ ok: true, recovered: true, replayed: 100 });
+    expect(offsets(await replayed)).to.deep.equal(range(6, 105));
     const ahead = await connect('v4', b.url, '/layout');
-    expect(await request(ahead, 'JOIN', { room, name: 'x', since: { offset: 56, epoch } })).to.deep.include({ ok: true, recovered: false, reason: 'UNKNOWN_OFFSET' });
+    expect(await request(ahead, 'JOIN', { room, name: 'x', since: { offset: 106, epoch } })).to.deep.include({ ok: true, recovered: false, reason: 'UNKNOWN_OFFSET' });
     // Joined all the same: live messages reach it.
     const liveOne = next<Envelope>(late, 'EVENT');
     await request(pub, 'NOTIFY', { room, message: 'live' });
-    expect((await liveOne).meta).to.include({ offset: 56, epoch });
+    expect((await liveOne).meta).to.include({ offset: 106, epoch });
 
     // Redis loses the room (a flush, a failover to an empty replica): the next message starts a new epoch.
     const redis = createClient({ url: a.service.config.cluster!.redisUrl });
@@ -190,7 +192,7 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     const fresh = await request(pub, 'NOTIFY', { room, message: 'new epoch' });
     expect(fresh.offset).to.equal(1);
     const again = await connect('v4', b.url, '/layout');
-    const answer = await request(again, 'JOIN', { room, name: 'g', since: { offset: 56, epoch } });
+    const answer = await request(again, 'JOIN', { room, name: 'g', since: { offset: 106, epoch } });
     expect(answer).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 1 });
     expect(answer.epoch).to.not.equal(epoch);
   });
