@@ -14,16 +14,18 @@
 import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { MessageType, type Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import { enableStreamRecovery } from './cluster-recovery.js';
 import type { ClusterConfig } from './config.js';
 import { DeliveryCursor } from './history/delivery-cursor.js';
-import { ROOM_MESSAGE_UID } from './history/redis.js';
 import type { Logger } from './logger.js';
-import { ROOM_PREFIX } from './pubsub.js';
 import { RedisConnection } from './redis-connection.js';
 import { RedisPresence, type LostMembers } from './redis-presence.js';
 
 /** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
 const ADAPTER_MAX_LEN = 10_000;
+
+const MARKER_UID = 'notify-marker';
+const MARKER_TYPE = '99';
 
 /** A decoded entry of the adapter's stream, as far as the cursor looks at it. */
 interface StreamMessage {
@@ -74,13 +76,15 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     onLost: options.onLost,
     onBack: options.onBack,
   });
+  const sessionKeyPrefix = `${config.keyPrefix}:session:`;
   const adapterStream = { name: `${config.keyPrefix}:stream`, maxLen: ADAPTER_MAX_LEN };
-  const cursor = new DeliveryCursor();
+  // An entry of a type no adapter acts on, which every node's reader passes (DeliveryCursor.position).
+  const cursor = new DeliveryCursor((ns) => connection.run((c) => c.xAdd(adapterStream.name, '*', { uid: MARKER_UID, nsp: ns, type: MARKER_TYPE })));
   const streams = createAdapter(connection.client, {
     streamName: adapterStream.name,
     maxLen: adapterStream.maxLen,
     channelPrefix: `${config.keyPrefix}:channel`,
-    sessionKeyPrefix: `${config.keyPrefix}:session:`,
+    sessionKeyPrefix,
   });
 
   // A plain function, not an arrow: socket.io calls the factory with `new`.
@@ -91,14 +95,18 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
       if (connection.healthy || opts.flags?.local) return broadcast(packet, opts);
       return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
     };
+    // [history] Connection-state recovery on any node, after the middlewares (lib/cluster-recovery.ts).
+    enableStreamRecovery(instance as never, { client: connection.client, stream: adapterStream.name, sessionKeyPrefix, cursor }, logger);
     // [history] Every stream entry this node has delivered, for resumes (lib/history/redis.ts).
-    const reader = instance as unknown as { onMessage(message: StreamMessage, offset?: string): void };
+    const reader = instance as unknown as { uid: string; onMessage(message: StreamMessage, offset?: string): void };
+    const uid = reader.uid;
     const onMessage = reader.onMessage.bind(reader);
     reader.onMessage = (message, offset) => {
       onMessage(message, offset);
       if (offset === undefined) return; // a pub/sub message, not a stream entry
-      const room = message.uid === ROOM_MESSAGE_UID && message.type === MessageType.BROADCAST ? message.data?.opts?.rooms?.[0]?.slice(ROOM_PREFIX.length) : undefined;
-      cursor.delivered(message.nsp, offset, room);
+      // Its own broadcasts an adapter skips (delivered when published); room messages come back to every node.
+      const delivered = message.type === MessageType.BROADCAST && message.uid !== uid ? message.data?.opts?.rooms : undefined;
+      cursor.delivered(message.nsp, offset, delivered);
     };
     return instance;
   } as AdapterFactory;

@@ -5,6 +5,7 @@
  * and logging refusals at debug level. A verb never throws out of here.
  */
 import { useDirectWrites } from './direct-writes.js';
+import { emitHere } from './emit-here.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import type { AppNamespace, AppSocket, PubSub } from './pubsub.js';
@@ -53,7 +54,7 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
       logger.debug('refused client event', { nsp: nsp.name, event, socket: socket.id, code: error.code, reason: error.message });
     }
     if (ack) ack({ ok: false, error });
-    else if (socket.connected) socket.emit('ERROR', { ...error, event });
+    else if (socket.connected) emitHere(socket, 'ERROR', { ...error, event });
   };
 
   const succeed = (ack: AckFn | undefined, result: VerbResult): void => {

@@ -14,6 +14,8 @@ import { attachMeta, MAX_RESUME_READS, entryOf, isBefore, META_STYLE, payloadOf,
 import type { Logger } from './logger.js';
 import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
 import type { EventBucket } from './rate-limits.js';
+import { resumeFromStream, streamRestoreOf } from './cluster-recovery.js';
+import { emitHere } from './emit-here.js';
 import { resume } from './recovery.js';
 import { RoomNames } from './room-names.js';
 import type { MessageStore } from './storage/types.js';
@@ -92,11 +94,17 @@ export class PubSub {
    */
   attach(socket: AppSocket): void {
     if (socket.recovered) {
-      resume(socket, {
-        authorize: (room) => this.authorize(socket, 'subscribe', room),
-        addPresence: (room, name) => this.presence.add(socket.nsp.name, room, { id: socket.id, name }),
+      const deps = {
+        authorize: (room: string) => this.authorize(socket, 'subscribe', room),
+        addPresence: (room: string, name: string) => this.presence.add(socket.nsp.name, room, { id: socket.id, name }),
         logger: this.logger,
-      });
+      };
+      const stream = streamRestoreOf(socket);
+      if (stream) {
+        resumeFromStream(socket, deps, stream.restore, stream.offset).catch((err: unknown) => this.logger.error('connection state recovery failed', { nsp: socket.nsp.name, err }));
+      } else {
+        resume(socket, deps);
+      }
       return;
     }
     // Every field up front: one allocation, no out-of-object property store later.
@@ -172,8 +180,7 @@ export class PubSub {
       if (found instanceof Promise) this.checkRoomLimit(socket); // a concurrent JOIN may have filled it meanwhile
       const joined = socket.join(roomKey(room));
       if (recovery.recovered) {
-        const emit = socket.emit as (event: string, ...args: unknown[]) => boolean;
-        for (const entry of recovery.entries) emit.call(socket, entry.event, ...entry.args);
+        for (const entry of recovery.entries) emitHere(socket, entry.event, ...entry.args);
       }
       await joined;
       return recovery;

@@ -161,7 +161,7 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
   }
 }
 
-function reaches(opts: BroadcastOptions, rooms: ReadonlySet<Room>): boolean {
+export function reaches(opts: Pick<BroadcastOptions, 'rooms' | 'except'>, rooms: ReadonlySet<Room>): boolean {
   let included = opts.rooms.size === 0;
   for (const room of rooms) {
     if (opts.except?.has(room)) return false;
@@ -177,7 +177,7 @@ function copyNames(names: RoomNames): RoomNames {
 }
 
 /** Display names per room from a restored session: a RoomNames, or what a serialising store made of one. */
-function readNames(raw: unknown): Map<string, string> {
+export function readNames(raw: unknown): Map<string, string> {
   if (raw instanceof RoomNames) return new Map(raw.keys().map((room) => [room, raw.get(room)!]));
   if (raw instanceof Map) return new Map(raw as Map<string, string>);
   if (Array.isArray(raw)) return new Map(raw as [string, string][]);

@@ -89,12 +89,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
     : undefined;
 
   // [history] The durable store first: a store that cannot be opened stops the start, before listening.
-  // Connection-state recovery: in memory on a single node. In cluster mode it waits for the Redis
-  // history (the streams adapter can restore sessions, but replays before the middlewares run).
+  // Connection-state recovery: in memory on a single node (lib/recovery.ts), from the adapter's
+  // stream on any node in cluster mode (lib/cluster-recovery.ts).
   const store = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
   if (store) logger.info('message store open', { store: store.description, retentionMs: config.retentionMs });
   const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
-  const recovery = config.recoveryWindowMs > 0 && !cluster;
+  const recovery = config.recoveryWindowMs > 0;
 
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,

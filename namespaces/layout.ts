@@ -4,6 +4,7 @@
  * JOIN `since` resumes after a message, HISTORY reads recent and stored ones.
  */
 import type { NamespaceModule } from '../lib/dispatch.js';
+import { emitHere } from '../lib/emit-here.js';
 import type { EventEnvelope } from '../lib/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
@@ -43,7 +44,7 @@ export const layout: NamespaceModule = {
       await core.authorize(socket, 'subscribe', room); // who is in a room is the room's business
       const clients = (await core.members(nsp, room)).map((member) => member.name);
       // The original answered with a CLIENTS event; the ack carries the same for newer clients.
-      socket.emit('CLIENTS', { room, clients });
+      emitHere(socket, 'CLIENTS', { room, clients });
       return { room, clients };
     },
 

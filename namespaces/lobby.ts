@@ -6,6 +6,7 @@
  * lobby's messages.
  */
 import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
+import { emitHere } from '../lib/emit-here.js';
 import { ServiceError } from '../lib/errors.js';
 import type { ServerEvents } from '../lib/events.js';
 import { parseLimit, parseOptions, parsePosition, parseStore } from '../lib/history/parse.js';
@@ -28,7 +29,7 @@ async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
     core.announce(socket, lobby, 'JOINED', socket.id);
   }
   const peers = (await core.members(nsp, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
-  socket.emit('PEERS', peers);
+  emitHere(socket, 'PEERS', peers);
   return { lobby, id: socket.id, peers };
 }
 

@@ -5,7 +5,9 @@
  */
 import { expect } from 'chai';
 import { createClient } from 'redis';
+import { io as ioV4, type Socket as ClientSocket } from 'socket.io-client';
 import type { MessageMeta } from '../lib/history/types.js';
+import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
 import { closeAll, collect, connect, next, request, type TestClient } from './helpers/clients.js';
 import { clusterNodesForSuite } from './helpers/cluster.js';
 import { dropTransport } from './helpers/history.js';
@@ -195,5 +197,137 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     const answer = await request(again, 'JOIN', { room, name: 'g', since: { offset: 106, epoch } });
     expect(answer).to.deep.include({ ok: true, recovered: false, reason: 'EPOCH_CHANGED', offset: 1 });
     expect(answer.epoch).to.not.equal(epoch);
+  });
+});
+
+/** A v4 client's recovery credentials: what socket.io-client sends when it reconnects (private fields). */
+function sessionOf(socket: ClientSocket): { pid: string; offset: string } {
+  const s = socket as unknown as { _pid?: string; _lastOffset?: string };
+  if (!s._pid || !s._lastOffset) throw new Error('no session to recover: connection-state recovery is off, or no packet came yet');
+  return { pid: s._pid, offset: s._lastOffset };
+}
+
+/**
+ * The same v4 client coming back on another node: socket.io-client reconnects to the URL it has,
+ * so the test opens the other node's URL with the session it kept, as a load balancer that moved
+ * the client would make it do.
+ */
+function comeBack(url: string, session: { pid: string; offset: string }, got: Envelope[] = [], token?: string): Promise<ClientSocket> {
+  const socket = ioV4(`${url}/layout`, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { ...session, ...(token ? { token } : {}) } });
+  opened.push(socket);
+  // Before the connection: the missed messages may follow it at once.
+  socket.on('EVENT', (e: Envelope) => got.push(e));
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+const opened: ClientSocket[] = [];
+
+function v4(url: string, token?: string): Promise<ClientSocket> {
+  const socket = ioV4(`${url}/layout`, { transports: ['websocket'], forceNew: true, reconnection: false, ...(token ? { auth: { token } } : {}) });
+  opened.push(socket);
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+describe('connection-state recovery in cluster mode: back on another node', function () {
+  const nodes = clusterNodesForSuite('csr-cluster', 2);
+  afterEach(() => {
+    for (const s of opened.splice(0)) s.close();
+    closeAll();
+  });
+
+  it('a v4 client that lost node A comes back on node B: same socket id, rooms and name, the missed messages in order, then live ones', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'csr';
+    const sub = await v4(a.url);
+    const id = sub.id!;
+    expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
+    const pub = await connect('v4', b.url, '/layout');
+    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
+    await request(pub, 'NOTIFY', { room, message: 'm1' });
+    expect((await first).message).to.equal('m1');
+    await dropTransport(a, '/layout', id).gone;
+    for (const m of ['m2', 'm3', 'm4']) await request(pub, 'NOTIFY', { room, message: m });
+
+    const got: Envelope[] = [];
+    const back = await comeBack(b.url, sessionOf(sub), got);
+    expect(back.id).to.equal(id);
+    await request(pub, 'NOTIFY', { room, message: 'm5' });
+    await until(back as unknown as TestClient, got, 4);
+    expect(got.map((e) => e.message)).to.deep.equal(['m2', 'm3', 'm4', 'm5']);
+    expect(offsets(got)).to.deep.equal([2, 3, 4, 5]);
+    expect((await request(pub, 'CLIENTS', { room })).clients).to.deep.equal(['tv']);
+    // It publishes under its restored name, and is not sent its own message.
+    const heard = next<Envelope>(pub, 'EVENT');
+    await request(pub, 'JOIN', { room, name: 'pub' });
+    expect(await back.timeout(5000).emitWithAck('NOTIFY', { room, message: 'from tv' })).to.include({ ok: true });
+    expect(await heard).to.include({ sender: 'tv', message: 'from tv' });
+  });
+
+  it('missed messages are exact while a publisher keeps publishing during the restore', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'csr-busy';
+    const sub = await v4(a.url);
+    expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
+    const pub = await connect('v4', a.url, '/layout');
+    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
+    await request(pub, 'NOTIFY', { room, message: 1 });
+    await first;
+    await dropTransport(a, '/layout', sub.id!).gone;
+    // 100 missed, then 400 more sent without waiting: node B delivers them while the restore runs.
+    await Promise.all(range(2, 101).map((n) => request(pub, 'NOTIFY', { room, message: n })));
+    const total = 501;
+    const flood = Promise.all(range(102, total).map((n) => request(pub, 'NOTIFY', { room, message: n })));
+    const got: Envelope[] = [];
+    const back = await comeBack(b.url, sessionOf(sub), got);
+    await flood;
+    await until(back as unknown as TestClient, got, total - 1);
+    expect(offsets(got)).to.deep.equal(range(2, total));
+  });
+
+  it('an unknown session or a client that had no packet yet connects as a new socket', async () => {
+    const [, b] = nodes() as [Running, Running];
+    const fresh = await comeBack(b.url, { pid: 'no-such-session', offset: '1-0' });
+    expect(fresh.recovered).to.equal(false);
+    const bad = await comeBack(b.url, { pid: 'x', offset: 'not an offset' });
+    expect(bad.connected).to.equal(true);
+  });
+});
+
+describe('connection-state recovery in cluster mode, with authentication', function () {
+  const nodes = clusterNodesForSuite('csr-auth', 2, { auth: secretAuth() });
+  afterEach(() => {
+    for (const s of opened.splice(0)) s.close();
+    closeAll();
+  });
+
+  it('the restored socket passes the middlewares on the new node: only the rooms its current token allows, and only their missed messages', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const sub = await v4(a.url, await hsToken({ sub: 'alice', rooms: { subscribe: ['x', 'y'], publish: [] } }));
+    const id = sub.id!;
+    for (const room of ['x', 'y']) expect(await sub.timeout(5000).emitWithAck('JOIN', { room })).to.include({ ok: true });
+    const pub = await connect('v4', b.url, '/layout', { extra: { auth: { token: await hsToken({ sub: 'bob', rooms: ALL_ROOMS }) } } });
+    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
+    await request(pub, 'NOTIFY', { room: 'x', message: 'x0' });
+    await first;
+    await dropTransport(a, '/layout', id).gone;
+    await request(pub, 'NOTIFY', { room: 'x', message: 'x1' });
+    await request(pub, 'NOTIFY', { room: 'y', message: 'y1' });
+
+    const narrower = await hsToken({ sub: 'alice', rooms: { subscribe: ['x'], publish: [] } });
+    const got: Envelope[] = [];
+    const back = await comeBack(b.url, sessionOf(sub), got, narrower);
+    expect(back.id).to.equal(id);
+    await request(pub, 'NOTIFY', { room: 'y', message: 'y2' });
+    await request(pub, 'NOTIFY', { room: 'x', message: 'x2' });
+    await until(back as unknown as TestClient, got, 2);
+    expect((await back.timeout(5000).emitWithAck('HISTORY', { room: 'x', limit: 1 })).ok).to.equal(true);
+    expect(got.map((e) => e.message)).to.deep.equal(['x1', 'x2']);
+    expect((await request(pub, 'CLIENTS', { room: 'y' })).clients).to.deep.equal([]);
+    expect((await request(pub, 'CLIENTS', { room: 'x' })).clients).to.deep.equal(['alice']);
   });
 });

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import type { NamespaceModule, Verb } from '../dispatch.js';
+import { emitHere } from '../emit-here.js';
 import { ServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccessControl, AppServer, AppSocket } from '../pubsub.js';
@@ -286,7 +287,7 @@ export class Access implements AccessControl {
     }
     auth.expired = true;
     const grace = this.config.auth.refreshGraceMs;
-    socket.emit('ERROR', {
+    emitHere(socket, 'ERROR', {
       code: 'TOKEN_EXPIRED',
       message: `the token has expired: send REFRESH {token} within ${Math.round(grace / 100) / 10} s or be disconnected`,
       event: 'REFRESH',

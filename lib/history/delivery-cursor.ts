@@ -10,9 +10,9 @@
  *
  * - `processed(ns)`: the id of the last stream entry of the namespace this node delivered; every
  *   entry up to it has been delivered, none after it;
- * - `lastOfRoom(ns, room)`: the id of the last room message delivered for that room, remembered
- *   for a few minutes, so a resume can tell whether a message of its room was delivered between
- *   its read from Redis and its join (then it reads again).
+ * - `lastOfRoom(ns, key)`: the id of the last broadcast delivered to an adapter room (`r:<room>`,
+ *   or a socket id), remembered for a few minutes, so a resume can tell whether something for its
+ *   rooms was delivered between its read from Redis and its join (then it reads again).
  */
 
 /** A Redis stream id ("<ms>-<seq>") as a comparable pair. */
@@ -26,6 +26,9 @@ export function compareStreamIds(a: string, b: string): number {
   const sb = Number(b.slice(db + 1));
   return sa === sb ? 0 : sa < sb ? -1 : 1;
 }
+
+/** How long a node waits for its reader to deliver its own marker entry. */
+const MARKER_WAIT_MS = 2000;
 
 /** How long the last delivered id of a quiet room is remembered: far beyond any read-to-join window. */
 const ROOM_MEMORY_MS = 5 * 60_000;
@@ -41,15 +44,26 @@ export class DeliveryCursor {
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number = Date.now) {
+  /**
+   * @param writeMarker writes an entry of `ns` to the stream that no adapter acts on, resolving with
+   *   its id (undefined when it cannot): how a node that has delivered nothing yet learns where its
+   *   reader is.
+   */
+  constructor(
+    private readonly writeMarker: (ns: string) => Promise<string | undefined>,
+    private readonly now: () => number = Date.now,
+  ) {
     this.timer = setInterval(() => this.forget(), ROOM_MEMORY_MS);
     this.timer.unref();
   }
 
-  /** Called by the adapter after it delivered stream entry `id` of `ns` (room: when it was a room message). */
-  delivered(ns: string, id: string, room: string | undefined): void {
+  /** Called by the adapter after it delivered stream entry `id` of `ns` (to the adapter rooms `rooms`, for a broadcast). */
+  delivered(ns: string, id: string, rooms: readonly string[] | undefined): void {
     this.namespaces.set(ns, id);
-    if (room !== undefined) this.rooms.set(`${ns}\u0000${room}`, { id, at: this.now() });
+    if (rooms) {
+      const at = this.now();
+      for (const key of rooms) this.rooms.set(`${ns}\u0000${key}`, { id, at });
+    }
     const waiting = this.waiters.get(ns);
     if (!waiting) return;
     const still = waiting.filter((w) => {
@@ -65,8 +79,21 @@ export class DeliveryCursor {
     return this.namespaces.get(ns);
   }
 
-  lastOfRoom(ns: string, room: string): string | undefined {
-    return this.rooms.get(`${ns}\u0000${room}`)?.id;
+  lastOfRoom(ns: string, key: string): string | undefined {
+    return this.rooms.get(`${ns}\u0000${key}`)?.id;
+  }
+
+  /**
+   * The last entry of `ns` delivered here. When there is none yet (a node that just started), a
+   * marker entry is written and waited for, so that everything before it counts as delivered (it
+   * was before this node's reader started, or delivered since). Undefined when Redis cannot tell.
+   */
+  async position(ns: string): Promise<string | undefined> {
+    const current = this.namespaces.get(ns);
+    if (current !== undefined) return current;
+    const marker = await this.writeMarker(ns).catch(() => undefined);
+    if (marker === undefined || !(await this.reached(ns, marker, MARKER_WAIT_MS))) return undefined;
+    return this.namespaces.get(ns);
   }
 
   /** Resolves once the entry `id` of `ns` (or a later one) has been delivered here, false after `timeoutMs`. */

@@ -18,6 +18,7 @@
  * epoch from `fallback`: positions from that time cannot be resumed, and say so (EPOCH_CHANGED).
  */
 import { randomUUID } from 'node:crypto';
+import { ROOM_PREFIX } from '../pubsub.js';
 import type { RedisConnection } from '../redis-connection.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import type { MemoryHistory } from './memory.js';
@@ -25,8 +26,6 @@ import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type Messag
 
 /** The adapter-stream uid of room messages: no adapter has it, so every node delivers them, the publisher's too. */
 export const ROOM_MESSAGE_UID = 'notify-room-message';
-/** A stream entry no adapter acts on; a node writes one to learn where its reader is. */
-const SYNC_MESSAGE_TYPE = '99';
 /** How long a room's epoch and last offset outlive its last message or resume. */
 const ROOM_IDLE_MS = 24 * 60 * 60_000;
 
@@ -117,7 +116,7 @@ export class RedisHistory implements HistoryStore {
     const json = JSON.stringify(args);
     const cut = json.lastIndexOf(this.markerJson);
     // The packet socket.io's cluster adapter would write for `nsp.to(room).except(socket).emit(...)`.
-    const opts = JSON.stringify({ rooms: [`r:${room}`], except: except === undefined ? [] : [except], flags: {} });
+    const opts = JSON.stringify({ rooms: [ROOM_PREFIX + room], except: except === undefined ? [] : [except], flags: {} });
     const packetStart = `{"opts":${opts},"packet":{"type":2,"nsp":${JSON.stringify(ns)},"data":[${JSON.stringify(event)},`;
     const ts = this.now();
     const reply = (await connection.run((c) =>
@@ -150,8 +149,7 @@ export class RedisHistory implements HistoryStore {
 
   async since(ns: string, room: string, since: Position): Promise<RecoveryReader> {
     const { connection, cursor } = this.options;
-    // Where this node's reader is, for a namespace it has delivered nothing of yet: write an entry and wait for it.
-    if (cursor.processed(ns) === undefined) await this.sync(ns);
+    if ((await cursor.position(ns)) === undefined) return () => ({ recovered: false, reason: 'UNAVAILABLE', head: { offset: 0, epoch: '' } });
     const now = this.now();
     let reply: [string, number, string, StreamEntry[]];
     try {
@@ -176,12 +174,12 @@ export class RedisHistory implements HistoryStore {
     }
     return (last) => {
       // A message of this room delivered here after the read: the read misses it. Read again.
-      const lastOfRoom = cursor.lastOfRoom(ns, room);
+      const lastOfRoom = cursor.lastOfRoom(ns, ROOM_PREFIX + room);
       if (lastOfRoom !== undefined && compareStreamIds(lastOfRoom, readUpTo) > 0) {
         return last ? { recovered: false, reason: 'UNAVAILABLE', head } : undefined;
       }
       // Delivered here already: replay. After that: they arrive live once the socket has joined.
-      const processed = cursor.processed(ns) ?? '0-0';
+      const processed = cursor.processed(ns)!;
       const replay = entries.filter((e) => compareStreamIds(e.streamId, processed) <= 0).map((e) => e.entry);
       return { recovered: true, entries: replay, head: replay.length ? replay[replay.length - 1]!.meta : { offset: since.offset, epoch } };
     };
@@ -193,13 +191,6 @@ export class RedisHistory implements HistoryStore {
     if (since.offset > head.offset) return { recovered: false, reason: 'UNKNOWN_OFFSET', head };
     if (since.offset < head.offset && !this.keep) return { recovered: false, reason: 'TOO_OLD', head };
     return undefined;
-  }
-
-  private async sync(ns: string): Promise<void> {
-    const id = await this.options.connection
-      .run((c) => c.xAdd(this.options.adapterStream, '*', { uid: ROOM_MESSAGE_UID, nsp: ns, type: SYNC_MESSAGE_TYPE }))
-      .catch(() => undefined);
-    if (id !== undefined) await this.options.cursor.reached(ns, id, 2000);
   }
 
   private entry([streamId, fields]: StreamEntry, epoch: string): { streamId: string; entry: HistoryEntry } {

@@ -1,4 +1,5 @@
 /** Shared replies of the history verbs: JOIN `since` ack fields and HISTORY answers. */
+import { emitHere } from '../emit-here.js';
 import type { JoinRecovery } from '../events.js';
 import type { AppSocket } from '../pubsub.js';
 import type { HistoryEntry, MaybePromise, Recovery } from './types.js';
@@ -24,7 +25,7 @@ export function sendHistory<M>(
 ): MaybePromise<{ room: string; messages: M[] }> {
   const answer = (list: HistoryEntry[]): { room: string; messages: M[] } => {
     const reply = { room, messages: list.map(format) };
-    if (!acked) socket.emit('HISTORY', reply);
+    if (!acked) emitHere(socket, 'HISTORY', reply);
     return reply;
   };
   return entries instanceof Promise ? entries.then(answer) : answer(entries);

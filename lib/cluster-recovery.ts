@@ -1,0 +1,221 @@
+/**
+ * socket.io connection-state recovery (CSR) in cluster mode, on the Redis Streams adapter: a v4
+ * client that lost its connection to one node and comes back, within --recovery-window, to any
+ * node gets its socket id, rooms and names back, and every message it missed, exactly once.
+ *
+ * The adapter's own restore does not fit, for three reasons this module replaces it for:
+ * - it writes the missed packets in the Socket constructor, before the connection middlewares
+ *   (authentication) run: a client whose credentials no longer pass would still get them;
+ * - it reads the stream up to its end while this node is still delivering that stream: packets
+ *   this node had not delivered yet are written twice (missed, then live), and those it delivers
+ *   before the socket is connected are lost;
+ * - it stores the session with msgpack, which keeps no class (the display names).
+ *
+ * So the session is stored as JSON (only the rooms' display names, last name and lobby: credentials
+ * are asked again), the restore only checks that the session and the client's last packet exist,
+ * and `resumeFromStream` does the rest from the socket's `connection` handler, after the
+ * middlewares: out of its rooms at once, rooms authorized again, the stream read from the client's
+ * last packet, then, in one synchronous block, back into the allowed rooms and the packets this
+ * node had delivered already written to it (lib/history/delivery-cursor.ts; the ones after arrive
+ * live). A read goes again when something for its rooms was delivered here while it ran.
+ */
+import type { Session } from 'socket.io-adapter';
+import { emitHere } from './emit-here.js';
+import { compareStreamIds, type DeliveryCursor } from './history/delivery-cursor.js';
+import { MAX_RESUME_READS } from './history/types.js';
+import type { Logger } from './logger.js';
+import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
+import type { RedisClient } from './redis-connection.js';
+import { reaches, readNames, type ResumeDeps } from './recovery.js';
+import { RoomNames } from './room-names.js';
+
+/** Entries read per XRANGE call while catching up. */
+const READ_COUNT = 1000;
+/** How long a restored session waits for the middlewares to let the socket in. */
+const PENDING_MS = 60_000;
+
+interface StreamEntry {
+  id: string;
+  message: Record<string, string>;
+}
+
+/** What a cluster adapter offers `resumeFromStream`. */
+export interface StreamRestore {
+  /** The last stream entry a restored socket had, once (the entry is removed). */
+  take(sid: string): string | undefined;
+  /** Every entry of the stream after `after`, in order. */
+  read(after: string): Promise<StreamEntry[]>;
+  readonly cursor: DeliveryCursor;
+}
+
+export interface StreamRecoveryOptions {
+  client: RedisClient;
+  stream: string;
+  sessionKeyPrefix: string;
+  cursor: DeliveryCursor;
+}
+
+interface StoredSession {
+  sid: string;
+  pid: string;
+  rooms: string[];
+  data: { names: [string, string][]; lastName: string | undefined; lobby: string | undefined };
+}
+
+type RecoverableAdapter = {
+  nsp: { server: { opts: { connectionStateRecovery?: { maxDisconnectionDuration?: number } } } };
+  persistSession(session: Omit<Session, 'missedPackets'>): void | Promise<void>;
+  restoreSession(pid: string, offset: string): Promise<Session | null>;
+  streamRestore?: StreamRestore;
+};
+
+/** Replaces a streams adapter's session store and restore (see the header comment). */
+export function enableStreamRecovery(adapter: RecoverableAdapter, options: StreamRecoveryOptions, logger: Logger): void {
+  const { client, stream, sessionKeyPrefix, cursor } = options;
+  const pending = new Map<string, { offset: string; at: number }>();
+  const windowMs = (): number => adapter.nsp.server.opts.connectionStateRecovery?.maxDisconnectionDuration ?? 120_000;
+
+  adapter.persistSession = (session) => {
+    // Engine.IO v3 clients ("/nsp#id") have no session id to come back with.
+    if (session.sid.includes('#')) return;
+    const data = session.data as Partial<SocketState> | undefined;
+    const names = data?.names instanceof RoomNames ? data.names.keys().map((room) => [room, data.names!.get(room)!] as [string, string]) : [];
+    const stored: StoredSession = { sid: session.sid, pid: session.pid, rooms: [...session.rooms], data: { names, lastName: data?.lastName, lobby: data?.lobby } };
+    client.set(sessionKeyPrefix + session.pid, JSON.stringify(stored), { expiration: { type: 'PX', value: windowMs() } }).catch((err: unknown) => {
+      logger.warn('keeping a session for recovery failed', { err: (err as Error).message });
+    });
+  };
+
+  adapter.restoreSession = async (pid, offset) => {
+    if (!/^\d+-\d+$/.test(offset)) return null;
+    const now = Date.now();
+    for (const [sid, p] of pending) if (p.at < now - PENDING_MS) pending.delete(sid);
+    const [raw, last] = await Promise.all([client.getDel(sessionKeyPrefix + pid), client.xRange(stream, offset, offset)]);
+    // The client's last packet must still be in the stream: everything after it is then there too.
+    if (typeof raw !== 'string' || !last || last.length === 0) return null;
+    const stored = JSON.parse(raw) as StoredSession;
+    pending.set(stored.sid, { offset, at: now });
+    return { ...stored, missedPackets: [] } as unknown as Session;
+  };
+
+  adapter.streamRestore = {
+    cursor,
+    take(sid) {
+      const p = pending.get(sid);
+      pending.delete(sid);
+      return p?.offset;
+    },
+    async read(after) {
+      const all: StreamEntry[] = [];
+      for (;;) {
+        const batch = (await client.xRange(stream, nextId(after), '+', { COUNT: READ_COUNT })) as StreamEntry[] | null;
+        if (!batch || batch.length === 0) return all;
+        all.push(...batch);
+        after = batch[batch.length - 1]!.id;
+        if (batch.length < READ_COUNT) return all;
+      }
+    },
+  };
+}
+
+/** The smallest stream id after `id` (exclusive ranges need Redis 6.2). */
+function nextId(id: string): string {
+  const dash = id.indexOf('-');
+  return `${id.slice(0, dash)}-${Number(id.slice(dash + 1)) + 1}`;
+}
+
+/** The stream restore of a socket restored by CSR in cluster mode, when there is one. */
+export function streamRestoreOf(socket: AppSocket): { restore: StreamRestore; offset: string } | undefined {
+  const restore = (socket.nsp.adapter as unknown as RecoverableAdapter).streamRestore;
+  const offset = restore?.take(socket.id);
+  return restore && offset !== undefined ? { restore, offset } : undefined;
+}
+
+/** A broadcast entry of this namespace as socket.io's cluster adapter writes it, or undefined. */
+function broadcastOf(entry: StreamEntry, ns: string): { data: unknown[]; rooms: Set<string>; except: Set<string> } | undefined {
+  const m = entry.message;
+  if (m.nsp !== ns || m.type !== '3' || !m.data?.startsWith('{')) return undefined;
+  const parsed = JSON.parse(m.data) as { requestId?: string; packet: { type: number; data: unknown[] }; opts: { rooms: string[]; except: string[]; flags?: { volatile?: boolean } } };
+  if (parsed.requestId !== undefined || parsed.packet.type !== 2 || parsed.opts.flags?.volatile) return undefined;
+  return { data: parsed.packet.data, rooms: new Set(parsed.opts.rooms), except: new Set(parsed.opts.except) };
+}
+
+/**
+ * Puts a socket restored by CSR in cluster mode back in order (see the header comment). Runs from
+ * the `connection` handler, so after the middlewares, with the credentials the client has now.
+ */
+export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, restore: StreamRestore, offset: string): Promise<void> {
+  const ns = socket.nsp.name;
+  const data = (socket.data ?? {}) as Partial<SocketState> & { names?: unknown };
+  const restored = readNames(data.names);
+  const auth = data.auth;
+  const keys = [...socket.rooms].filter((key) => key.startsWith(ROOM_PREFIX));
+  // Out of its rooms until the packets it missed are known: nothing live may come before them.
+  for (const key of keys) void socket.leave(key);
+  socket.data = { names: new RoomNames(), lastName: data.lastName, lobby: undefined, auth, events: undefined };
+  // What was sent to the socket itself up to here was not delivered to it (it was not connected).
+  const connectedAt = restore.cursor.processed(ns);
+  const debug = (message: string, extra: object): void => {
+    if (deps.logger.isDebugEnabled()) deps.logger.debug(message, { nsp: ns, socket: socket.id, ...extra });
+  };
+
+  const verdicts = await Promise.allSettled(keys.map(async (key) => deps.authorize(key.slice(ROOM_PREFIX.length))));
+  const allowed = keys.filter((key, i) => {
+    const verdict = verdicts[i]!;
+    if (verdict.status === 'rejected') debug('recovered room dropped', { room: key.slice(ROOM_PREFIX.length, 64), reason: (verdict.reason as Error).message });
+    return verdict.status === 'fulfilled';
+  });
+  const position = await restore.cursor.position(ns);
+  const entries: StreamEntry[] = [];
+  let after = offset;
+  for (let read = 1; ; read++) {
+    try {
+      const batch = await restore.read(after);
+      entries.push(...batch);
+      if (batch.length) after = batch[batch.length - 1]!.id;
+    } catch (err) {
+      deps.logger.warn('reading missed packets failed: the socket is back in its rooms without them', { nsp: ns, err: (err as Error).message });
+      entries.length = 0;
+      break;
+    }
+    if (socket.disconnected) return;
+    // Something for its rooms delivered here after the read: the read misses it. Read on.
+    const stale = allowed.some((key) => {
+      const last = restore.cursor.lastOfRoom(ns, key);
+      return last !== undefined && compareStreamIds(last, after) > 0;
+    });
+    if (!stale) break;
+    if (read >= MAX_RESUME_READS) {
+      deps.logger.warn('missed packets kept moving: the socket is back in its rooms without them', { nsp: ns, reads: read });
+      entries.length = 0;
+      break;
+    }
+  }
+
+  // Synchronous from here: rooms, then what this node had delivered of them before now.
+  if (socket.disconnected) return;
+  const delivered = restore.cursor.processed(ns) ?? position ?? '0-0';
+  const roomKeys = new Set(allowed);
+  const names = socket.data.names;
+  for (const key of allowed) {
+    void socket.join(key);
+    const room = key.slice(ROOM_PREFIX.length);
+    names.set(room, auth?.name ?? restored.get(room) ?? data.lastName ?? socket.id);
+  }
+  if (data.lobby !== undefined && names.has(data.lobby)) socket.data.lobby = data.lobby;
+  let replayed = 0;
+  for (const entry of entries) {
+    const packet = broadcastOf(entry, ns);
+    if (!packet || packet.except.has(socket.id)) continue;
+    const toRooms = compareStreamIds(entry.id, delivered) <= 0 && reaches(packet, roomKeys);
+    const toSocket = packet.rooms.has(socket.id) && (connectedAt === undefined || compareStreamIds(entry.id, connectedAt) <= 0);
+    if (!toRooms && !toSocket) continue;
+    packet.data.push(entry.id); // the client's new position, as the adapter adds it live
+    emitHere(socket, ...(packet.data as [string, ...unknown[]]));
+    replayed++;
+  }
+  for (const room of names.keys()) {
+    deps.addPresence(room, names.get(room)!).catch((err: unknown) => deps.logger.error('restoring presence failed', { nsp: ns, socket: socket.id, err }));
+  }
+  debug('connection state recovered', { rooms: names.size, replayed });
+}
