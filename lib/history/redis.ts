@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { ROOM_PREFIX } from '../pubsub.js';
 import type { RedisConnection } from '../redis-connection.js';
+import { RedisScript } from '../redis-script.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import type { MemoryHistory } from './memory.js';
 import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery, type RecoveryReader } from './types.js';
@@ -29,7 +30,7 @@ export const ROOM_MESSAGE_UID = 'notify-room-message';
 /** How long a room's epoch and last offset outlive its last message or resume. */
 const ROOM_IDLE_MS = 24 * 60 * 60_000;
 
-const PUBLISH = `
+const PUBLISH = new RedisScript(`
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -45,10 +46,10 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
 end
 return {epoch, offset}
-`;
+`);
 
 /** The room's epoch and head (made when missing), the adapter stream's last id, and the room's entries from ARGV[3] when asked. */
-const SINCE = `
+const SINCE = new RedisScript(`
 local state = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
 local epoch = state[1]
 local head = tonumber(state[2]) or 0
@@ -64,14 +65,14 @@ if last[1] then lastId = last[1][1] end
 local entries = {}
 if epoch == ARGV[4] and tonumber(ARGV[5]) < head then entries = redis.call('XRANGE', KEYS[2], ARGV[3], '+') end
 return {epoch, head, lastId, entries}
-`;
+`);
 
 /** The room's epoch and up to ARGV[2] entries at or before ARGV[1], newest first. */
-const PAGE = `
+const PAGE = new RedisScript(`
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then return {false, {}} end
 return {epoch, redis.call('XREVRANGE', KEYS[2], ARGV[1], '-', 'COUNT', ARGV[2])}
-`;
+`);
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -102,6 +103,7 @@ export class RedisHistory implements HistoryStore {
     this.markerJson = JSON.stringify(this.marker);
     this.now = options.now ?? Date.now;
     this.keep = options.size > 0 && options.ttlMs > 0;
+    for (const script of [PUBLISH, SINCE, PAGE]) script.loadOnReady(options.connection.client);
   }
 
   private keys(ns: string, room: string): string[] {
@@ -120,7 +122,7 @@ export class RedisHistory implements HistoryStore {
     const packetStart = `{"opts":${opts},"packet":{"type":2,"nsp":${JSON.stringify(ns)},"data":[${JSON.stringify(event)},`;
     const ts = this.now();
     const reply = (await connection.run((c) =>
-      c.eval(PUBLISH, {
+      PUBLISH.run(c, {
         keys: this.keys(ns, room),
         arguments: [
           newEpoch(ts),
@@ -154,7 +156,7 @@ export class RedisHistory implements HistoryStore {
     let reply: [string, number, string, StreamEntry[]];
     try {
       reply = (await connection.run((c) =>
-        c.eval(SINCE, {
+        SINCE.run(c, {
           keys: this.keys(ns, room),
           arguments: [newEpoch(now), String(Math.max(ROOM_IDLE_MS, this.options.ttlMs)), `${since.offset + 1}-0`, since.epoch, String(since.offset)],
         }),
@@ -204,7 +206,7 @@ export class RedisHistory implements HistoryStore {
     if (!this.keep || limit <= 0) return [];
     const keys = this.keys(ns, room);
     const reply = (await this.options.connection.run((c) =>
-      c.eval(PAGE, { keys: keys.slice(0, 2), arguments: [before ? `${Math.max(0, before.offset - 1)}-0` : '+', String(limit)] }),
+      PAGE.run(c, { keys: keys.slice(0, 2), arguments: [before ? `${Math.max(0, before.offset - 1)}-0` : '+', String(limit)] }),
     )) as [string | null, StreamEntry[]];
     const [epoch, raw] = reply;
     if (!epoch) return [];
