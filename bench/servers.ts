@@ -3,7 +3,8 @@
  * pid for the /proc readings, always killed when the harness exits (normally, on error or on a
  * signal).
  *
- * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes; both with a
+ * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes
+ * (`us-redis2-before` the same with the BENCH_BEFORE_SERVER build); each with a
  * private redis-server on a free port (no persistence), started and killed with them. Their CPU
  * and memory readings add up every process of the set, Redis included.
  *
@@ -21,12 +22,12 @@ import { fileURLToPath } from 'node:url';
 import { ENVIRONMENT } from '../lib/config.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before';
 /** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
 /** Every kind --servers accepts. */
-export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before'];
-const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2 };
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before'];
+const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2, 'us-redis2-before': 2 };
 /** [history] Variants of `us`: its flags. */
 const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
   'us-nohistory': ['--history-size', '0', '--recovery-window', '0'],
@@ -98,7 +99,9 @@ async function startCluster(kind: ServerKind, count: number, timeoutMs: number):
     liveRedis.delete(redis);
   };
   try {
-    for (let i = 0; i < count; i++) nodes.push(await startProcess('us', ['--redis', redis.url, '--redis-prefix', 'bench'], timeoutMs));
+    // us-redis2-before: the BENCH_BEFORE_SERVER build, for a before/after of cluster mode in one run.
+    const build: ProcessKind = kind === 'us-redis2-before' ? 'us-before' : 'us';
+    for (let i = 0; i < count; i++) nodes.push(await startProcess(build, ['--redis', redis.url, '--redis-prefix', 'bench'], timeoutMs));
   } catch (err) {
     await stop();
     throw err;

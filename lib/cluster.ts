@@ -3,7 +3,12 @@
  * only these change:
  *   - the socket.io adapter: the official Redis Streams adapter, so every broadcast (a room
  *     publication, a message to one socket id) reaches the members on every node, exactly once;
+ *     Room messages are written to the adapter's stream by the history's publish script
+ *     (lib/history/redis.ts) and every node, this one included, delivers them as it reads them;
  *   - the presence store: RedisPresence (names and membership readable by every node);
+ *   - history and connection-state recovery: shared through Redis, resumed on any node
+ *     (lib/history/redis.ts, lib/cluster-recovery.ts), with a cursor of how far this node has
+ *     delivered the stream (lib/history/delivery-cursor.ts);
  *   - readiness: not ready while Redis is unreachable.
  *
  * While Redis is unreachable, broadcasts are delivered on this node only (flag `local`): the

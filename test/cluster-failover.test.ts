@@ -193,6 +193,7 @@ describe('cluster: Redis killed and restarted', function () {
     // The shared history cannot be read: JOIN since says so, and joins all the same.
     const resumer = await connect('v4', A, '/layout');
     expect(await request(resumer, 'JOIN', { room: 'r', name: 'x', since: outage[0]![0].meta })).to.deep.include({ ok: true, recovered: false, reason: 'UNAVAILABLE' });
+    expect((await request(resumer, 'HISTORY', { room: 'r' })).error.code).to.equal('NOT_READY');
     resumer.close();
 
     await redis!.restart();

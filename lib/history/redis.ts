@@ -18,6 +18,7 @@
  * epoch from `fallback`: positions from that time cannot be resumed, and say so (EPOCH_CHANGED).
  */
 import { randomUUID } from 'node:crypto';
+import { ServiceError } from '../errors.js';
 import { ROOM_PREFIX } from '../pubsub.js';
 import type { RedisConnection } from '../redis-connection.js';
 import { RedisScript } from '../redis-script.js';
@@ -205,9 +206,14 @@ export class RedisHistory implements HistoryStore {
   async page(ns: string, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
     if (!this.keep || limit <= 0) return [];
     const keys = this.keys(ns, room);
-    const reply = (await this.options.connection.run((c) =>
-      PAGE.run(c, { keys: keys.slice(0, 2), arguments: [before ? `${Math.max(0, before.offset - 1)}-0` : '+', String(limit)] }),
-    )) as [string | null, StreamEntry[]];
+    let reply: [string | null, StreamEntry[]];
+    try {
+      reply = (await this.options.connection.run((c) =>
+        PAGE.run(c, { keys: keys.slice(0, 2), arguments: [before ? `${Math.max(0, before.offset - 1)}-0` : '+', String(limit)] }),
+      )) as typeof reply;
+    } catch {
+      throw new ServiceError('NOT_READY', 'the shared history cannot be read now');
+    }
     const [epoch, raw] = reply;
     if (!epoch) return [];
     if (before && before.epoch !== epoch) {
