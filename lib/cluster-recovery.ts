@@ -131,11 +131,23 @@ export function streamRestoreOf(socket: AppSocket): { restore: StreamRestore; of
   return restore && offset !== undefined ? { restore, offset } : undefined;
 }
 
+interface StreamBroadcast {
+  requestId?: string;
+  packet: { type: number; data: unknown[] };
+  opts: { rooms: string[]; except: string[]; flags?: { volatile?: boolean } };
+}
+
 /** A broadcast entry of this namespace as socket.io's cluster adapter writes it, or undefined. */
 function broadcastOf(entry: StreamEntry, ns: string): { data: unknown[]; rooms: Set<string>; except: Set<string> } | undefined {
   const m = entry.message;
   if (m.nsp !== ns || m.type !== '3' || !m.data?.startsWith('{')) return undefined;
-  const parsed = JSON.parse(m.data) as { requestId?: string; packet: { type: number; data: unknown[] }; opts: { rooms: string[]; except: string[]; flags?: { volatile?: boolean } } };
+  let parsed: StreamBroadcast;
+  try {
+    parsed = JSON.parse(m.data) as typeof parsed;
+  } catch {
+    return undefined; // not written by socket.io: the adapter skips it too
+  }
+  if (!Array.isArray(parsed.packet?.data) || !Array.isArray(parsed.opts?.rooms) || !Array.isArray(parsed.opts.except)) return undefined;
   if (parsed.requestId !== undefined || parsed.packet.type !== 2 || parsed.opts.flags?.volatile) return undefined;
   return { data: parsed.packet.data, rooms: new Set(parsed.opts.rooms), except: new Set(parsed.opts.except) };
 }
