@@ -17,10 +17,20 @@ interface RoomSocket {
 }
 
 export class FanoutAdapter extends Adapter {
-  /** Ids of the members of the excluded rooms (a publisher's own room: one id). */
-  private exceptIds(rooms: Set<Room> | undefined): Set<SocketId> {
+  /**
+   * Ids of the members of the excluded rooms. The common case, a publisher's own room, is one id,
+   * returned as such: no Set per publication.
+   */
+  private exceptIds(rooms: Set<Room> | undefined): Set<SocketId> | SocketId | undefined {
+    if (!rooms || rooms.size === 0) return undefined;
+    if (rooms.size === 1) {
+      for (const room of rooms) {
+        const members = this.rooms.get(room);
+        if (members?.size === 1) for (const id of members) return id;
+      }
+    }
     const ids = new Set<SocketId>();
-    if (rooms) for (const room of rooms) this.rooms.get(room)?.forEach((id) => ids.add(id));
+    for (const room of rooms) this.rooms.get(room)?.forEach((id) => ids.add(id));
     return ids;
   }
 
@@ -39,8 +49,10 @@ export class FanoutAdapter extends Adapter {
     const except = this.exceptIds(opts.except);
     const sockets: Map<SocketId, RoomSocket> = this.nsp.sockets;
     const frame = packetOpts.wsPreEncodedFrame;
+    const one = typeof except === 'string' ? except : undefined;
+    const many = typeof except === 'object' ? except : undefined;
     for (const id of members) {
-      if (except.has(id)) continue;
+      if (id === one || many?.has(id)) continue;
       const socket = sockets.get(id);
       if (!socket) continue;
       socket.notifyOutgoingListeners?.(packet);

@@ -69,6 +69,14 @@ export interface HistoryDeps {
   store?: MessageStore | undefined;
 }
 
+/** Adds a message's receipt to the verb's fresh result object. */
+function complete<F extends object>(fields: F, offset: number, recipients: number): F & PublishReceipt {
+  const receipt = fields as F & PublishReceipt;
+  receipt.offset = offset;
+  receipt.recipients = recipients;
+  return receipt;
+}
+
 /** A message as it went out: what the publisher's ack and the durable store need. */
 export interface Published {
   ns: string;
@@ -307,7 +315,8 @@ export class PubSub {
   }
 
   /**
-   * [history] The publisher's ack fields for a message: `{...fields, offset, recipients}`, once it
+   * [history] The publisher's ack fields for a message: `fields` (a fresh object, completed in
+   * place: a copy per message showed in profiles) with `offset` and `recipients`, once it
    * is durably stored when `store` is asked. Synchronous in the common case (no store, no pending
    * authorization, presence in memory). A failed store is STORE_FAILED (logged); the message went
    * out live all the same.
@@ -315,16 +324,14 @@ export class PubSub {
   receipt<F extends object>(published: MaybePromise<Published | undefined>, store: boolean, fields: F): MaybePromise<F & PublishReceipt> {
     if (!(published instanceof Promise)) {
       if (published === undefined) throw new Error('receipt() of an event that is not a message');
-      if (!(published.recipients instanceof Promise) && !store) {
-        return { ...fields, offset: published.entry.meta.offset, recipients: published.recipients };
-      }
+      if (!(published.recipients instanceof Promise) && !store) return complete(fields, published.entry.meta.offset, published.recipients);
     }
     return (async () => {
       const p = await published;
       if (p === undefined) throw new Error('receipt() of an event that is not a message');
       const recipients = await p.recipients;
       if (store) await this.persist(p, recipients);
-      return { ...fields, offset: p.entry.meta.offset, recipients };
+      return complete(fields, p.entry.meta.offset, recipients);
     })();
   }
 

@@ -35,7 +35,17 @@ const SLICE = 500;
 
 export function watchSlowConsumers(io: AppServer, limits: AbuseLimits, logger: Logger): () => void {
   if (limits.maxSendBuffer <= 0) return () => {};
-  const clients = (): Record<string, EngineConn> => (io.engine as unknown as { clients: Record<string, EngineConn> }).clients;
+  // Our own set of open connections: Engine.IO's `clients` is a dictionary-mode object, and listing
+  // one of 5k entries (Object.keys/values sorts them) cost more than measuring them all.
+  const live = new Set<EngineConn>();
+  function forget(this: EngineConn): void {
+    live.delete(this);
+  }
+  const engine = io.engine as unknown as { on(event: 'connection', listener: (conn: EngineConn & { once(e: 'close', l: () => void): void }) => void): void };
+  engine.on('connection', (conn) => {
+    live.add(conn);
+    conn.once('close', forget);
+  });
   let stopped = false;
   let pending: NodeJS.Immediate | undefined;
 
@@ -49,19 +59,22 @@ export function watchSlowConsumers(io: AppServer, limits: AbuseLimits, logger: L
     conn.transport?.socket?.terminate?.();
   };
 
-  // One sweep: the ids at its start, measured a slice per turn of the event loop, so deliveries
-  // interleave with it (one pass over 10k connections in one go shows up in delivery latency).
-  const sweep = (ids: string[], from: number): void => {
+  // One sweep: every connection, measured a slice per turn of the event loop, so deliveries
+  // interleave with it (one pass over 10k connections in one go shows up in delivery latency). The
+  // set's iterator goes on across slices; connections that close meanwhile are simply not reached.
+  const sweep = (conns: Iterator<EngineConn>): void => {
     pending = undefined;
     if (stopped) return;
-    const all = clients();
-    const end = Math.min(from + SLICE, ids.length);
-    for (let i = from; i < end; i++) check(all[ids[i]!]);
-    if (end < ids.length) pending = setImmediate(sweep, ids, end);
+    for (let i = 0; i < SLICE; i++) {
+      const next = conns.next();
+      if (next.done) return;
+      check(next.value);
+    }
+    pending = setImmediate(sweep, conns);
   };
 
   const timer = setInterval(() => {
-    if (pending === undefined) sweep(Object.keys(clients()), 0);
+    if (pending === undefined) sweep(live.values());
   }, limits.sendBufferCheckMs);
   timer.unref();
   return () => {
