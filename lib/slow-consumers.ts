@@ -35,17 +35,12 @@ const SLICE = 500;
 
 export function watchSlowConsumers(io: AppServer, limits: AbuseLimits, logger: Logger): () => void {
   if (limits.maxSendBuffer <= 0) return () => {};
-  // Our own set of open connections: Engine.IO's `clients` is a dictionary-mode object, and listing
-  // one of 5k entries (Object.keys/values sorts them) cost more than measuring them all.
+  // Our own set of connections: Engine.IO's `clients` is a dictionary-mode object, and listing one
+  // of 5k entries (Object.keys/values sorts them) cost more than measuring them all. Closed ones
+  // leave it at the next sweep: a close listener per connection would cost memory on each.
   const live = new Set<EngineConn>();
-  function forget(this: EngineConn): void {
-    live.delete(this);
-  }
-  const engine = io.engine as unknown as { on(event: 'connection', listener: (conn: EngineConn & { once(e: 'close', l: () => void): void }) => void): void };
-  engine.on('connection', (conn) => {
-    live.add(conn);
-    conn.once('close', forget);
-  });
+  const engine = io.engine as unknown as { on(event: 'connection', listener: (conn: EngineConn) => void): void };
+  engine.on('connection', (conn) => live.add(conn));
   let stopped = false;
   let pending: NodeJS.Immediate | undefined;
 
@@ -68,7 +63,8 @@ export function watchSlowConsumers(io: AppServer, limits: AbuseLimits, logger: L
     for (let i = 0; i < SLICE; i++) {
       const next = conns.next();
       if (next.done) return;
-      check(next.value);
+      if (next.value.readyState === 'closed') live.delete(next.value);
+      else check(next.value);
     }
     pending = setImmediate(sweep, conns);
   };
@@ -79,6 +75,7 @@ export function watchSlowConsumers(io: AppServer, limits: AbuseLimits, logger: L
   timer.unref();
   return () => {
     stopped = true;
+    live.clear();
     clearInterval(timer);
     if (pending) clearImmediate(pending);
   };
