@@ -31,6 +31,8 @@ import { RoomNames } from './room-names.js';
 
 /** Entries read per XRANGE call while catching up. */
 const READ_COUNT = 1000;
+/** Restores of one session that may give up before the client gets a new session instead. */
+const MAX_FAILED_RESTORES = 3;
 /** How long a restored session waits for the middlewares to let the socket in. */
 const PENDING_MS = 60_000;
 
@@ -41,8 +43,10 @@ interface StreamEntry {
 
 /** What a cluster adapter offers `resumeFromStream`. */
 export interface StreamRestore {
-  /** The last stream entry a restored socket had, once (the entry is removed). */
-  take(sid: string): string | undefined;
+  /** The last stream entry a restored socket had and how many restores of it failed before, once. */
+  take(sid: string): { offset: string; failures: number } | undefined;
+  /** A restore that could not read what the socket missed: the next session it leaves counts it. */
+  failed(sid: string, failures: number): void;
   /** Every entry of the stream after `after`, in order. */
   read(after: string): Promise<StreamEntry[]>;
   readonly cursor: DeliveryCursor;
@@ -59,6 +63,8 @@ interface StoredSession {
   sid: string;
   pid: string;
   rooms: string[];
+  /** Restores of this session that gave up (the connection was closed so the client tries again). */
+  failures?: number;
   data: { names: [string, string][]; lastName: string | undefined; lobby: string | undefined };
 }
 
@@ -72,7 +78,8 @@ type RecoverableAdapter = {
 /** Replaces a streams adapter's session store and restore (see the header comment). */
 export function enableStreamRecovery(adapter: RecoverableAdapter, options: StreamRecoveryOptions, logger: Logger): void {
   const { client, stream, sessionKeyPrefix, cursor } = options;
-  const pending = new Map<string, { offset: string; at: number }>();
+  const pending = new Map<string, { offset: string; at: number; failures: number }>();
+  const failures = new Map<string, number>();
   const windowMs = (): number => adapter.nsp.server.opts.connectionStateRecovery?.maxDisconnectionDuration ?? 120_000;
 
   adapter.persistSession = (session) => {
@@ -80,7 +87,9 @@ export function enableStreamRecovery(adapter: RecoverableAdapter, options: Strea
     if (session.sid.includes('#')) return;
     const data = session.data as Partial<SocketState> | undefined;
     const names = data?.names instanceof RoomNames ? data.names.keys().map((room) => [room, data.names!.get(room)!] as [string, string]) : [];
-    const stored: StoredSession = { sid: session.sid, pid: session.pid, rooms: [...session.rooms], data: { names, lastName: data?.lastName, lobby: data?.lobby } };
+    const failed = failures.get(session.sid);
+    failures.delete(session.sid);
+    const stored: StoredSession = { sid: session.sid, pid: session.pid, rooms: [...session.rooms], failures: failed, data: { names, lastName: data?.lastName, lobby: data?.lobby } };
     client.set(sessionKeyPrefix + session.pid, JSON.stringify(stored), { expiration: { type: 'PX', value: windowMs() } }).catch((err: unknown) => {
       logger.warn('keeping a session for recovery failed', { err: (err as Error).message });
     });
@@ -94,7 +103,9 @@ export function enableStreamRecovery(adapter: RecoverableAdapter, options: Strea
     // The client's last packet must still be in the stream: everything after it is then there too.
     if (typeof raw !== 'string' || !last || last.length === 0) return null;
     const stored = JSON.parse(raw) as StoredSession;
-    pending.set(stored.sid, { offset, at: now });
+    // Its missed packets could not be read, again and again: a new session (the client rejoins).
+    if ((stored.failures ?? 0) >= MAX_FAILED_RESTORES) return null;
+    pending.set(stored.sid, { offset, at: now, failures: stored.failures ?? 0 });
     return { ...stored, missedPackets: [] } as unknown as Session;
   };
 
@@ -103,7 +114,10 @@ export function enableStreamRecovery(adapter: RecoverableAdapter, options: Strea
     take(sid) {
       const p = pending.get(sid);
       pending.delete(sid);
-      return p?.offset;
+      return p && { offset: p.offset, failures: p.failures };
+    },
+    failed(sid, count) {
+      failures.set(sid, count);
     },
     async read(after) {
       const all: StreamEntry[] = [];
@@ -125,10 +139,10 @@ function nextId(id: string): string {
 }
 
 /** The stream restore of a socket restored by CSR in cluster mode, when there is one. */
-export function streamRestoreOf(socket: AppSocket): { restore: StreamRestore; offset: string } | undefined {
+export function streamRestoreOf(socket: AppSocket): { restore: StreamRestore; offset: string; failures: number } | undefined {
   const restore = (socket.nsp.adapter as unknown as RecoverableAdapter).streamRestore;
-  const offset = restore?.take(socket.id);
-  return restore && offset !== undefined ? { restore, offset } : undefined;
+  const pending = restore?.take(socket.id);
+  return restore && pending ? { restore, ...pending } : undefined;
 }
 
 interface StreamBroadcast {
@@ -156,7 +170,7 @@ function broadcastOf(entry: StreamEntry, ns: string): { data: unknown[]; rooms: 
  * Puts a socket restored by CSR in cluster mode back in order (see the header comment). Runs from
  * the `connection` handler, so after the middlewares, with the credentials the client has now.
  */
-export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, restore: StreamRestore, offset: string): Promise<void> {
+export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, restore: StreamRestore, offset: string, failures = 0): Promise<void> {
   const ns = socket.nsp.name;
   const data = (socket.data ?? {}) as Partial<SocketState> & { names?: unknown };
   const restored = readNames(data.names);
@@ -177,17 +191,19 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
     if (verdict.status === 'rejected') debug('recovered room dropped', { room: key.slice(ROOM_PREFIX.length, 64), reason: (verdict.reason as Error).message });
     return verdict.status === 'fulfilled';
   });
+  // Where this node's reader is (a marker entry when it has delivered nothing yet); unknown only
+  // when Redis does not answer, and then nothing can be read either.
   const position = await restore.cursor.position(ns);
   const entries: StreamEntry[] = [];
+  let failure: string | undefined = position === undefined ? 'redis did not answer' : undefined;
   let after = offset;
-  for (let read = 1; ; read++) {
+  for (let read = 1; failure === undefined; read++) {
     try {
       const batch = await restore.read(after);
       entries.push(...batch);
       if (batch.length) after = batch[batch.length - 1]!.id;
     } catch (err) {
-      deps.logger.warn('reading missed packets failed: the socket is back in its rooms without them', { nsp: ns, err: (err as Error).message });
-      entries.length = 0;
+      failure = (err as Error).message;
       break;
     }
     if (socket.disconnected) return;
@@ -197,16 +213,13 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
       return last !== undefined && compareStreamIds(last, after) > 0;
     });
     if (!stale) break;
-    if (read >= MAX_RESUME_READS) {
-      deps.logger.warn('missed packets kept moving: the socket is back in its rooms without them', { nsp: ns, reads: read });
-      entries.length = 0;
-      break;
-    }
+    if (read >= MAX_RESUME_READS) failure = `messages kept arriving through ${read} reads`;
   }
+  if (failure !== undefined) entries.length = 0;
 
   // Synchronous from here: rooms, then what this node had delivered of them before now.
   if (socket.disconnected) return;
-  const delivered = restore.cursor.processed(ns) ?? position ?? '0-0';
+  const delivered = restore.cursor.processed(ns) ?? position ?? '0-0'; // '0-0' only with nothing read
   const roomKeys = new Set(allowed);
   const names = socket.data.names;
   for (const key of allowed) {
@@ -215,6 +228,15 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
     names.set(room, auth?.name ?? restored.get(room) ?? data.lastName ?? socket.id);
   }
   if (data.lobby !== undefined && names.has(data.lobby)) socket.data.lobby = data.lobby;
+  if (failure !== undefined) {
+    // Not whole without what it missed: close the connection (its session is kept with its rooms),
+    // so the client reconnects by itself and the restore runs again; after MAX_FAILED_RESTORES
+    // the client gets a new session (socket.recovered false) and rejoins with `since`.
+    deps.logger.warn('missed packets could not be read: closing the restored connection so the client tries again', { nsp: ns, err: failure, attempt: failures + 1 });
+    restore.failed(socket.id, failures + 1);
+    socket.conn.close();
+    return;
+  }
   let replayed = 0;
   for (const entry of entries) {
     const packet = broadcastOf(entry, ns);

@@ -109,7 +109,7 @@ export class PubSub {
       };
       const stream = streamRestoreOf(socket);
       if (stream) {
-        resumeFromStream(socket, deps, stream.restore, stream.offset).catch((err: unknown) => this.logger.error('connection state recovery failed', { nsp: socket.nsp.name, err }));
+        resumeFromStream(socket, deps, stream.restore, stream.offset, stream.failures).catch((err: unknown) => this.logger.error('connection state recovery failed', { nsp: socket.nsp.name, err }));
       } else {
         resume(socket, deps);
       }

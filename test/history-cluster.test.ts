@@ -289,6 +289,47 @@ describe('connection-state recovery in cluster mode: back on another node', func
     expect(offsets(got)).to.deep.equal(range(2, total));
   });
 
+  it('when the missed messages cannot be read, the node closes the restored connection and the client, retrying by itself, gets them', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'csr-unreadable';
+    const sub = await v4(a.url);
+    const id = sub.id!;
+    expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
+    const pub = await connect('v4', b.url, '/layout');
+    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
+    await request(pub, 'NOTIFY', { room, message: 'm1' });
+    await first;
+    await dropTransport(a, '/layout', id).gone;
+    await request(pub, 'NOTIFY', { room, message: 'm2' });
+    // Redis fails once between the session's restore and the read of what it missed.
+    const restore = (b.service.io.of('/layout').adapter as unknown as { streamRestore: { read(after: string): Promise<unknown[]> } }).streamRestore;
+    const read = restore.read;
+    let failures = 0;
+    restore.read = (after) => (failures++ === 0 ? Promise.reject(new Error('connection lost')) : read.call(restore, after));
+    try {
+      const got: Envelope[] = [];
+      const socket = ioV4(`${b.url}/layout`, { transports: ['websocket'], forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100, auth: sessionOf(sub) });
+      opened.push(socket);
+      socket.on('EVENT', (e: Envelope) => got.push(e));
+      const connects: (string | undefined)[] = [];
+      const twice = new Promise<void>((resolve) =>
+        socket.on('connect', () => {
+          connects.push(socket.id);
+          if (connects.length === 2) resolve();
+        }),
+      );
+      await twice;
+      expect(connects).to.deep.equal([id, id]);
+      await until(socket as unknown as TestClient, got, 1);
+      await request(pub, 'NOTIFY', { room, message: 'm3' });
+      await until(socket as unknown as TestClient, got, 2);
+      expect(got.map((e) => e.message)).to.deep.equal(['m2', 'm3']);
+      expect(failures).to.equal(2);
+    } finally {
+      restore.read = read;
+    }
+  });
+
   it('an unknown session or a client that had no packet yet connects as a new socket', async () => {
     const [, b] = nodes() as [Running, Running];
     const fresh = await comeBack(b.url, { pid: 'no-such-session', offset: '1-0' });
