@@ -233,6 +233,22 @@ function v4(url: string, token?: string): Promise<ClientSocket> {
   });
 }
 
+/**
+ * A v4 subscriber of `room` on node `a` that got one message from a publisher on `pubNode`, then
+ * lost its transport: what every cross-node recovery test starts from.
+ */
+async function lostOnA(a: Running, pubNode: Running, room: string): Promise<{ sub: ClientSocket; id: string; pub: TestClient }> {
+  const sub = await v4(a.url);
+  const id = sub.id!;
+  expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
+  const pub = await connect('v4', pubNode.url, '/layout');
+  const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
+  await request(pub, 'NOTIFY', { room, message: 'm1' });
+  expect((await first).message).to.equal('m1');
+  await dropTransport(a, '/layout', id).gone;
+  return { sub, id, pub };
+}
+
 describe('connection-state recovery in cluster mode: back on another node', function () {
   const nodes = clusterNodesForSuite('csr-cluster', 2);
   afterEach(() => {
@@ -243,14 +259,7 @@ describe('connection-state recovery in cluster mode: back on another node', func
   it('a v4 client that lost node A comes back on node B: same socket id, rooms and name, the missed messages in order, then live ones', async () => {
     const [a, b] = nodes() as [Running, Running];
     const room = 'csr';
-    const sub = await v4(a.url);
-    const id = sub.id!;
-    expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
-    const pub = await connect('v4', b.url, '/layout');
-    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
-    await request(pub, 'NOTIFY', { room, message: 'm1' });
-    expect((await first).message).to.equal('m1');
-    await dropTransport(a, '/layout', id).gone;
+    const { sub, id, pub } = await lostOnA(a, b, room);
     for (const m of ['m2', 'm3', 'm4']) await request(pub, 'NOTIFY', { room, message: m });
 
     const got: Envelope[] = [];
@@ -271,13 +280,7 @@ describe('connection-state recovery in cluster mode: back on another node', func
   it('missed messages are exact while a publisher keeps publishing during the restore', async () => {
     const [a, b] = nodes() as [Running, Running];
     const room = 'csr-busy';
-    const sub = await v4(a.url);
-    expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
-    const pub = await connect('v4', a.url, '/layout');
-    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
-    await request(pub, 'NOTIFY', { room, message: 1 });
-    await first;
-    await dropTransport(a, '/layout', sub.id!).gone;
+    const { sub, pub } = await lostOnA(a, a, room);
     // 100 missed, then 400 more sent without waiting: node B delivers them while the restore runs.
     await Promise.all(range(2, 101).map((n) => request(pub, 'NOTIFY', { room, message: n })));
     const total = 501;
@@ -292,14 +295,7 @@ describe('connection-state recovery in cluster mode: back on another node', func
   it('when the missed messages cannot be read, the node closes the restored connection and the client, retrying by itself, gets them', async () => {
     const [a, b] = nodes() as [Running, Running];
     const room = 'csr-unreadable';
-    const sub = await v4(a.url);
-    const id = sub.id!;
-    expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
-    const pub = await connect('v4', b.url, '/layout');
-    const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
-    await request(pub, 'NOTIFY', { room, message: 'm1' });
-    await first;
-    await dropTransport(a, '/layout', id).gone;
+    const { sub, id, pub } = await lostOnA(a, b, room);
     await request(pub, 'NOTIFY', { room, message: 'm2' });
     // Redis fails once between the session's restore and the read of what it missed.
     const restore = (b.service.io.of('/layout').adapter as unknown as { streamRestore: { read(after: string): Promise<unknown[]> } }).streamRestore;
