@@ -9,7 +9,7 @@ import { io as ioV4, type Socket as ClientSocket } from 'socket.io-client';
 import type { MessageMeta } from '../lib/history/types.js';
 import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
 import { closeAll, collect, connect, next, request, type TestClient } from './helpers/clients.js';
-import { clusterNodesForSuite } from './helpers/cluster.js';
+import { clusterNodesForSuite, waitUntil } from './helpers/cluster.js';
 import { dropTransport } from './helpers/history.js';
 import type { Running } from './helpers/service.js';
 
@@ -135,6 +135,38 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
       await until(r.client, r.got, total - r.from);
       expect(offsets(r.got), `resumer ${i} from ${r.from}`).to.deep.equal(range(r.from + 1, total));
     }
+  });
+
+  it('trigger events (meta as a trailing argument) and HTTP publications share the offsets and resume on the other node', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    // /trigger: STATUS data meta
+    const watcher = await connect('v2', b.url, '/trigger');
+    await request(watcher, 'JOIN', 't-shared');
+    const statuses: [unknown, MessageMeta][] = [];
+    watcher.on('STATUS', (data: unknown, meta: MessageMeta) => statuses.push([data, meta]));
+    const publisher = await connect('v4', a.url, '/trigger');
+    for (let n = 1; n <= 3; n++) expect(await request(publisher, 'BROADCAST_STATUS', 't-shared', { n })).to.include({ ok: true, offset: n });
+    await waitUntil('three STATUS on node B', () => statuses.length === 3);
+    const epoch = statuses[0]![1].epoch;
+    const late = await connect('v4', a.url, '/trigger');
+    const replayed: [unknown, MessageMeta][] = [];
+    late.on('STATUS', (data: unknown, meta: MessageMeta) => replayed.push([data, meta]));
+    expect(await request(late, 'JOIN', 't-shared', { since: { offset: 1, epoch } })).to.include({ ok: true, recovered: true, replayed: 2 });
+    expect(replayed.map(([data, meta]) => [data, meta.offset])).to.deep.equal([[{ n: 2 }, 2], [{ n: 3 }, 3]]);
+
+    // POST /bus-message on A, resumed on B's /bus
+    const offsetsFromHttp: number[] = [];
+    for (let n = 1; n <= 3; n++) {
+      const res = await fetch(`${a.url}/bus-message/b-shared`, { method: 'POST', body: JSON.stringify({ n }) });
+      offsetsFromHttp.push(((await res.json()) as { offset: number }).offset);
+    }
+    expect(offsetsFromHttp).to.deep.equal([1, 2, 3]);
+    const device = await connect('v1', b.url, '/bus');
+    const history = await request(device, 'HISTORY', { room: 'b-shared' });
+    expect(history.messages.map((m: Envelope) => [m.sender, m.message, m.meta.offset])).to.deep.equal([['POST', { n: 1 }, 1], ['POST', { n: 2 }, 2], ['POST', { n: 3 }, 3]]);
+    const missed = collect<Envelope>(device, 'EVENT', 2);
+    expect(await request(device, 'JOIN', { room: 'b-shared', name: 'dev', since: history.messages[0].meta })).to.include({ ok: true, recovered: true, replayed: 2 });
+    expect((await missed).map((m) => m.message)).to.deep.equal([{ n: 2 }, { n: 3 }]);
   });
 
   it('HISTORY on any node reads the shared recent history, as live subscribers got it, and pages with before', async () => {
