@@ -115,14 +115,15 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
   }
 
   nsp.on('connection', (socket) => {
-    core.attach(socket);
+    const restored = core.attach(socket);
     useDirectWrites(socket.client);
     socket.onAny(onEvent);
     socket.on('disconnect', onDisconnect);
     if (module.onConnect) {
       const ctx: VerbContext = { socket, nsp, core };
-      Promise.resolve()
-        .then(() => module.onConnect!(ctx))
+      // A restored socket's module hook runs once its rooms are back (lobby: JOINED again).
+      Promise.resolve(restored)
+        .then(() => (socket.connected ? module.onConnect!(ctx) : undefined))
         .catch((err: unknown) => fail(socket, 'connect', undefined, err));
     }
   });

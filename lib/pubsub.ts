@@ -98,9 +98,10 @@ export class PubSub {
 
   /**
    * Initialises a new connection's state. A socket restored by connection-state recovery keeps its
-   * rooms, as far as its rights still allow (lib/recovery.ts).
+   * rooms, as far as its rights still allow (lib/recovery.ts); in cluster mode that takes a read
+   * from Redis first (lib/cluster-recovery.ts), and the result settles once it is done.
    */
-  attach(socket: AppSocket): void {
+  attach(socket: AppSocket): void | Promise<void> {
     if (socket.recovered) {
       const deps = {
         authorize: (room: string) => this.authorize(socket, 'subscribe', room),
@@ -108,12 +109,10 @@ export class PubSub {
         logger: this.logger,
       };
       const stream = streamRestoreOf(socket);
-      if (stream) {
-        resumeFromStream(socket, deps, stream.restore, stream.offset, stream.failures).catch((err: unknown) => this.logger.error('connection state recovery failed', { nsp: socket.nsp.name, err }));
-      } else {
-        resume(socket, deps);
-      }
-      return;
+      if (!stream) return resume(socket, deps);
+      return resumeFromStream(socket, deps, stream.restore, stream.offset, stream.failures).catch((err: unknown) => {
+        this.logger.error('connection state recovery failed', { nsp: socket.nsp.name, err });
+      });
     }
     // Every field up front: one allocation, no out-of-object property store later.
     socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth, events: undefined };

@@ -324,6 +324,38 @@ describe('connection-state recovery in cluster mode: back on another node', func
     expect(offsets(got)).to.deep.equal(range(2, total));
   });
 
+  it('a lobby member restored on the other node is in its lobby again: peers get LEFT, then JOINED once, and its BROADCASTs reach them', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const lobby = 'csr-lobby';
+    const member = ioV4(`${a.url}/lobby`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    opened.push(member);
+    await new Promise((resolve) => member.once('connect', () => resolve(undefined)));
+    const id = member.id!;
+    expect(await member.timeout(5000).emitWithAck('JOIN', lobby)).to.include({ ok: true });
+    const peer = await connect('v4', b.url, '/lobby');
+    await request(peer, 'JOIN', lobby);
+    const heard = new Promise((resolve) => member.once('MESSAGE', resolve));
+    await request(peer, 'BROADCAST', { message: 'hello' });
+    await heard; // the member has a packet to resume from
+    const notices: [string, string][] = [];
+    peer.on('JOINED', (who: string) => notices.push(['JOINED', who]));
+    peer.on('LEFT', (who: string) => notices.push(['LEFT', who]));
+    const left = next(peer, 'LEFT');
+    await dropTransport(a, '/lobby', id).gone;
+    await left;
+
+    const joined = next(peer, 'JOINED');
+    const back = ioV4(`${b.url}/lobby`, { transports: ['websocket'], forceNew: true, reconnection: false, auth: sessionOf(member) });
+    opened.push(back);
+    await new Promise((resolve) => back.once('connect', () => resolve(undefined)));
+    expect(back.id).to.equal(id);
+    expect(await joined).to.equal(id);
+    const message = next<{ from: string; message: unknown }>(peer, 'MESSAGE');
+    expect(await back.timeout(5000).emitWithAck('BROADCAST', { message: 'back' })).to.include({ ok: true });
+    expect(await message).to.include({ from: id, message: 'back' });
+    expect(notices).to.deep.equal([['LEFT', id], ['JOINED', id]]);
+  });
+
   it('when the missed messages cannot be read, the node closes the restored connection and the client, retrying by itself, gets them', async () => {
     const [a, b] = nodes() as [Running, Running];
     const room = 'csr-unreadable';
