@@ -275,32 +275,31 @@ export class PubSub {
       const history = this.deps.history;
       if (history.publish) {
         return history.publish(ns, room, event, args, 'nsp' in from ? from.id : undefined).then(
-          (meta) => (meta ? this.published(from, ns, room, event, args, meta) : this.fanOut(from, ns, room, event, args, history.append(ns, room, event, args) as MessageMeta)),
+          (meta) => (meta ? this.published(from, ns, room, roomKey(room), event, args, meta) : this.fanOut(from, ns, room, event, args, history.append(ns, room, event, args))),
           (err: unknown) => {
             this.logger.error('publishing through redis failed', { nsp: ns, err: (err as Error).message });
             throw new ServiceError('NOT_READY', 'the message could not be published: the cluster store did not answer');
           },
         );
       }
-      const meta = history.append(ns, room, event, args);
-      if (meta instanceof Promise) return meta.then((m) => this.fanOut(from, ns, room, event, args, m));
-      return this.fanOut(from, ns, room, event, args, meta);
+      return this.fanOut(from, ns, room, event, args, history.append(ns, room, event, args));
     }
     (from.to(roomKey(room)).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
     return undefined;
   }
 
+  /** Sends a message with its meta to the room's members through the adapter. */
   private fanOut(from: AppSocket | AppNamespace, ns: string, room: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
-    attachMeta(event, args, meta);
     const key = roomKey(room);
+    const published = this.published(from, ns, room, key, event, args, meta);
     (from.to(key).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
-    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room, key) };
+    return published;
   }
 
-  /** A message a cluster history has handed to every node already: only the receipt is left. */
-  private published(from: AppSocket | AppNamespace, ns: string, room: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
+  /** A message with its meta, as the receipt and the store need it (a cluster history has sent it already). */
+  private published(from: AppSocket | AppNamespace, ns: string, room: string, key: string, event: keyof ServerEvents, args: unknown[], meta: MessageMeta): Published {
     attachMeta(event, args, meta);
-    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room, roomKey(room)) };
+    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, room, key) };
   }
 
   /** [history] How many connections a publication to `room` reached (the publisher excluded). */

@@ -76,7 +76,7 @@ export interface HistoryStore {
    * caller adds the meta to them (attachMeta) right after this returns, before anything else runs,
    * so a memory store may keep `args` by reference and replay them as they went out.
    */
-  append(ns: string, room: string, event: string, args: unknown[]): MaybePromise<MessageMeta>;
+  append(ns: string, room: string, event: string, args: unknown[]): MessageMeta;
   /**
    * Everything published to `room` after `since`, oldest first, or why that is not available.
    * A synchronous answer is used in the same synchronous block as the socket's join. A cluster
