@@ -40,7 +40,8 @@ interface Waiter {
 
 export class DeliveryCursor {
   private readonly namespaces = new Map<string, string>();
-  private readonly rooms = new Map<string, { id: string; at: number }>();
+  /** ns -> adapter room -> last delivered id (no object per message: the id's time says its age). */
+  private readonly rooms = new Map<string, Map<string, string>>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly timer: NodeJS.Timeout;
 
@@ -61,8 +62,9 @@ export class DeliveryCursor {
   delivered(ns: string, id: string, rooms: readonly string[] | undefined): void {
     this.namespaces.set(ns, id);
     if (rooms) {
-      const at = this.now();
-      for (const key of rooms) this.rooms.set(`${ns}\u0000${key}`, { id, at });
+      let last = this.rooms.get(ns);
+      if (!last) this.rooms.set(ns, (last = new Map()));
+      for (const key of rooms) last.set(key, id);
     }
     const waiting = this.waiters.get(ns);
     if (!waiting) return;
@@ -80,7 +82,7 @@ export class DeliveryCursor {
   }
 
   lastOfRoom(ns: string, key: string): string | undefined {
-    return this.rooms.get(`${ns}\u0000${key}`)?.id;
+    return this.rooms.get(ns)?.get(key);
   }
 
   /**
@@ -120,8 +122,11 @@ export class DeliveryCursor {
   }
 
   private forget(): void {
+    // Stream ids start with Redis's clock in ms; minutes of margin cover any skew with ours.
     const cutoff = this.now() - ROOM_MEMORY_MS;
-    for (const [key, last] of this.rooms) if (last.at < cutoff) this.rooms.delete(key);
+    for (const last of this.rooms.values()) {
+      for (const [key, id] of last) if (Number(id.slice(0, id.indexOf('-'))) < cutoff) last.delete(key);
+    }
   }
 
   close(): void {
