@@ -26,7 +26,7 @@ import { MAX_RESUME_READS } from './history/types.js';
 import type { Logger } from './logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
 import type { RedisClient } from './redis-connection.js';
-import { reaches, readNames, type ResumeDeps } from './recovery.js';
+import { logDroppedRoom, reaches, restorePresence, restoredSession, type ResumeDeps } from './recovery.js';
 import { RoomNames } from './room-names.js';
 
 /** Entries read per XRANGE call while catching up. */
@@ -172,23 +172,18 @@ function broadcastOf(entry: StreamEntry, ns: string): { data: unknown[]; rooms: 
  */
 export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, restore: StreamRestore, offset: string, failures = 0): Promise<void> {
   const ns = socket.nsp.name;
-  const data = (socket.data ?? {}) as Partial<SocketState> & { names?: unknown };
-  const restored = readNames(data.names);
-  const auth = data.auth;
+  const session = restoredSession(socket);
   const keys = [...socket.rooms].filter((key) => key.startsWith(ROOM_PREFIX));
   // Out of its rooms until the packets it missed are known: nothing live may come before them.
   for (const key of keys) void socket.leave(key);
-  socket.data = { names: new RoomNames(), lastName: data.lastName, lobby: undefined, auth, events: undefined };
+  socket.data = { names: new RoomNames(), lastName: session.lastName, lobby: undefined, auth: session.auth, events: undefined };
   // What was sent to the socket itself up to here was not delivered to it (it was not connected).
   const connectedAt = restore.cursor.processed(ns);
-  const debug = (message: string, extra: object): void => {
-    if (deps.logger.isDebugEnabled()) deps.logger.debug(message, { nsp: ns, socket: socket.id, ...extra });
-  };
 
   const verdicts = await Promise.allSettled(keys.map(async (key) => deps.authorize(key.slice(ROOM_PREFIX.length))));
   const allowed = keys.filter((key, i) => {
     const verdict = verdicts[i]!;
-    if (verdict.status === 'rejected') debug('recovered room dropped', { room: key.slice(ROOM_PREFIX.length, 64), reason: (verdict.reason as Error).message });
+    if (verdict.status === 'rejected') logDroppedRoom(socket, deps, key.slice(ROOM_PREFIX.length), verdict.reason);
     return verdict.status === 'fulfilled';
   });
   // Where this node's reader is (a marker entry when it has delivered nothing yet); unknown only
@@ -225,9 +220,9 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
   for (const key of allowed) {
     void socket.join(key);
     const room = key.slice(ROOM_PREFIX.length);
-    names.set(room, auth?.name ?? restored.get(room) ?? data.lastName ?? socket.id);
+    names.set(room, session.nameOf(room));
   }
-  if (data.lobby !== undefined && names.has(data.lobby)) socket.data.lobby = data.lobby;
+  if (session.lobby !== undefined && names.has(session.lobby)) socket.data.lobby = session.lobby;
   if (failure !== undefined) {
     // Not whole without what it missed: close the connection (its session is kept with its rooms),
     // so the client reconnects by itself and the restore runs again; after MAX_FAILED_RESTORES
@@ -248,8 +243,6 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
     emitHere(socket, ...(packet.data as [string, ...unknown[]]));
     replayed++;
   }
-  for (const room of names.keys()) {
-    deps.addPresence(room, names.get(room)!).catch((err: unknown) => deps.logger.error('restoring presence failed', { nsp: ns, socket: socket.id, err }));
-  }
-  debug('connection state recovered', { rooms: names.size, replayed });
+  for (const room of names.keys()) restorePresence(socket, deps, room, names.get(room)!);
+  if (deps.logger.isDebugEnabled()) deps.logger.debug('connection state recovered', { nsp: ns, socket: socket.id, rooms: names.size, replayed });
 }

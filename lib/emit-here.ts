@@ -1,18 +1,25 @@
 /**
- * Writes an event to one socket of this node, in call order with everything else written to it.
+ * Writes an event to one socket of this node, at once and in call order with everything else
+ * written to it: what `socket.emit` does without connection-state recovery.
  *
- * With connection-state recovery on, socket.io sends `socket.emit` through the adapter, so the
- * packet gets an id and can be recovered. In cluster mode that is a round trip through the Redis
- * stream: the packet would reach the client after live messages delivered meanwhile (a replay
- * must come before them) and would be stored in the stream again (a later restore would send it
- * twice). Replies, notices and replays go out on this node only, at once.
+ * With recovery on, socket.io sends `socket.emit` through the adapter so the packet gets an id and
+ * can be recovered. For replies, notices and replays that is wrong at any depth: a replayed packet
+ * already carries its id and would get a second one, and in cluster mode the adapter is a round
+ * trip through the Redis stream, after which a replay would reach the client behind live messages
+ * and be stored in the stream a second time.
  */
 import type { AppSocket } from './pubsub.js';
 
+const EVENT_PACKET = 2;
+
+interface PacketWriter {
+  notifyOutgoingListeners?(packet: unknown): void;
+  packet(packet: { type: number; data: unknown[] }, opts?: object): void;
+}
+
 export function emitHere(socket: AppSocket, event: string, ...args: unknown[]): void {
-  if ((socket.nsp.server as unknown as { opts: { connectionStateRecovery?: object } }).opts.connectionStateRecovery) {
-    (socket.nsp.local.to(socket.id).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
-  } else {
-    (socket.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
-  }
+  const packet = { type: EVENT_PACKET, data: [event, ...args] };
+  const writer = socket as unknown as PacketWriter;
+  writer.notifyOutgoingListeners?.(packet);
+  writer.packet(packet);
 }

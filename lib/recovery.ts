@@ -20,6 +20,7 @@
  *   as in time, and Engine.IO v3 clients (1.x, 2.x), which never resume, are not kept.
  */
 import type { BroadcastOptions, Room, Session } from 'socket.io-adapter';
+import { emitHere } from './emit-here.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import type { Logger } from './logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
@@ -177,11 +178,31 @@ function copyNames(names: RoomNames): RoomNames {
 }
 
 /** Display names per room from a restored session: a RoomNames, or what a serialising store made of one. */
-export function readNames(raw: unknown): Map<string, string> {
+function readNames(raw: unknown): Map<string, string> {
   if (raw instanceof RoomNames) return new Map(raw.keys().map((room) => [room, raw.get(room)!]));
   if (raw instanceof Map) return new Map(raw as Map<string, string>);
   if (Array.isArray(raw)) return new Map(raw as [string, string][]);
   return new Map();
+}
+
+/** What a restored session brought back, and the display name each of its rooms is rejoined under. */
+export function restoredSession(socket: AppSocket): Pick<SocketState, 'auth' | 'lastName' | 'lobby'> & { nameOf(room: string): string } {
+  const data = (socket.data ?? {}) as Partial<SocketState> & { names?: unknown };
+  const names = readNames(data.names);
+  const { auth, lastName, lobby } = data;
+  return { auth, lastName, lobby, nameOf: (room) => auth?.name ?? names.get(room) ?? lastName ?? socket.id };
+}
+
+/** The disconnect took a restored socket out of presence: puts it back in `room` (a failure is logged). */
+export function restorePresence(socket: AppSocket, deps: ResumeDeps, room: string, name: string): void {
+  deps.addPresence(room, name).catch((err: unknown) => deps.logger.error('restoring presence failed', { nsp: socket.nsp.name, socket: socket.id, err }));
+}
+
+/** A room a restored socket may no longer read (or could not get back whole), at debug level. */
+export function logDroppedRoom(socket: AppSocket, deps: ResumeDeps, room: string, reason: unknown): void {
+  if (deps.logger.isDebugEnabled()) {
+    deps.logger.debug('recovered room dropped', { nsp: socket.nsp.name, socket: socket.id, room: room.slice(0, 64), reason: (reason as Error).message });
+  }
 }
 
 export interface ResumeDeps {
@@ -201,20 +222,14 @@ export interface ResumeDeps {
  * a denied room stays left (a JOIN then answers FORBIDDEN).
  */
 export function resume(socket: AppSocket, deps: ResumeDeps): void {
-  const data = (socket.data ?? {}) as Partial<SocketState> & { names?: unknown };
-  const restored = readNames(data.names);
-  const auth = data.auth;
+  const session = restoredSession(socket);
   const names = new RoomNames();
   const awaiting: { room: string; name: string; verdict: Promise<void> }[] = [];
-  const log = (room: string, err: unknown): void => {
-    if (deps.logger.isDebugEnabled()) {
-      deps.logger.debug('recovered room dropped', { nsp: socket.nsp.name, socket: socket.id, room: room.slice(0, 64), reason: (err as Error).message });
-    }
-  };
+  const log = (room: string, err: unknown): void => logDroppedRoom(socket, deps, room, err);
   for (const key of [...socket.rooms]) {
     if (!key.startsWith(ROOM_PREFIX)) continue;
     const room = key.slice(ROOM_PREFIX.length);
-    const name = auth?.name ?? restored.get(room) ?? data.lastName ?? socket.id;
+    const name = session.nameOf(room);
     let verdict: void | Promise<void>;
     try {
       verdict = deps.authorize(room);
@@ -230,19 +245,16 @@ export function resume(socket: AppSocket, deps: ResumeDeps): void {
     }
     names.set(room, name);
   }
-  const lobby = data.lobby;
-  socket.data = { names, lastName: data.lastName, lobby: lobby !== undefined && names.has(lobby) ? lobby : undefined, auth, events: undefined };
-  const addPresence = (room: string, name: string): void => {
-    deps.addPresence(room, name).catch((err: unknown) => deps.logger.error('restoring presence failed', { nsp: socket.nsp.name, socket: socket.id, err }));
-  };
-  // The disconnect took the socket out of presence.
-  for (const room of names.keys()) addPresence(room, names.get(room)!);
+  const { lobby, auth } = session;
+  socket.data = { names, lastName: session.lastName, lobby: lobby !== undefined && names.has(lobby) ? lobby : undefined, auth, events: undefined };
+  for (const room of names.keys()) restorePresence(socket, deps, room, names.get(room)!);
 
   const adapter = socket.nsp.adapter;
   const afterSeq = adapter instanceof RecoveringFanoutAdapter ? adapter.takePending(socket.id) : undefined;
-  const emit = socket.emit as (...args: unknown[]) => boolean;
+  // Each packet carries its id already: written as it is, not numbered again.
+  const emit = (packet: unknown[]): void => emitHere(socket, ...(packet as [string, ...unknown[]]));
   if (afterSeq !== undefined) {
-    for (const packet of (adapter as RecoveringFanoutAdapter).missed(afterSeq, socket.rooms) ?? []) emit.apply(socket, packet);
+    for (const packet of (adapter as RecoveringFanoutAdapter).missed(afterSeq, socket.rooms) ?? []) emit(packet);
   }
   for (const { room, name, verdict } of awaiting) {
     verdict.then(
@@ -252,10 +264,10 @@ export function resume(socket: AppSocket, deps: ResumeDeps): void {
         const missed = afterSeq === undefined ? [] : (adapter as RecoveringFanoutAdapter).missed(afterSeq, new Set([key]));
         if (missed === undefined) return log(room, new Error('missed packets no longer buffered'));
         void socket.join(key);
-        for (const packet of missed) emit.apply(socket, packet);
+        for (const packet of missed) emit(packet);
         socket.data.names.set(room, name);
         if (lobby === room) socket.data.lobby = room;
-        addPresence(room, name);
+        restorePresence(socket, deps, room, name);
       },
       (err: unknown) => log(room, err),
     );

@@ -56,7 +56,9 @@ describe('connection-state recovery (socket.io v4 clients)', () => {
     const id = sub.id!;
     expect(await ack(sub, 'JOIN', { room, name: 'tv' })).to.include({ ok: true });
     const events: Envelope[] = [];
-    sub.on('EVENT', (e: Envelope) => events.push(e));
+    // Live and replayed alike: the envelope, then the one packet id socket.io appends.
+    const trailing: unknown[][] = [];
+    sub.on('EVENT', (e: Envelope, ...rest: unknown[]) => (events.push(e), trailing.push(rest)));
     const pub = await connect('v4', svc.url, '/layout');
     for (let i = 1; i <= 3; i++) await request(pub, 'NOTIFY', { room, message: `m${i}` });
     while (events.length < 3) await new Promise((r) => sub.once('EVENT', r));
@@ -81,6 +83,7 @@ describe('connection-state recovery (socket.io v4 clients)', () => {
     while (events.length < 8) await new Promise((r) => sub.once('EVENT', r));
     expect(events.map((e) => e.message)).to.deep.equal(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8']);
     expect(events.map((e) => e.meta.offset)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(trailing.map((rest) => rest.length)).to.deep.equal([1, 1, 1, 1, 1, 1, 1, 1]);
 
     // A client that always re-JOINs with `since` on connect gets nothing twice.
     const rejoin = await ack(sub, 'JOIN', { room, name: 'tv', since: events[7]!.meta });
