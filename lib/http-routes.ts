@@ -78,11 +78,9 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     const room = roomName(decoded, deps.core.limits);
     const message = parseJson(await readBody(req, deps.core.limits.maxPayload));
     const store = storeParam(query);
-    const nsp = deps.io.of('/bus');
-    const recipients = await deps.core.count(nsp, room);
-    const published = deps.core.publish(nsp, room, 'EVENT', { sender: 'POST', room, message });
-    // [history] the offset, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
-    const { offset } = await deps.core.receipt(published, store, {});
+    const published = deps.core.publish(deps.io.of('/bus'), room, 'EVENT', { sender: 'POST', room, message });
+    // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
+    const { offset, recipients } = await deps.core.receipt(published, store, {});
     sendJson(res, 200, { ok: true, room, recipients, offset });
     return;
   }

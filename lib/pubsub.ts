@@ -365,10 +365,6 @@ export class PubSub {
     return this.presence.has(nsp.name, room, socketId);
   }
 
-  count(nsp: AppNamespace, room: string): Promise<number> {
-    return this.presence.count(nsp.name, room);
-  }
-
   /** Forgets a closed connection everywhere. socket.io has already removed it from its rooms. */
   async detach(socket: AppSocket): Promise<void> {
     const rooms = socket.data.names.keys();
