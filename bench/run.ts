@@ -4,7 +4,8 @@
  *
  * `--servers us,us-redis,us-redis2` compares one node in memory, one node in cluster mode and two
  * nodes in cluster mode (subscribers split over both, the publisher on the first), each with a
- * private redis-server.
+ * private redis-server; `us-before` and `us-redis2-before` run the build at BENCH_BEFORE_SERVER
+ * beside them (bench/servers.ts lists every kind).
  *
  * Runs every scenario against every server, alternating the order A B C / C B A between rounds so
  * that drift (thermal, page cache, a noisy neighbour) does not favour one server. Prints progress
