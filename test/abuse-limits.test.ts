@@ -9,7 +9,7 @@ import { defaultAbuseLimits, type AbuseLimits } from '../lib/auth/config.js';
 import type { AppSocket } from '../lib/pubsub.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { ALL_ROOMS, hsToken, refusal, secretAuth } from './helpers/auth.js';
-import { startService, type Running } from './helpers/service.js';
+import { startService, serviceForSuite } from './helpers/service.js';
 
 const limits = (overrides: Partial<AbuseLimits>): AbuseLimits => ({ ...defaultAbuseLimits(), ...overrides });
 
@@ -27,12 +27,7 @@ function rawSocket(url: string, nsp: string, auth?: object, headers: Record<stri
 }
 
 describe('abuse limits: events per connection', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService({ abuse: limits({ eventsPerSecond: 20, eventBurst: 10 }) });
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite({ abuse: limits({ eventsPerSecond: 20, eventBurst: 10 }) });
 
   it('refuses events past the burst with RATE_LIMITED, then cuts a client that keeps going', async () => {
     const [a, bystander] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v2', svc.url, '/layout')]);
@@ -99,12 +94,7 @@ async function expectHandshakeRefused(url: string): Promise<void> {
 }
 
 describe('abuse limits: allowed origins on the handshake', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService({ corsOrigin: ['https://app.example'] });
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite({ corsOrigin: ['https://app.example'] });
 
   it('refuses WebSocket and polling handshakes from other origins; accepts the listed one and non-browsers', async () => {
     // Engine.IO answers every refused WebSocket upgrade with 400.

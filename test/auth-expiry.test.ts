@@ -4,21 +4,16 @@
  * second (a JWT NumericDate may be fractional), so nothing here waits long.
  */
 import { expect } from 'chai';
-import { closeAll, connect, next, request, type ClientVersion } from './helpers/clients.js';
+import { connect, next, request, type ClientVersion } from './helpers/clients.js';
 import { ALL_ROOMS, hsToken, secretAuth, withToken } from './helpers/auth.js';
-import { startService, type Running } from './helpers/service.js';
+import { serviceForSuite } from './helpers/service.js';
 
 const GRACE_MS = 300;
 const alice = { sub: 'u-alice', name: 'Alice', rooms: ALL_ROOMS };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('token expiry and REFRESH', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService({ auth: secretAuth({ refreshGraceMs: GRACE_MS }) });
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite({ auth: secretAuth({ refreshGraceMs: GRACE_MS }) });
 
   for (const version of ['v4', 'v1'] as ClientVersion[]) {
     it(`${version}: TOKEN_EXPIRED at exp, verbs refused, then disconnected after the grace period`, async () => {

@@ -20,17 +20,12 @@ import {
   withToken,
 } from './helpers/auth.js';
 import { captureLogger } from './helpers/logs.js';
-import { startService, type Running } from './helpers/service.js';
+import { startService, type Running, serviceForSuite } from './helpers/service.js';
 
 const alice = { sub: 'u-alice', name: 'Alice', rooms: ALL_ROOMS };
 
 describe('auth jwt: shared secret (HS256)', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService({ auth: secretAuth() });
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite({ auth: secretAuth() });
 
   for (const version of VERSIONS) {
     it(`${version}: a valid token connects; the display name comes from the token`, async () => {
@@ -124,12 +119,7 @@ describe('auth jwt: shared secret (HS256)', () => {
 });
 
 describe('auth jwt: a configurable name claim', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService({ auth: secretAuth({ nameClaims: ['preferred_username', 'sub'] }) });
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite({ auth: secretAuth({ nameClaims: ['preferred_username', 'sub'] }) });
 
   it('uses the configured claim', async () => {
     const token = await hsToken({ sub: 'u-1', name: 'Not This', preferred_username: 'alice42', rooms: ALL_ROOMS });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { closeAll, connect, next, request, type TestClient } from './helpers/clients.js';
-import { startService, type Running } from './helpers/service.js';
+import { connect, next, request, type TestClient } from './helpers/clients.js';
+import { serviceForSuite } from './helpers/service.js';
 
 /**
  * The fan-out writes pre-encoded frames straight to idle WebSocket connections and coalesces a
@@ -9,12 +9,7 @@ import { startService, type Running } from './helpers/service.js';
  * once, in publish order, and its own replies must still arrive.
  */
 describe('fan-out ordering under bursts', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService();
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite();
 
   const BURST = 400;
 
@@ -67,12 +62,7 @@ describe('fan-out ordering under bursts', () => {
 });
 
 describe('fan-out of binary messages', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService();
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite();
 
   it('delivers a message with binary content (sent as attachments, not as one text frame)', async () => {
     const [a, b] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v4', svc.url, '/layout')]);

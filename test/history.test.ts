@@ -7,7 +7,7 @@ import type { MessageMeta } from '../lib/history/types.js';
 import { MemoryHistory } from '../lib/history/memory.js';
 import { closeAll, collect, connect, next, recorder, request, type ClientVersion, type TestClient, type TransportName } from './helpers/clients.js';
 import { dropTransport } from './helpers/history.js';
-import { startService, type Running } from './helpers/service.js';
+import { startService, serviceForSuite } from './helpers/service.js';
 
 interface Envelope {
   sender: string;
@@ -29,12 +29,7 @@ const notify = async (client: TestClient, room: string, message: unknown, extra:
 };
 
 describe('history: offsets, JOIN since, HISTORY', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService();
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite();
 
   const cases: [ClientVersion, TransportName][] = [
     ['v4', 'websocket'],

@@ -3,18 +3,13 @@
  * long-polling, with text outside ASCII in both directions.
  */
 import { expect } from 'chai';
-import { closeAll, connect, next, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
-import { startService, type Running } from './helpers/service.js';
+import { connect, next, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
+import { serviceForSuite } from './helpers/service.js';
 
 const TEXTS = ['café crème, naïve façade', '日本語のテキスト, 中文, 한국어', 'emoji 😀🎉👍🏽 and 𝄞', 'mixed: Ünïcødé ✓ € — “quotes” \u2028 end'];
 
 describe('legacy and current clients together', () => {
-  let svc: Running;
-  before(async () => {
-    svc = await startService();
-  });
-  after(() => svc.close());
-  afterEach(closeAll);
+  const svc = serviceForSuite();
 
   for (const transport of TRANSPORTS) {
     it(`v1.7, v2 and v4 clients exchange EVENTs in one room over ${transport}`, async () => {

@@ -2,6 +2,7 @@
 import { defaultConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { createService, type Service, type ServiceOptions } from '../../lib/service.js';
+import { closeAll } from './clients.js';
 
 export interface Running {
   service: Service;
@@ -22,4 +23,18 @@ export async function startService(overrides: Partial<Config> = {}, options: Ser
   const { port } = await service.listen();
   const scheme = config.tls.mode === 'off' ? 'http' : 'https';
   return { service, port, url: `${scheme}://127.0.0.1:${port}`, close: () => service.close() };
+}
+
+/**
+ * One service for a describe block: started before its tests, closed after them, with the clients
+ * a test opened closed after each test. The returned object is filled in by the time tests run.
+ */
+export function serviceForSuite(overrides: Partial<Config> = {}, options: ServiceOptions = {}): Running {
+  const running = {} as Running;
+  before(async () => {
+    Object.assign(running, await startService(overrides, options));
+  });
+  after(() => running.close?.());
+  afterEach(closeAll);
+  return running;
 }
