@@ -6,10 +6,11 @@
  * and talk across nodes; with round robin (the same file, `balance roundrobin`) they must not.
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { clusterNodesForSuite, waitUntil } from './helpers/cluster.js';
 import { closeAll, connect, next, request, VERSIONS, type ClientVersion, type TestClient } from './helpers/clients.js';
@@ -64,13 +65,16 @@ async function handshakeThenPoll(proxy: Haproxy): Promise<{ status: number; body
 
 describe('behind HAProxy with deploy/haproxy.cfg: affinity by client address', function () {
   this.timeout(20_000);
+  // Before the nodes start: without haproxy there is nothing to start them for.
+  before(function () {
+    requireHaproxyOrSkip(this);
+  });
   const nodes = clusterNodesForSuite('proxy', 2, { abuse: { ...defaultAbuseLimits(), trustProxy: true } });
   let dir = '';
   let byAddress: Haproxy;
   let roundRobin: Haproxy;
 
-  before(async function () {
-    requireHaproxyOrSkip(this);
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ns-haproxy-'));
     const pem = await writeHaproxyPem(dir);
     const backends = nodes().map((n) => `127.0.0.1:${n.port}`);
@@ -155,4 +159,19 @@ describe('behind HAProxy with deploy/haproxy.cfg: affinity by client address', f
       expect(outcome).to.not.equal('still connected');
     });
   }
+});
+
+describe('deploy/docker-compose.yml gives Traefik the rule tested above', () => {
+  const compose = readFileSync(fileURLToPath(new URL('../../deploy/docker-compose.yml', import.meta.url)), 'utf8');
+  const active = compose.split('\n').filter((line) => !line.trim().startsWith('#'));
+
+  it('strategy=hrw (affinity by client address) on a Traefik image that has it (3.6 or later), and no sticky cookie', () => {
+    expect(active.some((line) => /^\s*- traefik\.http\.services\.notify\.loadbalancer\.strategy=hrw\s*$/i.test(line))).to.equal(true);
+    const image = /^\s*image:\s*traefik:v(\d+)\.(\d+)/m.exec(active.join('\n'));
+    expect(image, 'a traefik:vX.Y image').to.not.equal(null);
+    const [major, minor] = [Number(image![1]), Number(image![2])];
+    expect(major > 3 || (major === 3 && minor >= 6), `traefik v${major}.${minor}`).to.equal(true);
+    // Traefik ignores sticky.cookie under hrw; a label there would only mislead.
+    expect(active.filter((line) => /loadbalancer\.sticky/i.test(line))).to.deep.equal([]);
+  });
 });
