@@ -113,7 +113,7 @@ describe('behind HAProxy with deploy/haproxy.cfg: affinity by client address', f
     await waitUntil('every client upgraded to WebSocket', () => {
       const all = nodes().flatMap(engineClients);
       return all.length === clients.length && all.every((s) => s.transport.name === 'websocket');
-    });
+    }, 10_000);
 
     // Each address is served by one node only, and the hash spread the addresses over both nodes.
     const nodesOf = new Map<string, Set<number>>();
