@@ -76,6 +76,20 @@ describe('auth jwt: shared secret (HS256)', () => {
     });
   }
 
+  it('refuses a token without exp by default, at connect (every client), on REFRESH and at POST /ticket', async () => {
+    const forever = await hsToken(alice, { expiresIn: null });
+    const expected = { code: 'UNAUTHORIZED', message: 'the token has no expiry (exp): use a token that expires' };
+    expect(await refusal('v4', svc.url, '/layout', { extra: { auth: { token: forever } } })).to.deep.equal(expected);
+    for (const version of ['v1', 'v2'] as ClientVersion[]) {
+      expect(await refusal(version, svc.url, '/layout', withToken(version, forever))).to.deep.equal(expected);
+    }
+    const a = await connect('v4', svc.url, '/layout', { extra: { auth: { token: await hsToken(alice) } } });
+    expect((await request(a, 'REFRESH', { token: forever })).error).to.deep.equal(expected);
+    const res = await fetch(`${svc.url}/ticket`, { method: 'POST', headers: { authorization: `Bearer ${forever}` } });
+    expect(res.status).to.equal(401);
+    expect(((await res.json()) as { error: unknown }).error).to.deep.equal(expected);
+  });
+
   it('refuses a connection without credentials, and a token of another type', async () => {
     expect((await refusal('v4', svc.url, '/layout')).code).to.equal('UNAUTHORIZED');
     const token = await hsToken(alice);
