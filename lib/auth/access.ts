@@ -5,7 +5,8 @@
  * - Handshake (Engine.IO `allowRequest`, once per new connection): allowed origins, connections
  *   per client address.
  * - Namespace middleware (every namespace, '/' included): the credentials (auth.token, query
- *   token=/ticket=, Authorization: Bearer) become `socket.data.auth`, or the connection is refused
+ *   token= over WebSocket only, ticket=, Authorization: Bearer) become `socket.data.auth`, or the
+ *   connection is refused
  *   with a connect_error whose data is `{code, message}`. A credential is verified once per
  *   Engine.IO connection, so legacy clients' implicit '/' and their namespace share one ticket.
  * - The core asks `authorize()` before every JOIN and client publication (lib/pubsub.ts).
@@ -32,6 +33,7 @@ import { createJwtVerifier, type TokenVerifier } from './jwt.js';
 import { AuthError, principalFromClaims, unauthorized, type Principal } from './principal.js';
 import { allows, type Action } from './rights.js';
 import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
+import { refuseQueryTokenOverPolling } from './query-token.js';
 import { connectionExpiry } from './token-lifetime.js';
 
 export interface AccessOptions {
@@ -202,6 +204,7 @@ export class Access implements AccessControl {
   }
 
   private async authenticate(socket: AppSocket): Promise<Principal> {
+    refuseQueryTokenOverPolling(socket.handshake.query);
     const credential = this.credential(socket);
     if (!credential) throw unauthorized('credentials required: auth.token, ?token=, ?ticket= or Authorization: Bearer');
     let perConnection = this.verified.get(socket.conn);
