@@ -6,8 +6,7 @@
  *   per client address.
  * - Namespace middleware (every namespace, '/' included): the credentials (auth.token, query
  *   token= over WebSocket only, ticket=, Authorization: Bearer) become `socket.data.auth`, or the
- *   connection is refused
- *   with a connect_error whose data is `{code, message}`. A credential is verified once per
+ *   connection is refused with a connect_error whose data is `{code, message}`. A credential is verified once per
  *   Engine.IO connection, so legacy clients' implicit '/' and their namespace share one ticket.
  * - The core asks `authorize()` before every JOIN and client publication (lib/pubsub.ts).
  * - Each namespace module is wrapped: every verb is refused while the connection is over its event
@@ -31,9 +30,9 @@ import { isLoopbackHost } from './config.js';
 import { createIntrospectionVerifier } from './introspection.js';
 import { createJwtVerifier, type TokenVerifier } from './jwt.js';
 import { AuthError, principalFromClaims, unauthorized, type Principal } from './principal.js';
+import { refuseQueryTokenOverPolling } from './query-token.js';
 import { allows, type Action } from './rights.js';
 import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
-import { refuseQueryTokenOverPolling } from './query-token.js';
 import { connectionExpiry } from './token-lifetime.js';
 
 export interface AccessOptions {
