@@ -165,7 +165,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
     for (const { namespace, room, ids } of members) {
       const module = modules.find((m) => m.name === namespace);
       const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
-      hook?.({ nsp: io.of(namespace), core }, room, ids);
+      // One room's failure must not lose the notices of the rooms after it.
+      try {
+        hook?.({ nsp: io.of(namespace), core }, room, ids);
+      } catch (err) {
+        logger.error('announcing presence changes failed', { nsp: namespace, kind, members: ids.length, err: (err as Error).message });
+      }
     }
   };
 

@@ -116,10 +116,12 @@ export const lobby: NamespaceModule = {
   },
 
   // Its node was taken for dead (cut off longer than the presence TTL) but was not: announce it again.
+  // A server notice like the JOINED of a JOIN: it needs no publish right (a subscribe-only member
+  // must not lose its own notice, nor the others').
   onMembersBack({ nsp, core }, lobby, ids) {
     for (const id of ids) {
       const socket = nsp.sockets.get(id);
-      if (socket) core.publish(socket, lobby, 'JOINED', id); // from the socket: not to itself
+      if (socket) core.announce(socket, lobby, 'JOINED', id); // from the socket: not to itself
     }
   },
 };

@@ -54,6 +54,16 @@ describe('auth config', () => {
     expect(config.abuse).to.deep.include({ connectionsPerSecond: 0, eventsPerSecond: 50, eventBurst: 100, exempt: [], trustProxy: true, maxSendBuffer: 64 * 1024 * 1024 });
   });
 
+  it('tokens without exp: refused by default; --jwt-allow-no-exp with --jwt-max-lifetime (default 24h), flags or env', () => {
+    const base = ['--auth', 'jwt', '--jwt-secret', SECRET];
+    expect(loadConfig(base, {}).auth).to.deep.include({ allowNoExp: false, maxLifetimeMs: 86_400_000 });
+    expect(loadConfig([...base, '--jwt-allow-no-exp'], {}).auth).to.deep.include({ allowNoExp: true, maxLifetimeMs: 86_400_000 });
+    expect(loadConfig(base, { JWT_ALLOW_NO_EXP: 'true', JWT_MAX_LIFETIME: '12h' }).auth).to.deep.include({ allowNoExp: true, maxLifetimeMs: 43_200_000 });
+    const oauth = ['--auth', 'oauth', '--oauth-introspection-url', 'https://as.example/introspect', '--jwt-allow-no-exp', '--jwt-max-lifetime', '30d'];
+    expect(loadConfig(oauth, {}).auth).to.deep.include({ allowNoExp: true, maxLifetimeMs: 30 * 86_400_000 });
+    expect(() => loadConfig(base, { JWT_ALLOW_NO_EXP: 'maybe' })).to.throw(ConfigError, /env JWT_ALLOW_NO_EXP.*true or false/);
+  });
+
   it('accepts public key files of each supported type', async () => {
     for (const alg of ['RS256', 'ES384', 'EdDSA']) {
       const { file } = await keyPair(alg);
@@ -85,6 +95,9 @@ describe('auth config', () => {
     [['--event-rate', '-5'], /--event-rate/],
     [['--token-grace', 'soon'], /--token-grace .*duration/],
     [['--max-send-buffer', '1m'], /--max-send-buffer .*twice --max-payload/],
+    [['--jwt-allow-no-exp'], /--jwt-allow-no-exp .*needs --auth jwt or --auth oauth/],
+    [['--auth', 'jwt', '--jwt-secret', SECRET, '--jwt-max-lifetime', '1h'], /--jwt-max-lifetime .*needs --jwt-allow-no-exp/],
+    [['--auth', 'jwt', '--jwt-secret', SECRET, '--jwt-allow-no-exp', '--jwt-max-lifetime', '31d'], /--jwt-max-lifetime/],
   ] as Array<[string[], RegExp]>) {
     it(`refuses ${args.join(' ')}`, () => {
       expect(() => loadConfig(args, {}))

@@ -71,3 +71,42 @@ describe('token expiry and REFRESH', () => {
     expect(await request(a, 'JOIN', { room: 'unchanged' })).to.deep.equal({ ok: true, room: 'unchanged', name: 'Alice' });
   });
 });
+
+describe('tokens without exp, allowed (--jwt-allow-no-exp): they expire after --jwt-max-lifetime', () => {
+  const LIFETIME_MS = 500;
+  const svc = serviceForSuite({ auth: secretAuth({ refreshGraceMs: GRACE_MS, allowNoExp: true, maxLifetimeMs: LIFETIME_MS }) });
+
+  for (const version of ['v4', 'v1'] as ClientVersion[]) {
+    it(`${version}: TOKEN_EXPIRED after the max lifetime, verbs refused, then disconnected after the grace period`, async () => {
+      const token = await hsToken(alice, { expiresIn: null });
+      const a = await connect(version, svc.url, '/layout', withToken(version, token));
+      const expired = next(a, 'ERROR', 3000);
+      expect(await request(a, 'JOIN', JSON.stringify({ room: 'noexp' }))).to.include({ ok: true });
+      expect(await expired).to.include({ code: 'TOKEN_EXPIRED', event: 'REFRESH' });
+      expect((await request(a, 'NOTIFY', JSON.stringify({ room: 'noexp', message: 1 }))).error.code).to.equal('TOKEN_EXPIRED');
+      expect(await next(a, 'disconnect', 3000)).to.be.a('string');
+    });
+  }
+
+  it('REFRESH with a token without exp gives the max lifetime again; one with exp keeps its own', async () => {
+    const a = await connect('v4', svc.url, '/layout', { extra: { auth: { token: await hsToken(alice, { expiresIn: null }) } } });
+    await next(a, 'ERROR', 3000);
+    const sent = Date.now();
+    const reply = await request(a, 'REFRESH', { token: await hsToken(alice, { expiresIn: null }) });
+    expect(reply.ok).to.equal(true);
+    expect(reply.exp * 1000).to.be.within(sent + LIFETIME_MS, Date.now() + LIFETIME_MS);
+    const withExp = await hsToken(alice, { expiresIn: 3600 });
+    expect((await request(a, 'REFRESH', { token: withExp })).exp).to.equal(JSON.parse(Buffer.from(withExp.split('.')[1]!, 'base64url').toString()).exp);
+  });
+});
+
+describe('tokens without exp, allowed: the default max lifetime is 24 h (injected clock)', () => {
+  const T0 = Date.UTC(2030, 0, 1);
+  const svc = serviceForSuite({ auth: secretAuth({ allowNoExp: true }) }, { access: { now: () => T0 } });
+
+  it('a connection and a REFRESH without exp get exp = now + 24 h', async () => {
+    const a = await connect('v2', svc.url, '/bus', withToken('v2', await hsToken(alice, { expiresIn: null })));
+    const reply = await request(a, 'REFRESH', JSON.stringify({ token: await hsToken(alice, { expiresIn: null }) }));
+    expect(reply).to.deep.equal({ ok: true, exp: (T0 + 86_400_000) / 1000 });
+  });
+});

@@ -54,6 +54,28 @@ describe('auth jwt: shared secret (HS256)', () => {
     });
   }
 
+  for (const version of VERSIONS) {
+    it(`${version}: a query token is taken over websocket, refused over polling with a message that says what to do`, async () => {
+      const token = await hsToken(alice);
+      const query = { token, tokenType: 'jwt' };
+      const ws = await connect(version, svc.url, '/bus', { transport: 'websocket', query });
+      expect(await request(ws, 'JOIN', JSON.stringify({ room: 'q' }))).to.include({ ok: true, name: 'Alice' });
+      const data = await refusal(version, svc.url, '/bus', { transport: 'polling', query });
+      expect(data.code).to.equal('UNAUTHORIZED');
+      expect(data.message).to.include('WebSocket only').and.include("transports: ['websocket']").and.include('ticket');
+      expect(data.message).not.to.include(token.slice(0, 20));
+      // The legacy default (polling first, then upgrade) is a polling handshake too.
+      const upgrading = await refusal(version, svc.url, '/bus', { query, extra: { transports: ['polling', 'websocket'], upgrade: true } });
+      expect(upgrading.code).to.equal('UNAUTHORIZED');
+    });
+  }
+
+  it('over polling, tokens outside the URL are taken: handshake auth (4.x) and an Authorization header', async () => {
+    const token = await hsToken(alice);
+    await connect('v4', svc.url, '/bus', { transport: 'polling', extra: { auth: { token } } });
+    await connect('v2', svc.url, '/bus', { transport: 'polling', extra: { extraHeaders: { authorization: `Bearer ${token}` } } });
+  });
+
   const refusals: Array<[string, () => Promise<string>, RegExp]> = [
     ['an expired token', () => hsToken(alice, { expiresIn: -10 }), /expired/],
     ['a token not yet valid', () => hsToken(alice, { notBefore: 60 }), /not yet valid/],
@@ -75,6 +97,20 @@ describe('auth jwt: shared secret (HS256)', () => {
       expect(data.message).not.to.include(token.slice(0, 20));
     });
   }
+
+  it('refuses a token without exp by default, at connect (every client), on REFRESH and at POST /ticket', async () => {
+    const forever = await hsToken(alice, { expiresIn: null });
+    const expected = { code: 'UNAUTHORIZED', message: 'the token has no expiry (exp): use a token that expires' };
+    expect(await refusal('v4', svc.url, '/layout', { extra: { auth: { token: forever } } })).to.deep.equal(expected);
+    for (const version of ['v1', 'v2'] as ClientVersion[]) {
+      expect(await refusal(version, svc.url, '/layout', withToken(version, forever))).to.deep.equal(expected);
+    }
+    const a = await connect('v4', svc.url, '/layout', { extra: { auth: { token: await hsToken(alice) } } });
+    expect((await request(a, 'REFRESH', { token: forever })).error).to.deep.equal(expected);
+    const res = await fetch(`${svc.url}/ticket`, { method: 'POST', headers: { authorization: `Bearer ${forever}` } });
+    expect(res.status).to.equal(401);
+    expect(((await res.json()) as { error: unknown }).error).to.deep.equal(expected);
+  });
 
   it('refuses a connection without credentials, and a token of another type', async () => {
     expect((await refusal('v4', svc.url, '/layout')).code).to.equal('UNAUTHORIZED');

@@ -11,6 +11,7 @@ import { readyz, startNodes, waitUntil } from './helpers/cluster.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import type { Running } from './helpers/service.js';
+import { ALL_ROOMS, SECRET, hsToken, secretAuth } from './helpers/auth.js';
 
 const TTL_MS = 1000;
 
@@ -148,6 +149,52 @@ describe('cluster: a node frozen longer than the presence TTL (SIGSTOP, then SIG
     const got = next(lf, 'MESSAGE');
     await request(la, 'BROADCAST', { message: 'welcome back' });
     expect((await got).message).to.equal('welcome back');
+  });
+});
+
+describe('cluster with --auth jwt: a frozen node\'s subscribe-only lobby member is announced again', function () {
+  let redis: RedisServer | undefined;
+  let nodes: Running[] = [];
+  let frozen: RunningProcess | undefined;
+  const prefix = uniquePrefix('sigstop-auth');
+
+  before(async function () {
+    requireRedisOrSkip(this);
+    redis = await useRedis();
+    nodes = await startNodes(1, redis.url, prefix, { auth: secretAuth() }, TTL_MS);
+    frozen = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`, '--auth', 'jwt'], { JWT_SECRET: SECRET });
+  });
+  after(async () => {
+    frozen?.child.kill('SIGKILL');
+    await frozen?.exited;
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    if (redis) await deletePrefix(redis.url, prefix);
+    await redis?.stop();
+  });
+  afterEach(closeAll);
+
+  it('JOINED needs no publish right: every member of the node, subscribe-only ones first, is announced', async () => {
+    const A = nodes[0]!.url;
+    const F = frozen!.url;
+    const auth = async (sub: string, rooms: unknown) => ({ extra: { auth: { token: await hsToken({ sub, rooms }) } } });
+    const la = await connect('v4', A, '/lobby', await auth('u-a', ALL_ROOMS));
+    await request(la, 'JOIN', 'L');
+    // Joined first on the frozen node, so on main its FORBIDDEN also lost the member after it.
+    const watcher = await connect('v4', F, '/lobby', await auth('u-watcher', { subscribe: ['L'], publish: [] }));
+    await request(watcher, 'JOIN', 'L');
+    const talker = await connect('v4', F, '/lobby', await auth('u-talker', ALL_ROOMS));
+    await request(talker, 'JOIN', 'L');
+
+    const left = collect(la, 'LEFT', 2, 10_000);
+    frozen!.child.kill('SIGSTOP');
+    let joined: Promise<string[]>;
+    try {
+      expect((await left).sort()).to.deep.equal([watcher.id, talker.id].sort());
+      joined = collect(la, 'JOINED', 2, 10_000);
+    } finally {
+      frozen!.child.kill('SIGCONT');
+    }
+    expect((await joined).sort()).to.deep.equal([watcher.id, talker.id].sort());
   });
 });
 

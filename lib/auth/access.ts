@@ -5,8 +5,8 @@
  * - Handshake (Engine.IO `allowRequest`, once per new connection): allowed origins, connections
  *   per client address.
  * - Namespace middleware (every namespace, '/' included): the credentials (auth.token, query
- *   token=/ticket=, Authorization: Bearer) become `socket.data.auth`, or the connection is refused
- *   with a connect_error whose data is `{code, message}`. A credential is verified once per
+ *   token= over WebSocket only, ticket=, Authorization: Bearer) become `socket.data.auth`, or the
+ *   connection is refused with a connect_error whose data is `{code, message}`. A credential is verified once per
  *   Engine.IO connection, so legacy clients' implicit '/' and their namespace share one ticket.
  * - The core asks `authorize()` before every JOIN and client publication (lib/pubsub.ts).
  * - Each namespace module is wrapped: every verb is refused while the connection is over its event
@@ -30,8 +30,10 @@ import { isLoopbackHost } from './config.js';
 import { createIntrospectionVerifier } from './introspection.js';
 import { createJwtVerifier, type TokenVerifier } from './jwt.js';
 import { AuthError, principalFromClaims, unauthorized, type Principal } from './principal.js';
+import { refuseQueryTokenOverPolling } from './query-token.js';
 import { allows, type Action } from './rights.js';
 import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
+import { connectionExpiry } from './token-lifetime.js';
 
 export interface AccessOptions {
   /** Shared by every node of a cluster (Redis); default: in memory, this node only. */
@@ -201,6 +203,7 @@ export class Access implements AccessControl {
   }
 
   private async authenticate(socket: AppSocket): Promise<Principal> {
+    refuseQueryTokenOverPolling(socket.handshake.query);
     const credential = this.credential(socket);
     if (!credential) throw unauthorized('credentials required: auth.token, ?token=, ?ticket= or Authorization: Bearer');
     let perConnection = this.verified.get(socket.conn);
@@ -214,9 +217,15 @@ export class Access implements AccessControl {
       pending.catch(() => {});
       perConnection.set(key, pending);
     }
-    const principal = await pending;
-    if (principal.exp !== undefined && principal.exp * 1000 <= this.now()) throw unauthorized('token expired');
-    return principal;
+    return this.withExpiry(await pending);
+  }
+
+  /** The principal as a connection holds it: always with an expiry (lib/auth/token-lifetime.ts). */
+  private withExpiry(principal: Principal): Principal {
+    const now = this.now();
+    const exp = connectionExpiry(principal, this.config.auth, now);
+    if (exp * 1000 <= now) throw unauthorized('token expired');
+    return { ...principal, exp };
   }
 
   private async resolve(credential: Credential): Promise<Principal> {
@@ -310,8 +319,7 @@ export class Access implements AccessControl {
     const token = payload.token;
     if (typeof token !== 'string' || token === '') throw new ServiceError('INVALID_PAYLOAD', 'REFRESH needs {token}');
     const type = typeof payload.tokenType === 'string' ? payload.tokenType : undefined;
-    const principal = await this.verifyToken(token, type);
-    if (principal.exp !== undefined && principal.exp * 1000 <= this.now()) throw unauthorized('token expired');
+    const principal = this.withExpiry(await this.verifyToken(token, type));
     const current = socket.data.auth;
     if (!current || current.user !== principal.user) throw new ServiceError('FORBIDDEN', 'the new token is for another user');
     socket.data.auth = { ...principal };
@@ -407,7 +415,7 @@ export class Access implements AccessControl {
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) throw unauthorized('Authorization: Bearer <token> required');
     const principal = await this.verifyToken(token, undefined);
-    if (principal.exp !== undefined && principal.exp * 1000 <= this.now()) throw unauthorized('token expired');
+    this.withExpiry(principal); // refused here as at connect; a token without exp starts its lifetime when redeemed
     const ticket = await this.tickets.issue(principal);
     const body = JSON.stringify({ ticket, expiresIn: Math.round(this.tickets.ttlMs / 1000) });
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

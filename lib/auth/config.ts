@@ -65,6 +65,13 @@ export interface AuthConfig {
   refreshGraceMs: number;
   /** Lifetime of a ticket from POST /ticket. Default 30 s. */
   ticketTtlMs: number;
+  /**
+   * Accept tokens (JWTs, introspection answers) without `exp`. Default false: refused, since such a
+   * connection would never have to show a token again.
+   */
+  allowNoExp: boolean;
+  /** With allowNoExp: how long a token without `exp` counts as valid on a connection. Default 24 h. */
+  maxLifetimeMs: number;
 }
 
 export interface AbuseLimits {
@@ -85,7 +92,7 @@ export interface AbuseLimits {
 }
 
 export function defaultAuthConfig(): AuthConfig {
-  return { mode: 'none', nameClaims: ['name', 'sub'], apiKeys: [], refreshGraceMs: 10_000, ticketTtlMs: 30_000 };
+  return { mode: 'none', nameClaims: ['name', 'sub'], apiKeys: [], refreshGraceMs: 10_000, ticketTtlMs: 30_000, allowNoExp: false, maxLifetimeMs: DAY_MS };
 }
 
 export function defaultAbuseLimits(): AbuseLimits {
@@ -118,6 +125,8 @@ export const AUTH_FLAGS = {
   'api-key': { env: 'API_KEYS', type: 'string', describe: 'key for HTTP publishing (repeatable; env comma-separated)', def: 'none' },
   'token-grace': { env: 'TOKEN_GRACE', type: 'string', describe: 'time to REFRESH after TOKEN_EXPIRED before disconnect', def: '10s' },
   'ticket-ttl': { env: 'TICKET_TTL', type: 'string', describe: 'lifetime of a POST /ticket ticket', def: '30s' },
+  'jwt-allow-no-exp': { env: 'JWT_ALLOW_NO_EXP', type: 'boolean', describe: 'jwt/oauth: accept tokens without exp (valid for --jwt-max-lifetime on a connection)', def: 'false' },
+  'jwt-max-lifetime': { env: 'JWT_MAX_LIFETIME', type: 'string', describe: 'with --jwt-allow-no-exp: TOKEN_EXPIRED this long after a token without exp (1s-30d)', def: '24h' },
   'conn-rate': { env: 'CONN_RATE', type: 'string', describe: 'new connections per second per client address (0 = off)', def: '100' },
   'event-rate': { env: 'EVENT_RATE', type: 'string', describe: 'events per second per connection (0 = off)', def: '1000' },
   'event-burst': { env: 'EVENT_BURST', type: 'string', describe: 'events a connection may send at once above the rate', def: '2 x event-rate' },
@@ -225,6 +234,15 @@ export function parseAuthConfig(raw: Raw, where: Where, maxPayload: number): { a
   }
   auth.refreshGraceMs = duration(raw('token-grace'), auth.refreshGraceMs, where('token-grace'), 0);
   auth.ticketTtlMs = duration(raw('ticket-ttl'), auth.ticketTtlMs, where('ticket-ttl'), 1);
+  if (raw('jwt-allow-no-exp') !== undefined) {
+    if (mode === 'none') throw new ConfigError(`${where('jwt-allow-no-exp')} needs --auth jwt or --auth oauth`);
+    auth.allowNoExp = parseBoolean(raw('jwt-allow-no-exp')!, where('jwt-allow-no-exp'));
+  }
+  const lifetime = raw('jwt-max-lifetime');
+  if (lifetime !== undefined) {
+    if (!auth.allowNoExp) throw new ConfigError(`${where('jwt-max-lifetime')} needs --jwt-allow-no-exp`);
+    auth.maxLifetimeMs = parseDuration(lifetime, where('jwt-max-lifetime'), 1000, 30 * DAY_MS);
+  }
 
   abuse.connectionsPerSecond = count(raw('conn-rate'), abuse.connectionsPerSecond, where('conn-rate'));
   abuse.eventsPerSecond = count(raw('event-rate'), abuse.eventsPerSecond, where('event-rate'));

@@ -11,7 +11,7 @@ export interface Principal {
   /** Display name in EVENT.sender, CLIENTS and presence; a JOIN name cannot change it. */
   name: string;
   rooms: RoomRights;
-  /** Expiry in seconds since the epoch (`exp`), when the token has one. */
+  /** Expiry in seconds since the epoch: the token's `exp`; on a connection always set (token-lifetime.ts). */
   exp?: number;
 }
 

@@ -22,8 +22,8 @@ export const nowSeconds = (): number => Date.now() / 1000;
 
 export interface TokenOptions {
   secret?: string;
-  /** seconds from now; fractional allowed (NumericDate), so expiry tests take milliseconds */
-  expiresIn?: number;
+  /** seconds from now; fractional allowed (NumericDate), so expiry tests take milliseconds; null: no exp */
+  expiresIn?: number | null;
   notBefore?: number;
   issuer?: string | null;
   audience?: string | null;
@@ -36,7 +36,8 @@ export function hsToken(claims: Record<string, unknown>, opts: TokenOptions = {}
 }
 
 export function sign(claims: Record<string, unknown>, key: CryptoKey | Uint8Array, alg: string, opts: TokenOptions = {}): Promise<string> {
-  const payload: Record<string, unknown> = { ...claims, exp: nowSeconds() + (opts.expiresIn ?? 3600) };
+  const payload: Record<string, unknown> = { ...claims };
+  if (opts.expiresIn !== null) payload.exp = nowSeconds() + (opts.expiresIn ?? 3600);
   if (opts.notBefore !== undefined) payload.nbf = nowSeconds() + opts.notBefore;
   if (opts.issuer !== null) payload.iss = opts.issuer ?? ISSUER;
   if (opts.audience !== null) payload.aud = opts.audience ?? AUDIENCE;
