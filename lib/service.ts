@@ -62,7 +62,11 @@ export interface Service {
   listen(): Promise<AddressInfo>;
   /** The bound address, once listening. */
   address(): AddressInfo;
-  /** Stops accepting, closes every client connection (clients see a transport close and reconnect elsewhere) and releases resources. */
+  /**
+   * Refuses new publications (SHUTTING_DOWN) and answers those in flight (lib/drain.ts), then closes
+   * every client connection (clients see a transport close and reconnect elsewhere), flushes and
+   * closes the message store and releases resources.
+   */
   close(): Promise<void>;
 }
 
