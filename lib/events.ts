@@ -18,7 +18,7 @@ export interface RoomClientEvents {
   LEAVE: (payload: { room: string } | JsonString, ack?: Ack<{ room: string; wasMember: boolean }>) => void;
   NOTIFY: (payload: { room: string; message: unknown; store?: boolean } | JsonString, ack?: Ack<{ room: string } & PublishReceipt>) => void;
   CLIENTS: (payload: { room: string } | JsonString, ack?: Ack<ClientsReply>) => void;
-  HISTORY: (payload: { room: string; limit?: number; before?: Position | number } | JsonString, ack?: Ack<HistoryReply<EventEnvelope>>) => void;
+  HISTORY: (payload: { room: string; limit?: number; before?: Position } | JsonString, ack?: Ack<HistoryReply<EventEnvelope>>) => void;
 }
 
 /** What the ack of every publishing verb (and the HTTP publish reply) reports. */
@@ -52,7 +52,7 @@ export interface LobbyClientEvents {
   JOIN: (lobbyId: string, ack?: Ack<{ lobby: string; id: string; peers: string[] }>) => void;
   LEAVE: (lobbyId: string, ack?: Ack<{ lobby: string }>) => void;
   BROADCAST: (payload: { message: unknown; store?: boolean } | JsonString, ack?: Ack<{ lobby: string } & PublishReceipt>) => void;
-  HISTORY: (payload?: { limit?: number; before?: Position | number } | JsonString, ack?: Ack<HistoryReply<{ from: string; message: unknown; meta: MessageMeta }>>) => void;
+  HISTORY: (payload?: { limit?: number; before?: Position } | JsonString, ack?: Ack<HistoryReply<{ from: string; message: unknown; meta: MessageMeta }>>) => void;
   RTCSIGNAL: (payload: ({ to: string } & Record<string, unknown>) | JsonString, ack?: Ack<{ to: string }>) => void;
 }
 
@@ -63,7 +63,7 @@ export interface TriggerClientEvents {
   BROADCAST_EVENTS: (id: string, data: unknown, options?: { store?: boolean }, ack?: Ack<{ room: string } & PublishReceipt>) => void;
   BROADCAST_UPDATES: (id: string, data: unknown, options?: { store?: boolean }, ack?: Ack<{ room: string } & PublishReceipt>) => void;
   BROADCAST_STATUS: (id: string, data: unknown, options?: { store?: boolean }, ack?: Ack<{ room: string } & PublishReceipt>) => void;
-  HISTORY: (id: string, options?: { limit?: number; before?: Position | number }, ack?: Ack<HistoryReply<TriggerHistoryItem>>) => void;
+  HISTORY: (id: string, options?: { limit?: number; before?: Position }, ack?: Ack<HistoryReply<TriggerHistoryItem>>) => void;
 }
 
 export interface ClientsReply {

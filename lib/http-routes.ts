@@ -1,7 +1,8 @@
 /**
  * The service's plain HTTP routes (socket.io answers its own path before these run):
  *   GET  /healthcheck          liveness: 200 OK
- *   GET  /readyz               readiness: 200 OK, or 503 while closing or (cluster) Redis is unreachable
+ *   GET  /readyz               readiness: 200 OK, or 503 while closing, while (cluster) Redis is
+ *                              unreachable or while the message store cannot store
  *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...}
  *                              (an API key is required when auth is on); `?store=true` keeps it
  *                              durably and answers once it is committed
@@ -54,8 +55,8 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   if (path === '/readyz') {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
     if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
-    const { ready, reasons } = deps.readiness.state();
-    if (!ready) throw new ServiceError('NOT_READY', `not ready: ${reasons.join(', ')}`);
+    const { ready, reasons, failing } = deps.readiness.state();
+    if (!ready) throw new ServiceError('NOT_READY', `not ready: ${reasons.join(', ')}`, { failing });
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : 'OK');
     return;

@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
 import type { EventBucket } from './rate-limits.js';
 import { resumeFromStream, streamRestoreOf } from './cluster-recovery.js';
+import { PublicationDrain } from './drain.js';
 import { emitHere } from './emit-here.js';
 import { resume } from './recovery.js';
 import { RoomNames } from './room-names.js';
@@ -88,6 +89,8 @@ export interface Published {
 export class PubSub {
   /** Set when authentication is on (lib/auth/access.ts); absent, everything is allowed. */
   access?: AccessControl;
+  /** Graceful shutdown: refuses new publications, answers those in flight (lib/drain.ts). */
+  readonly drain = new PublicationDrain();
 
   constructor(
     readonly limits: CoreLimits,
@@ -256,6 +259,8 @@ export class PubSub {
     event: E,
     ...args: Parameters<ServerEvents[E]>
   ): MaybePromise<Published | undefined> {
+    // Shutting down: a message is refused before anything goes out (notices about members are not).
+    if (META_STYLE[event] !== undefined) this.drain.admit();
     if (this.access && 'handshake' in from) {
       const pending = this.access.authorize(from, 'publish', room);
       if (pending) {
@@ -324,13 +329,16 @@ export class PubSub {
       if (published === undefined) throw new Error('receipt() of an event that is not a message');
       if (!(published.recipients instanceof Promise) && !store) return complete(fields, published.entry.meta.offset, published.recipients);
     }
-    return (async () => {
-      const p = await published;
-      if (p === undefined) throw new Error('receipt() of an event that is not a message');
-      const recipients = await p.recipients;
-      if (store) await this.persist(p, recipients);
-      return complete(fields, p.entry.meta.offset, recipients);
-    })();
+    // Counted until answered: a shutdown waits for it before closing the connections.
+    return this.drain.track(
+      (async () => {
+        const p = await published;
+        if (p === undefined) throw new Error('receipt() of an event that is not a message');
+        const recipients = await p.recipients;
+        if (store) await this.persist(p, recipients);
+        return complete(fields, p.entry.meta.offset, recipients);
+      })(),
+    );
   }
 
   private async persist(p: Published, recipients: number): Promise<void> {

@@ -18,6 +18,7 @@ import { FanoutAdapter } from './fanout-adapter.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
+import { DEFAULT_DRAIN } from './drain.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
@@ -27,6 +28,7 @@ import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
 import { Readiness } from './readiness.js';
 import { RecoveringFanoutAdapter } from './recovery.js';
 import type { LostMembers } from './redis-presence.js';
+import { MonitoredStore } from './storage/health.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 
@@ -60,7 +62,11 @@ export interface Service {
   listen(): Promise<AddressInfo>;
   /** The bound address, once listening. */
   address(): AddressInfo;
-  /** Stops accepting, closes every client connection (clients see a transport close and reconnect elsewhere) and releases resources. */
+  /**
+   * Refuses new publications (SHUTTING_DOWN) and answers those in flight (lib/drain.ts), then closes
+   * every client connection (clients see a transport close and reconnect elsewhere), flushes and
+   * closes the message store and releases resources.
+   */
   close(): Promise<void>;
 }
 
@@ -91,7 +97,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // [history] The durable store first: a store that cannot be opened stops the start, before listening.
   // Connection-state recovery: in memory on a single node (lib/recovery.ts), from the adapter's
   // stream on any node in cluster mode (lib/cluster-recovery.ts).
-  const store = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
+  const opened = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
+  // Its saves' outcomes (and a probe while failing) tell readiness whether it can store.
+  const store = opened && new MonitoredStore(opened, logger);
   if (store) logger.info('message store open', { store: store.description, retentionMs: config.retentionMs });
   const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
   const recovery = config.recoveryWindowMs > 0;
@@ -176,7 +184,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
 
   let closing: Promise<void> | undefined;
   const readiness = new Readiness();
-  if (cluster) readiness.add(() => cluster.notReadyReason());
+  if (cluster) readiness.add(() => cluster.notReadyReason(), 'redis');
+  if (store) readiness.add(() => store.notReadyReason(), 'store');
   const httpHandler = createHttpHandler({ io, core, logger, readiness, access, isClosing: () => closing !== undefined });
   routes = httpHandler;
 
@@ -188,6 +197,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
 
   const close = async (): Promise<void> => {
     logger.info('closing', { connections: io.engine.clientsCount });
+    // Every publication is answered before the connections close: new ones are refused with
+    // SHUTTING_DOWN, those in flight (a store commit among them) finish first (lib/drain.ts).
+    await core.drain.drain({ ...DEFAULT_DRAIN, maxMs: Math.min(DEFAULT_DRAIN.maxMs, config.shutdownTimeoutMs / 2) });
     if (owned) {
       const drain = setTimeout(() => httpServer.closeAllConnections(), HTTP_DRAIN_MS);
       drain.unref();

@@ -13,9 +13,11 @@ import { MESSAGES_TABLE, VERSION_TABLE, LATEST_VERSION } from '../lib/storage/mi
 import { openMessageStore } from '../lib/storage/index.js';
 import { SQLITE_FILE } from '../lib/storage/sqlite.js';
 import type { StorageConfig } from '../lib/storage/types.js';
+import pg from 'pg';
 import { closeAll, connect, next, request, type TestClient } from './helpers/clients.js';
+import { readyz, waitUntil } from './helpers/cluster.js';
 import { captureLogger } from './helpers/logs.js';
-import { createTestDatabase, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
+import { createTestDatabase, POSTGRES_ADMIN_URL, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
 import { startCli, tempDir } from './helpers/process.js';
 import { startService } from './helpers/service.js';
 
@@ -89,6 +91,22 @@ const history = async (client: TestClient, room: string, extra: Record<string, u
   const reply = await request(client, 'HISTORY', { room, ...extra });
   expect(reply.ok, JSON.stringify(reply)).to.equal(true);
   return reply.messages;
+};
+
+/** Every message HISTORY has for the room, oldest first, page by page. */
+const wholeHistory = async (client: TestClient, room: string): Promise<Envelope[]> => {
+  let all: Envelope[] = [];
+  for (let page = await history(client, room, { limit: 1000 }); page.length > 0; page = await history(client, room, { limit: 1000, before: page[0]!.meta })) {
+    all = [...page, ...all];
+  }
+  return all;
+};
+
+/** The JSON error of a 503 /readyz. */
+const notReady = async (url: string): Promise<{ code: string; message: string; details?: { failing: string[] } }> => {
+  const res = await fetch(`${url}/readyz`);
+  expect(res.status).to.equal(503);
+  return ((await res.json()) as { error: { code: string; message: string; details?: { failing: string[] } } }).error;
 };
 
 function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
@@ -230,6 +248,103 @@ function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
       }
     });
 
+    it('GET /readyz: 503 NOT_READY naming the store while it cannot store, 200 again once it can (found by its probe)', async () => {
+      const room = 'ready';
+      const svc = await startService({ storage: backend.storage });
+      try {
+        const [pub, sub] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v4', svc.url, '/layout')]);
+        await request(sub, 'JOIN', { room });
+        expect(await request(pub, 'NOTIFY', { room, message: 'stored', store: true })).to.include({ ok: true });
+        expect(await readyz(svc.url)).to.equal(200);
+        await backend.breakInserts();
+        expect((await request(pub, 'NOTIFY', { room, message: 'not stored', store: true })).error.code).to.equal('STORE_FAILED');
+        // Known as soon as the publisher is told: no wait.
+        const error = await notReady(svc.url);
+        expect(error.code).to.equal('NOT_READY');
+        expect(error.details).to.deep.equal({ failing: ['store'] });
+        expect(error.message).to.include('message store failing').and.to.include('injected failure');
+        // Live delivery is not what fails: still not ready (its probe fails too).
+        const live = next<Envelope>(sub, 'EVENT');
+        expect(await request(pub, 'NOTIFY', { room, message: 'live' })).to.include({ ok: true });
+        expect((await live).message).to.equal('live');
+        expect((await notReady(svc.url)).details).to.deep.equal({ failing: ['store'] });
+        // Repaired behind the service's back: its probe finds out without any publication.
+        await backend.repairInserts();
+        await waitUntil('ready again', async () => (await readyz(svc.url)) === 200, 10_000);
+        expect(await request(pub, 'NOTIFY', { room, message: 'stored again', store: true })).to.include({ ok: true });
+        expect((await history(pub, room)).map((m) => m.message)).to.deep.equal(['stored', 'not stored', 'live', 'stored again']);
+      } finally {
+        await svc.close();
+      }
+    });
+
+    it('SIGTERM while store: true messages stream in: every one is acked or refused with SHUTTING_DOWN, every acked one is stored', async () => {
+      const room = 'drain';
+      // No event-rate limit: the publisher goes as fast as the store commits.
+      const env = { ...backend.env, EVENT_RATE: '0' };
+      const proc = await startCli([], env);
+      const acked: number[] = [];
+      const refused: number[] = [];
+      const others: unknown[] = [];
+      const unanswered = new Set<number>();
+      try {
+        const pub = await connect('v4', proc.url, '/layout');
+        const WINDOW = 32;
+        let sent = 0;
+        let stopped = false;
+        let signalled = false;
+        const disconnected = new Promise<string>((resolve) => pub.on('disconnect', (reason: string) => resolve(reason)));
+        // A publisher with up to WINDOW messages in flight, that stops at its first SHUTTING_DOWN.
+        await new Promise<void>((resolve) => {
+          const send = (): void => {
+            while (!stopped && unanswered.size < WINDOW) {
+              const n = ++sent;
+              unanswered.add(n);
+              pub.emit('NOTIFY', { room, message: n, store: true }, (reply: { ok: boolean; error?: { code: string } }) => {
+                unanswered.delete(n);
+                if (reply.ok) acked.push(n);
+                else if (reply.error?.code === 'SHUTTING_DOWN') {
+                  refused.push(n);
+                  stopped = true;
+                } else others.push(reply);
+                // Mid-stream: after 100 acks, with WINDOW more on their way.
+                if (!signalled && acked.length >= 100) {
+                  signalled = true;
+                  proc.child.kill('SIGTERM');
+                }
+                send();
+                if (stopped && unanswered.size === 0) resolve();
+              });
+            }
+          };
+          send();
+          void disconnected.then(() => {
+            stopped = true;
+            resolve();
+          });
+        });
+        // Every emit got its answer before the service closed the connection.
+        await disconnected;
+        expect([...unanswered], 'publications never answered').to.deep.equal([]);
+        expect(others).to.deep.equal([]);
+        expect(refused.length, 'refused during the drain').to.be.at.least(1);
+        expect(await proc.exited).to.deep.equal({ code: 0, signal: null });
+      } finally {
+        proc.child.kill('SIGKILL');
+      }
+
+      const again = await startCli([], env);
+      try {
+        const client = await connect('v4', again.url, '/layout');
+        // Exactly the acked ones: a refused publication was neither delivered nor stored.
+        const stored = (await wholeHistory(client, room)).map((m) => m.message as number);
+        expect(stored).to.deep.equal([...acked].sort((a, b) => a - b));
+      } finally {
+        again.child.kill('SIGTERM');
+        await again.exited;
+      }
+    });
+
     it('retention deletes what is older than it', async () => {
       const store = (await openMessageStore(backend.storage))!;
       try {
@@ -251,6 +366,56 @@ describe('message store: PostgreSQL', function () {
     await requirePostgresOrSkip(this);
   });
   storageSuite('PostgreSQL (fresh database per run)', async () => postgresBackend(await createTestDatabase()));
+
+  describe('message store: PostgreSQL connections lost', () => {
+    let db: TestDatabase;
+    const admin = async (sql: string, params?: unknown[]): Promise<void> => {
+      const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 5000 });
+      await client.connect();
+      try {
+        await client.query(sql, params);
+      } finally {
+        await client.end();
+      }
+    };
+    before(async () => {
+      db = await createTestDatabase();
+    });
+    after(async () => {
+      await db?.drop();
+    });
+    afterEach(closeAll);
+
+    it('GET /readyz: 503 naming the store as soon as its connections drop and the database refuses new ones, without a publication; 200 once it accepts again', async () => {
+      const room = 'pg-outage';
+      const svc = await startService({ storage: { kind: 'postgres', url: db.url } });
+      try {
+        const [pub, sub] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v4', svc.url, '/layout')]);
+        await request(sub, 'JOIN', { room });
+        // Leaves an idle connection in the store's pool.
+        expect(await request(pub, 'NOTIFY', { room, message: 'before', store: true })).to.include({ ok: true });
+        expect(await readyz(svc.url)).to.equal(200);
+
+        await admin(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS false`);
+        await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [db.name]);
+        // The pool reports its lost connection; the probe finds the database closed to new ones.
+        await waitUntil('not ready', async () => (await readyz(svc.url)) === 503, 10_000);
+        const error = await notReady(svc.url);
+        expect(error.details).to.deep.equal({ failing: ['store'] });
+        expect(error.message).to.include('message store failing');
+        const live = next<Envelope>(sub, 'EVENT');
+        expect((await request(pub, 'NOTIFY', { room, message: 'during', store: true })).error.code).to.equal('STORE_FAILED');
+        expect((await live).message).to.equal('during');
+
+        await admin(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`);
+        await waitUntil('ready again', async () => (await readyz(svc.url)) === 200, 10_000);
+        expect(await request(pub, 'NOTIFY', { room, message: 'after', store: true })).to.include({ ok: true });
+      } finally {
+        await svc.close();
+        await admin(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+      }
+    });
+  });
 });
 
 describe('message store: none configured, and bad flags', () => {

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import type { Position } from '../history/types.js';
 import { MESSAGES_TABLE, MIGRATIONS, VERSION_TABLE } from './migrations.js';
-import { MAX_BATCH, type MessageStore, type StoredMessage } from './types.js';
+import { MAX_BATCH, PROBE_ROW, type MessageStore, type StoredMessage } from './types.js';
 
 /** Any number the migrations of every node agree on: the advisory lock that serialises them. */
 const MIGRATION_LOCK = 0x6e6f7469; // "noti"
@@ -33,25 +33,37 @@ export class PostgresStore implements MessageStore {
   private queue: Waiting[] = [];
   private flushing = false;
   private closed: Promise<void> | undefined;
+  private readonly troubleListeners: ((reason: string) => void)[] = [];
 
   private constructor(
     readonly pool: pg.Pool,
     url: string,
   ) {
     this.description = `postgres ${describeUrl(url)}`;
+    // An idle client losing its connection (server restart, terminated backend) is reported here;
+    // the pool replaces it. Not fatal, but the store may be down: the health probe finds out.
+    pool.on('error', (err) => {
+      if (!this.closed) for (const listener of this.troubleListeners) listener(err.message);
+    });
+  }
+
+  onTrouble(listener: (reason: string) => void): void {
+    this.troubleListeners.push(listener);
   }
 
   /** Connects, migrates and resolves; rejects (pool closed) when it cannot. */
   static async open(url: string, options: { max?: number } = {}): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: url, max: options.max ?? 4, connectionTimeoutMillis: 5000 });
-    // An idle client losing its connection is reported here; the pool replaces it. Not fatal.
-    pool.on('error', () => undefined);
+    // Until the store exists (it then listens itself): an idle client's error is not fatal.
+    const ignore = (): undefined => undefined;
+    pool.on('error', ignore);
     try {
       await migrate(pool);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot open the PostgreSQL store at ${describeUrl(url)}: ${(err as Error).message}`);
     }
+    pool.off('error', ignore);
     return new PostgresStore(pool, url);
   }
 
@@ -117,6 +129,33 @@ export class PostgresStore implements MessageStore {
   async prune(ts: number): Promise<number> {
     const result = await this.pool.query(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < $1`, [ts]);
     return result.rowCount ?? 0;
+  }
+
+  async probe(): Promise<void> {
+    const client = await this.pool.connect();
+    const { ns, room, epoch, offset, ts, event, payload } = PROBE_ROW;
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [
+        ns,
+        room,
+        epoch,
+        offset,
+        ts,
+        event,
+        payload,
+      ]);
+      await client.query(`DELETE FROM ${MESSAGES_TABLE} WHERE ns = $1 AND room = $2 AND epoch = $3 AND msg_offset = $4`, [ns, room, epoch, offset]);
+      await client.query('COMMIT');
+    } catch (err) {
+      broken = err as Error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      // A client whose query failed may have lost its connection: not given back to the pool.
+      client.release(broken);
+    }
   }
 
   close(): Promise<void> {

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { MESSAGES_TABLE } from './migrations.js';
 import { openSqlite } from './sqlite-schema.js';
-import { MAX_BATCH, type StoredMessage } from './types.js';
+import { MAX_BATCH, PROBE_ROW, type StoredMessage } from './types.js';
 import type { SqliteReply, SqliteRequest } from './sqlite.js';
 
 const { dir, file } = workerData as { dir: string; file: string };
@@ -39,6 +39,12 @@ const pageBefore = db.prepare(
    WHERE ns = ? AND room = ? AND (epoch, msg_offset) < (?, ?) ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
 );
 const prune = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`);
+const unprobe = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ns = @ns AND room = @room AND epoch = @epoch AND msg_offset = @offset`);
+// Committed, so it goes through the lock, the WAL and its fsync like a save; leaves nothing behind.
+const probe = db.transaction(() => {
+  insert.run(PROBE_ROW);
+  unprobe.run(PROBE_ROW);
+});
 
 let queue: { id: number; row: StoredMessage }[] = [];
 let scheduled = false;
@@ -90,6 +96,10 @@ port.on('message', (req: SqliteRequest) => {
       }
       case 'prune':
         reply({ id: req.id, ok: true, result: prune.run(req.ts).changes });
+        return;
+      case 'probe':
+        probe();
+        reply({ id: req.id, ok: true });
         return;
       case 'close':
         flush();

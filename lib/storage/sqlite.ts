@@ -15,6 +15,7 @@ export type SqliteRequest =
   | { id: number; op: 'save'; row: StoredMessage }
   | { id: number; op: 'page'; ns: string; room: string; limit: number; before?: Position | undefined }
   | { id: number; op: 'prune'; ts: number }
+  | { id: number; op: 'probe' }
   | { id: number; op: 'close' };
 
 export type SqliteReply =
@@ -123,6 +124,10 @@ export class SqliteStore implements MessageStore {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+  }
+
+  probe(): Promise<void> {
+    return this.call({ op: 'probe' });
   }
 
   close(): Promise<void> {

@@ -29,8 +29,18 @@ export interface MessageStore {
   page(ns: string, room: string, limit: number, before?: Position): Promise<StoredMessage[]>;
   /** Deletes messages published before `ts`; resolves with how many went. */
   prune(ts: number): Promise<number>;
+  /**
+   * A light write through the path saves take: a probe row inserted and deleted in one committed
+   * transaction (same table, triggers, locks, disk or connection). Resolves when the store can store.
+   */
+  probe(): Promise<void>;
+  /** Registers who is told when the store notices trouble on its own (PostgreSQL: a pooled connection lost). */
+  onTrouble?(listener: (reason: string) => void): void;
   close(): Promise<void>;
 }
+
+/** The probe row: ns '' is no namespace, so no reader ever sees it (and it is deleted in the same transaction). */
+export const PROBE_ROW: StoredMessage = Object.freeze({ ns: '', room: '', epoch: '', offset: 0, ts: 0, event: '', payload: '' });
 
 /** Where stored messages go. */
 export type StorageConfig =
