@@ -93,7 +93,7 @@ async function settledRss(pid: number, under: number, ms: number): Promise<numbe
 }
 
 describe('memory bound: 400 × 3 MiB NOTIFYs into distinct rooms', function () {
-  this.timeout(60_000);
+  this.timeout(180_000);
   let server: RunningProcess | undefined;
   let publisher: RawPublisher | undefined;
 
@@ -107,7 +107,7 @@ describe('memory bound: 400 × 3 MiB NOTIFYs into distinct rooms', function () {
 
   // The configuration's worst case with one connection, from the formula in docs/PERFORMANCE.md.
   const bound = worstCaseMemory(defaultConfig(), 1);
-  const limit = Math.min(400 * MIB, bound);
+  const limit = Math.min(400 * MIB, 2 * bound); // live bytes within the bound, plus as much uncollected garbage
 
   for (const joined of [false, true]) {
     it(`keeps RSS growth under ${Math.round(limit / MIB)} MiB (publisher ${joined ? 'joined to' : 'not in'} the rooms)`, async () => {
