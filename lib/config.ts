@@ -48,10 +48,16 @@ export interface Config {
   /** Cluster mode (several nodes joined by Redis); absent: a single node, everything in memory. */
   cluster?: ClusterConfig;
   // [history] offsets, recent history, recovery and stored messages
-  /** Recent messages kept per room: at most `size` (default 100), none older than `ttlMs` (default 5 min); 0 keeps none. */
-  history: { size: number; ttlMs: number };
+  /**
+   * Recent messages kept per room: at most `size` (default 100), none older than `ttlMs` (default 5 min); 0 keeps none.
+   * At most `maxBytes` per room (default: --max-payload, so any accepted message can be kept) and `memory` for every
+   * room together (default 64 MiB), oldest evicted first; absent: no byte bound.
+   */
+  history: { size: number; ttlMs: number; maxBytes?: number; memory?: number };
   /** How long socket.io connection-state recovery keeps a disconnected v4 session, ms (default 2 min); 0 turns it off. */
   recoveryWindowMs: number;
+  /** Bytes of broadcast packets connection-state recovery keeps per namespace, oldest dropped first (default 16 MiB). */
+  recoveryMemory: number;
   /** Where `store: true` messages go. Default SQLite in ./data; PostgreSQL with --database. */
   storage: StorageConfig;
   /** How long stored messages are kept, ms (default 7 days); 0 keeps them forever. */
@@ -82,6 +88,10 @@ export function clusterConfig(redisUrl: string, overrides: Partial<Omit<ClusterC
   return { redisUrl, presenceTtlMs: DEFAULT_PRESENCE_TTL_MS, keyPrefix: 'notify', ...overrides };
 }
 const MINUTE = 60_000;
+/** Bytes of recent history kept by the whole process (all rooms, all namespaces). */
+export const DEFAULT_HISTORY_MEMORY = 64 * MIB;
+/** Bytes of packets the connection-state recovery buffer of one namespace keeps. */
+export const DEFAULT_RECOVERY_MEMORY = 16 * MIB;
 const DAY = 24 * 60 * MINUTE;
 
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
@@ -98,8 +108,9 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     shutdownTimeoutMs: 8000,
     auth: defaultAuthConfig(),
     abuse: defaultAbuseLimits(),
-    history: { size: 100, ttlMs: 5 * MINUTE },
+    history: { size: 100, ttlMs: 5 * MINUTE, maxBytes: 4 * MIB, memory: DEFAULT_HISTORY_MEMORY },
     recoveryWindowMs: 2 * MINUTE,
+    recoveryMemory: DEFAULT_RECOVERY_MEMORY,
     storage: { kind: 'sqlite', dataDir: resolve('data') },
     retentionMs: 7 * DAY,
     ...overrides,
@@ -125,6 +136,9 @@ const FLAGS = {
   // [history]
   'history-size': { env: 'HISTORY_SIZE', type: 'string', describe: 'recent messages kept per room, for JOIN since and HISTORY (0 = none)', def: '100' },
   'history-ttl': { env: 'HISTORY_TTL', type: 'string', describe: 'how long a recent message is kept (0 = none): 90s, 5m, 1h', def: '5m' },
+  'history-max-bytes': { env: 'HISTORY_MAX_BYTES', type: 'string', describe: 'bytes of recent messages kept per room, oldest dropped first (0 = none)', def: 'max-payload' },
+  'history-memory': { env: 'HISTORY_MEMORY', type: 'string', describe: 'bytes of recent messages kept by all rooms together, oldest dropped first (0 = none)', def: '64m' },
+  'recovery-memory': { env: 'RECOVERY_MEMORY', type: 'string', describe: 'bytes of packets connection-state recovery keeps per namespace', def: '16m' },
   'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'how long connection-state recovery keeps a v4 session (0 = off)', def: '2m' },
   'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the SQLite store of store: true messages (created if missing)', def: './data' },
   database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL for stored messages instead of SQLite: postgres://user:pw@host/db', def: 'none' },
@@ -237,8 +251,11 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
   const history = {
     size: raw('history-size') === undefined ? base.history.size : parseInteger(raw('history-size')!, where('history-size'), 0, 100_000),
     ttlMs: duration('history-ttl', base.history.ttlMs),
+    maxBytes: raw('history-max-bytes') === undefined ? maxPayload : parseSize(raw('history-max-bytes')!, where('history-max-bytes'), 0, 64 * 1024 * MIB),
+    memory: raw('history-memory') === undefined ? base.history.memory : parseSize(raw('history-memory')!, where('history-memory'), 0, 64 * 1024 * MIB),
   };
   const recoveryWindowMs = duration('recovery-window', base.recoveryWindowMs);
+  const recoveryMemory = raw('recovery-memory') === undefined ? base.recoveryMemory : parseSize(raw('recovery-memory')!, where('recovery-memory'), 1024, 64 * 1024 * MIB);
   const retentionMs = duration('retention', base.retentionMs);
   let storage: StorageConfig = base.storage;
   const database = raw('database');
@@ -250,7 +267,7 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     storage = { kind: 'sqlite', dataDir: resolve(raw('data-dir')!) };
   }
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, storage, retentionMs };
+  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs };
 }
 
 /** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */

@@ -16,8 +16,12 @@
  * This relies on internals of Engine.IO (writeBuffer, transport) and ws (_sender, _socket) that
  * socket.io's own pre-encoded broadcast uses too; each is checked, and any surprise falls back to
  * the regular path. `test/fanout-order.test.ts` pins the ordering guarantees.
+ *
+ * Every write also passes the send-buffer limit first (lib/slow-consumers.ts `admitWrite`): this is
+ * the one place every packet to a connection goes through.
  */
 import * as ws from 'ws';
+import { admitWrite, type EngineConn as LimitedConn } from './slow-consumers.js';
 
 interface Corkable {
   cork(): void;
@@ -106,8 +110,24 @@ function send(target: { sender: WsSender; tcp: Corkable | undefined }, frame: un
 export function writeFrame(conn: EngineConn, frame: unknown): boolean {
   const target = idleSender(conn);
   if (!target) return false;
-  send(target, frame);
+  // Over the send-buffer limit: the connection is closed and the frame dropped.
+  if (admitWrite(conn as unknown as LimitedConn, frameBytes(frame))) send(target, frame);
   return true;
+}
+
+/** Bytes of a frame from ws's Sender.frame: a list of buffers. */
+function frameBytes(frame: unknown): number {
+  const list = frame as Uint8Array[];
+  return list.length === 2 ? list[0]!.length + list[1]!.length : list.reduce((n, b) => n + b.length, 0);
+}
+
+/** Bytes of socket.io's encoded packets (strings and binary attachments). */
+function encodedBytes(encoded: unknown): number {
+  if (typeof encoded === 'string') return encoded.length;
+  if (!Array.isArray(encoded)) return encoded instanceof Uint8Array ? encoded.byteLength : 0;
+  let bytes = 0;
+  for (const part of encoded) bytes += typeof part === 'string' ? part.length : part instanceof Uint8Array ? part.byteLength : 0;
+  return bytes;
 }
 
 /** Engine.IO "message" packets as a WebSocket text frame ("4" + socket.io packet). */
@@ -119,6 +139,8 @@ let engineWrite: EngineClient['writeToEngine'] | undefined;
 
 /** socket.io's Client.writeToEngine with the short path in front. */
 function writeToEngine(this: EngineClient, encoded: unknown, opts: PacketOpts): void {
+  // Over the send-buffer limit: the connection is closed and the packet dropped.
+  if (!admitWrite(this.conn as unknown as LimitedConn, encodedBytes(encoded))) return;
   // One text packet is the common case; binary attachments and volatile packets (dropped when
   // the transport is busy) keep Engine.IO's semantics.
   const packet = Array.isArray(encoded) ? (encoded.length === 1 ? encoded[0] : undefined) : encoded;

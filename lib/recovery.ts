@@ -16,11 +16,13 @@
  *   no gap and no duplicate.
  * - The session's data is copied when it is persisted, since the disconnect handler clears the
  *   live state afterwards.
- * - Lookups are by sequence number rather than by a scan, the buffer is bounded in count as well
- *   as in time, and Engine.IO v3 clients (1.x, 2.x), which never resume, are not kept.
+ * - Lookups are by sequence number rather than by a scan, the buffer is bounded in count and in
+ *   bytes (`maxBufferedBytes`, --recovery-memory) as well as in time, and Engine.IO v3 clients
+ *   (1.x, 2.x), which never resume, are not kept.
  */
 import type { BroadcastOptions, Room, Session } from 'socket.io-adapter';
 import { emitHere } from './emit-here.js';
+import { approxBytes } from './message-size.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import type { Logger } from './logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
@@ -36,6 +38,7 @@ interface BufferedPacket {
   opts: BroadcastOptions;
   data: unknown[];
   emittedAt: number;
+  bytes: number;
 }
 
 type PersistedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number };
@@ -54,11 +57,15 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
   /** Index of the oldest live packet in `packets` (the ones before it are dropped). */
   private head = 0;
   private seq = 0;
+  /** Bytes of the buffered packets, bounded by `maxBytes` (oldest dropped first). */
+  private bytes = 0;
+  private readonly maxBytes: number;
   private readonly timer: NodeJS.Timeout;
 
   constructor(nsp: any) {
     super(nsp);
     this.windowMs = nsp.server.opts.connectionStateRecovery.maxDisconnectionDuration;
+    this.maxBytes = nsp.server.opts.connectionStateRecovery.maxBufferedBytes ?? Infinity;
     this.timer = setInterval(() => this.prune(Date.now()), Math.min(this.windowMs, 60_000));
     this.timer.unref();
   }
@@ -81,8 +88,10 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
       // The id goes last, where a v4 client looks for it (an extra argument for every other client).
       packet.data.push(this.idOf(seq));
       const now = Date.now();
-      this.packets.push({ seq, opts, data: packet.data, emittedAt: now });
-      if (this.packets.length - this.head > MAX_RECOVERY_PACKETS || this.packets[this.head]!.emittedAt < now - this.windowMs) this.prune(now);
+      const bytes = approxBytes(packet.data);
+      this.bytes += bytes;
+      this.packets.push({ seq, opts, data: packet.data, emittedAt: now, bytes });
+      if (this.packets.length - this.head > MAX_RECOVERY_PACKETS || this.bytes > this.maxBytes || this.packets[this.head]!.emittedAt < now - this.windowMs) this.prune(now);
     }
     super.broadcast(packet, opts);
   }
@@ -140,10 +149,11 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     for (const [sid, p] of this.pending) if (p.at < now - PENDING_MS) this.pending.delete(sid);
     let head = this.head;
     const end = this.packets.length;
-    while (head < end && (end - head > MAX_RECOVERY_PACKETS || this.packets[head]!.emittedAt < threshold)) head++;
+    while (head < end && (end - head > MAX_RECOVERY_PACKETS || this.bytes > this.maxBytes || this.packets[head]!.emittedAt < threshold)) this.bytes -= this.packets[head++]!.bytes;
     if (head === end) {
       this.packets = [];
       this.head = 0;
+      this.bytes = 0;
     } else if (head > 1024 && head > end / 2) {
       this.packets = this.packets.slice(head);
       this.head = 0;
@@ -159,6 +169,7 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     this.pending.clear();
     this.packets = [];
     this.head = 0;
+    this.bytes = 0;
   }
 }
 

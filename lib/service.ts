@@ -23,6 +23,7 @@ import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
+import { maxFrameBytes } from './memory-budget.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
 import { Readiness } from './readiness.js';
@@ -104,20 +105,22 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
   const recovery = config.recoveryWindowMs > 0;
 
+  const csr = { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false, maxBufferedBytes: config.recoveryMemory };
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
     // socket.io-client 1.x / 2.x speak Engine.IO v3.
     allowEIO3: true,
     // Beyond twice the message limit a frame is dropped with the connection; below it the
     // handlers answer PAYLOAD_TOO_LARGE, which a client can act on.
-    maxHttpBufferSize: 2 * config.maxPayload + 64 * 1024,
+    maxHttpBufferSize: maxFrameBytes(config.maxPayload),
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
     // The only thing besides presence (and history) that differs in cluster mode.
     adapter: cluster?.adapter ?? (recovery ? RecoveringFanoutAdapter : FanoutAdapter),
     // [history] Restored sockets pass the middlewares (authentication) again.
-    ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false } } : {}),
+    // (maxBufferedBytes is ours: RecoveringFanoutAdapter's byte bound; socket.io ignores it.)
+    ...(recovery ? { connectionStateRecovery: csr } : {}),
     // Reflecting the origin with credentials is what 1.x clients need (they always send
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },

@@ -121,7 +121,7 @@ async function rejectsWith(promise: Promise<unknown>, message: string): Promise<
 
 describe('abuse limits: slow consumers', () => {
   it('closes a connection that stops reading once its unsent data passes --max-send-buffer', async () => {
-    const svc = await startService({ maxPayload: 64 * 1024, abuse: limits({ maxSendBuffer: 1024 * 1024, sendBufferCheckMs: 20 }) });
+    const svc = await startService({ maxPayload: 64 * 1024, abuse: limits({ maxSendBuffer: 1024 * 1024 }) });
     try {
       const layout = svc.service.io.of('/layout');
       const joined = new Promise<AppSocket>((resolve) => layout.once('connection', resolve));

@@ -7,22 +7,23 @@ import { runCli } from './helpers/process.js';
 describe('config: history, recovery and storage', () => {
   it('has the documented defaults: 100 messages for 5 minutes, recovery for 2 minutes, SQLite in ./data kept 7 days', () => {
     const config = loadConfig([], {});
-    expect(config.history).to.deep.equal({ size: 100, ttlMs: 300_000 });
+    expect(config.history).to.deep.equal({ size: 100, ttlMs: 300_000, maxBytes: 4 * 1024 * 1024, memory: 64 * 1024 * 1024 });
     expect(config.recoveryWindowMs).to.equal(120_000);
+    expect(config.recoveryMemory).to.equal(16 * 1024 * 1024);
     expect(config.storage).to.deep.equal({ kind: 'sqlite', dataDir: resolve('data') });
     expect(config.retentionMs).to.equal(7 * 24 * 3600_000);
   });
 
   it('reads the flags and their environment variables (a flag wins)', () => {
-    const env = { HISTORY_SIZE: '10', HISTORY_TTL: '90s', RECOVERY_WINDOW: '0', DATA_DIR: '/var/lib/ns', RETENTION: '12h' };
+    const env = { HISTORY_SIZE: '10', HISTORY_TTL: '90s', HISTORY_MAX_BYTES: '1m', HISTORY_MEMORY: '32m', RECOVERY_WINDOW: '0', DATA_DIR: '/var/lib/ns', RETENTION: '12h' };
     expect(loadConfig([], env)).to.deep.include({
-      history: { size: 10, ttlMs: 90_000 },
+      history: { size: 10, ttlMs: 90_000, maxBytes: 1024 * 1024, memory: 32 * 1024 * 1024 },
       recoveryWindowMs: 0,
       storage: { kind: 'sqlite', dataDir: '/var/lib/ns' },
       retentionMs: 12 * 3600_000,
     });
-    const flags = loadConfig(['--history-size', '0', '--history-ttl', '1500ms', '--recovery-window', '30s', '--retention', '0'], env);
-    expect(flags).to.deep.include({ history: { size: 0, ttlMs: 1500 }, recoveryWindowMs: 30_000, retentionMs: 0 });
+    const flags = loadConfig(['--history-size', '0', '--history-ttl', '1500ms', '--history-memory', '0', '--recovery-window', '30s', '--recovery-memory', '8m', '--retention', '0'], env);
+    expect(flags).to.deep.include({ history: { size: 0, ttlMs: 1500, maxBytes: 1024 * 1024, memory: 0 }, recoveryWindowMs: 30_000, recoveryMemory: 8 * 1024 * 1024, retentionMs: 0 });
     // A database URL takes over from the data directory.
     const url = 'postgres://ns:secret@db.internal:5432/notifications';
     expect(loadConfig([], { ...env, DATABASE_URL: url }).storage).to.deep.equal({ kind: 'postgres', url });

@@ -22,7 +22,7 @@ import { ServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccessControl, AppServer, AppSocket } from '../pubsub.js';
 import { ConnectionLimiter, EventBucket, clientAddress } from '../rate-limits.js';
-import { watchSlowConsumers } from '../slow-consumers.js';
+import { limitSendBuffers } from '../slow-consumers.js';
 import { parseObject } from '../validate.js';
 import { ApiKeys, bearerToken } from './api-keys.js';
 import { Authorizer } from './authorizer.js';
@@ -80,7 +80,7 @@ export class Access implements AccessControl {
   /** Engine.IO connection -> credential -> its verification, shared by the connection's namespaces. */
   private readonly verified = new WeakMap<object, Map<string, Promise<Principal>>>();
   private readonly guards = new WeakMap<AppSocket, Guard>();
-  private stopSweep: () => void = () => {};
+  private stopSendLimit: () => void = () => {};
 
   constructor(
     private readonly config: Config,
@@ -128,7 +128,7 @@ export class Access implements AccessControl {
       });
       nsp.on('connection', (socket) => this.onConnection(socket));
     }
-    this.stopSweep = watchSlowConsumers(io, abuse, this.logger);
+    this.stopSendLimit = limitSendBuffers(io, abuse.maxSendBuffer, this.logger);
 
     if (this.mode === 'none' && !isLoopbackHost(this.config.host)) {
       this.logger.warn('authentication is off (--auth none) on a non-loopback address: anyone who can reach the port may join any room and publish');
@@ -423,7 +423,7 @@ export class Access implements AccessControl {
   }
 
   async close(): Promise<void> {
-    this.stopSweep();
+    this.stopSendLimit();
     if (this.ownsTicketStore) await this.ticketStore?.close();
   }
 }

@@ -85,10 +85,8 @@ export interface AbuseLimits {
   exempt: string[];
   /** Take the client address from the last X-Forwarded-For entry (behind one reverse proxy). */
   trustProxy: boolean;
-  /** A connection whose unsent data passes this many bytes is closed (slow consumer); 0: never. */
+  /** A connection whose unsent data would pass this many bytes is closed (slow consumer), checked at each write; 0: never. */
   maxSendBuffer: number;
-  /** How often send buffers are measured. */
-  sendBufferCheckMs: number;
 }
 
 export function defaultAuthConfig(): AuthConfig {
@@ -103,7 +101,6 @@ export function defaultAbuseLimits(): AbuseLimits {
     exempt: ['127.0.0.1', '::1'],
     trustProxy: false,
     maxSendBuffer: 16 * 1024 * 1024,
-    sendBufferCheckMs: 1000,
   };
 }
 

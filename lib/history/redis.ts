@@ -3,7 +3,8 @@
  * node, so a client can resume on whichever node it reconnects to.
  *
  * Per room two keys: a hash (`…:hm:<ns>|<room>`: epoch, last offset) and a stream of its recent
- * messages (`…:hs:<ns>|<room>`, entry id `<offset>-0`, at most --history-size entries, expiring
+ * messages (`…:hs:<ns>|<room>`, entry id `<offset>-0`, at most --history-size entries and
+ * --history-max-bytes (a byte total in the hash; oldest trimmed first), expiring
  * --history-ttl after the last message). One Lua script publishes a message: it takes the next
  * offset (a new epoch when the room had none), writes the message with its meta to the room's
  * stream and, as a BROADCAST entry, to the cluster adapter's stream, which every node (this one
@@ -43,8 +44,28 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local args = ARGV[9] .. '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '","ts":' .. ARGV[2] .. '}' .. ARGV[10]
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'uid', ARGV[7], 'nsp', ARGV[8], 'type', '3', 'data', ARGV[11] .. args .. ARGV[12])
 if tonumber(ARGV[3]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-0', 's', id, 't', ARGV[2], 'e', ARGV[13], 'a', '[' .. args .. ']')
-  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  local a = '[' .. args .. ']'
+  local bytes = 0
+  if redis.call('EXISTS', KEYS[2]) == 1 then bytes = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0 end
+  redis.call('XADD', KEYS[2], offset .. '-0', 's', id, 't', ARGV[2], 'e', ARGV[13], 'a', a)
+  bytes = bytes + #a
+  local len = redis.call('XLEN', KEYS[2])
+  local size, max = tonumber(ARGV[3]), tonumber(ARGV[14])
+  -- Oldest first, past --history-size entries or --history-max-bytes (the byte total lives in the room's hash).
+  while len > 0 and (len > size or bytes > max) do
+    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+    local fields = first[2]
+    for i = 1, #fields, 2 do if fields[i] == 'a' then bytes = bytes - #fields[i + 1] end end
+    redis.call('XDEL', KEYS[2], first[1])
+    len = len - 1
+  end
+  if len == 0 then
+    redis.call('DEL', KEYS[2])
+    bytes = 0
+  else
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  end
+  redis.call('HSET', KEYS[1], 'bytes', bytes)
 end
 return {epoch, offset}
 `);
@@ -87,6 +108,8 @@ export interface RedisHistoryOptions {
   adapterMaxLen: number;
   size: number;
   ttlMs: number;
+  /** Bytes of messages (their JSON) kept per room, oldest dropped first; absent: no byte bound. */
+  maxBytes?: number;
   cursor: DeliveryCursor;
   /** Meta for messages published while Redis is away (size 0, not recoverable). */
   fallback: MemoryHistory;
@@ -139,6 +162,7 @@ export class RedisHistory implements HistoryStore {
           packetStart,
           ']}}',
           event,
+          String(this.options.maxBytes ?? 2 ** 52),
         ],
       }),
     )) as [string, number];
