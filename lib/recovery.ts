@@ -23,6 +23,7 @@ import type { BroadcastOptions, Room, Session } from 'socket.io-adapter';
 import { emitHere } from './emit-here.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import type { Logger } from './logger.js';
+import { argsFor, chooseOffsetPerConnection, markOffset } from './recovery-offsets.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
 import { RoomNames } from './room-names.js';
 
@@ -58,6 +59,7 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
 
   constructor(nsp: any) {
     super(nsp);
+    chooseOffsetPerConnection(this);
     this.windowMs = nsp.server.opts.connectionStateRecovery.maxDisconnectionDuration;
     this.timer = setInterval(() => this.prune(Date.now()), Math.min(this.windowMs, 60_000));
     this.timer.unref();
@@ -78,8 +80,10 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     // As SessionAwareAdapter: events without an ack and not volatile are kept and numbered.
     if (packet.type === EVENT_PACKET && packet.id === undefined && opts.flags?.volatile === undefined) {
       const seq = ++this.seq;
-      // The id goes last, where a v4 client looks for it (an extra argument for every other client).
+      // The id goes last, where a v4 client looks for it; members whose connection gets no offsets
+      // get the packet without it (lib/recovery-offsets.ts).
       packet.data.push(this.idOf(seq));
+      markOffset(packet);
       const now = Date.now();
       this.packets.push({ seq, opts, data: packet.data, emittedAt: now });
       if (this.packets.length - this.head > MAX_RECOVERY_PACKETS || this.packets[this.head]!.emittedAt < now - this.windowMs) this.prune(now);
@@ -251,8 +255,8 @@ export function resume(socket: AppSocket, deps: ResumeDeps): void {
 
   const adapter = socket.nsp.adapter;
   const afterSeq = adapter instanceof RecoveringFanoutAdapter ? adapter.takePending(socket.id) : undefined;
-  // Each packet carries its id already: written as it is, not numbered again.
-  const emit = (packet: unknown[]): void => emitHere(socket, ...(packet as [string, ...unknown[]]));
+  // Each packet carries its id already: written as it is (without it where the connection gets no offsets), not numbered again.
+  const emit = (packet: unknown[]): void => emitHere(socket, ...(argsFor(socket.conn, packet) as [string, ...unknown[]]));
   if (afterSeq !== undefined) {
     for (const packet of (adapter as RecoveringFanoutAdapter).missed(afterSeq, socket.rooms) ?? []) emit(packet);
   }
