@@ -8,8 +8,12 @@ Usage: client.py URL NAMESPACE TRANSPORT [EVENT ...]
 Every line on stdin is a JSON command: {"emit": EVENT, "data": ANY, "id": N} emits EVENT with one
 argument and an ack callback; {"close": true} disconnects and exits. Every line on stdout is a JSON
 object: {"connected": TRANSPORT}, {"on": EVENT, "data": ANY}, {"ack": N, "args": [...]},
-{"disconnected": true}, or {"log": MESSAGE} for an error logged by python-socketio or
-python-engineio (a handler that raised, a payload refused, a dropped connection).
+{"disconnected": true}, {"log": MESSAGE} for an error logged by python-socketio or
+python-engineio (a handler that raised, a payload refused, a dropped connection), and
+{"wire": PACKET} for every socket.io EVENT packet as it came off the connection.
+
+python-engineio 4.3 runs each message's handler in a thread of its own, so handlers may run out of
+the order the packets arrived in: the "wire" lines (from the connection's read loop) show that order.
 """
 import json
 import logging
@@ -52,6 +56,15 @@ def main():
         def handler(data):  # one argument, as an application writes it
             out({"on": name, "data": data})
         return handler
+
+    receive = sio.eio._receive_packet  # the read loop's per-packet step, in arrival order
+
+    def record(pkt):
+        if isinstance(pkt.data, str) and pkt.data.startswith("2"):
+            out({"wire": pkt.data})
+        return receive(pkt)
+
+    sio.eio._receive_packet = record
 
     for name in events:
         sio.on(name, listener(name), namespace=namespace)
