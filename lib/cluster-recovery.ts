@@ -26,6 +26,7 @@ import { MAX_RESUME_READS } from './history/types.js';
 import type { Logger } from './logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
 import type { RedisClient } from './redis-connection.js';
+import { getsOffsets } from './recovery-offsets.js';
 import { logDroppedRoom, reaches, restorePresence, restoredSession, type ResumeDeps } from './recovery.js';
 import { RoomNames } from './room-names.js';
 
@@ -239,7 +240,8 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
     const toRooms = compareStreamIds(entry.id, delivered) <= 0 && reaches(packet, roomKeys);
     const toSocket = packet.rooms.has(socket.id) && (connectedAt === undefined || compareStreamIds(entry.id, connectedAt) <= 0);
     if (!toRooms && !toSocket) continue;
-    packet.data.push(entry.id); // the client's new position, as the adapter adds it live
+    // The client's new position, as the adapter adds it live (to connections that get offsets).
+    if (getsOffsets(socket.conn)) packet.data.push(entry.id);
     emitHere(socket, ...(packet.data as [string, ...unknown[]]));
     replayed++;
   }

@@ -24,6 +24,7 @@ import type { ClusterConfig } from './config.js';
 import { DeliveryCursor } from './history/delivery-cursor.js';
 import type { Logger } from './logger.js';
 import { RedisConnection } from './redis-connection.js';
+import { chooseOffsetPerConnection } from './recovery-offsets.js';
 import { RedisPresence, type LostMembers } from './redis-presence.js';
 
 /** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
@@ -100,6 +101,8 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
       if (connection.healthy || opts.flags?.local) return broadcast(packet, opts);
       return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
     };
+    // Recovery offsets only to the connections that read them (lib/recovery-offsets.ts).
+    chooseOffsetPerConnection(instance);
     // [history] Connection-state recovery on any node, after the middlewares (lib/cluster-recovery.ts).
     enableStreamRecovery(instance as never, { client: connection.client, stream: adapterStream.name, sessionKeyPrefix, cursor }, logger);
     // [history] Every stream entry this node has delivered, for resumes (lib/history/redis.ts).

@@ -10,6 +10,7 @@
 import type { BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
 import { Adapter } from 'socket.io-adapter';
 import { writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
+import { getsOffsets, takePlain, writePlain, type PlainEncoding } from './recovery-offsets.js';
 
 interface RoomSocket {
   client: { conn: EngineConn; writeToEngine(packets: unknown[], opts: unknown): void };
@@ -43,6 +44,8 @@ export class FanoutAdapter extends Adapter {
     const packetOpts: PacketOpts = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
     packet.nsp = this.nsp.name;
     const encoded = (this as unknown as { _encode(p: unknown, o: PacketOpts): unknown[] })._encode(packet, packetOpts);
+    // With recovery on: the packet without its offset, encoded once if a member gets none (lib/recovery-offsets.ts).
+    const plain = takePlain(this);
     const [room] = opts.rooms as Set<Room>;
     const members = this.rooms.get(room!);
     if (!members) return;
@@ -55,8 +58,22 @@ export class FanoutAdapter extends Adapter {
       if (id === one || many?.has(id)) continue;
       const socket = sockets.get(id);
       if (!socket) continue;
+      if (plain !== undefined && !getsOffsets(socket.client.conn)) {
+        writeDirect(socket, plain());
+        continue;
+      }
       socket.notifyOutgoingListeners?.(packet);
       if (frame === undefined || !writeFrame(socket.client.conn, frame)) socket.client.writeToEngine(encoded, packetOpts);
     }
   }
+}
+
+/** The plain encoding to one member, by the same short path. */
+function writeDirect(socket: RoomSocket, plain: PlainEncoding): void {
+  const frame = plain.opts.wsPreEncodedFrame;
+  if (frame !== undefined && writeFrame(socket.client.conn, frame)) {
+    socket.notifyOutgoingListeners?.(plain.packet);
+    return;
+  }
+  writePlain(socket, plain);
 }

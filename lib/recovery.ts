@@ -25,6 +25,7 @@ import { emitHere } from './emit-here.js';
 import { approxBytes } from './message-size.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import type { Logger } from './logger.js';
+import { argsFor, chooseOffsetPerConnection, markOffset } from './recovery-offsets.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
 import { RoomNames } from './room-names.js';
 
@@ -64,6 +65,7 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
 
   constructor(nsp: any) {
     super(nsp);
+    chooseOffsetPerConnection(this);
     this.windowMs = nsp.server.opts.connectionStateRecovery.maxDisconnectionDuration;
     this.maxBytes = nsp.server.opts.connectionStateRecovery.maxBufferedBytes ?? Infinity;
     this.timer = setInterval(() => this.prune(Date.now()), Math.min(this.windowMs, 60_000));
@@ -85,8 +87,10 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     // As SessionAwareAdapter: events without an ack and not volatile are kept and numbered.
     if (packet.type === EVENT_PACKET && packet.id === undefined && opts.flags?.volatile === undefined) {
       const seq = ++this.seq;
-      // The id goes last, where a v4 client looks for it (an extra argument for every other client).
+      // The id goes last, where a v4 client looks for it; members whose connection gets no offsets
+      // get the packet without it (lib/recovery-offsets.ts).
       packet.data.push(this.idOf(seq));
+      markOffset(packet);
       const now = Date.now();
       const bytes = approxBytes(packet.data);
       this.bytes += bytes;
@@ -262,8 +266,8 @@ export function resume(socket: AppSocket, deps: ResumeDeps): void {
 
   const adapter = socket.nsp.adapter;
   const afterSeq = adapter instanceof RecoveringFanoutAdapter ? adapter.takePending(socket.id) : undefined;
-  // Each packet carries its id already: written as it is, not numbered again.
-  const emit = (packet: unknown[]): void => emitHere(socket, ...(packet as [string, ...unknown[]]));
+  // Each packet carries its id already: written as it is (without it where the connection gets no offsets), not numbered again.
+  const emit = (packet: unknown[]): void => emitHere(socket, ...(argsFor(socket.conn, packet) as [string, ...unknown[]]));
   if (afterSeq !== undefined) {
     for (const packet of (adapter as RecoveringFanoutAdapter).missed(afterSeq, socket.rooms) ?? []) emit(packet);
   }

@@ -25,9 +25,11 @@ import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { maxFrameBytes } from './memory-budget.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
+import { capPollingResponses } from './polling-packet-cap.js';
 import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
 import { Readiness } from './readiness.js';
 import { RecoveringFanoutAdapter } from './recovery.js';
+import { chooseOffsetsAtHandshake } from './recovery-offsets.js';
 import type { LostMembers } from './redis-presence.js';
 import { MonitoredStore } from './storage/health.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
@@ -127,6 +129,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   });
   releaseHandshakeRequests(io);
   installLegacyPollingFix(io, logger);
+  // Recovery offsets to socket.io-client 4 connections only; at most 16 packets per polling
+  // response (python-engineio's limit). lib/recovery-offsets.ts, lib/polling-packet-cap.ts.
+  chooseOffsetsAtHandshake(io.engine);
+  capPollingResponses(io.engine as never, logger);
 
   // [history] Single node: a room's recent history in memory, kept while it has members here.
   // Cluster: in Redis, shared by every node (lib/history/redis.ts).
