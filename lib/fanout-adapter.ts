@@ -41,15 +41,18 @@ export class FanoutAdapter extends Adapter {
       super.broadcast(packet, opts);
       return;
     }
+    const [room] = opts.rooms as Set<Room>;
+    const members = this.rooms.get(room!);
+    if (!members) return;
+    const except = this.exceptIds(opts.except);
+    // Nobody to send to (a room whose only member is the publisher): no encoding of a message that
+    // may be megabytes long.
+    if (members.size === 1 && typeof except === 'string' && members.has(except)) return;
     const packetOpts: PacketOpts = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
     packet.nsp = this.nsp.name;
     const encoded = (this as unknown as { _encode(p: unknown, o: PacketOpts): unknown[] })._encode(packet, packetOpts);
     // With recovery on: the packet without its offset, encoded once if a member gets none (lib/recovery-offsets.ts).
     const plain = takePlain(this);
-    const [room] = opts.rooms as Set<Room>;
-    const members = this.rooms.get(room!);
-    if (!members) return;
-    const except = this.exceptIds(opts.except);
     const sockets: Map<SocketId, RoomSocket> = this.nsp.sockets;
     const frame = packetOpts.wsPreEncodedFrame;
     const one = typeof except === 'string' ? except : undefined;
