@@ -4,14 +4,15 @@
  *  - WebSocket: ws's per-connection receiver checks `_maxPayload` against each frame's header and
  *    closes with 1009 before reading the payload; it is lowered when the transport is made
  *    (new connection or upgrade from polling) and raised again once authenticated;
- *  - long-polling: Engine.IO's per-transport `maxHttpBufferSize` ends a POST with 413 (and the
- *    connection) as soon as the body passes it.
+ *  - long-polling: Engine.IO's per-transport `maxHttpBufferSize` ends a POST with 413 as soon as
+ *    the body passes it (the rest is not kept); before authentication that closes the connection.
  * A connection is authenticated once any namespace admitted it with credentials
  * (`socket.data.auth`, lib/auth/access.ts): the service calls `authenticated(socket.conn)`.
  *
  * These are internals of ws and engine.io; they are checked when the service starts, and a
  * WebSocket transport found without them later is closed rather than left unbounded.
  */
+import type { ServerResponse } from 'node:http';
 import * as ws from 'ws';
 import type { Logger } from './logger.js';
 import type { AppServer } from './pubsub.js';
@@ -23,6 +24,8 @@ interface EngineTransport {
   readonly name: string;
   maxHttpBufferSize?: number;
   socket?: { _receiver?: WsReceiver | null; terminate?(): void };
+  /** polling: handles one POST of packets */
+  onDataRequest?: (req: unknown, res: ServerResponse) => void;
 }
 interface EngineConn {
   transport: EngineTransport;
@@ -86,10 +89,24 @@ export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: 
   // The handshake sets a polling transport's maxHttpBufferSize after creating it: set it again.
   engine.on('connection', (conn) => {
     if (!apply(conn.transport, trusted.has(conn) ? normal : small)) unbounded(conn.transport);
+    closeOnRefusedPost(conn);
     conn.on('upgrade', (transport) => {
       if (!apply(transport, trusted.has(conn) ? normal : small)) unbounded(transport);
     });
   });
+
+  // Engine.IO answers a POST over the limit with 413 but keeps the session: close it (pre-auth).
+  const closeOnRefusedPost = (conn: EngineConn): void => {
+    const transport = conn.transport;
+    const onDataRequest = transport.onDataRequest;
+    if (transport.name !== 'polling' || typeof onDataRequest !== 'function') return;
+    transport.onDataRequest = function (this: unknown, req, res) {
+      res.once('finish', () => {
+        if (res.statusCode === 413 && !trusted.has(conn)) conn.close();
+      });
+      return onDataRequest.call(this, req, res);
+    };
+  };
 
   return {
     authenticated(conn) {
