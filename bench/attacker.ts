@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { CONNECT, EVENT_PREFIX, WS_PATH } from './protocol.js';
 
-const { port, maxDepth, maxPayload } = workerData as { port: number; maxDepth: number; maxPayload: number };
+const { port, maxDepth, maxPayload, heavyFrames } = workerData as { port: number; maxDepth: number; maxPayload: number; heavyFrames: boolean };
 let stopping = false;
 const counts = { heavyAcked: 0, refusedSent: 0, refusedClosed: 0 };
 
@@ -81,5 +81,6 @@ parentPort!.on('message', (msg: string) => {
     parentPort!.postMessage(counts);
   }
 });
-void heavy().then(() => parentPort!.postMessage('started'));
+if (heavyFrames) void heavy().then(() => parentPort!.postMessage('started'));
+else parentPort!.postMessage('started');
 void refused();

@@ -15,6 +15,8 @@ export interface HostileScenario {
   clients: number;
   pingMs: number;
   durationMs: number;
+  /** Also the frames within the limits (max size, max depth - 1); else only the refused deep frames. */
+  heavyFrames: boolean;
 }
 
 /** The service's defaults, which the bench servers run with. */
@@ -60,7 +62,7 @@ export async function hostile(
   await pingPhase(clients, s.pingMs, 1000); // warm-up
   const quiet = await pingPhase(clients, s.pingMs, s.durationMs);
 
-  const attacker = new Worker(new URL('./attacker.js', import.meta.url), { workerData: { port, maxDepth: MAX_DEPTH, maxPayload: MAX_PAYLOAD } });
+  const attacker = new Worker(new URL('./attacker.js', import.meta.url), { workerData: { port, maxDepth: MAX_DEPTH, maxPayload: MAX_PAYLOAD, heavyFrames: s.heavyFrames } });
   await new Promise<void>((resolve, reject) => {
     attacker.once('message', () => resolve());
     attacker.once('error', reject);

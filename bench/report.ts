@@ -114,7 +114,7 @@ function describe(s: Scenario): string {
     case 'capacity':
       return `${s.connections} idle connections, each JOINs a room of ${s.members}`;
     case 'hostile':
-      return `${s.clients} clients NOTIFY with an ack every ${s.pingMs} ms, ${s.durationMs / 1000} s quiet then ${s.durationMs / 1000} s while one client sends max-size max-depth frames and another 4 MB [[[[... frames`;
+      return `${s.clients} clients NOTIFY with an ack every ${s.pingMs} ms, ${s.durationMs / 1000} s quiet then ${s.durationMs / 1000} s while ${s.heavyFrames ? 'one client sends max-size max-depth frames and another ' : 'one client sends '}4 MB [[[[... frames (refused)`;
   }
 }
 

@@ -27,7 +27,8 @@ export function scenarios(quick: boolean): Scenario[] {
     { name: 'fanout-1000-rate', kind: 'fanout-rate', subscribers: q(1000, 300), ratePerSec: 20, durationMs: q(10_000, 4_000) },
     { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
     { name: 'capacity-10k', kind: 'capacity', connections: q(10_000, 2_000), members: 5 },
-    { name: 'hostile', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000) },
+    { name: 'hostile', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000), heavyFrames: true },
+    { name: 'hostile-refused', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000), heavyFrames: false },
   ];
 }
 
