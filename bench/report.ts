@@ -38,6 +38,16 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['rssPerConnKiB', 'server RSS KiB / idle connection'],
     ['rssAfterMiB', 'server RSS with all, MiB'],
   ],
+  hostile: [
+    ['quietP50Ms', 'normal clients ack p50 ms, quiet'],
+    ['quietP99Ms', 'normal clients ack p99 ms, quiet'],
+    ['attackP50Ms', 'normal clients ack p50 ms, under attack'],
+    ['attackP99Ms', 'normal clients ack p99 ms, under attack'],
+    ['attackMaxMs', 'normal clients ack max ms, under attack'],
+    ['p99Ratio', 'p99 under attack / quiet (target <= 2)'],
+    ['heavyFramesPerSec', 'max-size max-depth frames handled /s (higher=more load)'],
+    ['refusedFramesPerSec', 'deep frames refused /s'],
+  ],
 };
 
 const CHECK_KEYS: (keyof Checks)[] = ['lost', 'duplicates', 'self', 'outOfOrder', 'foreign', 'malformed', 'disconnects', 'connectFailures', 'nacks'];
@@ -103,6 +113,8 @@ function describe(s: Scenario): string {
       return `${s.rooms} rooms x ${s.members} members, 1 publisher per room at ~${s.ratePerSec} msg/s (jittered) for ${s.durationMs / 1000} s`;
     case 'capacity':
       return `${s.connections} idle connections, each JOINs a room of ${s.members}`;
+    case 'hostile':
+      return `${s.clients} clients NOTIFY with an ack every ${s.pingMs} ms, ${s.durationMs / 1000} s quiet then ${s.durationMs / 1000} s while ${s.heavyFrames ? 'one client sends max-size max-depth frames and another ' : 'one client sends '}4 MB [[[[... frames (refused)`;
   }
 }
 

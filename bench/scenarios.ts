@@ -4,6 +4,7 @@
  * collect the accounting from the workers. Each run gets a fresh server process and fresh workers.
  */
 import { BenchClient } from './client.js';
+import { hostile, type HostileScenario } from './hostile.js';
 import { WorkerPool, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
 import { nowMs } from './protocol.js';
@@ -15,7 +16,8 @@ export type Scenario =
   | { name: string; kind: 'fanout-max'; subscribers: number; messages: number }
   | { name: string; kind: 'fanout-rate'; subscribers: number; ratePerSec: number; durationMs: number }
   | { name: string; kind: 'rooms'; rooms: number; members: number; ratePerSec: number; durationMs: number }
-  | { name: string; kind: 'capacity'; connections: number; members: number };
+  | { name: string; kind: 'capacity'; connections: number; members: number }
+  | HostileScenario;
 
 export function scenarios(quick: boolean): Scenario[] {
   const q = <T>(full: T, small: T): T => (quick ? small : full);
@@ -25,6 +27,8 @@ export function scenarios(quick: boolean): Scenario[] {
     { name: 'fanout-1000-rate', kind: 'fanout-rate', subscribers: q(1000, 300), ratePerSec: 20, durationMs: q(10_000, 4_000) },
     { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
     { name: 'capacity-10k', kind: 'capacity', connections: q(10_000, 2_000), members: 5 },
+    { name: 'hostile', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000), heavyFrames: true },
+    { name: 'hostile-refused', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000), heavyFrames: false },
   ];
 }
 
@@ -304,8 +308,15 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
     pool = WorkerPool.start(opts.workers, { ...opts, store: storesMessages(kind) });
     run = new Run(server, pool, { ...opts, store: storesMessages(kind) });
     await sleep(300);
+    const r = run;
     const body =
-      scenario.kind === 'rooms' ? rooms(run, scenario) : scenario.kind === 'capacity' ? capacity(run, scenario) : fanout(run, scenario);
+      scenario.kind === 'rooms'
+        ? rooms(run, scenario)
+        : scenario.kind === 'capacity'
+          ? capacity(run, scenario)
+          : scenario.kind === 'hostile'
+            ? hostile(server.port, scenario, run.figures, run.notes).then(({ disconnects }) => void (r.checks.disconnects += disconnects))
+            : fanout(run, scenario);
     await withTimeout(body, 240_000, `${scenario.name} on ${kind}`);
     if (server.exit) throw new Error(`server exited during the run (${JSON.stringify(server.exit)})`);
   } catch (err) {

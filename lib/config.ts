@@ -27,6 +27,11 @@ export interface Config {
   transports: Transport[];
   /** Largest accepted message in bytes (a NOTIFY payload, an HTTP body). Default 4 MiB. */
   maxPayload: number;
+  /**
+   * Deepest nesting of a message and of a socket.io packet's arguments (each `[` or `{` is one
+   * level), checked by a linear scan before anything is parsed. Default 64.
+   */
+  maxDepth: number;
   /** Allowed browser origins for CORS: '*' for any. Default '*', as the original service. */
   corsOrigin: '*' | string[];
   logLevel: LogLevel;
@@ -101,6 +106,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     tls: { mode: 'off' },
     transports: ['websocket', 'polling'],
     maxPayload: 4 * MIB,
+    maxDepth: 64,
     corsOrigin: '*',
     logLevel: 'info',
     logFormat: process.stdout.isTTY ? 'pretty' : 'json',
@@ -126,6 +132,7 @@ const FLAGS = {
   key: { env: 'TLS_KEY', type: 'string', describe: 'PEM private key file (implies --https)', def: 'none' },
   transports: { env: 'TRANSPORTS', type: 'string', describe: 'comma-separated transports: websocket,polling', def: 'websocket,polling' },
   'max-payload': { env: 'MAX_PAYLOAD', type: 'string', describe: 'largest message in bytes (suffixes k, m: 512k, 4m)', def: '4m' },
+  'max-depth': { env: 'MAX_DEPTH', type: 'string', describe: 'deepest nesting of a message or packet (each [ or { is a level)', def: '64' },
   'cors-origin': { env: 'CORS_ORIGIN', type: 'string', describe: "allowed browser origins, comma-separated, or '*'", def: '*' },
   'log-level': { env: 'LOG_LEVEL', type: 'string', describe: `one of ${LOG_LEVELS.join(', ')}`, def: 'info' },
   'log-format': { env: 'LOG_FORMAT', type: 'string', describe: 'json or pretty', def: 'pretty on a TTY, json otherwise' },
@@ -225,6 +232,7 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
 
   const transports = raw('transports') === undefined ? base.transports : parseTransports(raw('transports')!, where('transports'));
   const maxPayload = raw('max-payload') === undefined ? base.maxPayload : parseSize(raw('max-payload')!, where('max-payload'), 1024, 512 * MIB);
+  const maxDepth = raw('max-depth') === undefined ? base.maxDepth : parseInteger(raw('max-depth')!, where('max-depth'), 1, 10_000);
   const corsOrigin = raw('cors-origin') === undefined ? base.corsOrigin : parseOrigins(raw('cors-origin')!, where('cors-origin'));
 
   const logLevel = (raw('log-level') ?? base.logLevel) as LogLevel;
@@ -267,7 +275,7 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
     storage = { kind: 'sqlite', dataDir: resolve(raw('data-dir')!) };
   }
 
-  return { ...base, port, host, tls, transports, maxPayload, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs };
+  return { ...base, port, host, tls, transports, maxPayload, maxDepth, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs };
 }
 
 /** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */

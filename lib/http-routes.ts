@@ -77,7 +77,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
       throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
     }
     const room = roomName(decoded, deps.core.limits);
-    const message = parseJson(await readBody(req, deps.core.limits.maxPayload));
+    const message = parseJson(await readBody(req, deps.core.limits.maxPayload), deps.core.limits);
     const store = storeParam(query);
     const published = deps.core.publish(deps.io.of('/bus'), room, 'EVENT', { sender: 'POST', room, message });
     // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)

@@ -20,12 +20,15 @@ import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { DEFAULT_DRAIN } from './drain.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
+import { depthLimitedParser } from './depth-limited-parser.js';
+import { serveOnlyEio3And4 } from './eio-versions.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { maxFrameBytes } from './memory-budget.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { capPollingResponses } from './polling-packet-cap.js';
+import { limitPreauthFrames } from './preauth-frames.js';
 import { PubSub, ROOM_PREFIX, type AppServer } from './pubsub.js';
 import { Readiness } from './readiness.js';
 import { RecoveringFanoutAdapter } from './recovery.js';
@@ -118,6 +121,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
+    // Packets nested deeper than --max-depth close their connection before JSON.parse sees them.
+    parser: depthLimitedParser(config.maxDepth, (err) => {
+      if (logger.isDebugEnabled()) logger.debug('packet refused: connection closed', { reason: err.message });
+    }),
     // The only thing besides presence (and history) that differs in cluster mode.
     adapter: cluster?.adapter ?? (recovery ? RecoveringFanoutAdapter : FanoutAdapter),
     // [history] Restored sockets pass the middlewares (authentication) again.
@@ -128,6 +135,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
   releaseHandshakeRequests(io);
+  serveOnlyEio3And4(io);
   installLegacyPollingFix(io, logger);
   // Recovery offsets to socket.io-client 4 connections only; at most 16 packets per polling
   // response (python-engineio's limit). lib/recovery-offsets.ts, lib/polling-packet-cap.ts.
@@ -151,7 +159,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         })
       : new MemoryHistory({ ...config.history, inUse }));
   const core = new PubSub(
-    { ...config.limits, maxPayload: config.maxPayload },
+    { ...config.limits, maxPayload: config.maxPayload, maxDepth: config.maxDepth },
     options.presence ?? cluster?.presence ?? new MemoryPresence(),
     logger,
     { history, store },
@@ -177,6 +185,15 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger, access);
   access.install(io, core);
+  // Auth on: small frames only until a namespace admitted the connection with credentials.
+  if (config.auth.mode !== 'none') {
+    const preauth = limitPreauthFrames(io, config.abuse.preauthMaxFrame, logger);
+    for (const nsp of io._nsps.values()) {
+      nsp.on('connection', (socket) => {
+        if (socket.data.auth) preauth.authenticated(socket.conn);
+      });
+    }
+  }
 
   presenceChanged = (kind, members) => {
     for (const { namespace, room, ids } of members) {

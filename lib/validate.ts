@@ -3,16 +3,25 @@
  * every field is checked before the core sees it. Failures throw coded ServiceErrors.
  */
 import { ServiceError } from './errors.js';
+import { exceedsDepth } from './json-depth.js';
 
 export interface Limits {
   maxRoomLength: number;
   maxNameLength: number;
   maxPayload: number;
+  /** Deepest nesting of a payload: each `[` or `{` is one level (--max-depth). */
+  maxDepth: number;
 }
 
-/** A payload as sent: objects pass through, strings are parsed as JSON. */
-export function parseJson(raw: unknown): unknown {
+/**
+ * A payload as sent: objects pass through (socket.io's parser bounded their depth already),
+ * strings are parsed as JSON once a linear scan found them no deeper than the limit.
+ */
+export function parseJson(raw: unknown, limits: Pick<Limits, 'maxDepth'>): unknown {
   if (typeof raw !== 'string') return raw;
+  if (exceedsDepth(raw, limits.maxDepth)) {
+    throw new ServiceError('INVALID_PAYLOAD', `payload is nested deeper than ${limits.maxDepth} levels`);
+  }
   try {
     return JSON.parse(raw);
   } catch {
@@ -21,8 +30,8 @@ export function parseJson(raw: unknown): unknown {
 }
 
 /** The payload must be a JSON object (given as an object or as a JSON string). */
-export function parseObject(raw: unknown): Record<string, unknown> {
-  const value = parseJson(raw);
+export function parseObject(raw: unknown, limits: Pick<Limits, 'maxDepth'>): Record<string, unknown> {
+  const value = parseJson(raw, limits);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ServiceError('INVALID_PAYLOAD', 'payload must be a JSON object');
   }

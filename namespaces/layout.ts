@@ -14,7 +14,7 @@ export const layout: NamespaceModule = {
   name: '/layout',
   verbs: {
     async JOIN({ socket, core }, [raw]) {
-      const payload = parseObject(raw);
+      const payload = parseObject(raw, core.limits);
       const room = roomName(payload.room, core.limits);
       const name = displayName(payload.name, socket.id, core.limits);
       const since = parsePosition(payload.since, 'since');
@@ -24,13 +24,13 @@ export const layout: NamespaceModule = {
     },
 
     async LEAVE({ socket, core }, [raw]) {
-      const room = roomName(parseObject(raw).room, core.limits);
+      const room = roomName(parseObject(raw, core.limits).room, core.limits);
       const wasMember = await core.leave(socket, room);
       return { room, wasMember };
     },
 
     NOTIFY({ socket, core }, [raw]) {
-      const payload = parseObject(raw);
+      const payload = parseObject(raw, core.limits);
       const room = roomName(payload.room, core.limits);
       const message = requireField(payload, 'message');
       checkSize(raw, message, core.limits);
@@ -40,7 +40,7 @@ export const layout: NamespaceModule = {
     },
 
     async CLIENTS({ socket, nsp, core }, [raw]) {
-      const room = roomName(parseObject(raw).room, core.limits);
+      const room = roomName(parseObject(raw, core.limits).room, core.limits);
       await core.authorize(socket, 'subscribe', room); // who is in a room is the room's business
       const clients = (await core.members(nsp, room)).map((member) => member.name);
       // The original answered with a CLIENTS event; the ack carries the same for newer clients.
@@ -49,7 +49,7 @@ export const layout: NamespaceModule = {
     },
 
     HISTORY({ socket, core }, [raw], acked) {
-      const payload = parseObject(raw);
+      const payload = parseObject(raw, core.limits);
       const room = roomName(payload.room, core.limits);
       const limit = parseLimit(payload.limit);
       const before = parsePosition(payload.before, 'before');

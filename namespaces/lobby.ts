@@ -59,7 +59,7 @@ export const lobby: NamespaceModule = {
 
     BROADCAST(ctx, [raw]) {
       const lobby = currentLobby(ctx);
-      const payload = parseObject(raw);
+      const payload = parseObject(raw, ctx.core.limits);
       const message = requireField(payload, 'message');
       checkSize(raw, message, ctx.core.limits);
       const store = parseStore(payload.store);
@@ -68,7 +68,7 @@ export const lobby: NamespaceModule = {
 
     HISTORY(ctx, [raw], acked) {
       const lobby = currentLobby(ctx);
-      const options = parseOptions(parseJson(raw), 'payload');
+      const options = parseOptions(parseJson(raw, ctx.core.limits), 'payload');
       const entries = ctx.core.history(ctx.socket, lobby, parseLimit(options.limit), parsePosition(options.before, 'before'));
       type Message = Parameters<ServerEvents['MESSAGE']>[0];
       return sendHistory(ctx.socket, lobby, entries, (entry) => entry.args[0] as Message, acked);
@@ -76,7 +76,7 @@ export const lobby: NamespaceModule = {
 
     async RTCSIGNAL(ctx, [raw]) {
       const lobby = currentLobby(ctx);
-      const signal = parseObject(raw);
+      const signal = parseObject(raw, ctx.core.limits);
       const to = signal.to;
       if (typeof to !== 'string' || to.length === 0) {
         throw new ServiceError('INVALID_PAYLOAD', 'RTCSIGNAL needs a "to" peer id');

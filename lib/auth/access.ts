@@ -315,7 +315,7 @@ export class Access implements AccessControl {
 
   /** REFRESH {token}: same user, new expiry and rights. */
   private async refresh(socket: AppSocket, raw: unknown): Promise<Record<string, unknown>> {
-    const payload = parseObject(raw);
+    const payload = parseObject(raw, this.config);
     const token = payload.token;
     if (typeof token !== 'string' || token === '') throw new ServiceError('INVALID_PAYLOAD', 'REFRESH needs {token}');
     const type = typeof payload.tokenType === 'string' ? payload.tokenType : undefined;

@@ -87,6 +87,8 @@ export interface AbuseLimits {
   trustProxy: boolean;
   /** A connection whose unsent data would pass this many bytes is closed (slow consumer), checked at each write; 0: never. */
   maxSendBuffer: number;
+  /** Largest frame (WebSocket message, polling POST body) before a connection is authenticated (auth on). Default 64 KiB. */
+  preauthMaxFrame: number;
 }
 
 export function defaultAuthConfig(): AuthConfig {
@@ -101,6 +103,7 @@ export function defaultAbuseLimits(): AbuseLimits {
     exempt: ['127.0.0.1', '::1'],
     trustProxy: false,
     maxSendBuffer: 16 * 1024 * 1024,
+    preauthMaxFrame: 64 * 1024,
   };
 }
 
@@ -130,6 +133,7 @@ export const AUTH_FLAGS = {
   'rate-limit-exempt': { env: 'RATE_LIMIT_EXEMPT', type: 'string', describe: "client addresses without connection rate limit, or 'none'", def: '127.0.0.1,::1' },
   'trust-proxy': { env: 'TRUST_PROXY', type: 'boolean', describe: 'client address from the last X-Forwarded-For entry', def: 'false' },
   'max-send-buffer': { env: 'MAX_SEND_BUFFER', type: 'string', describe: 'close a connection whose unsent data passes this size (0 = never)', def: '16m or 4 x max-payload' },
+  'preauth-max-frame': { env: 'PREAUTH_MAX_FRAME', type: 'string', describe: 'auth on: largest frame before a connection is authenticated (bigger: closed)', def: '64k' },
 } as const;
 
 export type AuthFlag = keyof typeof AUTH_FLAGS;
@@ -257,6 +261,9 @@ export function parseAuthConfig(raw: Raw, where: Where, maxPayload: number): { a
   } else {
     abuse.maxSendBuffer = Math.max(abuse.maxSendBuffer, 4 * maxPayload);
   }
+
+  const preauth = raw('preauth-max-frame');
+  if (preauth !== undefined) abuse.preauthMaxFrame = parseSize(preauth, where('preauth-max-frame'), 1024, 512 * 1024 ** 2);
 
   return { auth, abuse };
 }

@@ -14,6 +14,8 @@ export const TRANSPORTS: readonly TransportName[] = ['websocket', 'polling'];
 export interface TestClient {
   readonly version: ClientVersion;
   readonly id: string;
+  /** The library's own socket (`raw.io.engine` writes Engine.IO frames), for tests that craft packets. */
+  readonly raw: any;
   on(event: string, listener: (...args: any[]) => void): void;
   off(event: string, listener?: (...args: any[]) => void): void;
   emit(event: string, ...args: unknown[]): void;
@@ -57,6 +59,7 @@ export function connect(version: ClientVersion, baseUrl: string, nsp: string, op
     get id() {
       return id;
     },
+    raw: socket,
     on: (e, l) => socket.on(e, l),
     off: (e, l) => socket.off(e, l),
     emit: (e, ...a) => socket.emit(e, ...a),

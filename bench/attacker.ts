@@ -1,0 +1,86 @@
+/**
+ * The attacker of the `hostile` scenario, in its own thread so that its frame building and
+ * sending do not delay the measuring clients: one connection sends the worst frames the limits
+ * allow (a NOTIFY whose message nests --max-depth - 1 levels and fills --max-payload with small
+ * numbers, two in flight, as fast as the acks come), another sends 2-million-deep `[[[[…` frames
+ * (4 MB) that the server refuses by closing the connection, reconnecting each time.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import WebSocket from 'ws';
+import { CONNECT, EVENT_PREFIX, WS_PATH } from './protocol.js';
+
+const { port, maxDepth, maxPayload, heavyFrames } = workerData as { port: number; maxDepth: number; maxPayload: number; heavyFrames: boolean };
+let stopping = false;
+const counts = { heavyAcked: 0, refusedSent: 0, refusedClosed: 0 };
+
+/** A message `maxDepth - 1` levels deep of about maxPayload bytes: the payload object is the last level. */
+function heavyMessage(): string {
+  const levels = maxDepth - 1;
+  const room = 1024;
+  const numbers = Math.floor((maxPayload - 2 * levels - room) / 2);
+  return `${'['.repeat(levels)}${'0,'.repeat(numbers - 1)}0${']'.repeat(levels)}`;
+}
+
+/** Opens a /layout connection; resolves once the namespace is joined. */
+function open(onMessage: (text: string) => void, onClose: () => void): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      onClose();
+      reject(new Error('closed before connect'));
+    });
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text[0] === '0') ws.send(CONNECT);
+      else if (text === '2') ws.send('3');
+      else if (text.startsWith('40')) resolve(ws);
+      else onMessage(text);
+    });
+  });
+}
+
+async function heavy(): Promise<void> {
+  const body = `["NOTIFY",{"room":"hostile-sink","message":${heavyMessage()}}]`;
+  let id = 0;
+  let ws: WebSocket;
+  const send = (): void => {
+    if (!stopping && ws.readyState === WebSocket.OPEN) ws.send(`${EVENT_PREFIX}${id++}${body}`);
+  };
+  ws = await open(
+    (text) => {
+      if (text.startsWith('43')) {
+        counts.heavyAcked++;
+        send();
+      }
+    },
+    () => undefined,
+  );
+  send();
+  send();
+}
+
+async function refused(): Promise<void> {
+  const frame = `${EVENT_PREFIX}["NOTIFY",${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}]`;
+  while (!stopping) {
+    await new Promise<void>((resolve) => {
+      open(() => undefined, () => {
+        counts.refusedClosed++;
+        resolve();
+      }).then((ws) => {
+        counts.refusedSent++;
+        ws.send(frame);
+      }, () => undefined);
+    });
+  }
+}
+
+parentPort!.on('message', (msg: string) => {
+  if (msg === 'stop') {
+    stopping = true;
+    parentPort!.postMessage(counts);
+  }
+});
+if (heavyFrames) void heavy().then(() => parentPort!.postMessage('started'));
+else parentPort!.postMessage('started');
+void refused();
