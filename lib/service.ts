@@ -19,6 +19,7 @@ import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
+import { openableUrl } from './listen-url.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
@@ -228,7 +229,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
           httpServer.off('error', reject);
           const addr = address();
           logger.info('listening', {
-            url: `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+            url: openableUrl(addr, tls !== undefined),
+            // What it is bound to (0.0.0.0: every interface), apart from the URL to open.
+            address: addr.address,
+            port: addr.port,
             transports: config.transports,
             namespaces: (options.namespaces ?? defaultNamespaces).map((m) => m.name),
           });
