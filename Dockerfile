@@ -7,29 +7,28 @@
 # DATABASE_URL, RETENTION) or by flags appended to the command. Stored messages (SQLite) live in
 # /app/data: mount a volume there to keep them (-v notify-data:/app/data), or use DATABASE_URL.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
-
-# ---- toolchain for the one native module (better-sqlite3), should no prebuilt binary be reachable
-FROM ${NODE_IMAGE} AS toolchain
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# Node.js 24 (LTS, supported until April 2028; Node 22 ends in April 2027). From 24.15 its built-in
+# node:sqlite is stable enough to load without a warning, so the image has no native module at all:
+# no compiler, no prebuilt binary to download. The check in the runtime stage fails the build on an
+# older Node.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: all dependencies (TypeScript, @types) and `npm run build` into dist/
-FROM toolchain AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Manifests first: the dependency layer stays cached until they change.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --omit=optional: better-sqlite3 (the SQLite driver for Node 20/22) is neither built nor needed.
+RUN npm ci --omit=optional --no-audit --no-fund
 # Sources; .dockerignore keeps out node_modules, dist, tests, bench, certs and deploy files.
 COPY . .
 RUN npm run build
 
 # ---- deps: production dependencies only, installed clean from the lock file
-FROM toolchain AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund
 
 # ---- runtime
 FROM ${NODE_IMAGE} AS runtime
@@ -49,6 +48,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Needed at run time: "type": "module" for dist/*.js, and the version for --version.
 COPY package.json ./
+# The message store must run on node:sqlite here (there is no better-sqlite3 in the image).
+RUN node --input-type=module -e "import { defaultSqliteDriver, sqliteDriverProblem } from './dist/lib/storage/sqlite-driver.js'; \
+if (defaultSqliteDriver() !== 'node:sqlite' || sqliteDriverProblem('node:sqlite')) throw new Error('node:sqlite needs Node.js 24.15+, this is ' + process.version)"
 # The writable directories: with HTTPS=true and no TLS_CERT/TLS_KEY the service writes a
 # self-signed certificate to ./certs; stored messages go to ./data (relative to /app).
 RUN mkdir certs data && chown node:node certs data

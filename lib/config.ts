@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { parseBoolean, parseDuration, parseInteger, parseSize, readableFile } from './config-values.js';
 import { ConfigError } from './errors.js';
 import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
+import { SQLITE_DRIVERS, type SqliteDriverName } from './storage/sqlite-driver.js';
 import type { StorageConfig } from './storage/types.js';
 
 export type Transport = 'websocket' | 'polling';
@@ -127,7 +128,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
 const FLAGS = {
   port: { alias: 'p', env: 'PORT', type: 'string', describe: 'TCP port to listen on (0 = any free port)', def: '3000' },
   host: { env: 'HOST', type: 'string', describe: 'interface to listen on', def: '0.0.0.0' },
-  https: { alias: 'S', env: 'HTTPS', type: 'boolean', describe: 'serve HTTPS; without --cert/--key a self-signed certificate is generated into certs/', def: 'false' },
+  https: { alias: 'S', env: 'HTTPS', type: 'boolean', describe: 'serve HTTPS; without --cert/--key a self-signed certificate is generated into ./certs (relative to the current directory)', def: 'false' },
   cert: { env: 'TLS_CERT', type: 'string', describe: 'PEM certificate file (implies --https)', def: 'none' },
   key: { env: 'TLS_KEY', type: 'string', describe: 'PEM private key file (implies --https)', def: 'none' },
   transports: { env: 'TRANSPORTS', type: 'string', describe: 'comma-separated transports: websocket,polling', def: 'websocket,polling' },
@@ -147,7 +148,8 @@ const FLAGS = {
   'history-memory': { env: 'HISTORY_MEMORY', type: 'string', describe: 'bytes of recent messages kept by all rooms together, oldest dropped first (0 = none)', def: '64m' },
   'recovery-memory': { env: 'RECOVERY_MEMORY', type: 'string', describe: 'bytes of packets connection-state recovery keeps per namespace', def: '16m' },
   'recovery-window': { env: 'RECOVERY_WINDOW', type: 'string', describe: 'how long connection-state recovery keeps a v4 session (0 = off)', def: '2m' },
-  'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the SQLite store of store: true messages (created if missing)', def: './data' },
+  'data-dir': { env: 'DATA_DIR', type: 'string', describe: 'directory of the SQLite store of store: true messages (created if missing; relative to the current directory)', def: './data' },
+  'sqlite-driver': { env: 'SQLITE_DRIVER', type: 'string', describe: 'SQLite driver: auto (node:sqlite from Node 24.15, else better-sqlite3), node:sqlite or better-sqlite3', def: 'auto' },
   database: { env: 'DATABASE_URL', type: 'string', describe: 'PostgreSQL URL for stored messages instead of SQLite: postgres://user:pw@host/db', def: 'none' },
   retention: { env: 'RETENTION', type: 'string', describe: 'how long stored messages are kept (0 = forever): 12h, 7d', def: '7d' },
 } as const;
@@ -265,17 +267,28 @@ export function buildConfig(raw: (flag: FlagName) => string | undefined): Config
   const recoveryWindowMs = duration('recovery-window', base.recoveryWindowMs);
   const recoveryMemory = raw('recovery-memory') === undefined ? base.recoveryMemory : parseSize(raw('recovery-memory')!, where('recovery-memory'), 1024, 64 * 1024 * MIB);
   const retentionMs = duration('retention', base.retentionMs);
-  let storage: StorageConfig = base.storage;
+  let storage: StorageConfig;
   const database = raw('database');
   if (database !== undefined) {
     if (!/^postgres(ql)?:\/\//i.test(database.trim())) throw new ConfigError(`${where('database')} must be a postgres:// or postgresql:// URL`);
     storage = { kind: 'postgres', url: database.trim() };
-  } else if (raw('data-dir') !== undefined) {
-    if (raw('data-dir')!.trim() === '') throw new ConfigError(`${where('data-dir')} must not be empty`);
-    storage = { kind: 'sqlite', dataDir: resolve(raw('data-dir')!) };
+  } else {
+    const dataDir = raw('data-dir');
+    if (dataDir !== undefined && dataDir.trim() === '') throw new ConfigError(`${where('data-dir')} must not be empty`);
+    const driver = parseSqliteDriver(raw('sqlite-driver'), where('sqlite-driver'));
+    // Relative to the current directory, as every path given on a command line.
+    storage = { kind: 'sqlite', dataDir: resolve(dataDir ?? 'data'), ...(driver ? { driver } : {}) };
   }
 
   return { ...base, port, host, tls, transports, maxPayload, maxDepth, corsOrigin, logLevel, logFormat, auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs };
+}
+
+/** `auto` (or nothing): undefined, the store picks; else one of the drivers. */
+function parseSqliteDriver(value: string | undefined, name: string): SqliteDriverName | undefined {
+  const v = value?.trim();
+  if (v === undefined || v === 'auto') return undefined;
+  if (!SQLITE_DRIVERS.includes(v as SqliteDriverName)) throw new ConfigError(`${name} must be auto, ${SQLITE_DRIVERS.join(' or ')} (got "${v}")`);
+  return v as SqliteDriverName;
 }
 
 /** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */

@@ -1,5 +1,6 @@
 import winston from 'winston';
 import type { LogFormat, LogLevel } from './config.js';
+import { wantsColour } from './log-colour.js';
 
 export type Logger = winston.Logger;
 
@@ -13,7 +14,8 @@ export function createLogger(options: { level: LogLevel; format: LogFormat; sile
     options.format === 'json'
       ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
       : winston.format.combine(
-          winston.format.colorize(),
+          // Every level goes to stderr (below): colour only when that is a terminal (or FORCE_COLOR).
+          ...(wantsColour(process.stderr) ? [winston.format.colorize()] : []),
           winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
           winston.format.errors({ stack: true }),
           winston.format.printf(({ timestamp, level, message, ...meta }) => {

@@ -22,6 +22,7 @@ import { DEFAULT_DRAIN } from './drain.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
 import { depthLimitedParser } from './depth-limited-parser.js';
 import { serveOnlyEio3And4 } from './eio-versions.js';
+import { openableUrl } from './listen-url.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
@@ -271,7 +272,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
           httpServer.off('error', reject);
           const addr = address();
           logger.info('listening', {
-            url: `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+            url: openableUrl(addr, tls !== undefined),
+            // What it is bound to (0.0.0.0: every interface), apart from the URL to open.
+            address: addr.address,
+            port: addr.port,
             transports: config.transports,
             namespaces: (options.namespaces ?? defaultNamespaces).map((m) => m.name),
           });

@@ -6,19 +6,19 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { MessageMeta } from '../lib/history/types.js';
 import { MESSAGES_TABLE, VERSION_TABLE, LATEST_VERSION } from '../lib/storage/migrations.js';
 import { openMessageStore } from '../lib/storage/index.js';
 import { SQLITE_FILE } from '../lib/storage/sqlite.js';
+import { SQLITE_DRIVERS, defaultSqliteDriver, nodeSqliteIsQuiet, openSqliteDatabase, sqliteDriverProblem, type SqliteDatabase, type SqliteDriverName } from '../lib/storage/sqlite-driver.js';
 import type { StorageConfig } from '../lib/storage/types.js';
 import pg from 'pg';
 import { closeAll, connect, next, request, type TestClient } from './helpers/clients.js';
 import { readyz, waitUntil } from './helpers/cluster.js';
 import { captureLogger } from './helpers/logs.js';
 import { createTestDatabase, POSTGRES_ADMIN_URL, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
-import { startCli, tempDir } from './helpers/process.js';
+import { runCli, startCli, tempDir } from './helpers/process.js';
 import { startService } from './helpers/service.js';
 
 interface Envelope {
@@ -40,11 +40,11 @@ interface Backend {
   cleanup(): Promise<void>;
 }
 
-function sqliteBackend(): Backend {
+function sqliteBackend(driver: SqliteDriverName): Backend {
   const dir = join(tempDir('ns-sqlite-'), 'data', 'nested'); // created by the service
   const file = join(dir, SQLITE_FILE);
-  const withDb = <T>(fn: (db: Database.Database) => T): T => {
-    const db = new Database(file);
+  const withDb = <T>(fn: (db: SqliteDatabase) => T): T => {
+    const db = openSqliteDatabase(driver, file);
     try {
       return fn(db);
     } finally {
@@ -52,8 +52,8 @@ function sqliteBackend(): Backend {
     }
   };
   return {
-    storage: { kind: 'sqlite', dataDir: dir },
-    env: { DATA_DIR: dir },
+    storage: { kind: 'sqlite', dataDir: dir, driver },
+    env: { DATA_DIR: dir, SQLITE_DRIVER: driver },
     async breakInserts() {
       withDb((db) => db.exec(`CREATE TRIGGER inject_failure BEFORE INSERT ON ${MESSAGES_TABLE} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`));
     },
@@ -359,7 +359,34 @@ function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
   });
 }
 
-storageSuite('SQLite (embedded default)', async () => sqliteBackend());
+// Every driver this Node has (node:sqlite from 22.13 on; better-sqlite3 where installed and built for it).
+for (const driver of SQLITE_DRIVERS) {
+  const problem = sqliteDriverProblem(driver);
+  if (problem === undefined) storageSuite(`SQLite (${driver})`, async () => sqliteBackend(driver));
+  else describe(`message store: SQLite (${driver})`, () => it(`not available on Node.js ${process.versions.node}: ${problem}`));
+}
+
+describe('message store: the SQLite driver', () => {
+  it('node:sqlite is the default from Node 24.15 on (where it no longer warns), better-sqlite3 before', () => {
+    expect(['20.20.2', '22.23.5', '24.14.1', '25.2.0'].map((v) => nodeSqliteIsQuiet(v))).to.deep.equal([false, false, false, false]);
+    expect(['24.15.0', '24.22.3', '26.0.0', '27.1.0'].map((v) => nodeSqliteIsQuiet(v))).to.deep.equal([true, true, true, true]);
+    expect(defaultSqliteDriver()).to.equal(nodeSqliteIsQuiet() ? 'node:sqlite' : 'better-sqlite3');
+  });
+
+  it('the CLI starts with the default driver without a warning; SQLITE_DRIVER picks one; an unknown one is refused', async () => {
+    const proc = await startCli();
+    try {
+      await connect('v4', proc.url, '/layout');
+      expect(proc.stderr()).to.include(`(${defaultSqliteDriver()})"`).and.not.include('Warning');
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+    const bad = await runCli([], { SQLITE_DRIVER: 'sqlite4' });
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/^error: --sqlite-driver \(env SQLITE_DRIVER\) must be auto, node:sqlite or better-sqlite3 \(got "sqlite4"\)\n$/);
+  });
+});
 
 describe('message store: PostgreSQL', function () {
   before(async function () {

@@ -14,7 +14,7 @@ export async function openMessageStore(config: StorageConfig): Promise<MessageSt
     case 'off':
       return undefined;
     case 'sqlite':
-      return (await import('./sqlite.js')).SqliteStore.open(config.dataDir);
+      return (await import('./sqlite.js')).SqliteStore.open(config.dataDir, config.driver);
     case 'postgres':
       return (await import('./postgres.js')).PostgresStore.open(config.url);
   }

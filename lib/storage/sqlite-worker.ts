@@ -7,29 +7,31 @@
  * WAL before it is acknowledged; it survives a crash of the process or of the machine.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type Database from 'better-sqlite3';
 import { MESSAGES_TABLE } from './migrations.js';
+import { inTransaction, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver.js';
 import { openSqlite } from './sqlite-schema.js';
 import { MAX_BATCH, PROBE_ROW, type StoredMessage } from './types.js';
 import type { SqliteReply, SqliteRequest } from './sqlite.js';
 
-const { dir, file } = workerData as { dir: string; file: string };
+const { driver, dir, file } = workerData as { driver: SqliteDriverName; dir: string; file: string };
 const port = parentPort!;
 
-let db: Database.Database;
+let db: SqliteDatabase;
 try {
-  db = openSqlite(dir, file);
+  db = openSqlite(driver, dir, file);
 } catch (err) {
   port.postMessage({ fatal: (err as Error).message } satisfies SqliteReply);
   process.exit(1);
 }
 
-const insert = db.prepare(
-  `INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES (@ns, @room, @epoch, @offset, @ts, @event, @payload)`,
-);
-const insertAll = db.transaction((rows: StoredMessage[]) => {
-  for (const row of rows) insert.run(row);
-});
+const insertStatement = db.prepare(`INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+const insert = (row: StoredMessage): void => {
+  insertStatement.run(row.ns, row.room, row.epoch, row.offset, row.ts, row.event, row.payload);
+};
+const insertAll = (rows: StoredMessage[]): void =>
+  inTransaction(db, () => {
+    for (const row of rows) insert(row);
+  });
 const pageAll = db.prepare(
   `SELECT ns, room, epoch, msg_offset AS offset, ts, event, payload FROM ${MESSAGES_TABLE}
    WHERE ns = ? AND room = ? ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
@@ -66,7 +68,7 @@ function flush(): void {
       for (const b of batch) {
         try {
           if (batch.length === 1) throw batchError;
-          insert.run(b.row);
+          insert(b.row);
           reply({ id: b.id, ok: true });
         } catch (err) {
           reply({ id: b.id, ok: false, error: (err as Error).message });
@@ -95,7 +97,7 @@ port.on('message', (req: SqliteRequest) => {
         return;
       }
       case 'prune':
-        reply({ id: req.id, ok: true, result: prune.run(req.ts).changes });
+        reply({ id: req.id, ok: true, result: Number(prune.run(req.ts).changes) });
         return;
       case 'probe':
         probe();

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Position } from '../history/types.js';
 import { MESSAGES_TABLE } from './migrations.js';
+import { defaultSqliteDriver, type SqliteDriverName } from './sqlite-driver.js';
 import { openSqlite } from './sqlite-schema.js';
 import type { MessageStore, StoredMessage } from './types.js';
 
@@ -40,28 +41,33 @@ export class SqliteStore implements MessageStore {
   private closed: Promise<void> | undefined;
 
   private constructor(
+    readonly driver: SqliteDriverName,
     private readonly dir: string,
     readonly file: string,
   ) {
-    this.description = `sqlite ${file}`;
+    this.description = `sqlite ${file} (${driver})`;
   }
 
-  /** Opens (creating the directory and the file if needed) and migrates; rejects with the reason when it cannot. */
-  static async open(dataDir: string): Promise<SqliteStore> {
+  /**
+   * Opens (creating the directory and the file if needed) and migrates, with `driver` or the
+   * default one (sqlite-driver.ts); rejects with the reason when it cannot.
+   */
+  static async open(dataDir: string, driver?: SqliteDriverName): Promise<SqliteStore> {
     const dir = resolve(dataDir);
     const file = join(dir, SQLITE_FILE);
     try {
-      openSqlite(dir, file).close();
+      const chosen = driver ?? defaultSqliteDriver();
+      openSqlite(chosen, dir, file).close();
+      return new SqliteStore(chosen, dir, file);
     } catch (err) {
       throw new Error(`cannot open ${file}: ${(err as Error).message}`);
     }
-    return new SqliteStore(dir, file);
   }
 
   /** The store's thread, started once; a start that failed is tried again by the next call. */
   private thread(): Promise<Worker> {
     this.worker ??= new Promise<Worker>((ok, fail) => {
-      const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { dir: this.dir, file: this.file } });
+      const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { driver: this.driver, dir: this.dir, file: this.file } });
       // Never what keeps the process alive; close() ends it.
       worker.unref();
       const onStartMessage = (msg: SqliteReply): void => {
@@ -115,9 +121,9 @@ export class SqliteStore implements MessageStore {
     if (this.worker || this.closed) return this.call({ op: 'prune', ts });
     // Not started (nothing stored or read since the start): a short-lived connection, not the thread.
     try {
-      const db = openSqlite(this.dir, this.file);
+      const db = openSqlite(this.driver, this.dir, this.file);
       try {
-        return Promise.resolve(db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`).run(ts).changes);
+        return Promise.resolve(Number(db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`).run(ts).changes));
       } finally {
         db.close();
       }

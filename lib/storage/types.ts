@@ -4,6 +4,7 @@
  * PostgreSQL one for clusters (lib/storage/postgres.ts).
  */
 import type { Position } from '../history/types.js';
+import type { SqliteDriverName } from './sqlite-driver.js';
 
 /** One stored message: its room, its meta and its payload as JSON text (the envelope without meta, or trigger data). */
 export interface StoredMessage {
@@ -44,8 +45,11 @@ export const PROBE_ROW: StoredMessage = Object.freeze({ ns: '', room: '', epoch:
 
 /** Where stored messages go. */
 export type StorageConfig =
-  /** Embedded default: `<dataDir>/messages.sqlite3`, the directory created if missing. */
-  | { kind: 'sqlite'; dataDir: string }
+  /**
+   * Embedded default: `<dataDir>/messages.sqlite3`, the directory created if missing; `driver`
+   * absent: node:sqlite where it is quiet, else better-sqlite3 (sqlite-driver.ts).
+   */
+  | { kind: 'sqlite'; dataDir: string; driver?: SqliteDriverName }
   | { kind: 'postgres'; url: string }
   /** No storage (embedders and tests): `store: true` is answered with STORE_FAILED. */
   | { kind: 'off' };

@@ -45,7 +45,9 @@ export function connect(version: ClientVersion, baseUrl: string, nsp: string, op
   } else {
     const query = opts.query ? new URLSearchParams(opts.query).toString() : undefined;
     // The call pattern of the 2-IMMERSE client library.
-    socket = (version === 'v1' ? ioV1 : ioV2)(baseUrl + nsp, { ...common, 'force new connection': true, multiplex: false, query });
+    // forceNode: from Node 22 on, engine.io-client 3 (v2) would pick Node's global WebSocket, which
+    // takes no TLS options (rejectUnauthorized), over `ws`.
+    socket = (version === 'v1' ? ioV1 : ioV2)(baseUrl + nsp, { ...common, 'force new connection': true, multiplex: false, query, forceNode: true });
   }
   let id = '';
   socket.on('connect', () => {

@@ -53,13 +53,26 @@ export interface RunningProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the CLI on port 0 with JSON logs and resolves once its "listening" line names the URL. */
-export function startCli(args: string[] = [], env: Record<string, string> = {}): Promise<RunningProcess> {
-  const data = dataDir(env);
-  const child = spawn(process.execPath, [SERVER_JS, '--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...args], {
-    env: { ...process.env, ...data.env, ...env },
-    stdio: 'pipe',
-  });
+export interface StartOptions {
+  /** --host (default 127.0.0.1). */
+  host?: string;
+  /** --log-format (default json). */
+  logFormat?: 'json' | 'pretty';
+  /** Working directory; given, DATA_DIR is left unset so ./data lands in it (the caller removes it). */
+  cwd?: string;
+}
+
+/**
+ * Starts the CLI on port 0 and resolves once its "listening" line names the URL. An `env` value
+ * that is undefined removes that variable from the inherited environment.
+ */
+export function startCli(args: string[] = [], env: Record<string, string | undefined> = {}, options: StartOptions = {}): Promise<RunningProcess> {
+  const data = options.cwd === undefined ? dataDir(env as Record<string, string>) : { env: {}, cleanup: () => undefined };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...data.env, ...env };
+  if (options.cwd !== undefined) delete childEnv.DATA_DIR;
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
+  const flags = ['--port', '0', '--host', options.host ?? '127.0.0.1', '--log-format', options.logFormat ?? 'json'];
+  const child = spawn(process.execPath, [SERVER_JS, ...flags, ...args], { env: childEnv, stdio: 'pipe', cwd: options.cwd });
   child.once('exit', data.cleanup);
   let stderr = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -70,8 +83,9 @@ export function startCli(args: string[] = [], env: Record<string, string> = {}):
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       for (const line of stderr.split('\n')) {
-        if (!line.includes('"listening"')) continue;
-        const { url } = JSON.parse(line) as { url: string };
+        // JSON: {"message":"listening","url":...}; pretty: `... info listening {"url":...}`.
+        const url = /\blistening\b.*"url":"([^"]+)"/.exec(line)?.[1];
+        if (url === undefined) continue;
         clearTimeout(timer);
         resolve({ child, url, stderr: () => stderr, exited });
         return;
