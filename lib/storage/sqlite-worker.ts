@@ -41,12 +41,13 @@ const pageBefore = db.prepare(
    WHERE ns = ? AND room = ? AND (epoch, msg_offset) < (?, ?) ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
 );
 const prune = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`);
-const unprobe = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ns = @ns AND room = @room AND epoch = @epoch AND msg_offset = @offset`);
+const unprobe = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ns = ? AND room = ? AND epoch = ? AND msg_offset = ?`);
 // Committed, so it goes through the lock, the WAL and its fsync like a save; leaves nothing behind.
-const probe = db.transaction(() => {
-  insert.run(PROBE_ROW);
-  unprobe.run(PROBE_ROW);
-});
+const probe = (): void =>
+  inTransaction(db, () => {
+    insert(PROBE_ROW);
+    unprobe.run(PROBE_ROW.ns, PROBE_ROW.room, PROBE_ROW.epoch, PROBE_ROW.offset);
+  });
 
 let queue: { id: number; row: StoredMessage }[] = [];
 let scheduled = false;
