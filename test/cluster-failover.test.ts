@@ -11,6 +11,7 @@ import { readyz, startNodes, waitUntil } from './helpers/cluster.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import type { Running } from './helpers/service.js';
+import type { Config } from '../lib/config.js';
 import { ALL_ROOMS, SECRET, hsToken, secretAuth } from './helpers/auth.js';
 
 const TTL_MS = 1000;
@@ -24,31 +25,36 @@ async function clients(url: string, nsp: string, room: string): Promise<string[]
   }
 }
 
-describe('cluster: a node killed with SIGKILL', function () {
-  let redis: RedisServer | undefined;
-  let nodes: Running[] = [];
-  let doomed: RunningProcess | undefined;
-  const prefix = uniquePrefix('sigkill');
-
+/**
+ * For one suite: a private Redis, `count` in-process nodes and one node as a process of its own
+ * (so it can be killed or frozen for real), all in cluster mode with the short presence TTL.
+ */
+function nodesAndAProcess(name: string, count: number, overrides: Partial<Config> = {}, cliArgs: string[] = [], env: Record<string, string> = {}) {
+  const prefix = uniquePrefix(name);
+  const suite: { prefix: string; redis?: RedisServer; nodes: Running[]; proc?: RunningProcess } = { prefix, nodes: [] };
   before(async function () {
     requireRedisOrSkip(this);
-    redis = await useRedis();
-    nodes = await startNodes(2, redis.url, prefix, {}, TTL_MS);
-    // The third node is a process of its own, so it can be killed for real.
-    doomed = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
+    suite.redis = await useRedis();
+    suite.nodes = await startNodes(count, suite.redis.url, prefix, overrides, TTL_MS);
+    suite.proc = await startCli(['--redis', suite.redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`, ...cliArgs], env);
   });
   after(async () => {
-    doomed?.child.kill('SIGKILL');
-    await doomed?.exited;
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    if (redis) await deletePrefix(redis.url, prefix);
-    await redis?.stop();
+    suite.proc?.child.kill('SIGKILL');
+    await suite.proc?.exited;
+    await Promise.allSettled(suite.nodes.map((n) => n.close()));
+    if (suite.redis) await deletePrefix(suite.redis.url, prefix);
+    await suite.redis?.stop();
   });
   afterEach(closeAll);
+  return suite;
+}
+
+describe('cluster: a node killed with SIGKILL', function () {
+  const suite = nodesAndAProcess('sigkill', 2, {});
 
   it('its members vanish from CLIENTS and lobbies within the bound, lobby peers get LEFT exactly once, the others keep working', async () => {
-    const [A, B] = nodes.map((n) => n.url) as [string, string];
-    const D = doomed!.url;
+    const [A, B] = suite.nodes.map((n) => n.url) as [string, string];
+    const D = suite.proc!.url;
     // Members on the doomed node and on the survivors, in /layout and in a lobby.
     const [a, b, d] = await Promise.all([connect('v4', A, '/layout'), connect('v2', B, '/layout'), connect('v4', D, '/layout')]);
     await request(a, 'JOIN', { room: 'r', name: 'a' });
@@ -67,8 +73,8 @@ describe('cluster: a node killed with SIGKILL', function () {
     const leftB = recorder(lb, 'LEFT');
     const firstLeft = Promise.all([next(la, 'LEFT', 10_000), next(lb, 'LEFT', 10_000)]);
     const killedAt = Date.now();
-    doomed!.child.kill('SIGKILL');
-    await doomed!.exited;
+    suite.proc!.child.kill('SIGKILL');
+    await suite.proc!.exited;
 
     // Bound: TTL + one sweep period (TTL/3), plus scheduling slack.
     const bound = TTL_MS + TTL_MS / 3 + 1500;
@@ -91,11 +97,11 @@ describe('cluster: a node killed with SIGKILL', function () {
     expect(leftA.received).to.deep.equal([ld.id]);
     expect(leftB.received).to.deep.equal([ld.id]);
     // Nothing of the dead node is left in Redis.
-    const r = createClient({ url: redis!.url });
+    const r = createClient({ url: suite.redis!.url });
     await r.connect();
     try {
-      expect(await r.sCard(`${prefix}:nodes`)).to.equal(2);
-      expect(await r.keys(`${prefix}:node:*`)).to.have.length.at.most(2);
+      expect(await r.sCard(`${suite.prefix}:nodes`)).to.equal(2);
+      expect(await r.keys(`${suite.prefix}:node:*`)).to.have.length.at.most(2);
     } finally {
       r.destroy();
     }
@@ -103,29 +109,11 @@ describe('cluster: a node killed with SIGKILL', function () {
 });
 
 describe('cluster: a node frozen longer than the presence TTL (SIGSTOP, then SIGCONT)', function () {
-  let redis: RedisServer | undefined;
-  let nodes: Running[] = [];
-  let frozen: RunningProcess | undefined;
-  const prefix = uniquePrefix('sigstop');
-
-  before(async function () {
-    requireRedisOrSkip(this);
-    redis = await useRedis();
-    nodes = await startNodes(1, redis.url, prefix, {}, TTL_MS);
-    frozen = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
-  });
-  after(async () => {
-    frozen?.child.kill('SIGKILL');
-    await frozen?.exited;
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    if (redis) await deletePrefix(redis.url, prefix);
-    await redis?.stop();
-  });
-  afterEach(closeAll);
+  const suite = nodesAndAProcess('sigstop', 1, {});
 
   it('is swept (peers get LEFT), and once it runs again its members are back and announced with JOINED', async () => {
-    const A = nodes[0]!.url;
-    const F = frozen!.url;
+    const A = suite.nodes[0]!.url;
+    const F = suite.proc!.url;
     const la = await connect('v4', A, '/lobby', { query: { lobbyId: 'L' } });
     await request(la, 'JOIN', 'L');
     const lf = await connect('v4', F, '/lobby', { query: { lobbyId: 'L' } });
@@ -134,12 +122,12 @@ describe('cluster: a node frozen longer than the presence TTL (SIGSTOP, then SIG
     await request(f, 'JOIN', { room: 'r', name: 'frozen' });
 
     const left = next(la, 'LEFT', 10_000);
-    frozen!.child.kill('SIGSTOP');
+    suite.proc!.child.kill('SIGSTOP');
     try {
       expect(await left).to.equal(lf.id);
       expect(await clients(A, '/layout', 'r')).to.deep.equal([]);
     } finally {
-      frozen!.child.kill('SIGCONT');
+      suite.proc!.child.kill('SIGCONT');
     }
     expect(await next(la, 'JOINED', 10_000)).to.equal(lf.id);
     await waitUntil('the frozen node\'s member listed again', async () => (await clients(A, '/layout', 'r')).join() === 'frozen', 5000);
@@ -153,29 +141,11 @@ describe('cluster: a node frozen longer than the presence TTL (SIGSTOP, then SIG
 });
 
 describe('cluster with --auth jwt: a frozen node\'s subscribe-only lobby member is announced again', function () {
-  let redis: RedisServer | undefined;
-  let nodes: Running[] = [];
-  let frozen: RunningProcess | undefined;
-  const prefix = uniquePrefix('sigstop-auth');
-
-  before(async function () {
-    requireRedisOrSkip(this);
-    redis = await useRedis();
-    nodes = await startNodes(1, redis.url, prefix, { auth: secretAuth() }, TTL_MS);
-    frozen = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`, '--auth', 'jwt'], { JWT_SECRET: SECRET });
-  });
-  after(async () => {
-    frozen?.child.kill('SIGKILL');
-    await frozen?.exited;
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    if (redis) await deletePrefix(redis.url, prefix);
-    await redis?.stop();
-  });
-  afterEach(closeAll);
+  const suite = nodesAndAProcess('sigstop-auth', 1, { auth: secretAuth() }, ['--auth', 'jwt'], { JWT_SECRET: SECRET });
 
   it('JOINED needs no publish right: every member of the node, subscribe-only ones first, is announced', async () => {
-    const A = nodes[0]!.url;
-    const F = frozen!.url;
+    const A = suite.nodes[0]!.url;
+    const F = suite.proc!.url;
     const auth = async (sub: string, rooms: unknown) => ({ extra: { auth: { token: await hsToken({ sub, rooms }) } } });
     const la = await connect('v4', A, '/lobby', await auth('u-a', ALL_ROOMS));
     await request(la, 'JOIN', 'L');
@@ -186,13 +156,13 @@ describe('cluster with --auth jwt: a frozen node\'s subscribe-only lobby member 
     await request(talker, 'JOIN', 'L');
 
     const left = collect(la, 'LEFT', 2, 10_000);
-    frozen!.child.kill('SIGSTOP');
+    suite.proc!.child.kill('SIGSTOP');
     let joined: Promise<string[]>;
     try {
       expect((await left).sort()).to.deep.equal([watcher.id, talker.id].sort());
       joined = collect(la, 'JOINED', 2, 10_000);
     } finally {
-      frozen!.child.kill('SIGCONT');
+      suite.proc!.child.kill('SIGCONT');
     }
     expect((await joined).sort()).to.deep.equal([watcher.id, talker.id].sort());
   });
