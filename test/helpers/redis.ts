@@ -5,8 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { createClient } from 'redis';
+import { freePort } from './ports.js';
 
 export interface RedisServer {
   url: string;
@@ -77,16 +77,6 @@ export async function deletePrefix(url: string, prefix: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once PING answers PONG, polling every 20 ms; rejects after `timeoutMs`. */
 export async function waitForPing(url: string, timeoutMs = 10_000): Promise<void> {
