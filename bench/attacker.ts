@@ -2,16 +2,18 @@
  * The attacker of the `hostile` scenario, in its own thread so that its frame building and
  * sending do not delay the measuring clients: one connection sends the worst frames the limits
  * allow (a NOTIFY whose message nests --max-depth - 1 levels and fills --max-payload with small
- * numbers, two in flight, as fast as the acks come), another sends 2-million-deep `[[[[…` frames
+ * numbers, two in flight, as fast as its rate limit lets it: the next frame as soon as an ack
+ * comes, after a RATE_LIMITED ack only once the --byte-rate budget has had time to take one more
+ * frame, reconnecting when cut), another sends 2-million-deep `[[[[…` frames
  * (4 MB) that the server refuses by closing the connection, reconnecting each time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { CONNECT, EVENT_PREFIX, WS_PATH } from './protocol.js';
 
-const { port, maxDepth, maxPayload, heavyFrames } = workerData as { port: number; maxDepth: number; maxPayload: number; heavyFrames: boolean };
+const { port, maxDepth, maxPayload, byteRate, heavyFrames } = workerData as { port: number; maxDepth: number; maxPayload: number; byteRate: number; heavyFrames: boolean };
 let stopping = false;
-const counts = { heavyAcked: 0, refusedSent: 0, refusedClosed: 0 };
+const counts = { heavyAcked: 0, heavyRateLimited: 0, heavyCut: 0, refusedSent: 0, refusedClosed: 0 };
 
 /** A message `maxDepth - 1` levels deep of about maxPayload bytes: the payload object is the last level. */
 function heavyMessage(): string {
@@ -42,22 +44,35 @@ function open(onMessage: (text: string) => void, onClose: () => void): Promise<W
 
 async function heavy(): Promise<void> {
   const body = `["NOTIFY",{"room":"hostile-sink","message":${heavyMessage()}}]`;
+  // After a refusal: wait until the bucket has drained one frame's worth (the rate limit's pace).
+  const paceMs = byteRate > 0 ? (1000 * body.length) / byteRate : 0;
   let id = 0;
-  let ws: WebSocket;
+  let ws: WebSocket | undefined;
   const send = (): void => {
-    if (!stopping && ws.readyState === WebSocket.OPEN) ws.send(`${EVENT_PREFIX}${id++}${body}`);
+    if (!stopping && ws?.readyState === WebSocket.OPEN) ws.send(`${EVENT_PREFIX}${id++}${body}`);
   };
-  ws = await open(
-    (text) => {
-      if (text.startsWith('43')) {
-        counts.heavyAcked++;
-        send();
-      }
-    },
-    () => undefined,
-  );
-  send();
-  send();
+  const connect = async (): Promise<void> => {
+    ws = await open(
+      (text) => {
+        if (!text.startsWith('43')) return;
+        if (text.includes('"RATE_LIMITED"')) {
+          counts.heavyRateLimited++;
+          setTimeout(send, paceMs);
+        } else {
+          counts.heavyAcked++;
+          send();
+        }
+      },
+      () => {
+        if (stopping) return;
+        counts.heavyCut++;
+        setTimeout(() => void connect().catch(() => undefined), 100);
+      },
+    );
+    send();
+    send();
+  };
+  await connect();
 }
 
 async function refused(): Promise<void> {

@@ -22,6 +22,7 @@ export interface HostileScenario {
 /** The service's defaults, which the bench servers run with. */
 const MAX_DEPTH = 64;
 const MAX_PAYLOAD = 4 * 1024 * 1024;
+const BYTE_RATE = 256 * 1024;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +63,7 @@ export async function hostile(
   await pingPhase(clients, s.pingMs, 1000); // warm-up
   const quiet = await pingPhase(clients, s.pingMs, s.durationMs);
 
-  const attacker = new Worker(new URL('./attacker.js', import.meta.url), { workerData: { port, maxDepth: MAX_DEPTH, maxPayload: MAX_PAYLOAD, heavyFrames: s.heavyFrames } });
+  const attacker = new Worker(new URL('./attacker.js', import.meta.url), { workerData: { port, maxDepth: MAX_DEPTH, maxPayload: MAX_PAYLOAD, byteRate: BYTE_RATE, heavyFrames: s.heavyFrames } });
   await new Promise<void>((resolve, reject) => {
     attacker.once('message', () => resolve());
     attacker.once('error', reject);
@@ -70,7 +71,7 @@ export async function hostile(
   const start = nowMs();
   const attacked = await pingPhase(clients, s.pingMs, s.durationMs);
   const seconds = (nowMs() - start) / 1000;
-  const counts = await new Promise<{ heavyAcked: number; refusedSent: number; refusedClosed: number }>((resolve) => {
+  const counts = await new Promise<{ heavyAcked: number; heavyRateLimited: number; heavyCut: number; refusedSent: number; refusedClosed: number }>((resolve) => {
     attacker.once('message', resolve);
     attacker.postMessage('stop');
   });
@@ -84,6 +85,8 @@ export async function hostile(
   figures.attackMaxMs = attacked.hist.max;
   figures.p99Ratio = figures.attackP99Ms / figures.quietP99Ms;
   figures.heavyFramesPerSec = counts.heavyAcked / seconds;
+  figures.heavyRateLimitedPerSec = counts.heavyRateLimited / seconds;
+  figures.heavyCuts = counts.heavyCut;
   figures.refusedFramesPerSec = counts.refusedClosed / seconds;
   if (quiet.missing + attacked.missing > 0) notes.push(`acks missing: ${quiet.missing} quiet, ${attacked.missing} under attack`);
   return { disconnects };

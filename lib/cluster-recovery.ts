@@ -177,7 +177,7 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
   const keys = [...socket.rooms].filter((key) => key.startsWith(ROOM_PREFIX));
   // Out of its rooms until the packets it missed are known: nothing live may come before them.
   for (const key of keys) void socket.leave(key);
-  socket.data = { names: new RoomNames(), lastName: session.lastName, lobby: undefined, auth: session.auth, events: undefined };
+  socket.data = { names: new RoomNames(), lastName: session.lastName, lobby: undefined, auth: session.auth };
   // What was sent to the socket itself up to here was not delivered to it (it was not connected).
   const connectedAt = restore.cursor.processed(ns);
 

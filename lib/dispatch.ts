@@ -8,6 +8,7 @@ import { useDirectWrites } from './direct-writes.js';
 import { emitHere } from './emit-here.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
+import { REFUSED_EVENT, type Refusal } from './packet-rates.js';
 import type { AppNamespace, AppSocket, PubSub } from './pubsub.js';
 
 export interface VerbContext {
@@ -38,12 +39,7 @@ export interface NamespaceModule {
 
 type AckFn = (reply: unknown) => void;
 
-/** Asked before every client event, verb or not (abuse limits); throws to refuse it. */
-export interface EventGate {
-  beforeEvent(socket: AppSocket): void;
-}
-
-export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger, gate?: EventGate): void {
+export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger): void {
   const verbs = new Map(Object.entries(module.verbs));
 
   const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {
@@ -80,6 +76,15 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
     }
   };
 
+  /** A packet the decoder refused unparsed (rate limits, lib/packet-rates.ts): answered, maybe cut. */
+  const refused = (socket: AppSocket, refusal: Refusal, ack: AckFn | undefined): void => {
+    if (refusal.cut && socket.connected) {
+      logger.warn('connection far over its rate limits: disconnected', { nsp: nsp.name, socket: socket.id, reason: refusal.message });
+      socket.disconnect(true);
+    }
+    fail(socket, refusal.event, ack, new ServiceError(refusal.code, refusal.message));
+  };
+
   // The listeners are shared by every connection of the namespace (socket.io and EventEmitter
   // call them with the socket as `this`): no closures per idle connection.
   /** An event name fit for logs and errors (only built on a refusal). */
@@ -87,10 +92,8 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
 
   function onEvent(this: AppSocket, event: unknown, ...args: unknown[]): void {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-    try {
-      gate?.beforeEvent(this);
-    } catch (err) {
-      fail(this, shown(event), ack, err);
+    if (event === REFUSED_EVENT) {
+      refused(this, args[0] as Refusal, ack);
       return;
     }
     const verb = typeof event === 'string' ? verbs.get(event) : undefined;

@@ -13,7 +13,6 @@ import { MemoryHistory } from './history/memory.js';
 import { attachMeta, MAX_RESUME_READS, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
 import type { Logger } from './logger.js';
 import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
-import type { EventBucket } from './rate-limits.js';
 import { resumeFromStream, streamRestoreOf } from './cluster-recovery.js';
 import { PublicationDrain } from './drain.js';
 import { emitHere } from './emit-here.js';
@@ -32,8 +31,6 @@ export interface SocketState {
   lobby: string | undefined;
   /** Identity and rights from the connection's credentials (auth on); set before `attach`. */
   auth: AuthState | undefined;
-  /** Abuse limits: this connection's event rate, made on its first event (lib/auth/access.ts). */
-  events: EventBucket | undefined;
 }
 
 /**
@@ -118,7 +115,7 @@ export class PubSub {
       });
     }
     // Every field up front: one allocation, no out-of-object property store later.
-    socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth, events: undefined };
+    socket.data = { names: new RoomNames(), lastName: undefined, lobby: undefined, auth: socket.data.auth };
   }
 
   /** Throws FORBIDDEN unless the connection may `action` the room (always allowed with auth off). */

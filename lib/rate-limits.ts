@@ -6,9 +6,10 @@
  * touching the callers. Past the limit a connection is refused with RATE_LIMITED; past twice the
  * limit the handshake itself is refused (HTTP 403 from Engine.IO) before any socket.io work.
  *
- * Events are counted per connection, a state that lives on one node only, so a synchronous leaky
- * bucket in the connection's own state does it (no store round trip on the hot path): each event
- * adds 1, the bucket drains at the rate; above `burst` events are refused with RATE_LIMITED (and
+ * Events and bytes are counted per connection (lib/packet-rates.ts, before a packet is parsed), a
+ * state that lives on one node only, so a synchronous leaky bucket in the connection's own state
+ * does it (no store round trip on the hot path): each event adds 1 (each packet its bytes), the
+ * bucket drains at the rate; above `burst` events are refused with RATE_LIMITED (and
  * still count), above twice `burst` the connection is cut. A client that keeps sending faster than
  * the rate is therefore cut in the end; one that bursts now and then only sees refusals.
  */
@@ -28,10 +29,11 @@ export class EventBucket {
     private readonly burst: number,
   ) {}
 
-  hit(): RateVerdict {
+  /** Adds `cost` (1 event, or a packet's bytes). */
+  hit(cost = 1): RateVerdict {
     const t = performance.now();
     const drained = this.level - ((t - this.last) * this.perSecond) / 1000;
-    this.level = (drained > 0 ? drained : 0) + 1;
+    this.level = (drained > 0 ? drained : 0) + cost;
     this.last = t;
     if (this.level <= this.burst) return 'ok';
     return this.level <= 2 * this.burst ? 'limited' : 'cut';

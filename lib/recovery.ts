@@ -261,7 +261,7 @@ export function resume(socket: AppSocket, deps: ResumeDeps): void {
     names.set(room, name);
   }
   const { lobby, auth } = session;
-  socket.data = { names, lastName: session.lastName, lobby: lobby !== undefined && names.has(lobby) ? lobby : undefined, auth, events: undefined };
+  socket.data = { names, lastName: session.lastName, lobby: lobby !== undefined && names.has(lobby) ? lobby : undefined, auth };
   for (const room of names.keys()) restorePresence(socket, deps, room, names.get(room)!);
 
   const adapter = socket.nsp.adapter;

@@ -20,13 +20,14 @@ import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { DEFAULT_DRAIN } from './drain.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
-import { depthLimitedParser } from './depth-limited-parser.js';
+import { guardedParser } from './depth-limited-parser.js';
 import { serveOnlyEio3And4 } from './eio-versions.js';
 import { openableUrl } from './listen-url.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
 import { maxFrameBytes } from './memory-budget.js';
+import { byteBurst } from './packet-rates.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { capPollingResponses } from './polling-packet-cap.js';
 import { limitPreauthFrames } from './preauth-frames.js';
@@ -122,10 +123,23 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
-    // Packets nested deeper than --max-depth close their connection before JSON.parse sees them.
-    parser: depthLimitedParser(config.maxDepth, (err) => {
-      if (logger.isDebugEnabled()) logger.debug('packet refused: connection closed', { reason: err.message });
-    }),
+    // Before any JSON.parse: the connection's event and byte rates (refused events are answered
+    // RATE_LIMITED unparsed, far over them the connection is cut), then packets nested deeper than
+    // --max-depth close their connection (lib/depth-limited-parser.ts, lib/packet-rates.ts).
+    parser: guardedParser(
+      {
+        maxDepth: config.maxDepth,
+        rates: {
+          eventsPerSecond: config.abuse.eventsPerSecond,
+          eventBurst: config.abuse.eventBurst,
+          bytesPerSecond: config.abuse.bytesPerSecond,
+          byteBurst: byteBurst(config.maxPayload),
+        },
+      },
+      (err) => {
+        if (logger.isDebugEnabled()) logger.debug('packet refused: connection closed', { reason: err.message });
+      },
+    ),
     // The only thing besides presence (and history) that differs in cluster mode.
     adapter: cluster?.adapter ?? (recovery ? RecoveringFanoutAdapter : FanoutAdapter),
     // [history] Restored sockets pass the middlewares (authentication) again.
@@ -181,10 +195,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
     ...(connectionLimiter ? { connectionLimiter } : {}),
   });
   for (const module of modules) {
-    attachNamespace(io.of(module.name), access.wrap(module), core, logger, access);
+    attachNamespace(io.of(module.name), access.wrap(module), core, logger);
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
-  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger, access);
+  if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
   access.install(io, core);
   // Auth on: small frames only until a namespace admitted the connection with credentials.
   if (config.auth.mode !== 'none') {

@@ -121,7 +121,8 @@ async function rejectsWith(promise: Promise<unknown>, message: string): Promise<
 
 describe('abuse limits: slow consumers', () => {
   it('closes a connection that stops reading once its unsent data passes --max-send-buffer', async () => {
-    const svc = await startService({ maxPayload: 64 * 1024, abuse: limits({ maxSendBuffer: 1024 * 1024 }) });
+    // The publisher sends far over the default byte rate: not what this test is about.
+    const svc = await startService({ maxPayload: 64 * 1024, abuse: limits({ maxSendBuffer: 1024 * 1024, bytesPerSecond: 0 }) });
     try {
       const layout = svc.service.io.of('/layout');
       const joined = new Promise<AppSocket>((resolve) => layout.once('connection', resolve));

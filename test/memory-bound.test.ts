@@ -111,7 +111,7 @@ describe('memory bound: 400 × 3 MiB NOTIFYs into distinct rooms', function () {
 
   for (const joined of [false, true]) {
     it(`keeps RSS growth under ${Math.round(limit / MIB)} MiB (publisher ${joined ? 'joined to' : 'not in'} the rooms)`, async () => {
-      server = await startCli();
+      server = await startCli(['--byte-rate', '0']); // a flood on one connection is the point here: no byte rate
       const pid = server.child.pid!;
       publisher = await RawPublisher.open(server.url);
       await publisher.request('JOIN', '{"room":"warm-up"}');

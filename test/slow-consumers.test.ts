@@ -34,7 +34,7 @@ describe('slow consumers: the send-buffer limit at each write', function () {
 
   for (const path of ['fast path (one room)', 'socket.io broadcast (two rooms)'] as const) {
     it(`never queues more than the limit for a client that stops reading: ${path}`, async () => {
-      const svc = await startService({ maxPayload: 64 * 1024, abuse: { ...defaultAbuseLimits(), maxSendBuffer: LIMIT } });
+      const svc = await startService({ maxPayload: 64 * 1024, abuse: { ...defaultAbuseLimits(), maxSendBuffer: LIMIT, bytesPerSecond: 0 } }); // a firehose publisher: no byte rate
       try {
         const layout = svc.service.io.of('/layout');
         const joined = new Promise<AppSocket>((resolve) => layout.once('connection', resolve));

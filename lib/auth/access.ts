@@ -9,8 +9,9 @@
  *   connection is refused with a connect_error whose data is `{code, message}`. A credential is verified once per
  *   Engine.IO connection, so legacy clients' implicit '/' and their namespace share one ticket.
  * - The core asks `authorize()` before every JOIN and client publication (lib/pubsub.ts).
- * - Each namespace module is wrapped: every verb is refused while the connection is over its event
- *   rate (RATE_LIMITED) or its token has expired (TOKEN_EXPIRED); REFRESH {token} is added.
+ * - Each namespace module is wrapped: every verb is refused once its token has expired
+ *   (TOKEN_EXPIRED); REFRESH {token} is added. (Event and byte rates are checked before parsing,
+ *   in the socket.io decoder: lib/packet-rates.ts.)
  * - HTTP: API keys for publishing, POST /ticket.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,7 +22,7 @@ import { emitHere } from '../emit-here.js';
 import { ServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccessControl, AppServer, AppSocket } from '../pubsub.js';
-import { ConnectionLimiter, EventBucket, clientAddress } from '../rate-limits.js';
+import { ConnectionLimiter, clientAddress } from '../rate-limits.js';
 import { limitSendBuffers } from '../slow-consumers.js';
 import { parseObject } from '../validate.js';
 import { ApiKeys, bearerToken } from './api-keys.js';
@@ -255,26 +256,6 @@ export class Access implements AccessControl {
     });
   }
 
-  /**
-   * The dispatcher asks before every client event, verbs or not: over the connection's event rate
-   * it is refused with RATE_LIMITED, far over it the connection is cut. The bucket is made on the
-   * first event, so idle connections carry none.
-   */
-  beforeEvent(socket: AppSocket): void {
-    const { eventsPerSecond, eventBurst } = this.config.abuse;
-    if (eventsPerSecond <= 0) return;
-    const verdict = (socket.data.events ??= new EventBucket(eventsPerSecond, eventBurst)).hit();
-    if (verdict === 'ok') return;
-    if (verdict === 'cut' && socket.connected) {
-      this.logger.warn('connection over its event rate: disconnected', {
-        nsp: socket.nsp.name,
-        address: clientAddress(socket.request, this.config.abuse.trustProxy),
-      });
-      socket.disconnect(true);
-    }
-    throw new ServiceError('RATE_LIMITED');
-  }
-
   /** Schedules TOKEN_EXPIRED at the token's `exp`. */
   private arm(socket: AppSocket, guard: Guard): void {
     clearTimeout(guard.expiry);
@@ -330,7 +311,7 @@ export class Access implements AccessControl {
 
   /** Auth on: every verb refused with TOKEN_EXPIRED once the token has expired, plus REFRESH. */
   wrap(module: NamespaceModule): NamespaceModule {
-    // Event rates are the dispatcher's (beforeEvent); what is left is only for auth.
+    // Event and byte rates are the decoder's (lib/packet-rates.ts); what is left is only for auth.
     if (this.mode === 'none') return module;
     const verbs: Record<string, Verb> = {};
     for (const [event, verb] of Object.entries(module.verbs)) {

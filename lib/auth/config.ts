@@ -81,6 +81,8 @@ export interface AbuseLimits {
   eventsPerSecond: number;
   /** Events a connection may send at once above the sustained rate. Default 2000. */
   eventBurst: number;
+  /** Sustained packet bytes per second per connection (burst: one maximal message); 0 turns it off. */
+  bytesPerSecond: number;
   /** Client addresses the connection rate does not apply to. Default loopback. */
   exempt: string[];
   /** Take the client address from the last X-Forwarded-For entry (behind one reverse proxy). */
@@ -100,6 +102,7 @@ export function defaultAbuseLimits(): AbuseLimits {
     connectionsPerSecond: 100,
     eventsPerSecond: 1000,
     eventBurst: 2000,
+    bytesPerSecond: 256 * 1024,
     exempt: ['127.0.0.1', '::1'],
     trustProxy: false,
     maxSendBuffer: 16 * 1024 * 1024,
@@ -130,6 +133,7 @@ export const AUTH_FLAGS = {
   'conn-rate': { env: 'CONN_RATE', type: 'string', describe: 'new connections per second per client address (0 = off)', def: '100' },
   'event-rate': { env: 'EVENT_RATE', type: 'string', describe: 'events per second per connection (0 = off)', def: '1000' },
   'event-burst': { env: 'EVENT_BURST', type: 'string', describe: 'events a connection may send at once above the rate', def: '2 x event-rate' },
+  'byte-rate': { env: 'BYTE_RATE', type: 'string', describe: 'packet bytes per second per connection, checked before parsing; burst: one max-payload message (0 = off)', def: '256k' },
   'rate-limit-exempt': { env: 'RATE_LIMIT_EXEMPT', type: 'string', describe: "client addresses without connection rate limit, or 'none'", def: '127.0.0.1,::1' },
   'trust-proxy': { env: 'TRUST_PROXY', type: 'boolean', describe: 'client address from the last X-Forwarded-For entry', def: 'false' },
   'max-send-buffer': { env: 'MAX_SEND_BUFFER', type: 'string', describe: 'close a connection whose unsent data passes this size (0 = never)', def: '16m or 4 x max-payload' },
@@ -249,6 +253,8 @@ export function parseAuthConfig(raw: Raw, where: Where, maxPayload: number): { a
   abuse.eventsPerSecond = count(raw('event-rate'), abuse.eventsPerSecond, where('event-rate'));
   abuse.eventBurst = count(raw('event-burst'), 2 * abuse.eventsPerSecond, where('event-burst'));
   if (abuse.eventsPerSecond > 0 && abuse.eventBurst < 1) throw new ConfigError(`${where('event-burst')} must be at least 1`);
+  const byteRate = raw('byte-rate');
+  if (byteRate !== undefined) abuse.bytesPerSecond = parseSize(byteRate, where('byte-rate'), 0, 64 * 1024 ** 3);
   const exempt = raw('rate-limit-exempt');
   if (exempt !== undefined) abuse.exempt = exempt.trim().toLowerCase() === 'none' ? [] : list(exempt).map(normalizeAddress);
   if (raw('trust-proxy') !== undefined) abuse.trustProxy = parseBoolean(raw('trust-proxy')!, where('trust-proxy'));
