@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { defaultAbuseLimits, type AbuseLimits } from '../lib/auth/config.js';
-import type { AppSocket } from '../lib/pubsub.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { ALL_ROOMS, hsToken, refusal, secretAuth } from './helpers/auth.js';
 import { startService, serviceForSuite } from './helpers/service.js';
@@ -119,45 +118,7 @@ async function rejectsWith(promise: Promise<unknown>, message: string): Promise<
   expect(err?.message).to.equal(message);
 }
 
-describe('abuse limits: slow consumers', () => {
-  it('closes a connection that stops reading once its unsent data passes --max-send-buffer', async () => {
-    // The publisher sends far over the default byte rate: not what this test is about.
-    const svc = await startService({ maxPayload: 64 * 1024, abuse: limits({ maxSendBuffer: 1024 * 1024, bytesPerSecond: 0 }) });
-    try {
-      const layout = svc.service.io.of('/layout');
-      const joined = new Promise<AppSocket>((resolve) => layout.once('connection', resolve));
-      const slow = await rawSocket(svc.url, '/layout');
-      const serverSide = await joined;
-      slow.ws.send('42/layout,1["JOIN",{"room":"firehose"}]');
-      await new Promise((resolve) => slow.ws.once('message', resolve));
-      // Stop reading: the kernel buffers fill, then the server's.
-      (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-      let closed = false;
-      const disconnected = new Promise<string>((resolve) => serverSide.once('disconnect', (reason) => ((closed = true), resolve(reason))));
-
-      const [publisher, healthy] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v4', svc.url, '/layout')]);
-      await request(healthy, 'JOIN', { room: 'firehose' });
-      let received = 0;
-      healthy.on('EVENT', () => received++);
-      const chunk = 'x'.repeat(60 * 1024);
-      let sent = 0;
-      while (!closed && sent < 2000) {
-        await request(publisher, 'NOTIFY', { room: 'firehose', message: chunk });
-        sent++;
-      }
-      expect(await disconnected).to.be.oneOf(['transport close', 'forced close', 'transport error']);
-      // A reading subscriber got everything.
-      const got = next(healthy, 'EVENT');
-      await request(publisher, 'NOTIFY', { room: 'firehose', message: 'last' });
-      expect((await got).message).to.equal('last');
-      expect(received).to.equal(sent + 1);
-      slow.ws.terminate();
-    } finally {
-      await svc.close();
-      closeAll();
-    }
-  });
-});
+// Slow consumers (--max-send-buffer): test/slow-consumers.test.ts, at every write.
 
 describe('abuse limits: a burst of bad handshakes', () => {
   it('1000 refused handshakes in a row leave the service healthy', async () => {
