@@ -1,6 +1,6 @@
 /**
  * Per-connection rate limits applied to each socket.io packet BEFORE it is parsed (the decoder of
- * lib/depth-limited-parser.ts asks here with the packet's type and length, read from its header):
+ * lib/guarded-parser.ts asks here with the packet's type and length, read from its header):
  *
  * - events: each EVENT / BINARY_EVENT packet costs 1 in a leaky bucket of --event-rate / --event-burst;
  * - bytes: every packet costs its length (characters of the text, bytes of a binary attachment) in

@@ -20,7 +20,7 @@ import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { DEFAULT_DRAIN } from './drain.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
-import { guardedParser } from './depth-limited-parser.js';
+import { guardedParser } from './guarded-parser.js';
 import { serveOnlyEio3And4 } from './eio-versions.js';
 import { openableUrl } from './listen-url.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
@@ -125,7 +125,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     serveClient: false,
     // Before any JSON.parse: the connection's event and byte rates (refused events are answered
     // RATE_LIMITED unparsed, far over them the connection is cut), then packets nested deeper than
-    // --max-depth close their connection (lib/depth-limited-parser.ts, lib/packet-rates.ts).
+    // --max-depth close their connection (lib/guarded-parser.ts, lib/packet-rates.ts).
     parser: guardedParser(
       {
         maxDepth: config.maxDepth,

@@ -1,6 +1,6 @@
 /**
  * Per-connection rate limits are applied before a packet is parsed (lib/packet-rates.ts, in the
- * socket.io decoder of lib/depth-limited-parser.ts): a flood of large frames past the byte budget
+ * socket.io decoder of lib/guarded-parser.ts): a flood of large frames past the byte budget
  * (--byte-rate) is answered RATE_LIMITED without being parsed, the handler never runs, the sender
  * is cut past twice the burst, and others are not affected; events past --event-burst are not
  * parsed either. Every client version, WebSocket and long-polling.

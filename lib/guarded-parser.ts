@@ -123,7 +123,7 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
   const rates = limits.rates;
   // socket.io-parser internals this relies on: the emitter's emitReserved (to hand socket.io a packet).
   if (typeof (Decoder.prototype as unknown as { emitReserved?: unknown }).emitReserved !== 'function') {
-    throw new Error('depth-limited-parser: socket.io-parser Decoder has no emitReserved (socket.io-parser changed): cannot answer refused packets');
+    throw new Error('guarded-parser: socket.io-parser Decoder has no emitReserved (socket.io-parser changed): cannot answer refused packets');
   }
   const refuse = (err: Error): never => {
     onRefused?.(err);
@@ -174,9 +174,4 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
     }
   }
   return { protocol, PacketType, Encoder, Decoder: GuardedDecoder };
-}
-
-/** The depth limit alone (no rate limits). */
-export function depthLimitedParser(maxDepth: number, onRefused?: (err: Error) => void) {
-  return guardedParser({ maxDepth }, onRefused);
 }
