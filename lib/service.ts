@@ -129,6 +129,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     parser: guardedParser(
       {
         maxDepth: config.maxDepth,
+        argumentStyle: (nsp) => modules.find((m) => m.name === nsp)?.argumentStyle ?? 'payload',
         rates: {
           eventsPerSecond: config.abuse.eventsPerSecond,
           eventBurst: config.abuse.eventBurst,
