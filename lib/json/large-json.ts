@@ -10,7 +10,7 @@ import { JsonScanner, type ScanFailure } from './json-scanner.js';
 import { placeholderJson, RawJson, reviveRaw } from './raw-json.js';
 
 /** Characters validated per turn of the event loop: about a millisecond of scanning. */
-export const SLICE_CHARS = 256 * 1024;
+export const SLICE_CHARS = 64 * 1024;
 
 export interface LargeJsonOptions {
   maxDepth: number;
