@@ -3,13 +3,12 @@ import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { parseBoolean, parseDuration, parseInteger, parseSize, readableFile } from './config-values.js';
 import { ConfigError } from './errors.js';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { AUTH_FLAGS, REPEATABLE_FLAGS, defaultAbuseLimits, defaultAuthConfig, parseAuthConfig, type AbuseLimits, type AuthConfig } from './auth/config.js';
 import { SQLITE_DRIVERS, type SqliteDriverName } from './storage/sqlite-driver.js';
 import type { StorageConfig } from './storage/types.js';
 
 export type Transport = 'websocket' | 'polling';
-export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
-export type LogFormat = 'json' | 'pretty';
 
 export type TlsConfig =
   | { mode: 'off' }
@@ -84,7 +83,6 @@ export interface ClusterConfig {
   keyPrefix: string;
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
 const TRANSPORTS: readonly Transport[] = ['websocket', 'polling'];
 const MIB = 1024 * 1024;
 export const DEFAULT_PRESENCE_TTL_MS = 15_000;

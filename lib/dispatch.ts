@@ -9,7 +9,8 @@ import { emitHere } from './emit-here.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
 import { REFUSED_EVENT, type Refusal } from './packet-rates.js';
-import type { AppNamespace, AppSocket, PubSub } from './pubsub.js';
+import type { AppNamespace, AppSocket } from './app-socket.js';
+import type { PubSub } from './pubsub.js';
 
 export interface VerbContext {
   socket: AppSocket;

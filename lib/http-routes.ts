@@ -13,7 +13,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Access } from './auth/access.js';
 import { ServiceError, toErrorBody } from './errors.js';
 import type { Logger } from './logger.js';
-import type { AppServer, PubSub } from './pubsub.js';
+import type { AppServer } from './app-socket.js';
+import type { PubSub } from './pubsub.js';
 import type { Readiness } from './readiness.js';
 import { parseJson, roomName } from './validate.js';
 

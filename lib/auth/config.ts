@@ -7,7 +7,7 @@ import { parseBoolean, parseDuration, parseInteger, parseSize, readableFile } fr
 import { ConfigError } from '../errors.js';
 
 const DAY_MS = 86_400_000;
-import { loadPublicKey } from './jwt.js';
+import { loadPublicKey } from './public-key.js';
 
 export type AuthMode = 'none' | 'jwt' | 'oauth';
 

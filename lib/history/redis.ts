@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ServiceError } from '../errors.js';
-import { ROOM_PREFIX } from '../pubsub.js';
+import { ROOM_PREFIX } from '../app-socket.js';
 import type { RedisConnection } from '../redis-connection.js';
 import { RedisScript } from '../redis-script.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
