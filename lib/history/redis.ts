@@ -208,7 +208,9 @@ export class RedisHistory implements HistoryStore {
       // Delivered here already: replay. After that: they arrive live once the socket has joined.
       const processed = cursor.processed(ns)!;
       const replay = entries.filter((e) => compareStreamIds(e.streamId, processed) <= 0).map((e) => e.entry);
-      return { recovered: true, entries: replay, head: replay.length ? replay[replay.length - 1]!.meta : { offset: since.offset, epoch } };
+      // The head is a position: the last replayed entry's offset, not its meta (no ts), as every store answers.
+      const headOffset = replay.length ? replay[replay.length - 1]!.meta.offset : since.offset;
+      return { recovered: true, entries: replay, head: { offset: headOffset, epoch } };
     };
   }
 
