@@ -1,5 +1,5 @@
 import winston from 'winston';
-import type { LogFormat, LogLevel } from './config.js';
+import type { LogFormat, LogLevel } from './config/types.js';
 import { wantsColour } from './log-colour.js';
 
 export type Logger = winston.Logger;

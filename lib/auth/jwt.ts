@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { JwtConfig } from './config.js';
+import type { JwtConfig } from '../config/types.js';
 import { unauthorized, AuthError } from './principal.js';
 
 export interface TokenVerifier {
