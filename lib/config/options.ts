@@ -126,8 +126,8 @@ export const OPTIONS = {
   },
   'data-dir': {
     env: 'DATA_DIR', group: 'service', kind: directory, default: './data',
-    help: 'where the embedded SQLite store keeps `store: true` messages (`messages.sqlite3`; created if missing), relative to the current directory',
-    more: '. Like every path given to the service: started by systemd, set `WorkingDirectory=` or an absolute `DATA_DIR` (e.g. `/var/lib/notification-service` with `StateDirectory=notification-service`); the start-up log names the file',
+    help: 'where the embedded SQLite store keeps `store: true` messages (`messages.sqlite3`; created if missing), relative to the current directory as every path given to the service',
+    more: ': started by systemd, set `WorkingDirectory=` or an absolute `DATA_DIR` (e.g. `/var/lib/notification-service` with `StateDirectory=notification-service`); the start-up log names the file',
   },
   'sqlite-driver': {
     env: 'SQLITE_DRIVER', group: 'service', kind: oneOf(['auto', ...SQLITE_DRIVERS], { trim: true }), default: 'auto',
