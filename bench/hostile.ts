@@ -5,6 +5,7 @@
  * The figure that matters: the normal clients' ack p99 under attack against the quiet one.
  */
 import { Worker } from 'node:worker_threads';
+import { optionDefault } from '../lib/config/option-values.js';
 import { BenchClient } from './client.js';
 import { nowMs } from './protocol.js';
 import { LatencyHistogram } from './stats.js';
@@ -20,9 +21,9 @@ export interface HostileScenario {
 }
 
 /** The service's defaults, which the bench servers run with. */
-const MAX_DEPTH = 64;
-const MAX_PAYLOAD = 4 * 1024 * 1024;
-const BYTE_RATE = 256 * 1024;
+const MAX_DEPTH = optionDefault('max-depth');
+const MAX_PAYLOAD = optionDefault('max-payload');
+const BYTE_RATE = optionDefault('byte-rate');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

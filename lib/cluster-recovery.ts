@@ -24,7 +24,7 @@ import { emitHere } from './emit-here.js';
 import { compareStreamIds, type DeliveryCursor } from './history/delivery-cursor.js';
 import { MAX_RESUME_READS } from './history/types.js';
 import type { Logger } from './logger.js';
-import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
+import { ROOM_PREFIX, type AppSocket, type SocketState } from './app-socket.js';
 import type { RedisClient } from './redis-connection.js';
 import { getsOffsets } from './recovery-offsets.js';
 import { logDroppedRoom, reaches, restorePresence, restoredSession, type ResumeDeps } from './recovery.js';

@@ -72,3 +72,73 @@ export function readableFile(path: string, name: string): string {
   }
   return full;
 }
+
+/** A comma-separated list, blanks dropped. */
+export function parseList(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/** A string that is not only blanks. */
+export function nonEmpty(value: string, name: string): string {
+  if (value.trim() === '') throw new ConfigError(`${name} must not be empty`);
+  return value;
+}
+
+export function parseHttpUrl(value: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL (got "${value}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL (got "${value}")`);
+  return url.href;
+}
+
+/** A Redis URL the official client accepts: redis:// or rediss://, a host, an optional numeric database. */
+export function parseRedisUrl(value: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(`${name} must be a URL like redis://host:6379/0 (got "${redactUrl(value)}")`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`${name} must start with redis:// or rediss:// (got "${redactUrl(value)}")`);
+  }
+  if (url.hostname === '') throw new ConfigError(`${name} must name a host (got "${redactUrl(value)}")`);
+  if (!/^\/?(\d+)?$/.test(url.pathname)) {
+    throw new ConfigError(`${name}: the path must be a database number, e.g. redis://host:6379/2 (got "${redactUrl(value)}")`);
+  }
+  return value.trim();
+}
+
+/** A URL with its password replaced, fit for logs and error messages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+/** Browser origins, comma-separated; '*' anywhere in the list allows any. */
+export function parseOrigins(value: string, name: string): '*' | string[] {
+  const list = parseList(value);
+  if (list.length === 0) throw new ConfigError(`${name} must not be empty`);
+  if (list.includes('*')) return '*';
+  for (const origin of list) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`${name}: "${origin}" is not an origin like https://app.example.com`);
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`${name}: "${origin}" is not an origin like https://app.example.com`);
+    }
+  }
+  return list.map((o) => o.replace(/\/$/, ''));
+}

@@ -10,7 +10,8 @@ import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from './logger.js';
 import { REFUSED_EVENT, type Refusal } from './packet-rates.js';
-import type { AppNamespace, AppSocket, PubSub } from './pubsub.js';
+import type { AppNamespace, AppSocket } from './app-socket.js';
+import type { PubSub } from './pubsub.js';
 
 export interface VerbContext {
   socket: AppSocket;

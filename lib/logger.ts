@@ -1,8 +1,12 @@
 import winston from 'winston';
-import type { LogFormat, LogLevel } from './config.js';
 import { wantsColour } from './log-colour.js';
 
 export type Logger = winston.Logger;
+
+/** winston's npm levels, most severe first (`--log-level`). */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = 'json' | 'pretty';
 
 /**
  * JSON lines for log collectors, coloured one-liners for a terminal. Message bodies and tokens are
@@ -28,6 +32,6 @@ export function createLogger(options: { level: LogLevel; format: LogFormat; sile
     format,
     silent: options.silent ?? false,
     // stderr keeps stdout free for anything a wrapper may want to pipe.
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
+    transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS] })],
   });
 }

@@ -15,7 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import * as ws from 'ws';
 import type { Logger } from './logger.js';
-import type { AppServer } from './pubsub.js';
+import type { AppServer } from './app-socket.js';
 
 interface WsReceiver {
   _maxPayload: number;

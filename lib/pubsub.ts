@@ -3,9 +3,7 @@
  * the one publish path. Everything that must apply to every message (limits now; history,
  * metrics and authorization later) plugs in here, not in the namespace modules.
  */
-import type { Namespace, Server, Socket } from 'socket.io';
-import type { DefaultEventsMap } from 'socket.io';
-import type { AuthState } from './auth/principal.js';
+import { ROOM_PREFIX, type AppNamespace, type AppSocket } from './app-socket.js';
 import type { Action } from './auth/rights.js';
 import { ServiceError } from './errors.js';
 import type { PublishReceipt, ServerEvents } from './events.js';
@@ -22,18 +20,6 @@ import { RoomNames } from './room-names.js';
 import type { MessageStore } from './storage/types.js';
 import type { Limits } from './validate.js';
 
-/** Per-connection protocol state, kept in socket.data. */
-export interface SocketState {
-  /** room -> display name this socket joined it with */
-  names: RoomNames;
-  /** the name of the most recent JOIN, used as sender for rooms it publishes to without joining */
-  lastName: string | undefined;
-  /** /lobby: the one lobby this socket is in */
-  lobby: string | undefined;
-  /** Identity and rights from the connection's credentials (auth on); set before `attach`. */
-  auth: AuthState | undefined;
-}
-
 /**
  * What the core asks before a JOIN (subscribe) and a client publication (publish); lib/auth
  * implements it. Synchronous when the answer is known; throws (or rejects with) FORBIDDEN.
@@ -47,19 +33,10 @@ export function whenDone<T>(sent: unknown, result: T): T | Promise<T> {
   return sent instanceof Promise ? sent.then(() => result) : result;
 }
 
-export type AppServer = Server<DefaultEventsMap, ServerEvents, DefaultEventsMap, SocketState>;
-export type AppNamespace = Namespace<DefaultEventsMap, ServerEvents, DefaultEventsMap, SocketState>;
-export type AppSocket = Socket<DefaultEventsMap, ServerEvents, DefaultEventsMap, SocketState>;
-
 export interface CoreLimits extends Limits {
   maxRoomsPerSocket: number;
 }
 
-/**
- * Client room names live in their own key space, so no client can join a room named like another
- * socket's id and read what is sent to that socket alone.
- */
-export const ROOM_PREFIX = 'r:';
 const roomKey = (room: string): string => ROOM_PREFIX + room;
 
 /** [history] Offsets and recent history of rooms, and the durable store of `store: true` messages. */

@@ -26,7 +26,7 @@ import { approxBytes } from './message-size.js';
 import { FanoutAdapter } from './fanout-adapter.js';
 import type { Logger } from './logger.js';
 import { argsFor, chooseOffsetPerConnection, markOffset } from './recovery-offsets.js';
-import { ROOM_PREFIX, type AppSocket, type SocketState } from './pubsub.js';
+import { ROOM_PREFIX, type AppSocket, type SocketState } from './app-socket.js';
 import { RoomNames } from './room-names.js';
 
 /** Packets kept per namespace at most, whatever their age. */

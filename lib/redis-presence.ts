@@ -22,6 +22,7 @@
  * reported lost (lobby peers got LEFT), so once written back they are reported back (onBack: the
  * lobby sends JOINED again).
  */
+import { RESP_TYPES } from 'redis';
 import type { Logger } from './logger.js';
 import type { Member, PresenceStore } from './presence.js';
 import type { RedisConnection } from './redis-connection.js';
@@ -68,6 +69,9 @@ redis.call('DEL', KEYS[3], KEYS[2])
 if ARGV[3] ~= '1' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
 return fields
 `;
+
+/** Hash replies as Maps, whatever their field names. */
+const AS_MAP = { [RESP_TYPES.MAP]: Map } as const;
 
 /** How long a sweep's tombstone waits for a node that was alive after all. */
 const TOMBSTONE_MS = 600_000;
@@ -145,8 +149,9 @@ export class RedisPresence implements PresenceStore {
   async list(namespace: string, room: string): Promise<Member[]> {
     const key = this.roomKey(namespace, room);
     const all = new Map<string, string>();
-    const remote = await this.read((c) => c.hGetAll(key));
-    if (remote) for (const [id, name] of Object.entries(remote)) all.set(id, name);
+    // As a Map: the client's default object would lose an id such as `__proto__`.
+    const remote = await this.read((c) => c.withTypeMapping(AS_MAP).hGetAll(key));
+    remote?.forEach((name, id) => all.set(String(id), String(name)));
     // This node's own members always count, even before a write-back after an outage.
     this.local.get(key)?.forEach((name, id) => all.set(id, name));
     return [...all].map(([id, name]) => ({ id, name }));

@@ -13,7 +13,7 @@
  * incrementally (each packet once), and only when it holds something.
  */
 import type { Logger } from './logger.js';
-import type { AppServer } from './pubsub.js';
+import type { AppServer } from './app-socket.js';
 
 interface Packet {
   data?: unknown;

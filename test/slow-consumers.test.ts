@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
-import { ROOM_PREFIX, type AppSocket } from '../lib/pubsub.js';
+import { ROOM_PREFIX, type AppSocket } from '../lib/app-socket.js';
 import { observeSendBuffers, unsentBytes, type EngineConn } from '../lib/slow-consumers.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { startService } from './helpers/service.js';

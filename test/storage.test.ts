@@ -4,87 +4,24 @@
  * after the ack keep them, HISTORY merges them with recent ones, a storage failure mid-run is
  * reported to the publisher and logged while live delivery goes on.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { MessageMeta } from '../lib/history/types.js';
-import { MESSAGES_TABLE, VERSION_TABLE, LATEST_VERSION } from '../lib/storage/migrations.js';
-import { openMessageStore } from '../lib/storage/index.js';
-import { SQLITE_FILE } from '../lib/storage/sqlite.js';
-import { SQLITE_DRIVERS, defaultSqliteDriver, nodeSqliteIsQuiet, openSqliteDatabase, sqliteDriverProblem, type SqliteDatabase, type SqliteDriverName } from '../lib/storage/sqlite-driver.js';
-import type { StorageConfig } from '../lib/storage/types.js';
+import { LATEST_VERSION } from '../lib/storage/migrations.js';
+import { SQLITE_DRIVERS, defaultSqliteDriver, nodeSqliteIsQuiet, sqliteDriverProblem } from '../lib/storage/sqlite-driver.js';
 import pg from 'pg';
 import { closeAll, connect, next, request, type TestClient } from './helpers/clients.js';
 import { readyz, waitUntil } from './helpers/cluster.js';
 import { captureLogger } from './helpers/logs.js';
 import { createTestDatabase, POSTGRES_ADMIN_URL, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
-import { runCli, startCli, tempDir } from './helpers/process.js';
+import { runCli, startCli } from './helpers/process.js';
 import { startService } from './helpers/service.js';
+import { postgresBackend, sqliteBackend, type StoreBackend } from './helpers/store-backends.js';
 
 interface Envelope {
   sender: string;
   room: string;
   message: unknown;
   meta: MessageMeta;
-}
-
-interface Backend {
-  storage: StorageConfig;
-  /** How the CLI is pointed at the same store. */
-  env: Record<string, string>;
-  /** Makes every insert fail from now on (a trigger, installed over a connection of the test's own). */
-  breakInserts(): Promise<void>;
-  repairInserts(): Promise<void>;
-  /** Rows in the version table: migrations ran once each. */
-  versions(): Promise<number[]>;
-  cleanup(): Promise<void>;
-}
-
-function sqliteBackend(driver: SqliteDriverName): Backend {
-  const dir = join(tempDir('ns-sqlite-'), 'data', 'nested'); // created by the service
-  const file = join(dir, SQLITE_FILE);
-  const withDb = <T>(fn: (db: SqliteDatabase) => T): T => {
-    const db = openSqliteDatabase(driver, file);
-    try {
-      return fn(db);
-    } finally {
-      db.close();
-    }
-  };
-  return {
-    storage: { kind: 'sqlite', dataDir: dir, driver },
-    env: { DATA_DIR: dir, SQLITE_DRIVER: driver },
-    async breakInserts() {
-      withDb((db) => db.exec(`CREATE TRIGGER inject_failure BEFORE INSERT ON ${MESSAGES_TABLE} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`));
-    },
-    async repairInserts() {
-      withDb((db) => db.exec('DROP TRIGGER inject_failure'));
-    },
-    async versions() {
-      return withDb((db) => (db.prepare(`SELECT version FROM ${VERSION_TABLE} ORDER BY version`).all() as { version: number }[]).map((r) => r.version));
-    },
-    async cleanup() {
-      rmSync(join(dir, '..', '..'), { recursive: true, force: true });
-    },
-  };
-}
-
-function postgresBackend(db: TestDatabase): Backend {
-  return {
-    storage: { kind: 'postgres', url: db.url },
-    env: { DATABASE_URL: db.url },
-    async breakInserts() {
-      await db.query(`CREATE OR REPLACE FUNCTION inject_failure() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql`);
-      await db.query(`CREATE TRIGGER inject_failure BEFORE INSERT ON ${MESSAGES_TABLE} FOR EACH ROW EXECUTE FUNCTION inject_failure()`);
-    },
-    async repairInserts() {
-      await db.query(`DROP TRIGGER inject_failure ON ${MESSAGES_TABLE}`);
-    },
-    async versions() {
-      return (await db.query(`SELECT version FROM ${VERSION_TABLE} ORDER BY version`)).rows.map((r: { version: number }) => r.version);
-    },
-    cleanup: () => db.drop(),
-  };
 }
 
 const history = async (client: TestClient, room: string, extra: Record<string, unknown> = {}): Promise<Envelope[]> => {
@@ -109,9 +46,9 @@ const notReady = async (url: string): Promise<{ code: string; message: string; d
   return ((await res.json()) as { error: { code: string; message: string; details?: { failing: string[] } } }).error;
 };
 
-function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
+function storageSuite(name: string, makeBackend: () => Promise<StoreBackend>): void {
   describe(`message store: ${name}`, () => {
-    let backend: Backend;
+    let backend: StoreBackend;
     before(async () => {
       backend = await makeBackend();
     });
@@ -342,18 +279,6 @@ function storageSuite(name: string, makeBackend: () => Promise<Backend>): void {
       } finally {
         again.child.kill('SIGTERM');
         await again.exited;
-      }
-    });
-
-    it('retention deletes what is older than it', async () => {
-      const store = (await openMessageStore(backend.storage))!;
-      try {
-        const row = { ns: '/layout', room: 'retention', epoch: '0000000001-x', event: 'EVENT', payload: '{"message":1}' };
-        await Promise.all([store.save({ ...row, offset: 1, ts: 1000 }), store.save({ ...row, offset: 2, ts: Date.now() })]);
-        expect(await store.prune(Date.now() - 60_000)).to.be.at.least(1);
-        expect((await store.page('/layout', 'retention', 10)).map((r) => r.offset)).to.deep.equal([2]);
-      } finally {
-        await store.close();
       }
     });
   });

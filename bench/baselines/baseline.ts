@@ -5,13 +5,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
+import { optionDefault } from '../../lib/config/option-values.js';
 import { announce, exitOnSignals, listenArgs } from './args.js';
 
 type Ack = (reply: unknown) => void;
 
 const { port, host } = listenArgs();
 const httpServer = http.createServer();
-const io = new Server(httpServer, { allowEIO3: true, maxHttpBufferSize: 4 * 1024 * 1024 });
+// Accepts the messages the service accepts by default.
+const io = new Server(httpServer, { allowEIO3: true, maxHttpBufferSize: optionDefault('max-payload') });
 
 /** Payloads arrive as objects or as JSON strings. */
 function parse(raw: unknown): { room?: unknown; name?: unknown; message?: unknown } {

@@ -11,9 +11,11 @@ import type { AddressInfo } from 'node:net';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ACK_PREFIX, CONNECT, DISCONNECT, EVENT_PREFIX, splitIdAndBody } from '../protocol.js';
+import { optionDefault } from '../../lib/config/option-values.js';
 import { announce, exitOnSignals, listenArgs } from './args.js';
 
-const MAX_PAYLOAD = 4 * 1024 * 1024;
+/** The service's default message limit. */
+const MAX_PAYLOAD = optionDefault('max-payload');
 const PING_INTERVAL_MS = 25_000;
 const PING_TIMEOUT_MS = 20_000;
 

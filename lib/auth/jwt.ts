@@ -6,12 +6,11 @@
  * Ed25519 key EdDSA only, a JWKS asymmetric algorithms only. So `alg: none` is refused, and so is
  * the classic confusion of an HS256 token MACed with the (public) RSA key as secret.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { JwtConfig } from './config.js';
+import type { JwtConfig } from '../config/types.js';
+import { ASYMMETRIC_ALGORITHMS, loadPublicKey } from './public-key.js';
 import { unauthorized, AuthError } from './principal.js';
 
 export interface TokenVerifier {
@@ -24,39 +23,6 @@ export interface TokenVerifier {
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 const HMAC = ['HS256', 'HS384', 'HS512'];
-const RSA = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-const EC_BY_CURVE: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
-const EDDSA = ['EdDSA', 'Ed25519'];
-const ASYMMETRIC = [...RSA, 'ES256', 'ES384', 'ES512', ...EDDSA];
-
-/** The algorithms a public key may verify, from its type; anything else is a config error. */
-export function algorithmsForKey(key: KeyObject): string[] {
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return RSA;
-    case 'rsa-pss':
-      return ['PS256', 'PS384', 'PS512'];
-    case 'ec': {
-      const alg = EC_BY_CURVE[key.asymmetricKeyDetails?.namedCurve ?? ''];
-      if (alg) return [alg];
-      break;
-    }
-    case 'ed25519':
-      return EDDSA;
-  }
-  throw new ConfigError(`--jwt-public-key: unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (RSA, EC P-256/384/521 or Ed25519)`);
-}
-
-/** Reads a PEM public key (or certificate) file; a ConfigError unless it is a supported key. */
-export function loadPublicKey(file: string): { key: KeyObject; algorithms: string[] } {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(readFileSync(file));
-  } catch (err) {
-    throw new ConfigError(`--jwt-public-key: not a PEM public key or certificate (${(err as Error).message})`);
-  }
-  return { key, algorithms: algorithmsForKey(key) };
-}
 
 export function createJwtVerifier(config: JwtConfig, logger: Logger): TokenVerifier {
   let key: Uint8Array | KeyObject | JWTVerifyGetKey;
@@ -78,7 +44,7 @@ export function createJwtVerifier(config: JwtConfig, logger: Logger): TokenVerif
         cacheMaxAge: config.jwksMaxAgeMs,
         timeoutDuration: 5000,
       });
-      algorithms = ASYMMETRIC;
+      algorithms = ASYMMETRIC_ALGORITHMS;
       break;
   }
   const options = {

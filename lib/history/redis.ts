@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ServiceError } from '../errors.js';
-import { ROOM_PREFIX } from '../pubsub.js';
+import { ROOM_PREFIX } from '../app-socket.js';
 import type { RedisConnection } from '../redis-connection.js';
 import { RedisScript } from '../redis-script.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
@@ -209,7 +209,9 @@ export class RedisHistory implements HistoryStore {
       // Delivered here already: replay. After that: they arrive live once the socket has joined.
       const processed = cursor.processed(ns)!;
       const replay = entries.filter((e) => compareStreamIds(e.streamId, processed) <= 0).map((e) => e.entry);
-      return { recovered: true, entries: replay, head: replay.length ? replay[replay.length - 1]!.meta : { offset: since.offset, epoch } };
+      // The head is a position: the last replayed entry's offset, not its meta (no ts), as every store answers.
+      const headOffset = replay.length ? replay[replay.length - 1]!.meta.offset : since.offset;
+      return { recovered: true, entries: replay, head: { offset: headOffset, epoch } };
     };
   }
 

@@ -70,6 +70,7 @@ export const MAX_RESUME_READS = 5;
 
 export type RecoveryReader = (last: boolean) => Recovery | undefined;
 
+/** What the memory and Redis stores share is checked by test/contracts/history.contract.ts. */
 export interface HistoryStore {
   /**
    * Gives the next message of `room` its meta and keeps it. `args` are the fan-out arguments; the

@@ -24,7 +24,11 @@ try {
   process.exit(1);
 }
 
-const insertStatement = db.prepare(`INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+// A position stored already keeps its first row, as in PostgreSQL: saving it again is not an error.
+const insertStatement = db.prepare(
+  `INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES (?, ?, ?, ?, ?, ?, ?)
+   ON CONFLICT (ns, room, epoch, msg_offset) DO NOTHING`,
+);
 const insert = (row: StoredMessage): void => {
   insertStatement.run(row.ns, row.room, row.epoch, row.offset, row.ts, row.event, row.payload);
 };

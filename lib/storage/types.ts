@@ -18,12 +18,14 @@ export interface StoredMessage {
   payload: string;
 }
 
+/** The contract every store meets is test/contracts/store.contract.ts. */
 export interface MessageStore {
   /** For logs: `sqlite /path/to/file` or `postgres host/db`. */
   readonly description: string;
   /**
    * Resolves once the message is durably committed (on disk, fsynced; or committed by PostgreSQL).
-   * Saves that arrive together are committed in one transaction.
+   * Saves that arrive together are committed in one transaction; one that fails fails alone. A
+   * position stored already keeps its first row (a retried save resolves).
    */
   save(message: StoredMessage): Promise<void>;
   /** Up to `limit` stored messages of a room before `before` (all when absent), oldest first. */

@@ -1,0 +1,57 @@
+/**
+ * No import cycles among the project's sources (lib, namespaces, server, tests, bench): each module
+ * can be read, tested and loaded without the ones that use it. `import type` counts too (see
+ * test/helpers/import-graph.ts).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { findCycles, readImportGraph, type ImportGraph } from './helpers/import-graph.js';
+
+const TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
+
+const graphOf = (edges: Record<string, string[]>): ImportGraph =>
+  new Map(Object.entries(edges).map(([from, to]) => [from, new Set(to)]));
+
+describe('import cycles', () => {
+  it('none among the sources tsconfig.json compiles', () => {
+    const graph = readImportGraph(TSCONFIG);
+    expect(graph.get('lib/service'), 'lib/service.ts and its imports were read').to.include('lib/pubsub');
+    const cycles = findCycles(graph);
+    expect(cycles, `import cycles:\n  ${cycles.join('\n  ')}\n`).to.deep.equal([]);
+  });
+
+  it('finds every import on a cycle, each with its shortest way back, and nothing else', () => {
+    const graph = graphOf({
+      'lib/a': ['lib/b', 'lib/leaf'],
+      'lib/b': ['lib/c', 'lib/a'],
+      'lib/c': ['lib/a'],
+      'lib/d': ['lib/d', 'lib/a'],
+      'lib/leaf': [],
+    });
+    expect(findCycles(graph)).to.deep.equal([
+      'lib/a -> lib/b -> lib/a',
+      'lib/a -> lib/b -> lib/c -> lib/a',
+      'lib/d -> lib/d',
+    ]);
+    expect(findCycles(graphOf({ 'lib/a': ['lib/b'], 'lib/b': ['lib/c'], 'lib/c': [] }))).to.deep.equal([]);
+  });
+
+  it('reads type-only imports, re-exports and dynamic imports as imports', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'import-graph-'));
+    try {
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext' }, include: ['*.ts'] }));
+      writeFileSync(join(dir, 'a.ts'), "import type { C } from './b.js';\nimport { readFileSync } from 'node:fs';\nexport type A = C | typeof readFileSync;\n");
+      writeFileSync(join(dir, 'b.ts'), "export { type C } from './c.js';\n");
+      writeFileSync(join(dir, 'c.ts'), "export type C = string;\nexport const load = () => import('./a.js');\n");
+      writeFileSync(join(dir, 'd.ts'), "import './c.js';\n");
+      const graph = readImportGraph(join(dir, 'tsconfig.json'));
+      expect(Object.fromEntries([...graph].map(([from, to]) => [from, [...to]]))).to.deep.equal({ a: ['b'], b: ['c'], c: ['a'], d: ['c'] });
+      expect(findCycles(graph)).to.deep.equal(['a -> b -> c -> a']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
