@@ -125,6 +125,18 @@ export interface ParserLimits {
   argumentStyle?: (nsp: string) => ArgumentStyle;
 }
 
+/**
+ * The client address of the connection socket.io is setting up: socket.io makes a connection's
+ * decoder inside its Engine.IO 'connection' handler, with no arguments, so lib/service.ts notes the
+ * address in a listener that runs just before (`noteConnectionAddress`) and the decoder keeps it,
+ * to report the connection's protocol violations (lib/abuse/violations.ts).
+ */
+let connectionAddress: string | undefined;
+
+export function noteConnectionAddress(address: string | undefined): void {
+  connectionAddress = address;
+}
+
 /** A stand-in packet (a refusal) waiting in the queue behind a large packet. */
 interface Ready {
   ready: Packet;
@@ -141,7 +153,7 @@ interface Ready {
  * While a large packet is being read, what the connection sends next waits in a queue (bounded by
  * the byte and event rates, checked as it arrives), so socket.io gets every packet in order.
  */
-export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => void) {
+export function guardedParser(limits: ParserLimits, onViolation?: (address: string | undefined, err: Error) => void) {
   const packetDepth = limits.maxDepth + 1; // the argument list
   const rates = limits.rates;
   const styleOf = limits.argumentStyle ?? (() => 'payload' as const);
@@ -150,7 +162,6 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
     throw new Error('guarded-parser: socket.io-parser Decoder has no emitReserved (socket.io-parser changed): cannot answer refused packets');
   }
   const refuse = (err: Error): never => {
-    onRefused?.(err);
     throw err;
   };
   class GuardedDecoder extends Decoder {
@@ -162,8 +173,20 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
     private reading = false;
     private readonly queue: (string | Ready | unknown)[] = [];
     private closed = false;
+    /** For reporting violations: the client address of this decoder's connection. */
+    private readonly address = connectionAddress;
 
+    /** socket.io closes the connection on any error thrown here: each one is a violation. */
     override add(obj: unknown): void {
+      try {
+        this.addChecked(obj);
+      } catch (err) {
+        onViolation?.(this.address, err as Error);
+        throw err;
+      }
+    }
+
+    private addChecked(obj: unknown): void {
       if (typeof obj !== 'string') {
         if (this.rates && !this.rates.attachment(attachmentBytes(obj))) refuse(new PacketRateError());
         if (this.skipAttachments > 0) {
@@ -208,8 +231,8 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
         try {
           this.handle(item);
         } catch (err) {
-          onRefused?.(err as Error);
           if (typeof item === 'string') this.refuseLater(item, new ServiceError('INVALID_PAYLOAD', (err as Error).message), true);
+          else onViolation?.(this.address, err as Error);
           this.queue.length = 0;
         }
       }
@@ -263,6 +286,7 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
 
     /** Answers a packet found unusable after it arrived (stock socket.io would have closed at once). */
     private refuseLater(text: string, error: ServiceError, cut: boolean): void {
+      if (cut) onViolation?.(this.address, error);
       const header = readHeader(text);
       const code = error.code === 'INVALID_JSON' ? 'INVALID_JSON' : 'INVALID_PAYLOAD';
       this.emitReserved('decoded', standIn(header, { code, message: error.message, event: header.event, cut }));
@@ -282,6 +306,7 @@ export function guardedParser(limits: ParserLimits, onRefused?: (err: Error) => 
         this.skipAttachments = header.attachments;
       }
       if (verdict.kind === 'refuse') {
+        if (verdict.cut) onViolation?.(this.address, new PacketRateError());
         this.next({ ready: standIn(header, { code: verdict.code, message: verdict.message, event: header.event, cut: verdict.cut }) } satisfies Ready);
       }
       return true;

@@ -79,7 +79,7 @@ export function checkSize(raw: unknown, message: unknown, limits: Limits): void 
 function exceeds(value: string | RawJson, max: number): boolean {
   if (value.length > max) return true;
   if (value.length * 3 <= max) return false;
-  return Buffer.byteLength(value instanceof RawJson ? value.text : value, 'utf8') > max;
+  return (value instanceof RawJson ? value.bytes : Buffer.byteLength(value, 'utf8')) > max;
 }
 
 export function requireField(payload: Record<string, unknown>, field: string): unknown {

@@ -77,6 +77,8 @@ export interface Span {
   depth: number;
   /** Position in its parent array (members of an object: their order). */
   index: number;
+  /** Its size in UTF-8. */
+  bytes: number;
 }
 
 export interface ScanOptions {
@@ -105,6 +107,9 @@ export class JsonScanner {
   private literalAt = 0;
   /** Start of the watched value being read, or -1; `watchedAt` its depth. */
   private watchedStart = -1;
+  private watchedExtra = 0;
+  /** UTF-8 bytes of the text so far beyond one per character. */
+  private extraBytes = 0;
   private watchedAt = -1;
   readonly spans: Span[] = [];
   /** Values deeper than this are never watched (-1: none are). */
@@ -143,6 +148,8 @@ export class JsonScanner {
       if (state === S.Str) {
         // The hot loops: most of a large text is string bodies, numbers and commas.
         while (c !== C.Quote && c !== C.Backslash && c >= C.Space) {
+          // UTF-8 bytes beyond one per character (only string bodies may hold non-ASCII).
+          if (c >= 0x80) this.extraBytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
           if (++pos === limit) break;
           c = text.charCodeAt(pos);
         }
@@ -314,6 +321,7 @@ export class JsonScanner {
       if (this.opts.watch!(depth, this.indexes[depth]!, c, depth > 0 ? this.indexes[depth - 1]! : 0)) {
         this.watchedStart = pos;
         this.watchedAt = depth;
+        this.watchedExtra = this.extraBytes;
       }
     }
     if (c === C.OpenArray || c === C.OpenObject) {
@@ -352,7 +360,7 @@ export class JsonScanner {
   private valueDone(end: number): S {
     this.state = this.depth === 0 ? S.End : S.After;
     if (this.watchedAt === this.depth && this.watchedStart >= 0) {
-      this.spans.push({ start: this.watchedStart, end, depth: this.depth, index: this.indexes[this.depth]! });
+      this.spans.push({ start: this.watchedStart, end, depth: this.depth, index: this.indexes[this.depth]!, bytes: end - this.watchedStart + this.extraBytes - this.watchedExtra });
       this.watchedStart = -1;
       this.watchedAt = -1;
     }

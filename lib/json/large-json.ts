@@ -5,12 +5,18 @@
  * skeleton: event name, room, flags) is parsed. A 4 MB notification thus costs a few short slices
  * of scanning instead of a JSON.parse of up to hundreds of milliseconds, and nobody waits behind it.
  */
+import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { JsonScanner, type ScanFailure } from './json-scanner.js';
 import { placeholderJson, RawJson, reviveRaw } from './raw-json.js';
 
-/** Characters validated per turn of the event loop: about a millisecond of scanning. */
-export const SLICE_CHARS = 64 * 1024;
+/**
+ * Time validated per turn of the event loop, whatever the scanner's speed (cold code runs 10 times
+ * slower than optimised code: a first large message must not block longer than later ones).
+ */
+export const SLICE_MS = 1;
+/** Characters scanned between two looks at the clock. */
+const STEP_CHARS = 8 * 1024;
 
 export interface LargeJsonOptions {
   maxDepth: number;
@@ -25,6 +31,7 @@ export interface LargeJsonOptions {
   skeletonMax: number;
   /** Asked between slices: true stops the work (the connection closed). */
   cancelled?: () => boolean;
+  /** Tests: characters per turn instead of SLICE_MS. */
   sliceChars?: number;
 }
 
@@ -37,15 +44,22 @@ export type LargeJsonResult = { ok: true; value: unknown } | { ok: false; failur
  */
 export function parseLargeJson(text: string, start: number, opts: LargeJsonOptions): LargeJsonResult | Promise<LargeJsonResult> {
   const scanner = new JsonScanner(text, { maxDepth: opts.maxDepth, watch: opts.keep, watchDepth: opts.keepDepth }, start);
-  const slice = opts.sliceChars ?? SLICE_CHARS;
-  if (scanner.step(slice)) return build(text, start, scanner, opts);
+  const slice = opts.sliceChars === undefined ? () => scanFor(scanner, SLICE_MS) : () => scanner.step(opts.sliceChars!);
+  if (slice()) return build(text, start, scanner, opts);
   return (async () => {
     do {
       await nextTurn();
       if (opts.cancelled?.()) return { ok: false, failure: 'cancelled' } as const;
-    } while (!scanner.step(slice));
+    } while (!slice());
     return build(text, start, scanner, opts);
   })();
+}
+
+/** Scans for about `ms`; true once the text is read. */
+function scanFor(scanner: JsonScanner, ms: number): boolean {
+  const until = performance.now() + ms;
+  while (!scanner.step(STEP_CHARS)) if (performance.now() >= until) return false;
+  return true;
 }
 
 function build(text: string, start: number, scanner: JsonScanner, opts: LargeJsonOptions): LargeJsonResult {
@@ -56,7 +70,7 @@ function build(text: string, start: number, scanner: JsonScanner, opts: LargeJso
   for (const span of scanner.spans) {
     if (span.end - span.start < opts.keepFrom) continue;
     skeleton += text.slice(from, span.start) + placeholderJson(raws.length);
-    raws.push(new RawJson(text.slice(span.start, span.end)));
+    raws.push(new RawJson(text.slice(span.start, span.end), span.bytes));
     from = span.end;
     if (skeleton.length > opts.skeletonMax) return { ok: false, failure: 'too-large' };
   }

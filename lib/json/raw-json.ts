@@ -21,14 +21,22 @@ let fallbackParses = 0;
 let made = 0;
 
 export class RawJson {
-  /** `text` must be one valid JSON value (checked by whoever makes it). */
-  constructor(readonly text: string) {
+  /** `text` must be one valid JSON value (checked by whoever makes it); `utf8Bytes` its size when known. */
+  constructor(
+    readonly text: string,
+    private utf8Bytes?: number,
+  ) {
     made++;
   }
 
-  /** UTF-16 length of the text: what the byte budgets and the size limit count. */
+  /** UTF-16 length of the text: what the byte budgets count. */
   get length(): number {
     return this.text.length;
+  }
+
+  /** Size of the text in UTF-8 (the size limit): counted by the scanner that read it, else here once. */
+  get bytes(): number {
+    return (this.utf8Bytes ??= Buffer.byteLength(this.text, 'utf8'));
   }
 
   /** The parsed value (the slow path; see the module comment). */
