@@ -169,7 +169,7 @@ export const OPTIONS = {
     help: 'packet bytes per second per connection, sustained (burst: one `--max-payload` message + 64 KiB); `0` turns it off',
   },
   'violation-limit': {
-    env: 'VIOLATION_LIMIT', group: 'abuse', kind: count, default: '10',
+    env: 'VIOLATION_LIMIT', group: 'abuse', kind: count, default: '5',
     help: 'connections of one client address closed for breaking the protocol (too deep, not JSON, too large, far over the rates) in a minute; past it, its new connections are refused for a minute; `0` turns it off',
   },
   'rate-limit-exempt': { env: 'RATE_LIMIT_EXEMPT', group: 'abuse', kind: addresses, default: '127.0.0.1,::1', help: 'addresses without connection limit or `--violation-limit`, or `none`' },
