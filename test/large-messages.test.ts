@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { collect, connect, next, request, VERSIONS, type TestClient } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';
 import { LARGE_PACKET_CHARS } from '../lib/large-packets.js';
+import { largeJsonSlices } from '../lib/json/large-json.js';
 import { rawJsonFallbackParses, rawJsonMade } from '../lib/json/raw-json.js';
 
 /** About `bytes` of JSON: nested objects, strings with escapes, numbers of every form. */
@@ -85,6 +86,7 @@ describe('large messages (read in slices, carried as text)', function () {
     const publisher = await connect('v4', svc.url, '/layout');
     const parses = rawJsonFallbackParses();
     const made = rawJsonMade();
+    const slices = largeJsonSlices();
     const got4 = next(v4, 'EVENT');
     const got2 = next(v2, 'EVENT');
     const ack = await request(publisher, 'NOTIFY', { room: 'big', message });
@@ -96,6 +98,8 @@ describe('large messages (read in slices, carried as text)', function () {
     }
     expect(rawJsonMade()).to.equal(made + 1); // the message, kept as text
     expect(rawJsonFallbackParses()).to.equal(parses);
+    // Read in several turns of the event loop (about 1 ms each), not in one block.
+    expect(largeJsonSlices() - slices).to.be.greaterThan(1);
   });
 
   for (const version of ['v1', 'v2'] as const) {

@@ -18,6 +18,12 @@ export const SLICE_MS = 1;
 /** Characters scanned between two looks at the clock. */
 const STEP_CHARS = 8 * 1024;
 
+let slices = 0;
+/** How many slices large texts were read in (for tests: a large message did not block the loop). */
+export function largeJsonSlices(): number {
+  return slices;
+}
+
 export interface LargeJsonOptions {
   maxDepth: number;
   /**
@@ -57,6 +63,7 @@ export function parseLargeJson(text: string, start: number, opts: LargeJsonOptio
 
 /** Scans for about `ms`; true once the text is read. */
 function scanFor(scanner: JsonScanner, ms: number): boolean {
+  slices++;
   const until = performance.now() + ms;
   while (!scanner.step(STEP_CHARS)) if (performance.now() >= until) return false;
   return true;
