@@ -123,6 +123,8 @@ export interface ParserLimits {
   rates?: PacketRateLimits;
   /** How a namespace reads its arguments, for packets too large to parse at once (default 'payload'). */
   argumentStyle?: (nsp: string) => ArgumentStyle;
+  /** Bytes a connection may send while one of its large packets is read; more closes it. Default: no bound. */
+  maxQueued?: number;
 }
 
 /**
@@ -172,6 +174,7 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
     /** A large packet is being read: input waits in `queue`, in order. */
     private reading = false;
     private readonly queue: (string | Ready | unknown)[] = [];
+    private queuedBytes = 0;
     private closed = false;
     /** For reporting violations: the client address of this decoder's connection. */
     private readonly address = connectionAddress;
@@ -214,8 +217,13 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
 
     /** Hands input on now, or queues it behind the large packet being read. */
     private next(item: string | Ready | unknown): void {
-      if (this.reading) this.queue.push(item);
-      else this.handle(item);
+      if (!this.reading) {
+        this.handle(item);
+        return;
+      }
+      this.queuedBytes += typeof item === 'string' ? item.length : attachmentBytes(item);
+      if (this.queuedBytes > (limits.maxQueued ?? Infinity)) refuse(new PacketRateError('too much sent while a large packet is read: connection closed'));
+      this.queue.push(item);
     }
 
     private handle(item: string | Ready | unknown): void {
@@ -228,6 +236,7 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
     private drain(): void {
       while (!this.reading && !this.closed && this.queue.length > 0) {
         const item = this.queue.shift();
+        this.queuedBytes -= typeof item === 'string' ? item.length : attachmentBytes(item);
         try {
           this.handle(item);
         } catch (err) {

@@ -27,7 +27,7 @@ import { openableUrl } from './listen-url.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
-import { maxFrameBytes } from './memory-budget.js';
+import { maxFrameBytes, maxQueuedBytes } from './memory-budget.js';
 import { byteBurst } from './packet-rates.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { capPollingResponses } from './polling-packet-cap.js';
@@ -134,6 +134,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       {
         maxDepth: config.maxDepth,
         argumentStyle: (nsp) => modules.find((m) => m.name === nsp)?.argumentStyle ?? 'payload',
+        maxQueued: maxQueuedBytes(config),
         rates: {
           eventsPerSecond: config.abuse.eventsPerSecond,
           eventBurst: config.abuse.eventBurst,

@@ -9,6 +9,7 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import { collect, connect, next, request, VERSIONS, type TestClient } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';
+import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { LARGE_PACKET_CHARS } from '../lib/large-packets.js';
 import { largeJsonSlices } from '../lib/json/large-json.js';
 import { rawJsonFallbackParses, rawJsonMade } from '../lib/json/raw-json.js';
@@ -211,3 +212,21 @@ describe('large messages (read in slices, carried as text)', function () {
     await closed;
   });
 });
+
+describe('large messages: what may queue behind one being read is bounded', function () {
+  this.timeout(30_000);
+  // No byte rate: only the queue bound (4 frames of 2 × 1 MiB + 64 KiB) stops a flood.
+  const svc = serviceForSuite({ maxPayload: 1024 * 1024, abuse: { ...defaultAbuseLimits(), bytesPerSecond: 0 } });
+
+  it('closes a connection that keeps sending while its large packet is read', async () => {
+    const socket = await rawSocket(svc.url, '/layout');
+    const packet = (id: number): string => `42/layout,${id}["NOTIFY",{"room":"q","message":[${'1,'.repeat(500_000)}1]}]`;
+    // Pipelining a few is fine: all answered, in order.
+    for (let id = 1; id <= 3; id++) socket.ws.send(packet(id));
+    for (let id = 1; id <= 3; id++) expect(JSON.parse((await frame(socket, (f) => f.startsWith(`43/layout,${id}[`))).slice(`43/layout,${id}`.length))[0].ok).to.equal(true);
+    // Twelve at once (12 MB; the bound is 8.25 MB): closed while the first is read.
+    for (let id = 10; id <= 21; id++) socket.ws.send(packet(id));
+    await socket.closed;
+  });
+});
+
