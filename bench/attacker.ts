@@ -6,6 +6,10 @@
  * comes, after a RATE_LIMITED ack only once the --byte-rate budget has had time to take one more
  * frame, reconnecting when cut), another sends 2-million-deep `[[[[…` frames
  * (4 MB) that the server refuses by closing the connection, reconnecting each time.
+ *
+ * It connects from 127.0.0.2, an address the service does not exempt from its limits (only
+ * 127.0.0.1 and ::1 are, as trusted local tools), as a remote client would: so its connections
+ * count for --conn-rate and --violation-limit. A refused handshake is retried after 100 ms.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
@@ -13,7 +17,11 @@ import { CONNECT, EVENT_PREFIX, WS_PATH } from './protocol.js';
 
 const { port, maxDepth, maxPayload, byteRate, heavyFrames } = workerData as { port: number; maxDepth: number; maxPayload: number; byteRate: number; heavyFrames: boolean };
 let stopping = false;
-const counts = { heavyAcked: 0, heavyRateLimited: 0, heavyCut: 0, refusedSent: 0, refusedClosed: 0 };
+const counts = { heavyAcked: 0, heavyRateLimited: 0, heavyCut: 0, refusedSent: 0, refusedClosed: 0, handshakesRefused: 0 };
+/** Not in the service's default --rate-limit-exempt. */
+const ATTACKER_ADDRESS = '127.0.0.2';
+const RETRY_MS = 100;
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A message `maxDepth - 1` levels deep of about maxPayload bytes: the payload object is the last level. */
 function heavyMessage(): string {
@@ -23,20 +31,25 @@ function heavyMessage(): string {
   return `${'['.repeat(levels)}${'0,'.repeat(numbers - 1)}0${']'.repeat(levels)}`;
 }
 
-/** Opens a /layout connection; resolves once the namespace is joined. */
-function open(onMessage: (text: string) => void, onClose: () => void): Promise<WebSocket> {
+/** Opens a /layout connection; resolves once the namespace is joined (onClose: whether it had been). */
+function open(onMessage: (text: string) => void, onClose: (joined: boolean) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${WS_PATH}`, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, localAddress: ATTACKER_ADDRESS });
+    let joined = false;
     ws.on('error', () => undefined);
     ws.on('close', () => {
-      onClose();
+      if (!joined) counts.handshakesRefused++;
+      onClose(joined);
       reject(new Error('closed before connect'));
     });
     ws.on('message', (data: Buffer) => {
       const text = data.toString();
       if (text[0] === '0') ws.send(CONNECT);
       else if (text === '2') ws.send('3');
-      else if (text.startsWith('40')) resolve(ws);
+      else if (text.startsWith('40')) {
+        joined = true;
+        resolve(ws);
+      }
       else onMessage(text);
     });
   });
@@ -63,30 +76,32 @@ async function heavy(): Promise<void> {
           send();
         }
       },
-      () => {
+      (joined) => {
         if (stopping) return;
-        counts.heavyCut++;
-        setTimeout(() => void connect().catch(() => undefined), 100);
+        if (joined) counts.heavyCut++;
+        setTimeout(() => void connect().catch(() => undefined), RETRY_MS);
       },
     );
     send();
     send();
   };
-  await connect();
+  // Refused (an earlier round's violations): the close handler retries.
+  await connect().catch(() => undefined);
 }
 
 async function refused(): Promise<void> {
   const frame = `${EVENT_PREFIX}["NOTIFY",${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}]`;
   while (!stopping) {
-    await new Promise<void>((resolve) => {
-      open(() => undefined, () => {
-        counts.refusedClosed++;
-        resolve();
+    const joined = await new Promise<boolean>((resolve) => {
+      open(() => undefined, (joined) => {
+        if (joined) counts.refusedClosed++;
+        resolve(joined);
       }).then((ws) => {
         counts.refusedSent++;
         ws.send(frame);
       }, () => undefined);
     });
+    if (!joined) await pause(RETRY_MS);
   }
 }
 

@@ -72,7 +72,7 @@ export async function hostile(
   const start = nowMs();
   const attacked = await pingPhase(clients, s.pingMs, s.durationMs);
   const seconds = (nowMs() - start) / 1000;
-  const counts = await new Promise<{ heavyAcked: number; heavyRateLimited: number; heavyCut: number; refusedSent: number; refusedClosed: number }>((resolve) => {
+  const counts = await new Promise<{ heavyAcked: number; heavyRateLimited: number; heavyCut: number; refusedSent: number; refusedClosed: number; handshakesRefused: number }>((resolve) => {
     attacker.once('message', resolve);
     attacker.postMessage('stop');
   });
@@ -89,6 +89,7 @@ export async function hostile(
   figures.heavyRateLimitedPerSec = counts.heavyRateLimited / seconds;
   figures.heavyCuts = counts.heavyCut;
   figures.refusedFramesPerSec = counts.refusedClosed / seconds;
+  figures.attackerHandshakesRefused = counts.handshakesRefused;
   if (quiet.missing + attacked.missing > 0) notes.push(`acks missing: ${quiet.missing} quiet, ${attacked.missing} under attack`);
   return { disconnects };
 }

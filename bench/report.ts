@@ -47,6 +47,7 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['p99Ratio', 'p99 under attack / quiet (target <= 2)'],
     ['heavyFramesPerSec', 'max-size max-depth frames handled /s (higher=more load)'],
     ['refusedFramesPerSec', 'deep frames refused /s'],
+    ['attackerHandshakesRefused', 'attacker handshakes refused (--violation-limit)'],
   ],
 };
 

@@ -7,6 +7,7 @@
 import { useDirectWrites } from './direct-writes.js';
 import { emitHere } from './emit-here.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
+import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from './logger.js';
 import { REFUSED_EVENT, type Refusal } from './packet-rates.js';
 import type { AppNamespace, AppSocket } from './app-socket.js';
@@ -28,6 +29,12 @@ export interface NamespaceModule {
   /** e.g. '/layout' */
   name: string;
   verbs: Record<string, Verb>;
+  /**
+   * How the verbs read their arguments, for packets too large to parse at once (lib/large-packets.ts):
+   * 'payload' (default) when the first argument is a payload object or a JSON string of one,
+   * 'opaque' when arguments are relayed as they are.
+   */
+  argumentStyle?: ArgumentStyle;
   /** Runs once a connection is set up (e.g. /lobby joins the lobby named in the query). */
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */
@@ -79,11 +86,12 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
 
   /** A packet the decoder refused unparsed (rate limits, lib/packet-rates.ts): answered, maybe cut. */
   const refused = (socket: AppSocket, refusal: Refusal, ack: AckFn | undefined): void => {
+    // Answered first: Engine.IO sends what is queued before it closes.
+    fail(socket, refusal.event, ack, new ServiceError(refusal.code, refusal.message));
     if (refusal.cut && socket.connected) {
-      logger.warn('connection far over its rate limits: disconnected', { nsp: nsp.name, socket: socket.id, reason: refusal.message });
+      logger.warn('packet refused: disconnected', { nsp: nsp.name, socket: socket.id, code: refusal.code, reason: refusal.message });
       socket.disconnect(true);
     }
-    fail(socket, refusal.event, ack, new ServiceError(refusal.code, refusal.message));
   };
 
   // The listeners are shared by every connection of the namespace (socket.io and EventEmitter

@@ -16,7 +16,8 @@ import type { Logger } from './logger.js';
 import type { AppServer } from './app-socket.js';
 import type { PubSub } from './pubsub.js';
 import type { Readiness } from './readiness.js';
-import { parseJson, roomName } from './validate.js';
+import { parseMessageBody } from './json/large-body.js';
+import { roomName } from './validate.js';
 
 export interface HttpDeps {
   io: AppServer;
@@ -78,7 +79,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
       throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
     }
     const room = roomName(decoded, deps.core.limits);
-    const message = parseJson(await readBody(req, deps.core.limits.maxPayload), deps.core.limits);
+    const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
     const store = storeParam(query);
     const published = deps.core.publish(deps.io.of('/bus'), room, 'EVENT', { sender: 'POST', room, message });
     // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)

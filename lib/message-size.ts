@@ -12,6 +12,8 @@
  * weak reference), so the second measure of a megabyte message is one comparison.
  */
 
+import { RawJson } from './json/raw-json.js';
+
 /** Payloads at least this large are remembered; smaller ones cost less to walk than to remember. */
 const REMEMBER_FROM = 64 * 1024;
 let remembered: WeakRef<object> | undefined;
@@ -28,6 +30,7 @@ export function approxBytes(value: unknown): number {
 
 function valueBytes(value: unknown): number {
   if (typeof value !== 'object' || value === null) return scalarBytes(value);
+  if (value instanceof RawJson) return value.length;
   if (remembered !== undefined && remembered.deref() === value) return rememberedBytes;
   const bytes = walk(value);
   if (bytes >= REMEMBER_FROM) {
@@ -64,6 +67,8 @@ function walk(root: object): number {
         if (typeof item === 'object' && item !== null) stack.push(item);
         else bytes += scalarBytes(item);
       }
+    } else if (v instanceof RawJson) {
+      bytes += v.length;
     } else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
       bytes += v.byteLength;
     } else {

@@ -21,11 +21,11 @@ export const REFUSED_EVENT: unique symbol = Symbol('refused packet');
 
 /** The stand-in event's argument. */
 export interface Refusal {
-  code: Extract<ErrorCode, 'RATE_LIMITED' | 'PAYLOAD_TOO_LARGE'>;
+  code: Extract<ErrorCode, 'RATE_LIMITED' | 'PAYLOAD_TOO_LARGE' | 'INVALID_JSON' | 'INVALID_PAYLOAD'>;
   message: string;
   /** The client event's name when its header showed it (for the ERROR event of legacy clients). */
   event: string;
-  /** Past twice the burst: close the connection. */
+  /** Close the connection (past twice a burst; a packet that socket.io would not have parsed). */
   cut: boolean;
 }
 

@@ -9,13 +9,20 @@
  * A connection is authenticated once any namespace admitted it with credentials
  * (`socket.data.auth`, lib/auth/access.ts): the service calls `authenticated(socket.conn)`.
  *
+ * The same bound holds the connections of a client address on probation for breaking the protocol
+ * (lib/abuse/violations.ts), for their lifetime: a hostile client that reconnects cannot send
+ * another large frame, and refusing one costs a frame header.
+ *
  * These are internals of ws and engine.io; they are checked when the service starts, and a
  * WebSocket transport found without them later is closed rather than left unbounded.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as ws from 'ws';
 import type { Logger } from './logger.js';
 import type { AppServer } from './app-socket.js';
+
+/** The code of ws's error for a frame over the receiver's `_maxPayload`. */
+const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 
 interface WsReceiver {
   _maxPayload: number;
@@ -29,6 +36,7 @@ interface EngineTransport {
 }
 interface EngineConn {
   transport: EngineTransport;
+  request: OpeningRequest;
   close(): void;
   on(event: 'upgrade', fn: (transport: EngineTransport) => void): void;
 }
@@ -54,12 +62,46 @@ function checkInternals(engine: EngineInternals): void {
   }
 }
 
-export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: Logger): PreauthFrames {
+/** What the opening request of a connection still has once set up (lib/lean-connections.ts). */
+export type OpeningRequest = Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } };
+
+export interface SmallFramePolicy {
+  /**
+   * The new connections held to small frames: absent, every one (auth on); with auth off, those
+   * from an address on probation for breaking the protocol (lib/abuse/violations.ts), which stay
+   * small for their lifetime.
+   */
+  startsSmall?: (req: OpeningRequest) => boolean;
+  /** A held connection sent a bigger frame (refused from its header; a polling POST answered 413). */
+  oversize?: (req: OpeningRequest) => void;
+}
+
+export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: Logger, policy: SmallFramePolicy = {}): PreauthFrames {
+  const startsSmall = policy.startsSmall ?? (() => true);
+  const oversize = policy.oversize;
   const engine = io.engine as unknown as EngineInternals;
   checkInternals(engine);
   const normal = engine.opts.maxHttpBufferSize;
   const small = Math.min(preauthLimit, normal);
-  const trusted = new WeakSet<object>();
+  /** Connections held to small frames (until authenticated). */
+  const limited = new WeakSet<object>();
+  /** Transports of handshakes that start small, until their connection exists. */
+  const smallAtStart = new WeakSet<object>();
+  /** A held WebSocket's connection: whose frame was too big, when ws reports it. */
+  const connOfSocket = new WeakMap<object, EngineConn>();
+  function onSocketError(this: { terminate?(): void }, err: { code?: string }): void {
+    const conn = connOfSocket.get(this);
+    if (!conn || !limited.has(conn) || err?.code !== WS_TOO_BIG) return;
+    oversize!(conn.request);
+    // ws would read (and drop) the rest of the frame while it closes: not worth a byte more.
+    this.terminate?.();
+  }
+  const watch = (conn: EngineConn, transport: EngineTransport): void => {
+    const socket = transport.socket as (object & { on?(event: 'error', fn: typeof onSocketError): void }) | undefined;
+    if (!oversize || transport.name !== 'websocket' || !socket || connOfSocket.has(socket)) return;
+    connOfSocket.set(socket, conn);
+    socket.on?.('error', onSocketError);
+  };
 
   /** Sets a transport's frame limit; false when a WebSocket lacks its receiver. */
   const apply = (transport: EngineTransport, limit: number): boolean => {
@@ -72,37 +114,48 @@ export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: 
     }
     return true;
   };
-  const unbounded = (transport: EngineTransport): void => {
-    logger.error('pre-auth frame limit: WebSocket without a ws receiver; closing it');
+  const limit = (transport: EngineTransport): void => {
+    if (apply(transport, small)) return;
+    logger.error('small-frame limit: WebSocket without a ws receiver; closing it');
     transport.socket?.terminate?.();
   };
 
-  // Every transport starts small unless it joins an authenticated connection (an upgrade).
+  // A new connection's transport starts small when it should; an upgrade when its connection is held.
   const createTransport = engine.createTransport;
   engine.createTransport = function (this: unknown, name, req) {
     const transport = createTransport.call(this, name, req);
     const sid = req._query?.sid;
     const conn = sid === undefined ? undefined : engine.clients[sid];
-    if (!(conn && trusted.has(conn)) && !apply(transport, small)) unbounded(transport);
+    if (conn ? limited.has(conn) : startsSmall(req as unknown as IncomingMessage)) {
+      smallAtStart.add(transport);
+      limit(transport);
+    }
     return transport;
   };
   // The handshake sets a polling transport's maxHttpBufferSize after creating it: set it again.
   engine.on('connection', (conn) => {
-    if (!apply(conn.transport, trusted.has(conn) ? normal : small)) unbounded(conn.transport);
+    if (!smallAtStart.has(conn.transport)) return;
+    limited.add(conn);
+    limit(conn.transport);
+    watch(conn, conn.transport);
     closeOnRefusedPost(conn);
     conn.on('upgrade', (transport) => {
-      if (!apply(transport, trusted.has(conn) ? normal : small)) unbounded(transport);
+      if (!limited.has(conn)) return;
+      limit(transport);
+      watch(conn, transport);
     });
   });
 
-  // Engine.IO answers a POST over the limit with 413 but keeps the session: close it (pre-auth).
+  // Engine.IO answers a POST over the limit with 413 but keeps the session: close it.
   const closeOnRefusedPost = (conn: EngineConn): void => {
     const transport = conn.transport;
     const onDataRequest = transport.onDataRequest;
     if (transport.name !== 'polling' || typeof onDataRequest !== 'function') return;
     transport.onDataRequest = function (this: unknown, req, res) {
       res.once('finish', () => {
-        if (res.statusCode === 413 && !trusted.has(conn)) conn.close();
+        if (res.statusCode !== 413 || !limited.has(conn)) return;
+        oversize?.(conn.request);
+        conn.close();
       });
       return onDataRequest.call(this, req, res);
     };
@@ -110,8 +163,7 @@ export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: 
 
   return {
     authenticated(conn) {
-      if (trusted.has(conn)) return;
-      trusted.add(conn);
+      if (!limited.delete(conn)) return;
       apply((conn as EngineConn).transport, normal);
     },
   };

@@ -15,6 +15,7 @@ import { resumeFromStream, streamRestoreOf } from './cluster-recovery.js';
 import { PublicationDrain } from './drain.js';
 import { emitHere } from './emit-here.js';
 import { resume } from './recovery.js';
+import { stringifyWithRaw } from './json/raw-json.js';
 import { RoomNames } from './room-names.js';
 import type { MessageStore } from './storage/types.js';
 import type { Limits } from './validate.js';
@@ -321,7 +322,7 @@ export class PubSub {
     const store = this.deps.store;
     if (!store) throw new ServiceError('STORE_FAILED', 'the message was delivered but this service stores no messages', details);
     try {
-      const payload = JSON.stringify(payloadOf(p.entry)) ?? 'null';
+      const payload = stringifyWithRaw(payloadOf(p.entry)) ?? 'null';
       await store.save({ ns: p.ns, room: p.room, epoch: meta.epoch, offset: meta.offset, ts: meta.ts, event, payload });
     } catch (err) {
       this.logger.error('storing a message failed', { nsp: p.ns, room: p.room, offset: meta.offset, store: store.description, err: (err as Error).message });

@@ -3,7 +3,7 @@
  * server, the pub/sub core and every namespace module. `listen()` starts it, `close()` stops it
  * (idempotent). Tests and embedders build it the same way as the CLI does.
  */
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
@@ -11,7 +11,7 @@ import { namespaces as defaultNamespaces } from '../namespaces/index.js';
 import type { Cluster } from './cluster.js';
 import { Access, type AccessOptions } from './auth/access.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
-import { clusterConnectionLimiter } from './rate-limits.js';
+import { clientAddress, clusterConnectionLimiter } from './rate-limits.js';
 import type { Config } from './config.js';
 import { attachNamespace, type NamespaceModule } from './dispatch.js';
 import { FanoutAdapter } from './fanout-adapter.js';
@@ -20,17 +20,18 @@ import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { DEFAULT_DRAIN } from './drain.js';
 import { createHttpHandler, type HttpHandler } from './http-routes.js';
-import { guardedParser } from './guarded-parser.js';
+import { guardedParser, noteConnectionAddress } from './guarded-parser.js';
+import { Violations } from './abuse/violations.js';
 import { serveOnlyEio3And4 } from './eio-versions.js';
 import { openableUrl } from './listen-url.js';
 import { releaseHandshakeRequests } from './lean-connections.js';
 import { installLegacyPollingFix } from './legacy-polling-utf8.js';
 import { createLogger, type Logger } from './logger.js';
-import { maxFrameBytes } from './memory-budget.js';
+import { maxFrameBytes, maxQueuedBytes } from './memory-budget.js';
 import { byteBurst } from './packet-rates.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { capPollingResponses } from './polling-packet-cap.js';
-import { limitPreauthFrames } from './preauth-frames.js';
+import { limitPreauthFrames, type OpeningRequest } from './preauth-frames.js';
 import { ROOM_PREFIX, type AppServer } from './app-socket.js';
 import { PubSub } from './pubsub.js';
 import { Readiness } from './readiness.js';
@@ -113,6 +114,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
   const recovery = config.recoveryWindowMs > 0;
 
+  // Connections closed for protocol violations, per client address (lib/abuse/violations.ts).
+  const violations = new Violations(config.abuse);
   const csr = { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false, maxBufferedBytes: config.recoveryMemory };
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
@@ -130,6 +133,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     parser: guardedParser(
       {
         maxDepth: config.maxDepth,
+        argumentStyle: (nsp) => modules.find((m) => m.name === nsp)?.argumentStyle ?? 'payload',
+        maxQueued: maxQueuedBytes(config),
         rates: {
           eventsPerSecond: config.abuse.eventsPerSecond,
           eventBurst: config.abuse.eventBurst,
@@ -137,7 +142,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
           byteBurst: byteBurst(config.maxPayload),
         },
       },
-      (err) => {
+      (address, err) => {
+        violations.record(address);
         if (logger.isDebugEnabled()) logger.debug('packet refused: connection closed', { reason: err.message });
       },
     ),
@@ -150,6 +156,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
+  // Before socket.io's own handler makes the connection's decoder: the address it reports violations of.
+  io.engine.prependListener('connection', (conn: { request: IncomingMessage }) => noteConnectionAddress(clientAddress(conn.request, config.abuse.trustProxy)));
   releaseHandshakeRequests(io);
   serveOnlyEio3And4(io);
   installLegacyPollingFix(io, logger);
@@ -191,6 +199,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       ? clusterConnectionLimiter(cluster.connection.client, config.cluster.keyPrefix, config.abuse.connectionsPerSecond)
       : undefined);
   const access = new Access(config, logger, {
+    violations,
     ...options.access,
     ...(ticketStore ? { ticketStore } : {}),
     ...(connectionLimiter ? { connectionLimiter } : {}),
@@ -201,9 +210,15 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
   access.install(io, core);
-  // Auth on: small frames only until a namespace admitted the connection with credentials.
-  if (config.auth.mode !== 'none') {
-    const preauth = limitPreauthFrames(io, config.abuse.preauthMaxFrame, logger);
+  // Auth on: small frames only until a namespace admitted the connection with credentials. Auth off:
+  // small frames only for the connections of an address on probation for breaking the protocol.
+  if (config.auth.mode !== 'none' || violations.enabled) {
+    const client = (req: OpeningRequest): string => clientAddress(req, config.abuse.trustProxy);
+    const preauth = limitPreauthFrames(io, config.abuse.preauthMaxFrame, logger, {
+      ...(config.auth.mode === 'none' ? { startsSmall: (req: OpeningRequest) => violations.onProbation(client(req)) } : {}),
+      // A frame over the small limit before authentication, or on probation, breaks the protocol too.
+      oversize: (req) => violations.record(client(req)),
+    });
     for (const nsp of io._nsps.values()) {
       nsp.on('connection', (socket) => {
         if (socket.data.auth) preauth.authenticated(socket.conn);

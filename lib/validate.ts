@@ -4,6 +4,8 @@
  */
 import { ServiceError } from './errors.js';
 import { exceedsDepth } from './json-depth.js';
+import { RawJson, stringifyWithRaw } from './json/raw-json.js';
+import { RefusedPayload } from './large-packets.js';
 
 export interface Limits {
   maxRoomLength: number;
@@ -15,10 +17,16 @@ export interface Limits {
 
 /**
  * A payload as sent: objects pass through (socket.io's parser bounded their depth already),
- * strings are parsed as JSON once a linear scan found them no deeper than the limit.
+ * strings are parsed as JSON once a linear scan found them no deeper than the limit. A large
+ * payload was read by the decoder already (lib/large-packets.ts): an unusable one throws its
+ * error here, and one kept whole as text (not an object, or the argument list itself) is refused.
  */
 export function parseJson(raw: unknown, limits: Pick<Limits, 'maxDepth'>): unknown {
-  if (typeof raw !== 'string') return raw;
+  if (typeof raw !== 'string') {
+    if (raw instanceof RefusedPayload) throw raw.error;
+    if (raw instanceof RawJson) throw new ServiceError('INVALID_PAYLOAD', 'payload must be a JSON object');
+    return raw;
+  }
   if (exceedsDepth(raw, limits.maxDepth)) {
     throw new ServiceError('INVALID_PAYLOAD', `payload is nested deeper than ${limits.maxDepth} levels`);
   }
@@ -61,17 +69,17 @@ export function displayName(value: unknown, fallback: string, limits: Limits): s
  * JSON string its length bounds the message for free; an object message is measured once.
  */
 export function checkSize(raw: unknown, message: unknown, limits: Limits): void {
-  const text = typeof raw === 'string' ? raw : typeof message === 'string' ? message : JSON.stringify(message);
+  const text = typeof raw === 'string' ? raw : typeof message === 'string' || message instanceof RawJson ? message : stringifyWithRaw(message);
   if (text !== undefined && exceeds(text, limits.maxPayload)) {
     throw new ServiceError('PAYLOAD_TOO_LARGE', `message exceeds ${limits.maxPayload} bytes`);
   }
 }
 
 /** UTF-8 size above max? Avoids counting bytes when the UTF-16 length already decides. */
-function exceeds(text: string, max: number): boolean {
-  if (text.length > max) return true;
-  if (text.length * 3 <= max) return false;
-  return Buffer.byteLength(text, 'utf8') > max;
+function exceeds(value: string | RawJson, max: number): boolean {
+  if (value.length > max) return true;
+  if (value.length * 3 <= max) return false;
+  return (value instanceof RawJson ? value.bytes : Buffer.byteLength(value, 'utf8')) > max;
 }
 
 export function requireField(payload: Record<string, unknown>, field: string): unknown {

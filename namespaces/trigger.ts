@@ -29,6 +29,7 @@ const broadcast =
 
 export const trigger: NamespaceModule = {
   name: '/trigger',
+  argumentStyle: 'opaque',
   verbs: {
     async JOIN({ socket, core }, [id, options]) {
       const room = roomName(id, core.limits, 'id');

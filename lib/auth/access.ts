@@ -23,6 +23,7 @@ import { ServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppServer, AppSocket } from '../app-socket.js';
 import type { AccessControl } from '../pubsub.js';
+import type { Violations } from '../abuse/violations.js';
 import { ConnectionLimiter, clientAddress } from '../rate-limits.js';
 import { limitSendBuffers } from '../slow-consumers.js';
 import { parseObject } from '../validate.js';
@@ -45,6 +46,8 @@ export interface AccessOptions {
    * --conn-rate, duration 1); default: in memory, this node only.
    */
   connectionLimiter?: RateLimiterAbstract;
+  /** Addresses whose connections keep breaking the protocol: their handshakes are refused. */
+  violations?: Violations;
   /** Clock for caches and tickets (tests). */
   now?: () => number;
 }
@@ -71,6 +74,7 @@ export class Access implements AccessControl {
   private readonly authorizer: Authorizer | undefined;
   private readonly apiKeys: ApiKeys;
   private readonly connections: ConnectionLimiter;
+  private readonly violations: Violations | undefined;
   private readonly now: () => number;
   /** Handshake requests past the per-address connection rate: refused at the namespace. */
   /**
@@ -102,6 +106,7 @@ export class Access implements AccessControl {
     if (auth.authorize) this.authorizer = new Authorizer(auth.authorize, logger, this.now);
     this.apiKeys = new ApiKeys(auth.apiKeys);
     this.connections = new ConnectionLimiter(config.abuse, options.connectionLimiter);
+    this.violations = options.violations;
   }
 
   /** Applies everything to a service's socket.io server; call after the namespaces are attached. */
@@ -110,7 +115,7 @@ export class Access implements AccessControl {
     if (this.mode !== 'none') core.access = this;
     const { corsOrigin, abuse } = this.config;
     const origins = corsOrigin === '*' ? undefined : new Set(corsOrigin);
-    if (origins || abuse.connectionsPerSecond > 0) {
+    if (origins || abuse.connectionsPerSecond > 0 || this.violations?.enabled) {
       io.engine.opts.allowRequest = (req, fn) => this.allowRequest(req, origins, fn);
     }
     for (const nsp of io._nsps.values()) {
@@ -151,6 +156,11 @@ export class Access implements AccessControl {
       return;
     }
     const address = clientAddress(req, this.config.abuse.trustProxy);
+    if (this.violations?.blocked(address)) {
+      if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: too many protocol violations', { address });
+      fn('RATE_LIMITED', false);
+      return;
+    }
     this.connections.check(address).then((verdict) => {
       if (verdict === 'cut') {
         if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: connection rate', { address });

@@ -113,7 +113,8 @@ function readAbuse({ given, value, where }: OptionValues, maxPayload: number): A
     throw new ConfigError(`${where('max-send-buffer')} must be 0 or at least twice --max-payload`);
   }
   const preauthMaxFrame = value('preauth-max-frame');
-  return { connectionsPerSecond, eventsPerSecond, eventBurst, bytesPerSecond, exempt, trustProxy, maxSendBuffer, preauthMaxFrame };
+  const violationsPerMinute = value('violation-limit');
+  return { connectionsPerSecond, eventsPerSecond, eventBurst, bytesPerSecond, violationsPerMinute, exempt, trustProxy, maxSendBuffer, preauthMaxFrame };
 }
 
 /** The fields whose value is not undefined (optional fields stay absent, not present as undefined). */

@@ -168,7 +168,11 @@ export const OPTIONS = {
     env: 'BYTE_RATE', group: 'abuse', kind: bytes, default: '256k',
     help: 'packet bytes per second per connection, sustained (burst: one `--max-payload` message + 64 KiB); `0` turns it off',
   },
-  'rate-limit-exempt': { env: 'RATE_LIMIT_EXEMPT', group: 'abuse', kind: addresses, default: '127.0.0.1,::1', help: 'addresses without connection limit, or `none`' },
+  'violation-limit': {
+    env: 'VIOLATION_LIMIT', group: 'abuse', kind: count, default: '5',
+    help: 'connections of one client address closed for breaking the protocol (too deep, not JSON, too large, far over the rates) per minute; after one, its new connections may only send `--preauth-max-frame` frames for a minute; past the limit they are refused for a minute; `0` turns it off',
+  },
+  'rate-limit-exempt': { env: 'RATE_LIMIT_EXEMPT', group: 'abuse', kind: addresses, default: '127.0.0.1,::1', help: 'addresses without connection limit or `--violation-limit`, or `none`' },
   'trust-proxy': { env: 'TRUST_PROXY', group: 'abuse', kind: boolean, default: 'false', help: 'the client address is the last `X-Forwarded-For` entry (one reverse proxy in front)' },
   'max-send-buffer': {
     env: 'MAX_SEND_BUFFER', group: 'abuse', kind: size(0, 4 * GIB), default: '16m', defaultNote: 'at least 4 × `--max-payload`',

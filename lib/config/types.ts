@@ -156,7 +156,9 @@ export interface AbuseLimits {
   eventBurst: number;
   /** Sustained packet bytes per second per connection (burst: one maximal message); 0 turns it off. */
   bytesPerSecond: number;
-  /** Client addresses the connection rate does not apply to. */
+  /** Protocol-violation closes per minute per client address before its handshakes are refused (lib/abuse/violations.ts); 0: off. */
+  violationsPerMinute: number;
+  /** Client addresses the connection rate and the violation limit do not apply to. */
   exempt: string[];
   /** Take the client address from the last X-Forwarded-For entry (behind one reverse proxy). */
   trustProxy: boolean;

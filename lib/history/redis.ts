@@ -23,6 +23,7 @@ import { ServiceError } from '../errors.js';
 import { ROOM_PREFIX } from '../app-socket.js';
 import type { RedisConnection } from '../redis-connection.js';
 import { RedisScript } from '../redis-script.js';
+import { stringifyWithRaw } from '../json/raw-json.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import type { MemoryHistory } from './memory.js';
 import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery, type RecoveryReader } from './types.js';
@@ -139,7 +140,7 @@ export class RedisHistory implements HistoryStore {
     const { connection } = this.options;
     if (!connection.healthy) return undefined;
     attachMeta(event, args, this.marker as unknown as MessageMeta);
-    const json = JSON.stringify(args);
+    const json = stringifyWithRaw(args);
     const cut = json.lastIndexOf(this.markerJson);
     // The packet socket.io's cluster adapter would write for `nsp.to(room).except(socket).emit(...)`.
     const opts = JSON.stringify({ rooms: [ROOM_PREFIX + room], except: except === undefined ? [] : [except], flags: {} });
