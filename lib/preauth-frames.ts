@@ -139,8 +139,12 @@ export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: 
     limit(conn.transport);
     watch(conn, conn.transport);
     closeOnRefusedPost(conn);
+    // The upgrade may have begun (its transport made small) before the connection was authenticated.
     conn.on('upgrade', (transport) => {
-      if (!limited.has(conn)) return;
+      if (!limited.has(conn)) {
+        apply(transport, normal);
+        return;
+      }
       limit(transport);
       watch(conn, transport);
     });

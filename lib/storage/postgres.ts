@@ -135,6 +135,10 @@ export class PostgresStore implements MessageStore {
     const client = await this.pool.connect();
     const { ns, room, epoch, offset, ts, event, payload } = PROBE_ROW;
     let broken: Error | undefined;
+    // A checked-out client reports a dropped connection as an 'error' event: without a listener
+    // that is an uncaught exception. The query in flight rejects as well, which is what counts.
+    const onError = (err: Error): void => void (broken ??= err);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query(`INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`, [
@@ -153,6 +157,7 @@ export class PostgresStore implements MessageStore {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
+      client.off('error', onError);
       // A client whose query failed may have lost its connection: not given back to the pool.
       client.release(broken);
     }
@@ -169,6 +174,9 @@ export class PostgresStore implements MessageStore {
 
 async function migrate(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
+  // A dropped connection also rejects the query in flight, which fails the start as it should.
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
   try {
     await client.query('BEGIN');
     // Nodes starting together migrate one after the other.
@@ -186,6 +194,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
+    client.off('error', ignore);
     client.release();
   }
 }
