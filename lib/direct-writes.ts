@@ -66,6 +66,11 @@ const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fi
 const frameText = (ws as unknown as { Sender: { frame(data: Buffer, options: object): unknown } }).Sender.frame;
 
 let corked: Corkable[] = [];
+/** Frames writeFrame sent straight to ws, past Engine.IO's write buffer (read by test/fast-paths.test.ts). */
+let framesWrittenDirect = 0;
+export function directFrameCount(): number {
+  return framesWrittenDirect;
+}
 
 function uncorkAll(): void {
   const list = corked;
@@ -110,6 +115,7 @@ function send(target: { sender: WsSender; tcp: Corkable | undefined }, frame: un
 export function writeFrame(conn: EngineConn, frame: unknown): boolean {
   const target = idleSender(conn);
   if (!target) return false;
+  framesWrittenDirect++;
   // Over the send-buffer limit: the connection is closed and the frame dropped.
   if (admitWrite(conn as unknown as LimitedConn, frameBytes(frame))) send(target, frame);
   return true;

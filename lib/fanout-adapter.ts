@@ -12,6 +12,12 @@ import { Adapter } from 'socket.io-adapter';
 import { writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
 import { getsOffsets, takePlain, writePlain, type PlainEncoding } from './recovery-offsets.js';
 
+/** Broadcasts that took the single-room path below (read by test/fast-paths.test.ts). */
+let singleRoomBroadcasts = 0;
+export function singleRoomBroadcastCount(): number {
+  return singleRoomBroadcasts;
+}
+
 interface RoomSocket {
   client: { conn: EngineConn; writeToEngine(packets: unknown[], opts: unknown): void };
   notifyOutgoingListeners?: (packet: unknown) => void;
@@ -41,6 +47,7 @@ export class FanoutAdapter extends Adapter {
       super.broadcast(packet, opts);
       return;
     }
+    singleRoomBroadcasts++;
     const [room] = opts.rooms as Set<Room>;
     const members = this.rooms.get(room!);
     if (!members) return;

@@ -1,0 +1,120 @@
+/**
+ * Guards for the fan-out's fast paths (docs/PERFORMANCE.md "What was kept"). Each of them can be
+ * lost without any message going astray: socket.io's generic broadcast, Engine.IO's write buffer
+ * and a per-member encoding all still deliver. These tests fail when a publication to a room of N
+ * socket.io members stops taking them, read through counters the modules keep for this purpose:
+ * - the EVENT is encoded once whatever N is (lib/raw-encoder.ts), and once more at most for the
+ *   members that get no recovery offset (lib/recovery-offsets.ts);
+ * - FanoutAdapter's single-room path is taken rather than socket.io's generic broadcast
+ *   (lib/fanout-adapter.ts);
+ * - frames to idle WebSocket members go straight to ws through writeFrame, and a member with
+ *   something queued in Engine.IO takes the regular path behind it (lib/direct-writes.ts;
+ *   test/fanout-order.test.ts pins the ordering).
+ */
+import { expect } from 'chai';
+import { directFrameCount } from '../lib/direct-writes.js';
+import { singleRoomBroadcastCount } from '../lib/fanout-adapter.js';
+import { encodedEventCount } from '../lib/raw-encoder.js';
+import { connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
+import { serviceForSuite } from './helpers/service.js';
+
+const MEMBERS = 50;
+
+/** The counters a publication moves, read before and after it. */
+interface Counts {
+  encoded: number;
+  singleRoom: number;
+  direct: number;
+}
+const counts = (): Counts => ({ encoded: encodedEventCount(), singleRoom: singleRoomBroadcastCount(), direct: directFrameCount() });
+const since = (before: Counts): Counts => {
+  const now = counts();
+  return { encoded: now.encoded - before.encoded, singleRoom: now.singleRoom - before.singleRoom, direct: now.direct - before.direct };
+};
+
+/** Resolves with the arguments of the client's next EVENT (the envelope, then the offset if any). */
+const nextEvent = (client: TestClient): Promise<unknown[]> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no EVENT within 5000 ms')), 5000);
+    client.raw.once('EVENT', (...args: unknown[]) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+
+describe('fast paths of a publication to a room', () => {
+  const svc = serviceForSuite();
+
+  /** `n` socket.io-client 4 members of `room` over WebSocket. */
+  const members = async (room: string, n: number, opts: ConnectOptions = {}): Promise<TestClient[]> => {
+    const clients = await Promise.all(Array.from({ length: n }, () => connect('v4', svc.url, '/layout', opts)));
+    for (const reply of await Promise.all(clients.map((c, i) => request(c, 'JOIN', { room, name: `m${i}` })))) {
+      expect(reply).to.include({ ok: true });
+    }
+    return clients;
+  };
+
+  /** A NOTIFY from a publisher outside the room: what the counters moved by, and what each member got. */
+  const notify = async (room: string, to: TestClient[]): Promise<{ moved: Counts; got: unknown[][] }> => {
+    const publisher = await connect('v4', svc.url, '/layout');
+    const received = Promise.all(to.map(nextEvent));
+    const before = counts();
+    expect(await request(publisher, 'NOTIFY', { room, message: { hello: room } })).to.include({ ok: true, recipients: to.length });
+    const got = await received;
+    return { moved: since(before), got };
+  };
+
+  it(`encodes the EVENT of a NOTIFY to ${MEMBERS} members once`, async () => {
+    const room = 'encode-once';
+    const { moved, got } = await notify(room, await members(room, MEMBERS));
+    // The publisher's ack is an ACK packet, not counted.
+    expect(moved.encoded).to.equal(1);
+    for (const args of got) expect(args[0]).to.deep.include({ room, message: { hello: room } });
+  });
+
+  it("goes through FanoutAdapter's single-room path, not socket.io's generic broadcast", async () => {
+    const room = 'single-room';
+    const { moved } = await notify(room, await members(room, MEMBERS));
+    expect(moved.singleRoom).to.equal(1);
+  });
+
+  it('writes the frame straight to ws for every idle WebSocket member', async () => {
+    const room = 'direct';
+    const { moved } = await notify(room, await members(room, MEMBERS));
+    expect(moved.direct).to.equal(MEMBERS);
+  });
+
+  it("lets a member with a packet queued in Engine.IO's buffer take the regular path behind it", async () => {
+    const room = 'queued';
+    const clients = await members(room, MEMBERS);
+    const nsp = svc.service.io.of('/layout');
+    const busy = nsp.sockets.get(clients[0]!.id)!;
+    const queuedArrives = next(clients[0]!, 'QUEUED');
+    const received = Promise.all(clients.map(nextEvent));
+    const before = counts();
+    // A binary packet goes out through Engine.IO as two frames: the first is in flight, the second
+    // waits in the write buffer until it is done. The publication is made in the same tick, so it
+    // finds the buffer still holding it.
+    (busy.emit as (event: string, ...args: unknown[]) => boolean)('QUEUED', Buffer.from([1, 2, 3]));
+    expect((busy.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length, 'Engine.IO write buffer after a binary packet').to.be.above(0);
+    svc.service.core.publish(nsp, room, 'EVENT', { sender: 'server', room, message: 'behind' });
+    expect(since(before).direct).to.equal(MEMBERS - 1);
+    expect(Buffer.from(await queuedArrives)).to.deep.equal(Buffer.from([1, 2, 3]));
+    for (const args of await received) expect(args[0]).to.deep.include({ room, message: 'behind' });
+  });
+
+  it('encodes the plain EVENT for members without recovery offsets once, whatever their number', async () => {
+    expect(svc.service.config.recoveryWindowMs, 'connection-state recovery is on by default').to.be.above(0);
+    const room = 'plain-once';
+    const half = MEMBERS / 2;
+    const withOffsets = await members(room, half);
+    const plain = await members(room, half, { query: { recoveryOffsets: '0' } });
+    const { moved, got } = await notify(room, [...withOffsets, ...plain]);
+    // One encoding with the offset, one without.
+    expect(moved.encoded).to.equal(2);
+    expect(moved.direct).to.equal(MEMBERS);
+    const argCounts = got.map((args) => args.length);
+    expect(argCounts.slice(0, half)).to.deep.equal(Array(half).fill(2));
+    expect(argCounts.slice(half)).to.deep.equal(Array(half).fill(1));
+  });
+});
