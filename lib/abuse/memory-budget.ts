@@ -10,7 +10,7 @@
  *
  * Not in it: `store: true` writes waiting for the database (one per publication in flight).
  */
-import type { Config } from './config.js';
+import type { Config } from '../config/index.js';
 import { byteBurst } from './packet-rates.js';
 
 /** Largest frame Engine.IO reads (maxHttpBufferSize): beyond twice the message limit the connection is dropped. */
@@ -19,7 +19,7 @@ export function maxFrameBytes(maxPayload: number): number {
 }
 
 /**
- * What a connection may send while one of its large packets is read in slices (lib/guarded-parser.ts);
+ * What a connection may send while one of its large packets is read in slices (lib/transport/guarded-parser.ts);
  * more closes it. With a byte rate that is its cut-off anyway (twice the burst); without one (the
  * operator allows floods), four maximal frames: a publisher may pipeline a few large messages.
  */

@@ -1,6 +1,6 @@
 /**
  * Per-connection rate limits applied to each socket.io packet BEFORE it is parsed (the decoder of
- * lib/guarded-parser.ts asks here with the packet's type and length, read from its header):
+ * lib/transport/guarded-parser.ts asks here with the packet's type and length, read from its header):
  *
  * - events: each EVENT / BINARY_EVENT packet costs 1 in a leaky bucket of --event-rate / --event-burst;
  * - bytes: every packet costs its length (characters of the text, bytes of a binary attachment) in
@@ -11,9 +11,9 @@
  * keeps sending fills the bucket); above twice the burst the connection is cut. A packet longer
  * than the whole byte burst could never pass: PAYLOAD_TOO_LARGE (it holds a message over
  * --max-payload). A refused packet is never parsed: the decoder hands socket.io a small stand-in
- * event named REFUSED_EVENT, which lib/dispatch.ts answers like any refusal.
+ * event named REFUSED_EVENT, which lib/core/dispatch.ts answers like any refusal.
  */
-import type { ErrorCode } from './errors.js';
+import type { ErrorCode } from '../core/errors.js';
 import { EventBucket, type RateVerdict } from './rate-limits.js';
 
 /** The stand-in event of a refused packet: a symbol, so no client can send it. */

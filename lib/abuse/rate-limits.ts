@@ -6,7 +6,7 @@
  * touching the callers. Past the limit a connection is refused with RATE_LIMITED; past twice the
  * limit the handshake itself is refused (HTTP 403 from Engine.IO) before any socket.io work.
  *
- * Events and bytes are counted per connection (lib/packet-rates.ts, before a packet is parsed), a
+ * Events and bytes are counted per connection (lib/abuse/packet-rates.ts, before a packet is parsed), a
  * state that lives on one node only, so a synchronous leaky bucket in the connection's own state
  * does it (no store round trip on the hot path): each event adds 1 (each packet its bytes), the
  * bucket drains at the rate; above `burst` events are refused with RATE_LIMITED (and
@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { normalizeAddress, type AbuseLimits } from './auth/config.js';
+import { normalizeAddress, type AbuseLimits } from '../auth/config.js';
 
 export type RateVerdict = 'ok' | 'limited' | 'cut';
 

@@ -7,7 +7,7 @@
  *     (lib/history/redis.ts) and every node, this one included, delivers them as it reads them;
  *   - the presence store: RedisPresence (names and membership readable by every node);
  *   - history and connection-state recovery: shared through Redis, resumed on any node
- *     (lib/history/redis.ts, lib/cluster-recovery.ts), with a cursor of how far this node has
+ *     (lib/history/redis.ts, lib/history/cluster-recovery.ts), with a cursor of how far this node has
  *     delivered the stream (lib/history/delivery-cursor.ts);
  *   - readiness: not ready while Redis is unreachable.
  *
@@ -19,13 +19,13 @@
 import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { MessageType, type Adapter, type BroadcastOptions } from 'socket.io-adapter';
-import { enableStreamRecovery } from './cluster-recovery.js';
-import type { ClusterConfig } from './config.js';
-import { DeliveryCursor } from './history/delivery-cursor.js';
-import type { Logger } from './logger.js';
+import { enableStreamRecovery } from '../history/cluster-recovery.js';
+import type { ClusterConfig } from '../config/index.js';
+import { DeliveryCursor } from '../history/delivery-cursor.js';
+import type { Logger } from '../log/logger.js';
 import { RedisConnection } from './redis-connection.js';
-import { chooseOffsetPerConnection } from './recovery-offsets.js';
-import { RedisPresence, type LostMembers } from './redis-presence.js';
+import { chooseOffsetPerConnection } from '../transport/recovery-offsets.js';
+import { RedisPresence, type LostMembers } from '../presence/redis.js';
 
 /** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
 const ADAPTER_MAX_LEN = 10_000;
@@ -101,9 +101,9 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
       if (connection.healthy || opts.flags?.local) return broadcast(packet, opts);
       return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
     };
-    // Recovery offsets only to the connections that read them (lib/recovery-offsets.ts).
+    // Recovery offsets only to the connections that read them (lib/transport/recovery-offsets.ts).
     chooseOffsetPerConnection(instance);
-    // [history] Connection-state recovery on any node, after the middlewares (lib/cluster-recovery.ts).
+    // [history] Connection-state recovery on any node, after the middlewares (lib/history/cluster-recovery.ts).
     enableStreamRecovery(instance as never, { client: connection.client, stream: adapterStream.name, sessionKeyPrefix, cursor }, logger);
     // [history] Every stream entry this node has delivered, for resumes (lib/history/redis.ts).
     const reader = instance as unknown as { uid: string; onMessage(message: StreamMessage, offset?: string): void };

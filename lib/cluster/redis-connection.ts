@@ -13,8 +13,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { createClient, type RedisClientType } from 'redis';
-import { redactUrl } from './config.js';
-import type { Logger } from './logger.js';
+import { redactUrl } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
 
 export type RedisClient = RedisClientType;
 

@@ -4,16 +4,16 @@
  * involve several options. The auth and abuse parts are assembled by lib/auth/config.ts.
  */
 import { resolve } from 'node:path';
-import { readAuthConfig } from './auth/config.js';
-import { readCommandLine } from './config/command-line.js';
-import { optionDefault, optionValues, type RawValues } from './config/option-values.js';
-import { OPTIONS } from './config/options.js';
-import type { ClusterConfig, Config, TlsConfig } from './config/types.js';
-import { ConfigError } from './errors.js';
-import type { StorageConfig } from './storage/types.js';
+import { readAuthConfig } from '../auth/config.js';
+import { readCommandLine } from './command-line.js';
+import { optionDefault, optionValues, type RawValues } from './option-values.js';
+import { OPTIONS } from './options.js';
+import type { ClusterConfig, Config, TlsConfig } from './types.js';
+import { ConfigError } from '../core/errors.js';
+import type { StorageConfig } from '../storage/types.js';
 
-export type { ClusterConfig, Config, LogFormat, LogLevel, TlsConfig, Transport } from './config/types.js';
-export { redactUrl } from './config-values.js';
+export type { ClusterConfig, Config, LogFormat, LogLevel, TlsConfig, Transport } from './types.js';
+export { redactUrl } from './values.js';
 
 /** Environment variables the service reads (variable -> its flag), for tools that must clear them. */
 export const ENVIRONMENT: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OPTIONS).map(([flag, spec]) => [spec.env, `--${flag}`]));

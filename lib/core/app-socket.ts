@@ -4,7 +4,7 @@
  * because the modules the core calls (recovery, replies, write limits) need these names too.
  */
 import type { DefaultEventsMap, Namespace, Server, Socket } from 'socket.io';
-import type { AuthState } from './auth/principal.js';
+import type { AuthState } from '../auth/principal.js';
 import type { ServerEvents } from './events.js';
 import type { RoomNames } from './room-names.js';
 

@@ -4,12 +4,12 @@
  * into `{ok: false, error}` (or an ERROR event when there is no ack), refusing unknown events,
  * and logging refusals at debug level. A verb never throws out of here.
  */
-import { useDirectWrites } from './direct-writes.js';
-import { emitHere } from './emit-here.js';
+import { useDirectWrites } from '../transport/direct-writes.js';
+import { emitHere } from '../transport/emit-here.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { ArgumentStyle } from './large-packets.js';
-import type { Logger } from './logger.js';
-import { REFUSED_EVENT, type Refusal } from './packet-rates.js';
+import type { Logger } from '../log/logger.js';
+import { REFUSED_EVENT, type Refusal } from '../abuse/packet-rates.js';
 import type { AppNamespace, AppSocket } from './app-socket.js';
 import type { PubSub } from './pubsub.js';
 
@@ -30,7 +30,7 @@ export interface NamespaceModule {
   name: string;
   verbs: Record<string, Verb>;
   /**
-   * How the verbs read their arguments, for packets too large to parse at once (lib/large-packets.ts):
+   * How the verbs read their arguments, for packets too large to parse at once (lib/core/large-packets.ts):
    * 'payload' (default) when the first argument is a payload object or a JSON string of one,
    * 'opaque' when arguments are relayed as they are.
    */
@@ -84,7 +84,7 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
     }
   };
 
-  /** A packet the decoder refused unparsed (rate limits, lib/packet-rates.ts): answered, maybe cut. */
+  /** A packet the decoder refused unparsed (rate limits, lib/abuse/packet-rates.ts): answered, maybe cut. */
   const refused = (socket: AppSocket, refusal: Refusal, ack: AckFn | undefined): void => {
     // Answered first: Engine.IO sends what is queued before it closes.
     fail(socket, refusal.event, ack, new ServiceError(refusal.code, refusal.message));

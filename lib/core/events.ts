@@ -6,7 +6,7 @@
  * `emit('JOIN', JSON.stringify({room, name}), ack)`); the namespace modules accept both.
  */
 import type { ErrorBody } from './errors.js';
-import type { MessageMeta, Position, RecoveryFailure } from './history/types.js';
+import type { MessageMeta, Position, RecoveryFailure } from '../history/types.js';
 
 export type { MessageMeta, Position };
 

@@ -1,5 +1,5 @@
 /**
- * How the decoder reads a socket.io EVENT packet too large to parse in one go (lib/guarded-parser.ts
+ * How the decoder reads a socket.io EVENT packet too large to parse in one go (lib/transport/guarded-parser.ts
  * sends every packet over LARGE_PACKET_CHARS here): it is validated in slices (lib/json/large-json.ts)
  * and its large values are kept as text (RawJson), so that the event loop never spends more than
  * about a millisecond on any one client's frame, and a maximal message costs a scan, not a parse.
@@ -12,8 +12,8 @@
  *   stays text whole.
  */
 import { ServiceError } from './errors.js';
-import { parseLargeJson, type LargeJsonFailure, type LargeJsonOptions } from './json/large-json.js';
-import { RawJson } from './json/raw-json.js';
+import { parseLargeJson, type LargeJsonFailure, type LargeJsonOptions } from '../json/large-json.js';
+import { RawJson } from '../json/raw-json.js';
 
 export type ArgumentStyle = 'payload' | 'opaque';
 
@@ -29,7 +29,7 @@ const OPEN_OBJECT = 0x7b;
 
 /**
  * A payload the decoder found unusable (a JSON string that is not valid JSON, too deep, not an
- * object): the verb throws its error when it reads the payload (lib/validate.ts parseJson).
+ * object): the verb throws its error when it reads the payload (lib/core/validate.ts parseJson).
  */
 export class RefusedPayload {
   constructor(readonly error: ServiceError) {}

@@ -12,7 +12,7 @@
  * weak reference), so the second measure of a megabyte message is one comparison.
  */
 
-import { RawJson } from './json/raw-json.js';
+import { RawJson } from '../json/raw-json.js';
 
 /** Payloads at least this large are remembered; smaller ones cost less to walk than to remember. */
 const REMEMBER_FROM = 64 * 1024;

@@ -4,20 +4,21 @@
  * metrics and authorization later) plugs in here, not in the namespace modules.
  */
 import { ROOM_PREFIX, type AppNamespace, type AppSocket } from './app-socket.js';
-import type { Action } from './auth/rights.js';
+import type { Action } from '../auth/rights.js';
 import { ServiceError } from './errors.js';
 import type { PublishReceipt, ServerEvents } from './events.js';
-import { MemoryHistory } from './history/memory.js';
-import { attachMeta, MAX_RESUME_READS, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from './history/types.js';
-import type { Logger } from './logger.js';
-import { MemoryPresence, type Member, type PresenceStore } from './presence.js';
-import { resumeFromStream, streamRestoreOf } from './cluster-recovery.js';
+import { MemoryHistory } from '../history/memory.js';
+import { attachMeta, MAX_RESUME_READS, entryOf, isBefore, META_STYLE, payloadOf, type HistoryEntry, type HistoryStore, type MaybePromise, type MessageMeta, type Position, type Recovery } from '../history/types.js';
+import type { Logger } from '../log/logger.js';
+import { MemoryPresence } from '../presence/memory.js';
+import type { Member, PresenceStore } from '../presence/types.js';
+import { resumeFromStream, streamRestoreOf } from '../history/cluster-recovery.js';
 import { PublicationDrain } from './drain.js';
-import { emitHere } from './emit-here.js';
-import { resume } from './recovery.js';
-import { stringifyWithRaw } from './json/raw-json.js';
+import { emitHere } from '../transport/emit-here.js';
+import { resume } from '../history/recovery.js';
+import { stringifyWithRaw } from '../json/raw-json.js';
 import { RoomNames } from './room-names.js';
-import type { MessageStore } from './storage/types.js';
+import type { MessageStore } from '../storage/types.js';
 import type { Limits } from './validate.js';
 
 /**
@@ -64,7 +65,7 @@ export interface Published {
 export class PubSub {
   /** Set when authentication is on (lib/auth/access.ts); absent, everything is allowed. */
   access?: AccessControl;
-  /** Graceful shutdown: refuses new publications, answers those in flight (lib/drain.ts). */
+  /** Graceful shutdown: refuses new publications, answers those in flight (lib/core/drain.ts). */
   readonly drain = new PublicationDrain();
 
   constructor(
@@ -76,8 +77,8 @@ export class PubSub {
 
   /**
    * Initialises a new connection's state. A socket restored by connection-state recovery keeps its
-   * rooms, as far as its rights still allow (lib/recovery.ts); in cluster mode that takes a read
-   * from Redis first (lib/cluster-recovery.ts), and the result settles once it is done.
+   * rooms, as far as its rights still allow (lib/history/recovery.ts); in cluster mode that takes a read
+   * from Redis first (lib/history/cluster-recovery.ts), and the result settles once it is done.
    */
   attach(socket: AppSocket): void | Promise<void> {
     if (socket.recovered) {

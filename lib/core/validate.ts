@@ -3,8 +3,8 @@
  * every field is checked before the core sees it. Failures throw coded ServiceErrors.
  */
 import { ServiceError } from './errors.js';
-import { exceedsDepth } from './json-depth.js';
-import { RawJson, stringifyWithRaw } from './json/raw-json.js';
+import { exceedsDepth } from '../abuse/json-depth.js';
+import { RawJson, stringifyWithRaw } from '../json/raw-json.js';
 import { RefusedPayload } from './large-packets.js';
 
 export interface Limits {
@@ -18,7 +18,7 @@ export interface Limits {
 /**
  * A payload as sent: objects pass through (socket.io's parser bounded their depth already),
  * strings are parsed as JSON once a linear scan found them no deeper than the limit. A large
- * payload was read by the decoder already (lib/large-packets.ts): an unusable one throws its
+ * payload was read by the decoder already (lib/core/large-packets.ts): an unusable one throws its
  * error here, and one kept whole as text (not an object, or the argument list itself) is refused.
  */
 export function parseJson(raw: unknown, limits: Pick<Limits, 'maxDepth'>): unknown {

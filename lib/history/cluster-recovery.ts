@@ -20,15 +20,15 @@
  * live). A read goes again when something for its rooms was delivered here while it ran.
  */
 import type { Session } from 'socket.io-adapter';
-import { emitHere } from './emit-here.js';
-import { compareStreamIds, type DeliveryCursor } from './history/delivery-cursor.js';
-import { MAX_RESUME_READS } from './history/types.js';
-import type { Logger } from './logger.js';
-import { ROOM_PREFIX, type AppSocket, type SocketState } from './app-socket.js';
-import type { RedisClient } from './redis-connection.js';
-import { getsOffsets } from './recovery-offsets.js';
+import { emitHere } from '../transport/emit-here.js';
+import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
+import { MAX_RESUME_READS } from './types.js';
+import type { Logger } from '../log/logger.js';
+import { ROOM_PREFIX, type AppSocket, type SocketState } from '../core/app-socket.js';
+import type { RedisClient } from '../cluster/redis-connection.js';
+import { getsOffsets } from '../transport/recovery-offsets.js';
 import { logDroppedRoom, reaches, restorePresence, restoredSession, type ResumeDeps } from './recovery.js';
-import { RoomNames } from './room-names.js';
+import { RoomNames } from '../core/room-names.js';
 
 /** Entries read per XRANGE call while catching up. */
 const READ_COUNT = 1000;

@@ -21,13 +21,13 @@
  *   (1.x, 2.x), which never resume, are not kept.
  */
 import type { BroadcastOptions, Room, Session } from 'socket.io-adapter';
-import { emitHere } from './emit-here.js';
-import { approxBytes } from './message-size.js';
-import { FanoutAdapter } from './fanout-adapter.js';
-import type { Logger } from './logger.js';
-import { argsFor, chooseOffsetPerConnection, markOffset } from './recovery-offsets.js';
-import { ROOM_PREFIX, type AppSocket, type SocketState } from './app-socket.js';
-import { RoomNames } from './room-names.js';
+import { emitHere } from '../transport/emit-here.js';
+import { approxBytes } from '../core/message-size.js';
+import { FanoutAdapter } from '../transport/fanout-adapter.js';
+import type { Logger } from '../log/logger.js';
+import { argsFor, chooseOffsetPerConnection, markOffset } from '../transport/recovery-offsets.js';
+import { ROOM_PREFIX, type AppSocket, type SocketState } from '../core/app-socket.js';
+import { RoomNames } from '../core/room-names.js';
 
 /** Packets kept per namespace at most, whatever their age. */
 export const MAX_RECOVERY_PACKETS = 10_000;
@@ -88,7 +88,7 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     if (packet.type === EVENT_PACKET && packet.id === undefined && opts.flags?.volatile === undefined) {
       const seq = ++this.seq;
       // The id goes last, where a v4 client looks for it; members whose connection gets no offsets
-      // get the packet without it (lib/recovery-offsets.ts).
+      // get the packet without it (lib/transport/recovery-offsets.ts).
       packet.data.push(this.idOf(seq));
       markOffset(packet);
       const now = Date.now();

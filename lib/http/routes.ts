@@ -10,14 +10,14 @@
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Access } from './auth/access.js';
-import { ServiceError, toErrorBody } from './errors.js';
-import type { Logger } from './logger.js';
-import type { AppServer } from './app-socket.js';
-import type { PubSub } from './pubsub.js';
+import type { Access } from '../auth/access.js';
+import { ServiceError, toErrorBody } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { AppServer } from '../core/app-socket.js';
+import type { PubSub } from '../core/pubsub.js';
 import type { Readiness } from './readiness.js';
-import { parseMessageBody } from './json/large-body.js';
-import { roomName } from './validate.js';
+import { parseMessageBody } from '../json/large-body.js';
+import { roomName } from '../core/validate.js';
 
 export interface HttpDeps {
   io: AppServer;

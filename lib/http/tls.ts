@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
-import type { TlsConfig } from './config.js';
-import type { Logger } from './logger.js';
+import type { TlsConfig } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
 
 export interface TlsMaterial {
   cert: string;

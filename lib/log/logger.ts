@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { wantsColour } from './log-colour.js';
+import { wantsColour } from './colour.js';
 
 export type Logger = winston.Logger;
 

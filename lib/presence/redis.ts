@@ -23,9 +23,9 @@
  * lobby sends JOINED again).
  */
 import { RESP_TYPES } from 'redis';
-import type { Logger } from './logger.js';
-import type { Member, PresenceStore } from './presence.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { Logger } from '../log/logger.js';
+import type { Member, PresenceStore } from './types.js';
+import type { RedisConnection } from '../cluster/redis-connection.js';
 
 export interface LostMembers {
   namespace: string;

@@ -17,7 +17,7 @@
  * socket.io's own pre-encoded broadcast uses too; each is checked, and any surprise falls back to
  * the regular path. `test/fanout-order.test.ts` pins the ordering guarantees.
  *
- * Every write also passes the send-buffer limit first (lib/slow-consumers.ts `admitWrite`): this is
+ * Every write also passes the send-buffer limit first (lib/transport/slow-consumers.ts `admitWrite`): this is
  * the one place every packet to a connection goes through.
  */
 import * as ws from 'ws';

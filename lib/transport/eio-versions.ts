@@ -5,7 +5,7 @@
  * long-polling and on the WebSocket upgrade alike: both go through Engine.IO's `verify()`, which
  * is wrapped (checked when installed).
  */
-import type { AppServer } from './app-socket.js';
+import type { AppServer } from '../core/app-socket.js';
 
 type VerifyCallback = (errorCode?: number, errorContext?: Record<string, unknown>) => void;
 interface EngineInternals {

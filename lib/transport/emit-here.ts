@@ -8,7 +8,7 @@
  * trip through the Redis stream, after which a replay would reach the client behind live messages
  * and be stored in the stream a second time.
  */
-import type { AppSocket } from './app-socket.js';
+import type { AppSocket } from '../core/app-socket.js';
 
 const EVENT_PACKET = 2;
 

@@ -51,7 +51,7 @@ export class FanoutAdapter extends Adapter {
     const packetOpts: PacketOpts = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
     packet.nsp = this.nsp.name;
     const encoded = (this as unknown as { _encode(p: unknown, o: PacketOpts): unknown[] })._encode(packet, packetOpts);
-    // With recovery on: the packet without its offset, encoded once if a member gets none (lib/recovery-offsets.ts).
+    // With recovery on: the packet without its offset, encoded once if a member gets none (lib/transport/recovery-offsets.ts).
     const plain = takePlain(this);
     const sockets: Map<SocketId, RoomSocket> = this.nsp.sockets;
     const frame = packetOpts.wsPreEncodedFrame;

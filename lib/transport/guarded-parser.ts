@@ -1,10 +1,10 @@
 /**
  * socket.io's packet parser with the connection's rate limits and a nesting limit in front of
- * JSON.parse. Rates first (lib/packet-rates.ts: events and bytes per connection; a refused event
+ * JSON.parse. Rates first (lib/abuse/packet-rates.ts: events and bytes per connection; a refused event
  * is answered RATE_LIMITED without being parsed). Then the nesting limit. Every string packet of
  * every client (socket.io-client 1.x, 2.x and 4.x all reach the server's socket.io-parser 4, over
  * WebSocket and long-polling alike; the JSON part of a binary packet too) is scanned first
- * (lib/json-depth.ts); one nested deeper than the limit is refused before it is parsed, and
+ * (lib/abuse/json-depth.ts); one nested deeper than the limit is refused before it is parsed, and
  * socket.io answers a decoder error by closing that client's connection. Binary attachments are
  * Buffers that socket.io never parses.
  *
@@ -12,10 +12,10 @@
  * `maxDepth` levels whether it is sent as an object or as a JSON string.
  */
 import { Decoder, PacketType, protocol, type Packet } from 'socket.io-parser';
-import { ServiceError } from './errors.js';
-import { exceedsDepth } from './json-depth.js';
-import { LARGE_PACKET_CHARS, readLargeEvent, type ArgumentStyle, type LargeEvent } from './large-packets.js';
-import { PacketRates, REFUSED_EVENT, type PacketRateLimits, type Refusal } from './packet-rates.js';
+import { ServiceError } from '../core/errors.js';
+import { exceedsDepth } from '../abuse/json-depth.js';
+import { LARGE_PACKET_CHARS, readLargeEvent, type ArgumentStyle, type LargeEvent } from '../core/large-packets.js';
+import { PacketRates, REFUSED_EVENT, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
 import { RawEncoder } from './raw-encoder.js';
 
 const DIGIT_0 = 0x30;
@@ -60,7 +60,7 @@ export class PacketTooLargeError extends Error {
   }
 }
 
-/** Thrown past twice a rate burst (see lib/packet-rates.ts): the connection is closed. */
+/** Thrown past twice a rate burst (see lib/abuse/packet-rates.ts): the connection is closed. */
 export class PacketRateError extends Error {
   constructor(message = 'far over the rate limits: connection closed') {
     super(message);
@@ -146,11 +146,11 @@ interface Ready {
 
 /**
  * A parser for socket.io's `parser` option: an encoder that splices large messages in as their
- * text (lib/raw-encoder.ts), and a decoder that first applies the connection's rate limits
- * (lib/packet-rates.ts), then refuses deep packets before any JSON.parse, and reads packets over
- * LARGE_PACKET_CHARS in slices between other clients' work (lib/large-packets.ts). A refused event
+ * text (lib/transport/raw-encoder.ts), and a decoder that first applies the connection's rate limits
+ * (lib/abuse/packet-rates.ts), then refuses deep packets before any JSON.parse, and reads packets over
+ * LARGE_PACKET_CHARS in slices between other clients' work (lib/core/large-packets.ts). A refused event
  * becomes a stand-in packet `[REFUSED_EVENT, Refusal]` with the packet's namespace and ack id,
- * which lib/dispatch.ts answers; its payload is never parsed, nor its attachments kept.
+ * which lib/core/dispatch.ts answers; its payload is never parsed, nor its attachments kept.
  *
  * While a large packet is being read, what the connection sends next waits in a queue (bounded by
  * the byte and event rates, checked as it arrives), so socket.io gets every packet in order.

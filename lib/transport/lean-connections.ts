@@ -12,7 +12,7 @@
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { AppServer } from './app-socket.js';
+import type { AppServer } from '../core/app-socket.js';
 
 /** What is left of the opening request: the fields socket.io's handshake (and our handlers) read. */
 export interface HandshakeRequest {

@@ -13,7 +13,7 @@
  * Set per connection (not on engine.io's class), checked: without the expected internals the
  * connection keeps Engine.IO's own flush.
  */
-import type { Logger } from './logger.js';
+import type { Logger } from '../log/logger.js';
 
 /** python-engineio's `Payload.max_decode_packets`. */
 export const MAX_PACKETS_PER_POLL = 16;

@@ -18,8 +18,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as ws from 'ws';
-import type { Logger } from './logger.js';
-import type { AppServer } from './app-socket.js';
+import type { Logger } from '../log/logger.js';
+import type { AppServer } from '../core/app-socket.js';
 
 /** The code of ws's error for a frame over the receiver's `_maxPayload`. */
 const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
@@ -62,7 +62,7 @@ function checkInternals(engine: EngineInternals): void {
   }
 }
 
-/** What the opening request of a connection still has once set up (lib/lean-connections.ts). */
+/** What the opening request of a connection still has once set up (lib/transport/lean-connections.ts). */
 export type OpeningRequest = Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } };
 
 export interface SmallFramePolicy {

@@ -8,7 +8,7 @@
  * to take socket.io-parser's binary path (which would copy it as a plain object).
  */
 import { Encoder, type Packet } from 'socket.io-parser';
-import { fillRaw, rawSessionEnd, rawSessionStart } from './json/raw-json.js';
+import { fillRaw, rawSessionEnd, rawSessionStart } from '../json/raw-json.js';
 
 export class RawEncoder extends Encoder {
   override encode(packet: Packet): unknown[] {

@@ -19,7 +19,7 @@
  * the Redis streams adapter (through `super`) both end in: it calls `this._encode(packet, opts)` and
  * then `this.apply(opts, write)` synchronously, so `_encode` notes the packet and `apply` picks the
  * encoding per member. Packets carrying an offset are marked where it is appended: `markOffset`
- * (lib/recovery.ts) and the cluster adapter's `addOffsetIfNecessary`. The internals are checked
+ * (lib/history/recovery.ts) and the cluster adapter's `addOffsetIfNecessary`. The internals are checked
  * when an adapter is set up: a socket.io-adapter without them stops the service at start.
  */
 import { Adapter } from 'socket.io-adapter';

@@ -6,14 +6,14 @@
  * size are compared with it; past it the packet is not written and the connection is closed at
  * once, its buffers dropped. So a connection never holds more than the limit.
  *
- * The one choke point is lib/direct-writes.ts, which every socket.io write to a connection passes:
+ * The one choke point is lib/transport/direct-writes.ts, which every socket.io write to a connection passes:
  * the fan-out adapter's direct frames (`writeFrame`) and `Client.writeToEngine` (replies, socket.io's
  * own broadcasts, the cluster adapter's deliveries). On the fan-out hot path the check reads a few
  * fields (the buffered amount, nothing queued in Engine.IO); Engine.IO's buffer is counted
  * incrementally (each packet once), and only when it holds something.
  */
-import type { Logger } from './logger.js';
-import type { AppServer } from './app-socket.js';
+import type { Logger } from '../log/logger.js';
+import type { AppServer } from '../core/app-socket.js';
 
 interface Packet {
   data?: unknown;
