@@ -4,7 +4,7 @@
  * JOIN `since` resumes after a message, HISTORY reads recent and stored ones.
  */
 import type { NamespaceModule } from '../lib/core/dispatch.js';
-import { emitHere } from '../lib/transport/emit-here.js';
+import { emitHere } from '../lib/transport/index.js';
 import type { EventEnvelope } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';

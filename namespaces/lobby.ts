@@ -6,7 +6,7 @@
  * lobby's messages.
  */
 import type { NamespaceModule, VerbContext } from '../lib/core/dispatch.js';
-import { emitHere } from '../lib/transport/emit-here.js';
+import { emitHere } from '../lib/transport/index.js';
 import { ServiceError } from '../lib/core/errors.js';
 import type { ServerEvents } from '../lib/core/events.js';
 import { parseLimit, parseOptions, parsePosition, parseStore } from '../lib/history/parse.js';

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { closeAll, connect, next, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
 import { ALL_ROOMS, hsToken, secretAuth, withToken } from './helpers/auth.js';
 import { serviceForSuite, type Running } from './helpers/service.js';
-import { jsonStart } from '../lib/transport/guarded-parser.js';
+import { jsonStart } from '../lib/transport/index.js';
 import { exceedsDepth } from '../lib/abuse/json-depth.js';
 
 /** `{"room":"r","message":[[…]]}` nested `depth` levels in all (the object is one). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Server, type Socket } from 'socket.io';
 import type ioV1 from 'socket.io-client-v1';
-import { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingUtf8, type LegacyClientKind } from '../lib/transport/legacy-polling-utf8.js';
+import { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingUtf8, type LegacyClientKind } from '../lib/transport/index.js';
 import { closeAll, connect, request } from './helpers/clients.js';
 
 const require = createRequire(import.meta.url);

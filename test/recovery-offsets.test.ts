@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { Adapter } from 'socket.io-adapter';
-import { chooseOffsetPerConnection, offsetsWanted } from '../lib/transport/recovery-offsets.js';
+import { chooseOffsetPerConnection, offsetsWanted } from '../lib/transport/index.js';
 import { closeAll, connect, request, TRANSPORTS, VERSIONS, type ClientVersion, type TestClient } from './helpers/clients.js';
 import { MODES, startInMode, waitUntil } from './helpers/cluster.js';
 import type { Running } from './helpers/service.js';

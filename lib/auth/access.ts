@@ -18,14 +18,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config/index.js';
 import type { NamespaceModule, Verb } from '../core/dispatch.js';
-import { emitHere } from '../transport/emit-here.js';
+import { emitHere, limitSendBuffers, socketsOnConnection } from '../transport/index.js';
 import { ServiceError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AppServer, AppSocket } from '../core/app-socket.js';
 import type { AccessControl } from '../core/pubsub.js';
 import type { Violations } from '../abuse/violations.js';
 import { ConnectionLimiter, clientAddress } from '../abuse/rate-limits.js';
-import { limitSendBuffers } from '../transport/slow-consumers.js';
 import { parseObject } from '../core/validate.js';
 import { ApiKeys, bearerToken } from './api-keys.js';
 import { Authorizer } from './authorizer.js';
@@ -299,8 +298,7 @@ export class Access implements AccessControl {
       socket.disconnect();
       // Close the Engine.IO connection too when nothing on it is still valid (a legacy client's
       // implicit '/' expires with its namespace).
-      const client = socket.client as unknown as { sockets: Map<string, AppSocket>; conn: { close(): void } };
-      if ([...client.sockets.values()].every((s) => s.data.auth?.expired === true)) client.conn.close();
+      if (socketsOnConnection(socket).every((s) => s.data.auth?.expired === true)) socket.conn.close();
     }, grace);
     guard.grace.unref();
   }

@@ -18,13 +18,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { MessageType, type Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import type { Adapter, BroadcastOptions } from 'socket.io-adapter';
 import { enableStreamRecovery } from '../history/cluster-recovery.js';
 import type { ClusterConfig } from '../config/index.js';
 import { DeliveryCursor } from '../history/delivery-cursor.js';
 import type { Logger } from '../log/logger.js';
 import { RedisConnection } from './redis-connection.js';
-import { chooseOffsetPerConnection } from '../transport/recovery-offsets.js';
+import { afterStreamEntries, chooseOffsetPerConnection } from '../transport/index.js';
 import { RedisPresence, type LostMembers } from '../presence/redis.js';
 
 /** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
@@ -32,14 +32,6 @@ const ADAPTER_MAX_LEN = 10_000;
 
 const MARKER_UID = 'notify-marker';
 const MARKER_TYPE = '99';
-
-/** A decoded entry of the adapter's stream, as far as the cursor looks at it. */
-interface StreamMessage {
-  uid: string;
-  nsp: string;
-  type: number;
-  data?: { opts?: { rooms?: string[] } };
-}
 
 /** What socket.io accepts as its `adapter` option: called with `new` for each namespace. */
 export type AdapterFactory = (nsp: any) => Adapter;
@@ -106,16 +98,8 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     // [history] Connection-state recovery on any node, after the middlewares (lib/history/cluster-recovery.ts).
     enableStreamRecovery(instance as never, { client: connection.client, stream: adapterStream.name, sessionKeyPrefix, cursor }, logger);
     // [history] Every stream entry this node has delivered, for resumes (lib/history/redis.ts).
-    const reader = instance as unknown as { uid: string; onMessage(message: StreamMessage, offset?: string): void };
-    const uid = reader.uid;
-    const onMessage = reader.onMessage.bind(reader);
-    reader.onMessage = (message, offset) => {
-      onMessage(message, offset);
-      if (offset === undefined) return; // a pub/sub message, not a stream entry
-      // Its own broadcasts an adapter skips (delivered when published); room messages come back to every node.
-      const delivered = message.type === MessageType.BROADCAST && message.uid !== uid ? message.data?.opts?.rooms : undefined;
-      cursor.delivered(message.nsp, offset, delivered);
-    };
+    // Its own broadcasts an adapter skips (delivered when published); room messages come back to every node.
+    afterStreamEntries(instance, (nsp, offset, rooms) => cursor.delivered(nsp, offset, rooms));
     return instance;
   } as AdapterFactory;
 

@@ -4,8 +4,7 @@
  * into `{ok: false, error}` (or an ERROR event when there is no ack), refusing unknown events,
  * and logging refusals at debug level. A verb never throws out of here.
  */
-import { useDirectWrites } from '../transport/direct-writes.js';
-import { emitHere } from '../transport/emit-here.js';
+import { emitHere, useDirectWrites } from '../transport/index.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from '../log/logger.js';

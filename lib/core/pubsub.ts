@@ -14,7 +14,7 @@ import { MemoryPresence } from '../presence/memory.js';
 import type { Member, PresenceStore } from '../presence/types.js';
 import { resumeFromStream, streamRestoreOf } from '../history/cluster-recovery.js';
 import { PublicationDrain } from './drain.js';
-import { emitHere } from '../transport/emit-here.js';
+import { emitHere } from '../transport/index.js';
 import { resume } from '../history/recovery.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import { RoomNames } from './room-names.js';

@@ -20,13 +20,12 @@
  * live). A read goes again when something for its rooms was delivered here while it ran.
  */
 import type { Session } from 'socket.io-adapter';
-import { emitHere } from '../transport/emit-here.js';
+import { emitHere, getsOffsets } from '../transport/index.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import { MAX_RESUME_READS } from './types.js';
 import type { Logger } from '../log/logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from '../core/app-socket.js';
 import type { RedisClient } from '../cluster/redis-connection.js';
-import { getsOffsets } from '../transport/recovery-offsets.js';
 import { logDroppedRoom, reaches, restorePresence, restoredSession, type ResumeDeps } from './recovery.js';
 import { RoomNames } from '../core/room-names.js';
 

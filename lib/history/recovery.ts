@@ -21,11 +21,9 @@
  *   (1.x, 2.x), which never resume, are not kept.
  */
 import type { BroadcastOptions, Room, Session } from 'socket.io-adapter';
-import { emitHere } from '../transport/emit-here.js';
+import { argsFor, chooseOffsetPerConnection, emitHere, FanoutAdapter, markOffset } from '../transport/index.js';
 import { approxBytes } from '../core/message-size.js';
-import { FanoutAdapter } from '../transport/fanout-adapter.js';
 import type { Logger } from '../log/logger.js';
-import { argsFor, chooseOffsetPerConnection, markOffset } from '../transport/recovery-offsets.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from '../core/app-socket.js';
 import { RoomNames } from '../core/room-names.js';
 

@@ -1,5 +1,5 @@
 /** Shared replies of the history verbs: JOIN `since` ack fields and HISTORY answers. */
-import { emitHere } from '../transport/emit-here.js';
+import { emitHere } from '../transport/index.js';
 import type { JoinRecovery } from '../core/events.js';
 import type { AppSocket } from '../core/app-socket.js';
 import type { HistoryEntry, MaybePromise, Recovery } from './types.js';
