@@ -14,7 +14,7 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
 import { attachNamespace, type NamespaceModule } from './core/dispatch.js';
-import { capPollingResponses, chooseOffsetsAtHandshake, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4 } from './transport/index.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4 } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
@@ -78,6 +78,9 @@ export interface Service {
 const HTTP_DRAIN_MS = 1000;
 
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  // First: the socket.io, engine.io and ws internals the transport relies on (a DependencyError
+  // naming the package, its version and what is missing), before anything is opened.
+  checkTransportInternals();
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const tls = await loadTls(config.tls, logger);
   const owned = options.httpServer === undefined;

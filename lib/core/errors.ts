@@ -71,3 +71,14 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * An installed dependency is not what the service was written for (lib/transport/internals.ts):
+ * the start stops with this message, which names the package, its version and what is missing.
+ */
+export class DependencyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DependencyError';
+  }
+}

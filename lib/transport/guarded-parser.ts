@@ -159,10 +159,7 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
   const packetDepth = limits.maxDepth + 1; // the argument list
   const rates = limits.rates;
   const styleOf = limits.argumentStyle ?? (() => 'payload' as const);
-  // socket.io-parser internals this relies on: the emitter's emitReserved (to hand socket.io a packet).
-  if (typeof (Decoder.prototype as unknown as { emitReserved?: unknown }).emitReserved !== 'function') {
-    throw new Error('guarded-parser: socket.io-parser Decoder has no emitReserved (socket.io-parser changed): cannot answer refused packets');
-  }
+  // Relies on the Decoder's emitReserved (to hand socket.io a packet): checked at start-up (internals.ts).
   const refuse = (err: Error): never => {
     throw err;
   };

@@ -5,6 +5,7 @@
  * these modules were written for are pinned in package.json; `checkTransportInternals` (internals.ts)
  * checks at start-up that every internal they rely on is still there.
  */
+export { checkTransportInternals, missingInternals, type MissingInternal } from './internals.js';
 
 // Writing to connections: the short path to the wire and the single-room fan-out.
 export { useDirectWrites } from './direct-writes.js';

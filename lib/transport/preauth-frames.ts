@@ -13,11 +13,10 @@
  * (lib/abuse/violations.ts), for their lifetime: a hostile client that reconnects cannot send
  * another large frame, and refusing one costs a frame header.
  *
- * These are internals of ws and engine.io; they are checked when the service starts, and a
+ * These are internals of ws and engine.io; they are checked when the service starts (internals.ts), and a
  * WebSocket transport found without them later is closed rather than left unbounded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as ws from 'ws';
 import type { Logger } from '../log/logger.js';
 import type { AppServer } from '../core/app-socket.js';
 
@@ -52,11 +51,11 @@ export interface PreauthFrames {
   authenticated(conn: object): void;
 }
 
-/** Throws when the internals this module sets are not where it expects them. */
+/**
+ * Throws when this engine lacks what the module sets. The packages' internals (ws's receiver
+ * `_maxPayload`, ...) are checked at start-up (internals.ts); this guards the engine it is given.
+ */
 function checkInternals(engine: EngineInternals): void {
-  const Receiver = (ws as unknown as { Receiver?: new (options: object) => WsReceiver }).Receiver;
-  const probe = typeof Receiver === 'function' ? new Receiver({ maxPayload: 12345 }) : undefined;
-  if (probe?._maxPayload !== 12345) throw new Error('preauth-frames: ws Receiver has no _maxPayload (ws changed): cannot bound pre-auth frames');
   if (typeof engine.createTransport !== 'function' || typeof engine.clients !== 'object' || typeof engine.opts?.maxHttpBufferSize !== 'number') {
     throw new Error('preauth-frames: engine.io internals (createTransport, clients, opts.maxHttpBufferSize) changed: cannot bound pre-auth frames');
   }
