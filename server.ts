@@ -4,9 +4,9 @@
  * Everything else lives in lib/.
  */
 // First: tunes V8 before the rest of the service is loaded.
-import './lib/young-generation.js';
-import { loadConfig, type Config } from './lib/config.js';
-import { ConfigError } from './lib/errors.js';
+import './lib/runtime/young-generation.js';
+import { loadConfig, type Config } from './lib/config/index.js';
+import { ConfigError } from './lib/core/errors.js';
 import { createService } from './lib/service.js';
 
 async function main(): Promise<void> {

@@ -8,39 +8,33 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces } from '../namespaces/index.js';
-import type { Cluster } from './cluster.js';
+import type { Cluster } from './cluster/cluster.js';
 import { Access, type AccessOptions } from './auth/access.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
-import { clientAddress, clusterConnectionLimiter } from './rate-limits.js';
-import type { Config } from './config.js';
-import { attachNamespace, type NamespaceModule } from './dispatch.js';
-import { FanoutAdapter } from './fanout-adapter.js';
+import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
+import type { Config } from './config/index.js';
+import { attachNamespace, type NamespaceModule } from './core/dispatch.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4 } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
-import { DEFAULT_DRAIN } from './drain.js';
-import { createHttpHandler, type HttpHandler } from './http-routes.js';
-import { guardedParser, noteConnectionAddress } from './guarded-parser.js';
+import { DEFAULT_DRAIN } from './core/drain.js';
+import { createHttpHandler, type HttpHandler } from './http/routes.js';
 import { Violations } from './abuse/violations.js';
-import { serveOnlyEio3And4 } from './eio-versions.js';
-import { openableUrl } from './listen-url.js';
-import { releaseHandshakeRequests } from './lean-connections.js';
-import { installLegacyPollingFix } from './legacy-polling-utf8.js';
-import { createLogger, type Logger } from './logger.js';
-import { maxFrameBytes, maxQueuedBytes } from './memory-budget.js';
-import { byteBurst } from './packet-rates.js';
-import { MemoryPresence, type PresenceStore } from './presence.js';
-import { capPollingResponses } from './polling-packet-cap.js';
-import { limitPreauthFrames, type OpeningRequest } from './preauth-frames.js';
-import { ROOM_PREFIX, type AppServer } from './app-socket.js';
-import { PubSub } from './pubsub.js';
-import { Readiness } from './readiness.js';
-import { RecoveringFanoutAdapter } from './recovery.js';
-import { chooseOffsetsAtHandshake } from './recovery-offsets.js';
-import type { LostMembers } from './redis-presence.js';
+import { openableUrl } from './http/listen-url.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { maxFrameBytes, maxQueuedBytes } from './abuse/memory-budget.js';
+import { byteBurst } from './abuse/packet-rates.js';
+import { MemoryPresence } from './presence/memory.js';
+import type { PresenceStore } from './presence/types.js';
+import { ROOM_PREFIX, type AppServer } from './core/app-socket.js';
+import { PubSub } from './core/pubsub.js';
+import { Readiness } from './http/readiness.js';
+import { RecoveringFanoutAdapter } from './history/recovery.js';
+import type { LostMembers } from './presence/redis.js';
 import { MonitoredStore } from './storage/health.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
-import { loadTls, type TlsMaterial } from './tls.js';
+import { loadTls, type TlsMaterial } from './http/tls.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -73,7 +67,7 @@ export interface Service {
   /** The bound address, once listening. */
   address(): AddressInfo;
   /**
-   * Refuses new publications (SHUTTING_DOWN) and answers those in flight (lib/drain.ts), then closes
+   * Refuses new publications (SHUTTING_DOWN) and answers those in flight (lib/core/drain.ts), then closes
    * every client connection (clients see a transport close and reconnect elsewhere), flushes and
    * closes the message store and releases resources.
    */
@@ -84,6 +78,9 @@ export interface Service {
 const HTTP_DRAIN_MS = 1000;
 
 export async function createService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  // First: the socket.io, engine.io and ws internals the transport relies on (a DependencyError
+  // naming the package, its version and what is missing), before anything is opened.
+  checkTransportInternals();
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const tls = await loadTls(config.tls, logger);
   const owned = options.httpServer === undefined;
@@ -97,7 +94,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   let presenceChanged: (kind: 'lost' | 'back', members: LostMembers[]) => void = () => undefined;
   // Loaded only in cluster mode: a single node never loads the Redis client.
   const cluster = config.cluster
-    ? (await import('./cluster.js')).createCluster(config.cluster, {
+    ? (await import('./cluster/cluster.js')).createCluster(config.cluster, {
         logger,
         onLost: (lost) => presenceChanged('lost', lost),
         onBack: (back) => presenceChanged('back', back),
@@ -105,8 +102,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     : undefined;
 
   // [history] The durable store first: a store that cannot be opened stops the start, before listening.
-  // Connection-state recovery: in memory on a single node (lib/recovery.ts), from the adapter's
-  // stream on any node in cluster mode (lib/cluster-recovery.ts).
+  // Connection-state recovery: in memory on a single node (lib/history/recovery.ts), from the adapter's
+  // stream on any node in cluster mode (lib/history/cluster-recovery.ts).
   const opened = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
   // Its saves' outcomes (and a probe while failing) tell readiness whether it can store.
   const store = opened && new MonitoredStore(opened, logger);
@@ -129,7 +126,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     serveClient: false,
     // Before any JSON.parse: the connection's event and byte rates (refused events are answered
     // RATE_LIMITED unparsed, far over them the connection is cut), then packets nested deeper than
-    // --max-depth close their connection (lib/guarded-parser.ts, lib/packet-rates.ts).
+    // --max-depth close their connection (lib/transport/guarded-parser.ts, lib/abuse/packet-rates.ts).
     parser: guardedParser(
       {
         maxDepth: config.maxDepth,
@@ -162,7 +159,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   serveOnlyEio3And4(io);
   installLegacyPollingFix(io, logger);
   // Recovery offsets to socket.io-client 4 connections only; at most 16 packets per polling
-  // response (python-engineio's limit). lib/recovery-offsets.ts, lib/polling-packet-cap.ts.
+  // response (python-engineio's limit). lib/transport/recovery-offsets.ts, lib/transport/polling-packet-cap.ts.
   chooseOffsetsAtHandshake(io.engine);
   capPollingResponses(io.engine as never, logger);
 
@@ -255,7 +252,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const close = async (): Promise<void> => {
     logger.info('closing', { connections: io.engine.clientsCount });
     // Every publication is answered before the connections close: new ones are refused with
-    // SHUTTING_DOWN, those in flight (a store commit among them) finish first (lib/drain.ts).
+    // SHUTTING_DOWN, those in flight (a store commit among them) finish first (lib/core/drain.ts).
     await core.drain.drain({ ...DEFAULT_DRAIN, maxMs: Math.min(DEFAULT_DRAIN.maxMs, config.shutdownTimeoutMs / 2) });
     if (owned) {
       const drain = setTimeout(() => httpServer.closeAllConnections(), HTTP_DRAIN_MS);

@@ -1,7 +1,7 @@
 /**
  * The namespaces the service serves. A new namespace is a new module file plus one line here.
  */
-import type { NamespaceModule } from '../lib/dispatch.js';
+import type { NamespaceModule } from '../lib/core/dispatch.js';
 import { bus } from './bus.js';
 import { layout } from './layout.js';
 import { lobby } from './lobby.js';

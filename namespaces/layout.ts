@@ -3,12 +3,12 @@
  * members (EVENT {sender, room, message, meta}), LEAVE, and list the members with CLIENTS.
  * JOIN `since` resumes after a message, HISTORY reads recent and stored ones.
  */
-import type { NamespaceModule } from '../lib/dispatch.js';
-import { emitHere } from '../lib/emit-here.js';
-import type { EventEnvelope } from '../lib/events.js';
+import type { NamespaceModule } from '../lib/core/dispatch.js';
+import { emitHere } from '../lib/transport/index.js';
+import type { EventEnvelope } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
-import { checkSize, displayName, parseObject, requireField, roomName } from '../lib/validate.js';
+import { checkSize, displayName, parseObject, requireField, roomName } from '../lib/core/validate.js';
 
 export const layout: NamespaceModule = {
   name: '/layout',

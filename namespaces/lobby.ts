@@ -5,13 +5,13 @@
  * to the lobby, RTCSIGNAL relays a signal to one peer of the same lobby, and HISTORY reads the
  * lobby's messages.
  */
-import type { NamespaceModule, VerbContext } from '../lib/dispatch.js';
-import { emitHere } from '../lib/emit-here.js';
-import { ServiceError } from '../lib/errors.js';
-import type { ServerEvents } from '../lib/events.js';
+import type { NamespaceModule, VerbContext } from '../lib/core/dispatch.js';
+import { emitHere } from '../lib/transport/index.js';
+import { ServiceError } from '../lib/core/errors.js';
+import type { ServerEvents } from '../lib/core/events.js';
 import { parseLimit, parseOptions, parsePosition, parseStore } from '../lib/history/parse.js';
 import { sendHistory } from '../lib/history/reply.js';
-import { checkSize, parseJson, parseObject, requireField, roomName } from '../lib/validate.js';
+import { checkSize, parseJson, parseObject, requireField, roomName } from '../lib/core/validate.js';
 
 async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
   const current = socket.data.lobby;

@@ -4,12 +4,12 @@
  * `data` may be any value). JOIN `(id, {since}?)` resumes after a message, HISTORY `(id, options?)`
  * reads recent and stored ones.
  */
-import type { NamespaceModule, Verb } from '../lib/dispatch.js';
-import type { ServerEvents, TriggerHistoryItem } from '../lib/events.js';
+import type { NamespaceModule, Verb } from '../lib/core/dispatch.js';
+import type { ServerEvents, TriggerHistoryItem } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
 import type { MessageMeta } from '../lib/history/types.js';
-import { checkSize, roomName } from '../lib/validate.js';
+import { checkSize, roomName } from '../lib/core/validate.js';
 
 /**
  * The optional options argument. Older clients may send anything after the data (it used to be

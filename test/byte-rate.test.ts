@@ -1,13 +1,13 @@
 /**
- * Per-connection rate limits are applied before a packet is parsed (lib/packet-rates.ts, in the
- * socket.io decoder of lib/guarded-parser.ts): a flood of large frames past the byte budget
+ * Per-connection rate limits are applied before a packet is parsed (lib/abuse/packet-rates.ts, in the
+ * socket.io decoder of lib/transport/guarded-parser.ts): a flood of large frames past the byte budget
  * (--byte-rate) is answered RATE_LIMITED without being parsed, the handler never runs, the sender
  * is cut past twice the burst, and others are not affected; events past --event-burst are not
  * parsed either. Every client version, WebSocket and long-polling.
  */
 import { expect } from 'chai';
 import { defaultAbuseLimits, type AbuseLimits } from '../lib/auth/config.js';
-import type { NamespaceModule } from '../lib/dispatch.js';
+import type { NamespaceModule } from '../lib/core/dispatch.js';
 import { namespaces } from '../namespaces/index.js';
 import { connect, next, request, TRANSPORTS, VERSIONS } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';

@@ -11,7 +11,7 @@ import { readyz, startNodes, waitUntil } from './helpers/cluster.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import type { Running } from './helpers/service.js';
-import type { Config } from '../lib/config.js';
+import type { Config } from '../lib/config/index.js';
 import { ALL_ROOMS, SECRET, hsToken, secretAuth } from './helpers/auth.js';
 
 const TTL_MS = 1000;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { itRefusesEachBadValue } from './helpers/config.js';
-import { buildConfig, loadConfig } from '../lib/config.js';
-import { ConfigError } from '../lib/errors.js';
+import { buildConfig, loadConfig } from '../lib/config/index.js';
+import { ConfigError } from '../lib/core/errors.js';
 
 describe('config', () => {
   it('has the documented defaults', () => {

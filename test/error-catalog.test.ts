@@ -1,10 +1,10 @@
 /**
- * The error catalog (lib/errors.ts) and the protocol's error table (docs/PROTOCOL.md section 6)
+ * The error catalog (lib/core/errors.ts) and the protocol's error table (docs/PROTOCOL.md section 6)
  * agree both ways: every code is documented with its HTTP status, every documented code exists.
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { ErrorCodes } from '../lib/errors.js';
+import { ErrorCodes } from '../lib/core/errors.js';
 
 const PROTOCOL = new URL('../../docs/PROTOCOL.md', import.meta.url);
 
@@ -24,11 +24,11 @@ function documentedCodes(): Map<string, number> {
 }
 
 describe('error catalog and docs/PROTOCOL.md', () => {
-  it('every code of lib/errors.ts is in the protocol\'s error table with its HTTP status, and every code there exists', () => {
+  it('every code of lib/core/errors.ts is in the protocol\'s error table with its HTTP status, and every code there exists', () => {
     const documented = documentedCodes();
     const catalog = new Map(Object.entries(ErrorCodes).map(([code, { status }]) => [code, status]));
     expect([...catalog.keys()].filter((code) => !documented.has(code)), 'codes missing from docs/PROTOCOL.md').to.deep.equal([]);
-    expect([...documented.keys()].filter((code) => !catalog.has(code)), 'documented codes not in lib/errors.ts').to.deep.equal([]);
+    expect([...documented.keys()].filter((code) => !catalog.has(code)), 'documented codes not in lib/core/errors.ts').to.deep.equal([]);
     for (const [code, status] of catalog) expect(documented.get(code), `HTTP status of ${code}`).to.equal(status);
   });
 });

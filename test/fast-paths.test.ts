@@ -12,9 +12,7 @@
  *   test/fanout-order.test.ts pins the ordering).
  */
 import { expect } from 'chai';
-import { directFrameCount } from '../lib/direct-writes.js';
-import { singleRoomBroadcastCount } from '../lib/fanout-adapter.js';
-import { encodedEventCount } from '../lib/raw-encoder.js';
+import { directFrameCount, encodedEventCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
 import { connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import tty from 'node:tty';
-import { wantsColour, type LogStream } from '../lib/log-colour.js';
+import { wantsColour, type LogStream } from '../lib/log/colour.js';
 import { closeAll, connect, request } from './helpers/clients.js';
 import { startCli, tempDir, type RunningProcess } from './helpers/process.js';
 

@@ -1,7 +1,7 @@
 /** The byte budgets of the in-memory history: per room and for every room together, oldest first. */
 import { expect } from 'chai';
 import { MemoryHistory } from '../lib/history/memory.js';
-import { approxBytes } from '../lib/message-size.js';
+import { approxBytes } from '../lib/core/message-size.js';
 
 const KIB = 1024;
 const message = (n: number) => [{ sender: 's', room: 'r', message: 'x'.repeat(n) }];

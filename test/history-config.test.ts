@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { expect } from 'chai';
 import { itRefusesEachBadValue } from './helpers/config.js';
-import { buildConfig, loadConfig } from '../lib/config.js';
+import { buildConfig, loadConfig } from '../lib/config/index.js';
 import { runCli } from './helpers/process.js';
 
 describe('config: history, recovery and storage', () => {

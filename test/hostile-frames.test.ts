@@ -10,8 +10,8 @@ import WebSocket from 'ws';
 import { closeAll, connect, next, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
 import { ALL_ROOMS, hsToken, secretAuth, withToken } from './helpers/auth.js';
 import { serviceForSuite, type Running } from './helpers/service.js';
-import { jsonStart } from '../lib/guarded-parser.js';
-import { exceedsDepth } from '../lib/json-depth.js';
+import { jsonStart } from '../lib/transport/index.js';
+import { exceedsDepth } from '../lib/abuse/json-depth.js';
 
 /** `{"room":"r","message":[[…]]}` nested `depth` levels in all (the object is one). */
 const nestedPayload = (depth: number): string => `{"room":"deep","message":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSelfSigned } from '../lib/tls.js';
+import { generateSelfSigned } from '../lib/http/tls.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { startService } from './helpers/service.js';
 

@@ -1,14 +1,15 @@
 /**
  * No import cycles among the project's sources (lib, namespaces, server, tests, bench): each module
  * can be read, tested and loaded without the ones that use it. `import type` counts too (see
- * test/helpers/import-graph.ts).
+ * test/helpers/import-graph.ts). And lib/transport/, the code that touches dependency internals, is
+ * reached through lib/transport/index.ts only.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { findCycles, readImportGraph, type ImportGraph } from './helpers/import-graph.js';
+import { findCycles, reachesInto, readImportGraph, type ImportGraph } from './helpers/import-graph.js';
 
 const TSCONFIG = fileURLToPath(new URL('../../tsconfig.json', import.meta.url));
 
@@ -18,7 +19,7 @@ const graphOf = (edges: Record<string, string[]>): ImportGraph =>
 describe('import cycles', () => {
   it('none among the sources tsconfig.json compiles', () => {
     const graph = readImportGraph(TSCONFIG);
-    expect(graph.get('lib/service'), 'lib/service.ts and its imports were read').to.include('lib/pubsub');
+    expect(graph.get('lib/service'), 'lib/service.ts and its imports were read').to.include('lib/core/pubsub');
     const cycles = findCycles(graph);
     expect(cycles, `import cycles:\n  ${cycles.join('\n  ')}\n`).to.deep.equal([]);
   });
@@ -53,5 +54,30 @@ describe('import cycles', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the transport boundary', () => {
+  it('nothing outside lib/transport imports a file inside it other than lib/transport/index.ts', () => {
+    const graph = readImportGraph(TSCONFIG);
+    expect(graph.get('lib/service'), 'lib/service.ts imports the transport').to.include('lib/transport/index');
+    const reached = reachesInto(graph, 'lib/transport', 'lib/transport/index');
+    expect(reached, `import these from lib/transport/index.ts instead:\n  ${reached.join('\n  ')}\n`).to.deep.equal([]);
+  });
+
+  it('finds every import into the folder past its entry module, and nothing else', () => {
+    const graph = graphOf({
+      'lib/service': ['lib/transport/index', 'lib/transport/writes'],
+      'lib/transport/index': ['lib/transport/writes'],
+      'lib/transport/writes': ['lib/core/errors'],
+      'lib/transportation': ['lib/transport/writes'],
+      'test/writes.test': ['lib/transport/writes', 'lib/transport/index'],
+    });
+    expect(reachesInto(graph, 'lib/transport', 'lib/transport/index')).to.deep.equal([
+      'lib/service -> lib/transport/writes',
+      'lib/transportation -> lib/transport/writes',
+      'test/writes.test -> lib/transport/writes',
+    ]);
+    expect(reachesInto(graphOf({ 'lib/a': ['lib/transport/index'] }), 'lib/transport', 'lib/transport/index')).to.deep.equal([]);
   });
 });

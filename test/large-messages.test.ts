@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { collect, connect, next, request, VERSIONS, type TestClient } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
-import { LARGE_PACKET_CHARS } from '../lib/large-packets.js';
+import { LARGE_PACKET_CHARS } from '../lib/core/large-packets.js';
 import { largeJsonSlices } from '../lib/json/large-json.js';
 import { rawJsonFallbackParses, rawJsonMade } from '../lib/json/raw-json.js';
 

@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
-import type { AppSocket } from '../lib/app-socket.js';
+import type { AppSocket } from '../lib/core/app-socket.js';
 import { closeAll, connect, request, TRANSPORTS, VERSIONS, type ConnectOptions } from './helpers/clients.js';
 import { startService, type Running } from './helpers/service.js';
 

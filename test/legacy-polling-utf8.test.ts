@@ -1,5 +1,5 @@
 /**
- * Unit-level tests of lib/legacy-polling-utf8.ts on a bare socket.io server (allowEIO3), for what
+ * Unit-level tests of lib/transport/legacy-polling-utf8.ts on a bare socket.io server (allowEIO3), for what
  * legacy-clients.test.ts does not reach: pushes before the client speaks, classification, stock
  * parser paths, malformed input, install/uninstall, the helpers, and a browser-like 1.7 client.
  */
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Server, type Socket } from 'socket.io';
 import type ioV1 from 'socket.io-client-v1';
-import { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingUtf8, type LegacyClientKind } from '../lib/legacy-polling-utf8.js';
+import { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingUtf8, type LegacyClientKind } from '../lib/transport/index.js';
 import { closeAll, connect, request } from './helpers/clients.js';
 
 const require = createRequire(import.meta.url);

@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { defaultConfig } from '../lib/config.js';
-import { worstCaseMemory } from '../lib/memory-budget.js';
+import { defaultConfig } from '../lib/config/index.js';
+import { worstCaseMemory } from '../lib/abuse/memory-budget.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 
 const MIB = 1024 * 1024;

@@ -4,7 +4,7 @@
  * walked again by the recovery buffer in the same publication.
  */
 import { expect } from 'chai';
-import { approxBytes } from '../lib/message-size.js';
+import { approxBytes } from '../lib/core/message-size.js';
 
 describe('approxBytes (message-size)', () => {
   it('counts strings by length + 2, numbers 8, null 4, booleans 5, punctuation per value', () => {

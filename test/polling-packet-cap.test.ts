@@ -5,7 +5,7 @@
  * response is seen as sent.
  */
 import { expect } from 'chai';
-import { MAX_PACKETS_PER_POLL } from '../lib/polling-packet-cap.js';
+import { MAX_PACKETS_PER_POLL } from '../lib/transport/index.js';
 import { closeAll, connect, request } from './helpers/clients.js';
 import { MODES, startInMode } from './helpers/cluster.js';
 import type { Running } from './helpers/service.js';

@@ -1,11 +1,11 @@
 /**
- * Which connections get the recovery offset as a last argument (lib/recovery-offsets.ts): the
+ * Which connections get the recovery offset as a last argument (lib/transport/recovery-offsets.ts): the
  * handshake URLs real clients write, and what real JavaScript clients of every version receive,
  * through the one-room fast path and socket.io's generic broadcast, on one node and in cluster mode.
  */
 import { expect } from 'chai';
 import { Adapter } from 'socket.io-adapter';
-import { chooseOffsetPerConnection, offsetsWanted } from '../lib/recovery-offsets.js';
+import { chooseOffsetPerConnection, offsetsWanted } from '../lib/transport/index.js';
 import { closeAll, connect, request, TRANSPORTS, VERSIONS, type ClientVersion, type TestClient } from './helpers/clients.js';
 import { MODES, startInMode, waitUntil } from './helpers/cluster.js';
 import type { Running } from './helpers/service.js';

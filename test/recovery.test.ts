@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { io as ioV4, type Socket as ClientSocket } from 'socket.io-client';
 import type { MessageMeta } from '../lib/history/types.js';
-import { RecoveringFanoutAdapter } from '../lib/recovery.js';
+import { RecoveringFanoutAdapter } from '../lib/history/recovery.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { dropTransport } from './helpers/history.js';
 import { startService, type Running } from './helpers/service.js';

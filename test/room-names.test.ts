@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { RoomNames } from '../lib/room-names.js';
+import { RoomNames } from '../lib/core/room-names.js';
 
 describe('RoomNames (room -> name with the first entry inline)', () => {
   it('behaves like a Map under random set/delete/clear', () => {

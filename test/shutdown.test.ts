@@ -1,5 +1,5 @@
 /**
- * The publication drain of close() (lib/drain.ts), in process: while a stored publication is in
+ * The publication drain of close() (lib/core/drain.ts), in process: while a stored publication is in
  * flight, close() keeps the connections open, refuses every new publication with SHUTTING_DOWN
  * (nothing delivered), answers the one in flight once committed, and only then closes.
  * The same through SIGTERM of the CLI with a stream of publishers: test/storage.test.ts.

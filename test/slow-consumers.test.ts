@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
-import { ROOM_PREFIX, type AppSocket } from '../lib/app-socket.js';
-import { observeSendBuffers, unsentBytes, type EngineConn } from '../lib/slow-consumers.js';
+import { ROOM_PREFIX, type AppSocket } from '../lib/core/app-socket.js';
+import { type EngineConn, observeSendBuffers, unsentBytes } from '../lib/transport/index.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { startService } from './helpers/service.js';
 

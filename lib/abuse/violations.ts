@@ -3,7 +3,7 @@
  * packet nested too deep, not JSON, too large, far over the rate limits) may not simply reconnect
  * and start over with fresh per-connection budgets:
  *  - probation: for a minute after a violation, its new connections may only send small frames
- *    (--preauth-max-frame; lib/preauth-frames.ts refuses bigger ones from the frame header, before
+ *    (--preauth-max-frame; lib/transport/preauth-frames.ts refuses bigger ones from the frame header, before
  *    their body is read), so another 4 MB frame costs nothing to refuse;
  *  - past --violation-limit violations in a minute, its handshakes are refused for a minute.
  *

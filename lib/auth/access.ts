@@ -8,25 +8,24 @@
  *   token= over WebSocket only, ticket=, Authorization: Bearer) become `socket.data.auth`, or the
  *   connection is refused with a connect_error whose data is `{code, message}`. A credential is verified once per
  *   Engine.IO connection, so legacy clients' implicit '/' and their namespace share one ticket.
- * - The core asks `authorize()` before every JOIN and client publication (lib/pubsub.ts).
+ * - The core asks `authorize()` before every JOIN and client publication (lib/core/pubsub.ts).
  * - Each namespace module is wrapped: every verb is refused once its token has expired
  *   (TOKEN_EXPIRED); REFRESH {token} is added. (Event and byte rates are checked before parsing,
- *   in the socket.io decoder: lib/packet-rates.ts.)
+ *   in the socket.io decoder: lib/abuse/packet-rates.ts.)
  * - HTTP: API keys for publishing, POST /ticket.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Config } from '../config.js';
-import type { NamespaceModule, Verb } from '../dispatch.js';
-import { emitHere } from '../emit-here.js';
-import { ServiceError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { AppServer, AppSocket } from '../app-socket.js';
-import type { AccessControl } from '../pubsub.js';
+import type { Config } from '../config/index.js';
+import type { NamespaceModule, Verb } from '../core/dispatch.js';
+import { emitHere, limitSendBuffers, socketsOnConnection } from '../transport/index.js';
+import { ServiceError } from '../core/errors.js';
+import type { Logger } from '../log/logger.js';
+import type { AppServer, AppSocket } from '../core/app-socket.js';
+import type { AccessControl } from '../core/pubsub.js';
 import type { Violations } from '../abuse/violations.js';
-import { ConnectionLimiter, clientAddress } from '../rate-limits.js';
-import { limitSendBuffers } from '../slow-consumers.js';
-import { parseObject } from '../validate.js';
+import { ConnectionLimiter, clientAddress } from '../abuse/rate-limits.js';
+import { parseObject } from '../core/validate.js';
 import { ApiKeys, bearerToken } from './api-keys.js';
 import { Authorizer } from './authorizer.js';
 import { isLoopbackHost } from './config.js';
@@ -79,7 +78,7 @@ export class Access implements AccessControl {
   /** Handshake requests past the per-address connection rate: refused at the namespace. */
   /**
    * Handshakes let through over the connection rate, refused at the namespace. Keyed by the
-   * request's headers object: lean-connections.ts swaps the request itself for a smaller one after
+   * request's headers object: lib/transport/lean-connections.ts swaps the request itself for a smaller one after
    * the handshake but keeps its headers.
    */
   private readonly limitedRequests = new WeakSet<IncomingMessage['headers']>();
@@ -299,8 +298,7 @@ export class Access implements AccessControl {
       socket.disconnect();
       // Close the Engine.IO connection too when nothing on it is still valid (a legacy client's
       // implicit '/' expires with its namespace).
-      const client = socket.client as unknown as { sockets: Map<string, AppSocket>; conn: { close(): void } };
-      if ([...client.sockets.values()].every((s) => s.data.auth?.expired === true)) client.conn.close();
+      if (socketsOnConnection(socket).every((s) => s.data.auth?.expired === true)) socket.conn.close();
     }, grace);
     guard.grace.unref();
   }
@@ -322,7 +320,7 @@ export class Access implements AccessControl {
 
   /** Auth on: every verb refused with TOKEN_EXPIRED once the token has expired, plus REFRESH. */
   wrap(module: NamespaceModule): NamespaceModule {
-    // Event and byte rates are the decoder's (lib/packet-rates.ts); what is left is only for auth.
+    // Event and byte rates are the decoder's (lib/abuse/packet-rates.ts); what is left is only for auth.
     if (this.mode === 'none') return module;
     const verbs: Record<string, Verb> = {};
     for (const [event, verb] of Object.entries(module.verbs)) {

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ServiceError } from '../errors.js';
+import { ServiceError } from '../core/errors.js';
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
 

@@ -5,7 +5,7 @@
  * questions share one request. A timeout, a network error or any other answer denies and is not
  * cached (fail closed).
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 import type { AuthorizeUrlConfig } from './config.js';
 import type { Action } from './rights.js';
 

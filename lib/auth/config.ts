@@ -5,7 +5,7 @@
  */
 import { optionValues, type OptionValues } from '../config/option-values.js';
 import type { AbuseLimits, AuthConfig, AuthorizeUrlConfig, JwtConfig, JwtKeySource, OAuthConfig } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { loadPublicKey } from './public-key.js';
 
 export type { AbuseLimits, AuthConfig, AuthMode, AuthorizeUrlConfig, JwtConfig, JwtKeySource, OAuthConfig } from '../config/types.js';

@@ -7,7 +7,7 @@
  * times out refuses the token (fail closed) and is not cached.
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 import type { OAuthConfig } from './config.js';
 import { MAX_TOKEN_LENGTH, type TokenVerifier } from './jwt.js';
 import { unauthorized } from './principal.js';

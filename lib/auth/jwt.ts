@@ -8,7 +8,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 import type { JwtConfig } from '../config/types.js';
 import { ASYMMETRIC_ALGORITHMS, loadPublicKey } from './public-key.js';
 import { unauthorized, AuthError } from './principal.js';

@@ -2,7 +2,7 @@
  * Who a connection is, once its credentials are verified: the identity and rights it carries for
  * its lifetime (kept in socket.data.auth as plain data), and the coded refusals of authentication.
  */
-import { ServiceError, type ErrorCode } from '../errors.js';
+import { ServiceError, type ErrorCode } from '../core/errors.js';
 import { parseRoomsClaim, type RoomRights } from './rights.js';
 
 export interface Principal {

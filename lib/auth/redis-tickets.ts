@@ -2,7 +2,7 @@
  * Tickets shared by every node of a cluster: a ticket issued by one node can be redeemed on any
  * other, exactly once. Redis does both atomic steps (SET NX PX, GETDEL) and the expiry.
  */
-import type { RedisClient } from '../redis-connection.js';
+import type { RedisClient } from '../cluster/redis-connection.js';
 import type { TicketStore } from './tickets.js';
 
 export class RedisTicketStore implements TicketStore {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { GROUP_TITLES, helpLine } from './option-docs.js';
 import { OPTIONS, OPTION_NAMES, type OptionGroup, type OptionSpec } from './options.js';
 import type { RawValues } from './option-values.js';

@@ -4,8 +4,8 @@
  * `name` is how an error names the option: `--ticket-ttl (env TICKET_TTL)`.
  */
 import { resolve } from 'node:path';
-import { nonEmpty, parseBoolean, parseDuration, parseInteger, parseList, parseSize, readableFile } from '../config-values.js';
-import { ConfigError } from '../errors.js';
+import { nonEmpty, parseBoolean, parseDuration, parseInteger, parseList, parseSize, readableFile } from './values.js';
+import { ConfigError } from '../core/errors.js';
 
 export interface Kind<T> {
   parse(text: string, name: string): T;

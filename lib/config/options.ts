@@ -4,9 +4,9 @@
  * (`npm run docs:options`) all come from here, so a default is written once: here, as one would
  * type it, and parsed by the option's own kind like any given value.
  */
-import { parseHttpUrl, parseList, parseOrigins, parseRedisUrl } from '../config-values.js';
-import { ConfigError } from '../errors.js';
-import { LOG_LEVELS } from '../logger.js';
+import { parseHttpUrl, parseList, parseOrigins, parseRedisUrl } from './values.js';
+import { ConfigError } from '../core/errors.js';
+import { LOG_LEVELS } from '../log/logger.js';
 import { SQLITE_DRIVERS } from '../storage/sqlite-driver.js';
 import { boolean, directory, duration, integer, kind, nonEmptyText, oneOf, readablePath, size, someOf, text, type Kind } from './option-kinds.js';
 import type { LogFormat, Transport } from './types.js';

@@ -2,7 +2,7 @@
  * The shape of the one configuration object. Types only: every default and every check is in the
  * options table (lib/config/options.ts) and the code that assembles the object from it.
  */
-import type { LogFormat, LogLevel } from '../logger.js';
+import type { LogFormat, LogLevel } from '../log/logger.js';
 import type { StorageConfig } from '../storage/types.js';
 
 export type { LogFormat, LogLevel };

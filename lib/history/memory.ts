@@ -3,7 +3,7 @@
  * messages, bounded by count (--history-size), age (--history-ttl) and bytes: per room
  * (--history-max-bytes) and for every room together (--history-memory), oldest first in both cases.
  * Synchronous throughout, and cheap on the publish path: two Map lookups, a clock read, the
- * message's size (lib/message-size.ts) and a slot write per message.
+ * message's size (lib/core/message-size.ts) and a slot write per message.
  *
  * The process budget evicts the oldest message of the whole store: a FIFO of (room, offset) in
  * publication order. The oldest live record of it is always the oldest message of its room (a
@@ -14,7 +14,7 @@
  * quiet for the TTL; a later message starts a new epoch (the old positions no longer mean anything
  * here, and clients that come back with them are told so).
  */
-import { approxBytes } from '../message-size.js';
+import { approxBytes } from '../core/message-size.js';
 import { newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery } from './types.js';
 
 export interface MemoryHistoryOptions {

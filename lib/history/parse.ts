@@ -1,5 +1,5 @@
 /** Checks of the history fields clients send: JOIN `since`, HISTORY `limit`/`before`, publish `store`. */
-import { ServiceError } from '../errors.js';
+import { ServiceError } from '../core/errors.js';
 import type { Position } from './types.js';
 
 export const DEFAULT_HISTORY_LIMIT = 100;

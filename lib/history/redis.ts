@@ -15,14 +15,14 @@
  * with a position from a room that fell quiet is told TOO_OLD, not a misleading EPOCH_CHANGED. A
  * flushed or replaced Redis loses the hash, and the next message starts a new epoch.
  *
- * While Redis is away, messages are delivered on this node only (lib/cluster.ts) with a node-local
+ * While Redis is away, messages are delivered on this node only (lib/cluster/cluster.ts) with a node-local
  * epoch from `fallback`: positions from that time cannot be resumed, and say so (EPOCH_CHANGED).
  */
 import { randomUUID } from 'node:crypto';
-import { ServiceError } from '../errors.js';
-import { ROOM_PREFIX } from '../app-socket.js';
-import type { RedisConnection } from '../redis-connection.js';
-import { RedisScript } from '../redis-script.js';
+import { ServiceError } from '../core/errors.js';
+import { ROOM_PREFIX } from '../core/app-socket.js';
+import type { RedisConnection } from '../cluster/redis-connection.js';
+import { RedisScript } from '../cluster/redis-script.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import type { MemoryHistory } from './memory.js';

@@ -1,7 +1,7 @@
 /** Shared replies of the history verbs: JOIN `since` ack fields and HISTORY answers. */
-import { emitHere } from '../emit-here.js';
-import type { JoinRecovery } from '../events.js';
-import type { AppSocket } from '../app-socket.js';
+import { emitHere } from '../transport/index.js';
+import type { JoinRecovery } from '../core/events.js';
+import type { AppSocket } from '../core/app-socket.js';
 import type { HistoryEntry, MaybePromise, Recovery } from './types.js';
 
 /** The ack fields of a JOIN with `since`. */

@@ -1,11 +1,11 @@
 /**
  * An HTTP body that is a message (POST /bus-message/:room): a small one is parsed as any payload
  * is; a large one is validated in slices and kept whole as its text (RawJson), so that a 4 MB POST
- * costs the event loop no more than a 4 MB socket.io message does (lib/large-packets.ts).
+ * costs the event loop no more than a 4 MB socket.io message does (lib/core/large-packets.ts).
  */
-import { ServiceError } from '../errors.js';
-import { LARGE_PACKET_CHARS } from '../large-packets.js';
-import { parseJson } from '../validate.js';
+import { ServiceError } from '../core/errors.js';
+import { LARGE_PACKET_CHARS } from '../core/large-packets.js';
+import { parseJson } from '../core/validate.js';
 import { parseLargeJson, type LargeJsonResult } from './large-json.js';
 
 export function parseMessageBody(text: string, maxDepth: number): unknown {

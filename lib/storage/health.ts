@@ -7,7 +7,7 @@
  * PostgreSQL also reports a lost pooled connection on its own, which starts the probe too.
  */
 import type { Position } from '../history/types.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 import type { MessageStore, StoredMessage } from './types.js';
 
 /** How often a failing store is probed. */

@@ -3,7 +3,7 @@
  * `--retention` are deleted at start and then every hour (or every tenth of the retention, if
  * that is shorter).
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 import type { MessageStore, StorageConfig } from './types.js';
 
 export type { MessageStore, StorageConfig, StoredMessage } from './types.js';

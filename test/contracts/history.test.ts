@@ -2,13 +2,13 @@
  * The recent-history contract on MemoryHistory and on RedisHistory (a private redis-server). The
  * Redis store is driven as a cluster node drives it: publish, then this node's reader delivers the
  * adapter stream (here a small pump that reads the stream and moves the delivery cursor, as the
- * adapter's reader does in lib/cluster.ts), and a resume completes against what was delivered.
+ * adapter's reader does in lib/cluster/cluster.ts), and a resume completes against what was delivered.
  */
 import { DeliveryCursor } from '../../lib/history/delivery-cursor.js';
 import { MemoryHistory } from '../../lib/history/memory.js';
 import { RedisHistory } from '../../lib/history/redis.js';
 import { attachMeta } from '../../lib/history/types.js';
-import { RedisConnection } from '../../lib/redis-connection.js';
+import { RedisConnection } from '../../lib/cluster/redis-connection.js';
 import { captureLogger } from '../helpers/logs.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis } from '../helpers/redis.js';
 import { describeHistoryContract, type HistoryOptions, type HistoryUnderTest } from './history.contract.js';

@@ -1,10 +1,10 @@
 /**
- * The presence contract (lib/presence.ts PresenceStore), written once and run against every store:
+ * The presence contract (lib/presence/types.ts PresenceStore), written once and run against every store:
  * what the lobby and CLIENTS rely on. `list` order is not part of it (a Redis hash has none), so
  * lists are compared sorted.
  */
 import { expect } from 'chai';
-import type { Member, PresenceStore } from '../../lib/presence.js';
+import type { Member, PresenceStore } from '../../lib/presence/types.js';
 
 export interface PresenceUnderTest {
   /** Opens a store on the backend; for a shared backend, one more node of the same cluster. */

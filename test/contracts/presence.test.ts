@@ -1,8 +1,8 @@
 /** The presence contract on the memory store and on the Redis store (a private redis-server; every store a node of its own). */
 import { randomUUID } from 'node:crypto';
-import { MemoryPresence } from '../../lib/presence.js';
-import { RedisConnection } from '../../lib/redis-connection.js';
-import { RedisPresence } from '../../lib/redis-presence.js';
+import { MemoryPresence } from '../../lib/presence/memory.js';
+import { RedisConnection } from '../../lib/cluster/redis-connection.js';
+import { RedisPresence } from '../../lib/presence/redis.js';
 import { captureLogger } from '../helpers/logs.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis } from '../helpers/redis.js';
 import { describePresenceContract } from './presence.contract.js';

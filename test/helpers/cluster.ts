@@ -1,5 +1,5 @@
 /** Several service nodes joined by one Redis, each a createService on port 0. */
-import { clusterConfig, type Config } from '../../lib/config.js';
+import { clusterConfig, type Config } from '../../lib/config/index.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './redis.js';
 import { startService, type Running } from './service.js';
 

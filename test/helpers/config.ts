@@ -1,7 +1,7 @@
 /** Config test tables: every bad value must be a ConfigError naming its flag. */
 import { expect } from 'chai';
-import { buildConfig } from '../../lib/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { buildConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
 
 type FlagName = Parameters<Parameters<typeof buildConfig>[0]>[0];
 

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSelfSigned } from '../../lib/tls.js';
+import { generateSelfSigned } from '../../lib/http/tls.js';
 import { freePort } from './ports.js';
 
 /** The documented configuration (from dist/test/helpers back to the repository's deploy/). */

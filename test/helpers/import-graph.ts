@@ -92,3 +92,17 @@ function shortestPath(graph: ImportGraph, from: string, to: string): string[] {
   while (path[0] !== from) path.unshift(previous.get(path[0]!)!);
   return path;
 }
+
+/**
+ * Imports that reach into `folder` from outside it other than through its `entry` module, as
+ * `importer -> imported`, sorted: a folder reached through one module only has none.
+ */
+export function reachesInto(graph: ImportGraph, folder: string, entry: string): string[] {
+  const inside = (module: string): boolean => module.startsWith(`${folder}/`);
+  const found: string[] = [];
+  for (const [from, targets] of graph) {
+    if (inside(from)) continue;
+    for (const to of targets) if (inside(to) && to !== entry) found.push(`${from} -> ${to}`);
+  }
+  return found.sort();
+}

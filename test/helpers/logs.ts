@@ -1,6 +1,6 @@
 /** A logger that keeps every entry it is given, for asserting what the service logged. */
 import Transport from 'winston-transport';
-import { createLogger, type Logger } from '../../lib/logger.js';
+import { createLogger, type Logger } from '../../lib/log/logger.js';
 
 export function captureLogger(level: 'info' | 'debug' | 'silly' = 'silly'): { logger: Logger; entries: Array<Record<string, unknown>> } {
   const entries: Array<Record<string, unknown>> = [];

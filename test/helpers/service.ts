@@ -1,6 +1,6 @@
 /** Starts a real service on an ephemeral port for a suite, with a quiet logger. */
-import { defaultConfig, type Config } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
+import { defaultConfig, type Config } from '../../lib/config/index.js';
+import { createLogger } from '../../lib/log/logger.js';
 import { createService, type Service, type ServiceOptions } from '../../lib/service.js';
 import { closeAll } from './clients.js';
 

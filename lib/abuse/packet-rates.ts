@@ -1,0 +1,97 @@
+/**
+ * Per-connection rate limits applied to each socket.io packet BEFORE it is parsed (the decoder of
+ * lib/transport/guarded-parser.ts asks here with the packet's type and length, read from its header):
+ *
+ * - events: each EVENT / BINARY_EVENT packet costs 1 in a leaky bucket of --event-rate / --event-burst;
+ * - bytes: every packet costs its length (characters of the text, bytes of a binary attachment) in
+ *   a leaky bucket of --byte-rate per second whose burst holds one maximal message
+ *   (--max-payload + 64 KiB for its envelope).
+ *
+ * Above a bucket's burst an event is refused with RATE_LIMITED (and still counts, so a client that
+ * keeps sending fills the bucket); above twice the burst the connection is cut. A packet longer
+ * than the whole byte burst could never pass: PAYLOAD_TOO_LARGE (it holds a message over
+ * --max-payload). A refused packet is never parsed: the decoder hands socket.io a small stand-in
+ * event named REFUSED_EVENT, which lib/core/dispatch.ts answers like any refusal.
+ */
+import type { ErrorCode } from '../core/errors.js';
+import { EventBucket, type RateVerdict } from './rate-limits.js';
+
+/** The stand-in event of a refused packet: a symbol, so no client can send it. */
+export const REFUSED_EVENT: unique symbol = Symbol('refused packet');
+
+/** The stand-in event's argument. */
+export interface Refusal {
+  code: Extract<ErrorCode, 'RATE_LIMITED' | 'PAYLOAD_TOO_LARGE' | 'INVALID_JSON' | 'INVALID_PAYLOAD'>;
+  message: string;
+  /** The client event's name when its header showed it (for the ERROR event of legacy clients). */
+  event: string;
+  /** Close the connection (past twice a burst; a packet that socket.io would not have parsed). */
+  cut: boolean;
+}
+
+export interface PacketRateLimits {
+  eventsPerSecond: number;
+  eventBurst: number;
+  /** 0: no byte budget. */
+  bytesPerSecond: number;
+  byteBurst: number;
+}
+
+/** What the decoder does with a packet. */
+export type PacketVerdict = { kind: 'ok' } | { kind: 'refuse'; code: Refusal['code']; message: string; cut: boolean } | { kind: 'drop' } | { kind: 'cut' };
+
+/** Events can be answered; an ACK over the budget is dropped unparsed; others (CONNECT, DISCONNECT) pass. */
+export type PacketKind = 'event' | 'ack' | 'other';
+
+/** The byte bucket's burst: one maximal message and its envelope always pass. */
+export function byteBurst(maxPayload: number): number {
+  return maxPayload + 64 * 1024;
+}
+
+const OK: PacketVerdict = { kind: 'ok' };
+
+/** One per Engine.IO connection (one socket.io Decoder each); buckets are made on first use. */
+export class PacketRates {
+  private events: EventBucket | undefined;
+  private bytes: EventBucket | undefined;
+
+  constructor(private readonly limits: PacketRateLimits) {}
+
+  /** A packet of `length` bytes. */
+  packet(kind: PacketKind, length: number): PacketVerdict {
+    const isEvent = kind === 'event';
+    const { eventsPerSecond, eventBurst, bytesPerSecond, byteBurst } = this.limits;
+    let verdict: RateVerdict = 'ok';
+    let code: Refusal['code'] = 'RATE_LIMITED';
+    let message = '';
+    if (bytesPerSecond > 0) {
+      verdict = (this.bytes ??= new EventBucket(bytesPerSecond, byteBurst)).hit(length);
+      if (length > byteBurst) {
+        code = 'PAYLOAD_TOO_LARGE';
+        message = `packet of ${length} bytes: larger than any message allowed`;
+        if (verdict === 'ok') verdict = 'limited';
+      } else if (verdict !== 'ok') {
+        message = `over ${bytesPerSecond} bytes per second on this connection: slow down`;
+      }
+    }
+    if (isEvent && eventsPerSecond > 0) {
+      const events = (this.events ??= new EventBucket(eventsPerSecond, eventBurst)).hit(1);
+      if (events === 'cut' || (events === 'limited' && verdict === 'ok')) {
+        verdict = events;
+        code = 'RATE_LIMITED';
+        message = `over ${eventsPerSecond} events per second on this connection: slow down`;
+      }
+    }
+    if (verdict === 'ok') return OK;
+    if (verdict === 'cut' && !isEvent) return { kind: 'cut' };
+    if (kind === 'ack') return { kind: 'drop' };
+    if (kind === 'other') return OK;
+    return { kind: 'refuse', code, message, cut: verdict === 'cut' };
+  }
+
+  /** A binary attachment of an admitted packet: counted; only cut when far over. */
+  attachment(length: number): boolean {
+    if (this.limits.bytesPerSecond <= 0) return true;
+    return (this.bytes ??= new EventBucket(this.limits.bytesPerSecond, this.limits.byteBurst)).hit(length) !== 'cut';
+  }
+}

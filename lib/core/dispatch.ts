@@ -1,0 +1,141 @@
+/**
+ * Binds a namespace module's verbs to its socket.io namespace. Owns what is common to every
+ * verb: splitting off the optional ack, turning results into `{ok: true, ...}` and any failure
+ * into `{ok: false, error}` (or an ERROR event when there is no ack), refusing unknown events,
+ * and logging refusals at debug level. A verb never throws out of here.
+ */
+import { emitHere, useDirectWrites } from '../transport/index.js';
+import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
+import type { ArgumentStyle } from './large-packets.js';
+import type { Logger } from '../log/logger.js';
+import { REFUSED_EVENT, type Refusal } from '../abuse/packet-rates.js';
+import type { AppNamespace, AppSocket } from './app-socket.js';
+import type { PubSub } from './pubsub.js';
+
+export interface VerbContext {
+  socket: AppSocket;
+  nsp: AppNamespace;
+  core: PubSub;
+}
+
+/** What a verb returns is merged into its success ack. */
+export type VerbResult = Record<string, unknown> | void;
+/** `acked`: the client passed an ack callback (a verb may then answer in the ack alone). */
+export type Verb = (ctx: VerbContext, args: unknown[], acked: boolean) => VerbResult | Promise<VerbResult>;
+
+/** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */
+export interface NamespaceModule {
+  /** e.g. '/layout' */
+  name: string;
+  verbs: Record<string, Verb>;
+  /**
+   * How the verbs read their arguments, for packets too large to parse at once (lib/core/large-packets.ts):
+   * 'payload' (default) when the first argument is a payload object or a JSON string of one,
+   * 'opaque' when arguments are relayed as they are.
+   */
+  argumentStyle?: ArgumentStyle;
+  /** Runs once a connection is set up (e.g. /lobby joins the lobby named in the query). */
+  onConnect?: (ctx: VerbContext) => void | Promise<void>;
+  /** Runs when a connection closes, before the core forgets its rooms. */
+  onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
+  /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
+  onMembersLost?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
+  /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
+  onMembersBack?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
+}
+
+type AckFn = (reply: unknown) => void;
+
+export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger): void {
+  const verbs = new Map(Object.entries(module.verbs));
+
+  const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {
+    const error: ErrorBody = toErrorBody(err);
+    if (error.code === 'INTERNAL_ERROR') {
+      logger.error('verb failed', { nsp: nsp.name, event, socket: socket.id, err });
+    } else if (logger.isDebugEnabled()) {
+      logger.debug('refused client event', { nsp: nsp.name, event, socket: socket.id, code: error.code, reason: error.message });
+    }
+    if (ack) ack({ ok: false, error });
+    else if (socket.connected) emitHere(socket, 'ERROR', { ...error, event });
+  };
+
+  const succeed = (ack: AckFn | undefined, result: VerbResult): void => {
+    if (ack) ack(result ? { ok: true, ...result } : { ok: true });
+  };
+
+  // Synchronous verbs (NOTIFY, BROADCAST) are answered without a promise round: the hot path.
+  const run = (ctx: VerbContext, event: string, verb: Verb, args: unknown[], ack: AckFn | undefined): void => {
+    let result: VerbResult | Promise<VerbResult>;
+    try {
+      result = verb(ctx, args, ack !== undefined);
+    } catch (err) {
+      fail(ctx.socket, event, ack, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => succeed(ack, value),
+        (err: unknown) => fail(ctx.socket, event, ack, err),
+      );
+    } else {
+      succeed(ack, result);
+    }
+  };
+
+  /** A packet the decoder refused unparsed (rate limits, lib/abuse/packet-rates.ts): answered, maybe cut. */
+  const refused = (socket: AppSocket, refusal: Refusal, ack: AckFn | undefined): void => {
+    // Answered first: Engine.IO sends what is queued before it closes.
+    fail(socket, refusal.event, ack, new ServiceError(refusal.code, refusal.message));
+    if (refusal.cut && socket.connected) {
+      logger.warn('packet refused: disconnected', { nsp: nsp.name, socket: socket.id, code: refusal.code, reason: refusal.message });
+      socket.disconnect(true);
+    }
+  };
+
+  // The listeners are shared by every connection of the namespace (socket.io and EventEmitter
+  // call them with the socket as `this`): no closures per idle connection.
+  /** An event name fit for logs and errors (only built on a refusal). */
+  const shown = (event: unknown): string => String(event).slice(0, 64);
+
+  function onEvent(this: AppSocket, event: unknown, ...args: unknown[]): void {
+    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+    if (event === REFUSED_EVENT) {
+      refused(this, args[0] as Refusal, ack);
+      return;
+    }
+    const verb = typeof event === 'string' ? verbs.get(event) : undefined;
+    if (!verb) {
+      const name = shown(event);
+      fail(this, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
+      return;
+    }
+    run({ socket: this, nsp, core }, event as string, verb, args, ack);
+  }
+
+  function onDisconnect(this: AppSocket): void {
+    const ctx: VerbContext = { socket: this, nsp, core };
+    void (async () => {
+      try {
+        await module.onDisconnect?.(ctx);
+        await core.detach(ctx.socket);
+      } catch (err) {
+        logger.error('disconnect cleanup failed', { nsp: nsp.name, socket: ctx.socket.id, err });
+      }
+    })();
+  }
+
+  nsp.on('connection', (socket) => {
+    const restored = core.attach(socket);
+    useDirectWrites(socket.client);
+    socket.onAny(onEvent);
+    socket.on('disconnect', onDisconnect);
+    if (module.onConnect) {
+      const ctx: VerbContext = { socket, nsp, core };
+      // A restored socket's module hook runs once its rooms are back (lobby: JOINED again).
+      Promise.resolve(restored)
+        .then(() => (socket.connected ? module.onConnect!(ctx) : undefined))
+        .catch((err: unknown) => fail(socket, 'connect', undefined, err));
+    }
+  });
+}

@@ -1,0 +1,107 @@
+/**
+ * The wire contract in one place: every event a client may send, every event the server sends,
+ * and the reply shapes. docs/PROTOCOL.md describes the same in prose.
+ *
+ * Client payloads arrive either as objects or as JSON strings (the 2-IMMERSE client library sends
+ * `emit('JOIN', JSON.stringify({room, name}), ack)`); the namespace modules accept both.
+ */
+import type { ErrorBody } from './errors.js';
+import type { MessageMeta, Position, RecoveryFailure } from '../history/types.js';
+
+export type { MessageMeta, Position };
+
+export type JsonString = string;
+
+/** /layout and /bus */
+export interface RoomClientEvents {
+  JOIN: (payload: { room: string; name?: string; since?: Position } | JsonString, ack?: Ack<{ room: string; name: string } & Partial<JoinRecovery>>) => void;
+  LEAVE: (payload: { room: string } | JsonString, ack?: Ack<{ room: string; wasMember: boolean }>) => void;
+  NOTIFY: (payload: { room: string; message: unknown; store?: boolean } | JsonString, ack?: Ack<{ room: string } & PublishReceipt>) => void;
+  CLIENTS: (payload: { room: string } | JsonString, ack?: Ack<ClientsReply>) => void;
+  HISTORY: (payload: { room: string; limit?: number; before?: Position } | JsonString, ack?: Ack<HistoryReply<EventEnvelope>>) => void;
+}
+
+/** What the ack of every publishing verb (and the HTTP publish reply) reports. */
+export type PublishReceipt = {
+  /** The message's offset in its room. */
+  offset: number;
+  /** How many connections it was sent to (the publisher excluded). */
+  recipients: number;
+};
+
+/** Ack fields of a JOIN with `since`. */
+export type JoinRecovery =
+  | { recovered: true; replayed: number; epoch: string; offset: number }
+  | { recovered: false; reason: RecoveryFailure; epoch: string; offset: number };
+
+/** HISTORY ack fields, and the HISTORY event sent when there is no ack: oldest first. */
+export interface HistoryReply<M> {
+  room: string;
+  messages: M[];
+}
+
+/** A /trigger message in a HISTORY reply. */
+export interface TriggerHistoryItem {
+  event: 'EVENTS' | 'UPDATES' | 'STATUS';
+  data: unknown;
+  meta: MessageMeta;
+}
+
+/** /lobby */
+export interface LobbyClientEvents {
+  JOIN: (lobbyId: string, ack?: Ack<{ lobby: string; id: string; peers: string[] }>) => void;
+  LEAVE: (lobbyId: string, ack?: Ack<{ lobby: string }>) => void;
+  BROADCAST: (payload: { message: unknown; store?: boolean } | JsonString, ack?: Ack<{ lobby: string } & PublishReceipt>) => void;
+  HISTORY: (payload?: { limit?: number; before?: Position } | JsonString, ack?: Ack<HistoryReply<{ from: string; message: unknown; meta: MessageMeta }>>) => void;
+  RTCSIGNAL: (payload: ({ to: string } & Record<string, unknown>) | JsonString, ack?: Ack<{ to: string }>) => void;
+}
+
+/** /trigger */
+export interface TriggerClientEvents {
+  JOIN: (id: string, options?: { since?: Position }, ack?: Ack<{ room: string } & Partial<JoinRecovery>>) => void;
+  LEAVE: (id: string, ack?: Ack<{ room: string; wasMember: boolean }>) => void;
+  BROADCAST_EVENTS: (id: string, data: unknown, options?: { store?: boolean }, ack?: Ack<{ room: string } & PublishReceipt>) => void;
+  BROADCAST_UPDATES: (id: string, data: unknown, options?: { store?: boolean }, ack?: Ack<{ room: string } & PublishReceipt>) => void;
+  BROADCAST_STATUS: (id: string, data: unknown, options?: { store?: boolean }, ack?: Ack<{ room: string } & PublishReceipt>) => void;
+  HISTORY: (id: string, options?: { limit?: number; before?: Position }, ack?: Ack<HistoryReply<TriggerHistoryItem>>) => void;
+}
+
+export interface ClientsReply {
+  room: string;
+  clients: string[];
+}
+
+/**
+ * Fan-out envelope of /layout and /bus. `sender` is the publisher's display name. `meta` is added
+ * by the core's publish path (lib/history/types.ts).
+ */
+export interface EventEnvelope {
+  sender: string;
+  room: string;
+  message: unknown;
+  meta?: MessageMeta;
+}
+
+export interface ErrorEvent extends ErrorBody {
+  /** The client event that failed. */
+  event: string;
+}
+
+export interface ServerEvents {
+  EVENT: (envelope: EventEnvelope) => void;
+  CLIENTS: (reply: ClientsReply) => void;
+  PEERS: (peers: string[]) => void;
+  JOINED: (id: string) => void;
+  LEFT: (id: string) => void;
+  MESSAGE: (message: { from: string; message: unknown; meta?: MessageMeta }) => void;
+  RTCSIGNAL: (signal: Record<string, unknown> & { from: string }) => void;
+  /** Trigger events carry their meta as a trailing argument: `data` may be any JSON value. */
+  EVENTS: (data: unknown, meta?: MessageMeta) => void;
+  UPDATES: (data: unknown, meta?: MessageMeta) => void;
+  STATUS: (data: unknown, meta?: MessageMeta) => void;
+  HISTORY: (reply: HistoryReply<unknown>) => void;
+  ERROR: (error: ErrorEvent) => void;
+}
+
+export type AckReply<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+export type Ack<T> = (reply: AckReply<T>) => void;

@@ -1,0 +1,30 @@
+/**
+ * The transport: everything that reaches into socket.io, engine.io, ws, socket.io-parser or
+ * socket.io-adapter beyond their public API lives in lib/transport/, and the rest of the service
+ * (and the tests) import it from here only (test/import-cycles.test.ts checks that). The versions
+ * these modules were written for are pinned in package.json; `checkTransportInternals` (internals.ts)
+ * checks at start-up that every internal they rely on is still there.
+ */
+export { checkTransportInternals, missingInternals, type MissingInternal } from './internals.js';
+
+// Writing to connections: the short path to the wire and the single-room fan-out.
+export { directFrameCount, useDirectWrites } from './direct-writes.js';
+export { FanoutAdapter, singleRoomBroadcastCount } from './fanout-adapter.js';
+export { emitHere } from './emit-here.js';
+export { socketsOnConnection } from './connection-sockets.js';
+export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } from './slow-consumers.js';
+
+// Reading from connections: socket.io's parser with the limits in front.
+export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';
+export { encodedEventCount } from './raw-encoder.js';
+export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './preauth-frames.js';
+
+// Engine.IO: protocol versions, handshake memory, long-polling fixes.
+export { serveOnlyEio3And4 } from './eio-versions.js';
+export { releaseHandshakeRequests } from './lean-connections.js';
+export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';
+export { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingFix, installLegacyPollingUtf8, type LegacyClientKind } from './legacy-polling-utf8.js';
+
+// Connection-state recovery: offsets per connection, the cluster adapter's stream.
+export { argsFor, chooseOffsetPerConnection, chooseOffsetsAtHandshake, getsOffsets, markOffset, offsetsWanted } from './recovery-offsets.js';
+export { afterStreamEntries } from './stream-entries.js';

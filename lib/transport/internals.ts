@@ -1,0 +1,184 @@
+/**
+ * Every internal of socket.io, engine.io, ws, socket.io-parser and socket.io-adapter that the
+ * modules of lib/transport/ rely on, in one list, checked once when the service starts
+ * (`checkTransportInternals`, from createService) rather than at the first message. The versions
+ * these were written for are pinned in package.json; an upgrade that drops or renames one of them
+ * stops the start with the package, its installed version and what is missing.
+ *
+ * Static checks only (prototypes, classes, the source text of the methods whose behaviour is
+ * relied on): no server is made. Members set on instances are found in the source of the method
+ * that sets them. The modules still guard the objects they are given (an adapter, an engine) where
+ * one could come from elsewhere.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Adapter, ClusterAdapter } from 'socket.io-adapter';
+import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
+import * as wsImported from 'ws';
+import { DependencyError } from '../core/errors.js';
+
+export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter';
+
+interface Internal {
+  pkg: Package;
+  /** What must be there, as the error names it. */
+  what: string;
+  /** The transport modules that rely on it. */
+  usedBy: string;
+  present(): boolean;
+}
+
+export interface MissingInternal {
+  pkg: Package;
+  version: string;
+  what: string;
+  usedBy: string;
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/** The directory of the installed package `name` as `require` from `from` finds it. */
+function packageDir(name: string, from: NodeRequire = requireHere): string {
+  let dir = dirname(from.resolve(name));
+  for (;;) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === name) return dir;
+    } catch {
+      // no package.json here: look further up
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find the package.json of ${name}`);
+    dir = up;
+  }
+}
+
+function versionOf(dir: string): string {
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+}
+
+/** The copies socket.io and engine.io load (those are the ones patched). */
+const ioDir = packageDir('socket.io');
+const requireFromIo = createRequire(join(ioDir, 'package.json'));
+const engineDir = packageDir('engine.io', requireFromIo);
+const requireFromEngine = createRequire(join(engineDir, 'package.json'));
+const DIRS: Record<Package, string> = {
+  'socket.io': ioDir,
+  'engine.io': engineDir,
+  ws: packageDir('ws', requireFromEngine),
+  'socket.io-parser': packageDir('socket.io-parser'),
+  'socket.io-adapter': packageDir('socket.io-adapter', requireFromIo),
+};
+
+type Fn = (...args: any[]) => unknown;
+type Members = Record<string, unknown>;
+
+const isFunction = (value: unknown): value is Fn => typeof value === 'function';
+const sourceOf = (fn: unknown): string => (isFunction(fn) ? Function.prototype.toString.call(fn) : '');
+/** A prototype's method (own or inherited). */
+const method = (target: unknown, name: string): unknown => (target as Members | undefined)?.[name];
+/** Whether the source of `fn` (a method or a constructor) contains every one of `parts`. */
+const says = (fn: unknown, ...parts: string[]): boolean => {
+  const source = sourceOf(fn);
+  return source !== '' && parts.every((part) => source.includes(part));
+};
+
+/** A module of a package by its path (most of these are not exported), or undefined if it is not there. */
+function load<T>(from: NodeRequire, ...path: string[]): T | undefined {
+  try {
+    return from(join(...path)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Class {
+  prototype: Members;
+}
+
+function loadInternals(): Internal[] {
+  // The module objects socket.io and engine.io themselves load (CommonJS, by path where not exported).
+  const Client = load<{ Client?: Class }>(requireFromIo, ioDir, 'dist', 'client.js')?.Client;
+  const IoSocket = load<{ Socket?: Class }>(requireFromIo, ioDir, 'dist', 'socket.js')?.Socket;
+  const engineServer = load<{ BaseServer?: Class; Server?: Class & { errors?: Record<string, unknown> } }>(requireFromEngine, engineDir, 'build', 'server.js');
+  const EngineServer = engineServer?.Server;
+  const BaseServer = engineServer?.BaseServer;
+  const EngineSocket = load<{ Socket?: Class }>(requireFromEngine, engineDir, 'build', 'socket.js')?.Socket;
+  const EngineTransport = load<{ Transport?: Class }>(requireFromEngine, engineDir, 'build', 'transport.js')?.Transport;
+  const Polling = load<{ Polling?: Class }>(requireFromEngine, engineDir, 'build', 'transports', 'polling.js')?.Polling;
+  const WsTransport = load<{ WebSocket?: Class }>(requireFromEngine, engineDir, 'build', 'transports', 'websocket.js')?.WebSocket;
+  const parserV3 = load<Members>(requireFromEngine, engineDir, 'build', 'parser-v3', 'index.js') ?? {};
+  const ws = (load<Members>(requireFromEngine, 'ws') ?? {}) as { Receiver?: new (options: object) => Members; Sender?: Fn & { frame?: unknown; prototype: Members }; WebSocket?: Class };
+  const engineErrors = EngineServer?.errors;
+  const io = 'socket.io';
+  const eio = 'engine.io';
+  const parser = 'socket.io-parser';
+  const adapter = 'socket.io-adapter';
+
+  return [
+    // socket.io
+    { pkg: io, what: 'Client.prototype.writeToEngine()', usedBy: 'direct-writes, fanout-adapter, recovery-offsets', present: () => isFunction(method(Client?.prototype, 'writeToEngine')) },
+    { pkg: io, what: 'Client keeps its sockets in `this.sockets` (a Map)', usedBy: 'connection-sockets', present: () => says(Client, 'this.sockets = new Map()') },
+    { pkg: io, what: 'Socket.prototype.packet()', usedBy: 'emit-here', present: () => isFunction(method(IoSocket?.prototype, 'packet')) },
+    { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
+    { pkg: io, what: 'the engine.io it loads is the one the service imports', usedBy: 'every engine.io hook', present: () => load(requireFromIo, 'engine.io') === load(requireHere, 'engine.io') },
+
+    // engine.io
+    { pkg: eio, what: 'Server.prototype.verify() and Server.errors.BAD_REQUEST', usedBy: 'eio-versions', present: () => isFunction(method(EngineServer?.prototype, 'verify')) && typeof engineErrors?.BAD_REQUEST === 'number' },
+    { pkg: eio, what: 'Server.prototype.createTransport()', usedBy: 'lean-connections, legacy-polling-utf8, preauth-frames', present: () => isFunction(method(EngineServer?.prototype, 'createTransport')) },
+    { pkg: eio, what: 'the server keeps its connections in `this.clients`', usedBy: 'preauth-frames', present: () => says(BaseServer, 'this.clients = {}') },
+    { pkg: eio, what: 'the handshake sets a polling transport\'s `maxHttpBufferSize`', usedBy: 'preauth-frames', present: () => says(method(EngineServer?.prototype, 'handshake'), 'transport.maxHttpBufferSize = ') },
+    { pkg: eio, what: 'handleUpgrade() builds a WebSocketResponse holding `req`', usedBy: 'lean-connections', present: () => says(method(EngineServer?.prototype, 'handleUpgrade'), 'new WebSocketResponse(') },
+    { pkg: eio, what: 'Socket `writeBuffer`, `server` and `transport`', usedBy: 'direct-writes, slow-consumers, polling-packet-cap', present: () => says(EngineSocket, 'this.writeBuffer = []', 'this.server = server') && says(method(EngineSocket?.prototype, 'setTransport'), 'this.transport = transport') },
+    { pkg: eio, what: 'Socket.prototype.flush()', usedBy: 'polling-packet-cap', present: () => isFunction(method(EngineSocket?.prototype, 'flush')) },
+    { pkg: eio, what: 'Transport `protocol` and `parser`', usedBy: 'legacy-polling-utf8', present: () => says(EngineTransport, 'this.protocol = ', 'this.parser = ') },
+    { pkg: eio, what: 'the v3 parser\'s encodePacket, encodePayload, encodePayloadAsBinary, decodePayload', usedBy: 'legacy-polling-utf8', present: () => ['encodePacket', 'encodePayload', 'encodePayloadAsBinary', 'decodePayload'].every((f) => isFunction(parserV3[f])) },
+    { pkg: eio, what: 'polling transport onDataRequest() and `shouldClose`', usedBy: 'preauth-frames, polling-packet-cap', present: () => isFunction(method(Polling?.prototype, 'onDataRequest')) && says(method(Polling?.prototype, 'onDataRequest'), 'this.maxHttpBufferSize') && says(Polling, 'this.shouldClose') },
+    { pkg: eio, what: 'the WebSocket transport keeps ws\'s socket in `this.socket`', usedBy: 'direct-writes, preauth-frames, slow-consumers', present: () => says(WsTransport, 'this.socket = ') },
+    { pkg: eio, what: 'the ws it loads is the one the service imports', usedBy: 'direct-writes, preauth-frames', present: () => ws.Receiver === (wsImported as unknown as Members).Receiver && ws.Sender === (wsImported as unknown as Members).Sender },
+
+    // ws (engine.io's copy)
+    { pkg: 'ws', what: 'Receiver `_maxPayload`', usedBy: 'preauth-frames', present: () => isFunction(ws.Receiver) && new ws.Receiver({ maxPayload: 12345 })._maxPayload === 12345 },
+    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
+    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
+    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+
+    // socket.io-parser (the ESM build the service imports: the parser socket.io is given)
+    { pkg: parser, what: 'Decoder.prototype.add(), destroy() and emitReserved()', usedBy: 'guarded-parser', present: () => ['add', 'destroy', 'emitReserved'].every((f) => isFunction(method(Decoder.prototype, f))) },
+    { pkg: parser, what: 'Encoder.prototype.encode()', usedBy: 'raw-encoder', present: () => isFunction(method(Encoder.prototype, 'encode')) },
+    { pkg: parser, what: 'protocol 5 with packet types EVENT 2, ACK 3, BINARY_EVENT 5, BINARY_ACK 6', usedBy: 'guarded-parser, emit-here, recovery-offsets', present: () => protocol === 5 && PacketType.EVENT === 2 && PacketType.ACK === 3 && PacketType.BINARY_EVENT === 5 && PacketType.BINARY_ACK === 6 },
+
+    // socket.io-adapter
+    { pkg: adapter, what: 'Adapter.prototype.broadcast() calling this._encode(), this.apply() and writeToEngine()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, 'broadcast'), 'this._encode(', 'this.apply(', 'writeToEngine(') },
+    { pkg: adapter, what: 'Adapter.prototype._encode() setting wsPreEncodedFrame, and apply()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, '_encode'), 'wsPreEncodedFrame') && isFunction(method(Adapter.prototype, 'apply')) },
+    { pkg: adapter, what: 'ClusterAdapter `uid`, onMessage() and addOffsetIfNecessary()', usedBy: 'stream-entries, recovery-offsets', present: () => says(ClusterAdapter, 'this.uid = ') && isFunction(method(ClusterAdapter.prototype, 'onMessage')) && isFunction(method(ClusterAdapter.prototype, 'addOffsetIfNecessary')) },
+    { pkg: adapter, what: 'the copy socket.io loads is the one the service imports', usedBy: 'fanout-adapter', present: () => load<{ Adapter?: unknown }>(requireFromIo, 'socket.io-adapter')?.Adapter === Adapter },
+  ];
+}
+
+/** The internals that are not there, with their package's installed version; empty when all are. */
+export function missingInternals(): MissingInternal[] {
+  const internals = loadInternals();
+  const missing: MissingInternal[] = [];
+  for (const internal of internals) {
+    let ok: boolean;
+    try {
+      ok = internal.present();
+    } catch {
+      ok = false;
+    }
+    if (!ok) missing.push({ pkg: internal.pkg, version: versionOf(DIRS[internal.pkg]), what: internal.what, usedBy: internal.usedBy });
+  }
+  return missing;
+}
+
+/** Throws a DependencyError naming every missing internal (see the header); called once per start. */
+export function checkTransportInternals(): void {
+  const missing = missingInternals();
+  if (missing.length === 0) return;
+  const lines = missing.map((m) => `${m.pkg} ${m.version}: ${m.what} is missing (lib/transport: ${m.usedBy})`);
+  throw new DependencyError(
+    `the installed dependencies lack internals the transport relies on:\n  ${lines.join('\n  ')}\n` +
+      'lib/transport/ was written for the versions pinned in package.json: install those (npm ci) or adapt lib/transport/.',
+  );
+}

@@ -1,0 +1,71 @@
+/**
+ * Lets the HTTP request that opened an Engine.IO connection be garbage-collected once the
+ * connection is set up. engine.io keeps it for the connection's whole life twice over: as
+ * `Socket.request`, and, for WebSocket, through the `WebSocketResponse` it builds for middlewares
+ * (a 'close' listener on the TCP socket holds that response, and the response holds `req`). With
+ * its parser state, raw headers and stream objects that is ~0.8 KB of heap per idle connection.
+ *
+ * socket.io reads only `headers`, `url`, `_query` and `connection.encrypted` of `conn.request`
+ * (to build `socket.handshake` when a namespace is joined, possibly later), so a small object
+ * with just those replaces it. Consequence for code using `socket.request`: only those fields
+ * (plus `method` and the peer address as `socket`/`connection`) are there; `socket.handshake` is unchanged.
+ */
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { AppServer } from '../core/app-socket.js';
+
+/** What is left of the opening request: the fields socket.io's handshake (and our handlers) read. */
+export interface HandshakeRequest {
+  method: string | undefined;
+  url: string | undefined;
+  headers: IncomingMessage['headers'];
+  _query: Record<string, string>;
+  connection: { encrypted: boolean; remoteAddress: string | undefined };
+  /** the same object as `connection` (Node's newer name for it) */
+  socket: { encrypted: boolean; remoteAddress: string | undefined };
+}
+
+type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
+/** engine.io's `WebSocketResponse` (not exported): `req` is only read by middlewares' setHeader(). */
+type UpgradeResponse = { req: EngineRequest | null };
+interface EngineInternals {
+  use(fn: (req: EngineRequest, res: ServerResponse | UpgradeResponse, next: (err?: Error) => void) => void): void;
+  createTransport(name: string, req: EngineRequest): unknown;
+  on(event: 'connection', fn: (conn: { request: EngineRequest | HandshakeRequest }) => void): void;
+}
+
+function slim(req: EngineRequest): HandshakeRequest {
+  const socket = req.socket as TLSSocket | null;
+  const peer = { encrypted: Boolean(socket?.encrypted), remoteAddress: socket?.remoteAddress };
+  return { method: req.method, url: req.url, headers: req.headers, _query: req._query ?? {}, connection: peer, socket: peer };
+}
+
+export function releaseHandshakeRequests(io: AppServer): void {
+  const engine = io.engine as unknown as EngineInternals;
+  // WebSocket upgrade request -> its WebSocketResponse, until a transport is made from it.
+  // Weak: a refused upgrade takes its entry with it.
+  const upgrades = new WeakMap<EngineRequest, UpgradeResponse>();
+  engine.use((req, res, next) => {
+    if (!(res instanceof ServerResponse)) upgrades.set(req, res);
+    next();
+  });
+
+  // A transport is built from the request once every middleware has run and, for WebSocket,
+  // ws has answered the upgrade: the response object has no further use (new sessions and
+  // polling -> websocket upgrades alike).
+  const createTransport = engine.createTransport;
+  engine.createTransport = function (this: unknown, name: string, req: EngineRequest) {
+    const res = upgrades.get(req);
+    if (res) {
+      upgrades.delete(req);
+      res.req = null;
+    }
+    return createTransport.call(this, name, req);
+  };
+
+  // socket.io has built its Client (and, for Engine.IO v3, the '/' socket) by now: its
+  // listener was registered first.
+  engine.on('connection', (conn) => {
+    conn.request = slim(conn.request as EngineRequest);
+  });
+}
