@@ -13,12 +13,13 @@
  *   (TOKEN_EXPIRED); REFRESH {token} is added. (Event and byte rates are checked before parsing,
  *   in the socket.io decoder: lib/abuse/packet-rates.ts.)
  * - HTTP: API keys for publishing, POST /ticket.
+ * (The send-buffer limit is installed by lib/service.ts.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config/index.js';
 import type { NamespaceModule, Verb } from '../core/dispatch.js';
-import { emitHere, limitSendBuffers, socketsOnConnection } from '../transport/index.js';
+import { emitHere, socketsOnConnection } from '../transport/index.js';
 import { ServiceError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AppServer, AppSocket } from '../core/app-socket.js';
@@ -85,7 +86,6 @@ export class Access implements AccessControl {
   /** Engine.IO connection -> credential -> its verification, shared by the connection's namespaces. */
   private readonly verified = new WeakMap<object, Map<string, Promise<Principal>>>();
   private readonly guards = new WeakMap<AppSocket, Guard>();
-  private stopSendLimit: () => void = () => {};
 
   constructor(
     private readonly config: Config,
@@ -134,7 +134,6 @@ export class Access implements AccessControl {
       });
       nsp.on('connection', (socket) => this.onConnection(socket));
     }
-    this.stopSendLimit = limitSendBuffers(io, abuse.maxSendBuffer, this.logger);
 
     if (this.mode === 'none' && !isLoopbackHost(this.config.host)) {
       this.logger.warn('authentication is off (--auth none) on a non-loopback address: anyone who can reach the port may join any room and publish');
@@ -413,7 +412,6 @@ export class Access implements AccessControl {
   }
 
   async close(): Promise<void> {
-    this.stopSendLimit();
     if (this.ownsTicketStore) await this.ticketStore?.close();
   }
 }
