@@ -14,7 +14,7 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
 import { attachNamespace, type NamespaceModule } from './core/dispatch.js';
-import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4 } from './transport/index.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4 } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
@@ -185,8 +185,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger,
     { history, store },
   );
-  // Authentication, authorization and abuse limits (lib/auth/access.ts): every verb is guarded,
-  // the core asks it before JOINs and publications, every namespace gets its middleware.
+  // Authentication, authorization and the handshake's abuse limits (lib/auth/access.ts): every
+  // verb is guarded, the core asks it before JOINs and publications, every namespace gets its
+  // middleware.
   // In cluster mode tickets live in Redis, so a ticket from one node is redeemed on any other.
   const ticketStore = options.access?.ticketStore ?? (cluster && config.cluster ? new RedisTicketStore(cluster.connection.client, config.cluster.keyPrefix) : undefined);
   // ... and the per-address connection budget is shared by the cluster.
@@ -207,6 +208,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
   access.install(io, core);
+  // Slow consumers: a connection whose unsent bytes pass --max-send-buffer is closed.
+  const stopSendLimit = limitSendBuffers(io, config.abuse.maxSendBuffer, logger);
   // Auth on: small frames only until a namespace admitted the connection with credentials. Auth off:
   // small frames only for the connections of an address on probation for breaking the protocol.
   if (config.auth.mode !== 'none' || violations.enabled) {
@@ -267,6 +270,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     }
     stopRetention();
     await core.close();
+    stopSendLimit();
     await access.close();
     await cluster?.close();
     logger.info('closed');

@@ -63,7 +63,7 @@ export interface Published {
 }
 
 export class PubSub {
-  /** Set when authentication is on (lib/auth/access.ts); absent, everything is allowed. */
+  /** Set when authentication is on (lib/auth/authorization.ts); absent, everything is allowed. */
   access?: AccessControl;
   /** Graceful shutdown: refuses new publications, answers those in flight (lib/core/drain.ts). */
   readonly drain = new PublicationDrain();

@@ -7,7 +7,7 @@
  *  - long-polling: Engine.IO's per-transport `maxHttpBufferSize` ends a POST with 413 as soon as
  *    the body passes it (the rest is not kept); before authentication that closes the connection.
  * A connection is authenticated once any namespace admitted it with credentials
- * (`socket.data.auth`, lib/auth/access.ts): the service calls `authenticated(socket.conn)`.
+ * (`socket.data.auth`, lib/auth/admission.ts): the service calls `authenticated(socket.conn)`.
  *
  * The same bound holds the connections of a client address on probation for breaking the protocol
  * (lib/abuse/violations.ts), for their lifetime: a hostile client that reconnects cannot send

@@ -1,0 +1,71 @@
+/**
+ * The Engine.IO handshake check (`allowRequest`, once per new connection, before any socket.io
+ * work): allowed origins, addresses blocked for repeat protocol violations, new connections per
+ * client address. Past the connection rate a handshake is still let through, marked, and refused
+ * at the namespace with RATE_LIMITED (`overRate`, read by lib/auth/admission.ts); past twice the
+ * rate, or blocked, the handshake itself is refused (HTTP 403).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Config } from '../config/index.js';
+import type { AppServer } from '../core/app-socket.js';
+import type { Logger } from '../log/logger.js';
+import { AuthError } from '../auth/principal.js';
+import { clientAddress, type ConnectionLimiter } from './rate-limits.js';
+import type { Violations } from './violations.js';
+
+export const connectionRateError = (): AuthError => new AuthError('RATE_LIMITED', 'too many new connections from this address: retry later');
+
+export class HandshakeGate {
+  /**
+   * Handshakes let through over the connection rate, refused at the namespace. Keyed by the
+   * request's headers object: lib/transport/lean-connections.ts swaps the request itself for a smaller one after
+   * the handshake but keeps its headers.
+   */
+  private readonly limitedRequests = new WeakSet<IncomingMessage['headers']>();
+
+  constructor(
+    private readonly config: Pick<Config, 'corsOrigin' | 'abuse'>,
+    private readonly logger: Logger,
+    private readonly connections: ConnectionLimiter,
+    private readonly violations: Violations | undefined,
+  ) {}
+
+  /** Sets Engine.IO's `allowRequest` when there is anything to check. */
+  install(io: AppServer): void {
+    const { corsOrigin, abuse } = this.config;
+    const origins = corsOrigin === '*' ? undefined : new Set(corsOrigin);
+    if (origins || abuse.connectionsPerSecond > 0 || this.violations?.enabled) {
+      io.engine.opts.allowRequest = (req, fn) => this.allowRequest(req, origins, fn);
+    }
+  }
+
+  /** This connection's handshake came over the connection rate: refuse it at the namespace. */
+  overRate(request: Pick<IncomingMessage, 'headers'>): boolean {
+    return this.limitedRequests.has(request.headers);
+  }
+
+  private allowRequest(req: IncomingMessage, origins: Set<string> | undefined, fn: (err: string | null | undefined, ok: boolean) => void): void {
+    const origin = req.headers.origin;
+    // Browsers always send Origin on cross-site and WebSocket requests; other clients need none.
+    if (origins && origin !== undefined && !origins.has(origin)) {
+      if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: origin not allowed', { origin: origin.slice(0, 200) });
+      fn('origin not allowed', false);
+      return;
+    }
+    const address = clientAddress(req, this.config.abuse.trustProxy);
+    if (this.violations?.blocked(address)) {
+      if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: too many protocol violations', { address });
+      fn('RATE_LIMITED', false);
+      return;
+    }
+    this.connections.check(address).then((verdict) => {
+      if (verdict === 'cut') {
+        if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: connection rate', { address });
+        fn('RATE_LIMITED', false);
+        return;
+      }
+      if (verdict === 'limited') this.limitedRequests.add(req.headers);
+      fn(null, true);
+    }, () => fn(null, true));
+  }
+}
