@@ -46,7 +46,10 @@ export interface BroadcastTemplate {
   after: string;
 }
 
-/** The template socket.io's cluster adapter would write for `broadcast`, with ROOM_MESSAGE_UID. */
+/**
+ * The template socket.io's cluster adapter would write for `broadcast`, with ROOM_MESSAGE_UID (the
+ * packet also names its namespace, which the adapter leaves to socket.io-adapter's broadcast).
+ */
 export function roomBroadcastTemplate(broadcast: RoomBroadcast): BroadcastTemplate {
   const opts = JSON.stringify({ rooms: broadcast.rooms, except: broadcast.except, flags: {} });
   const before = `{"opts":${opts},"packet":{"type":${PacketType.EVENT},"nsp":${JSON.stringify(broadcast.nsp)},"data":[${JSON.stringify(broadcast.event)},`;
