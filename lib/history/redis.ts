@@ -7,10 +7,10 @@
  * --history-max-bytes (a byte total in the hash; oldest trimmed first), expiring
  * --history-ttl after the last message). One Lua script publishes a message: it takes the next
  * offset (a new epoch when the room had none), writes the message with its meta to the room's
- * stream and, as a BROADCAST entry, to the cluster adapter's stream (its format:
- * lib/transport/stream-format.ts), which every node (this one included) reads in order and
- * delivers from. One atomic step for all three is what makes every
- * node deliver a room's messages in offset order, whoever published them.
+ * stream and, as a BROADCAST entry (built by lib/transport/stream-format.ts), to the cluster
+ * adapter's stream, which every node (this one included) reads in order and delivers from. One
+ * atomic step for all three is what makes every node deliver a room's messages in offset order,
+ * whoever published them.
  *
  * A room's hash outlives its messages by a day (ROOM_IDLE_MS): a client that comes back within it
  * with a position from a room that fell quiet is told TOO_OLD, not a misleading EPOCH_CHANGED. A
