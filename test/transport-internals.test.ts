@@ -16,7 +16,7 @@ import { startService } from './helpers/service.js';
 
 const require = createRequire(import.meta.url);
 const ROOT = new URL('../../', import.meta.url);
-const PINNED = ['socket.io', 'engine.io', 'ws', 'socket.io-parser', 'socket.io-adapter'];
+const PINNED = ['socket.io', 'engine.io', 'ws', 'socket.io-parser', 'socket.io-adapter', '@socket.io/redis-streams-adapter'];
 
 /** The version of the copy of `pkg` that `from` loads. */
 const installedVersion = (pkg: string, from = require): string => {

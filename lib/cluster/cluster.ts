@@ -24,14 +24,11 @@ import type { ClusterConfig } from '../config/index.js';
 import { DeliveryCursor } from '../history/delivery-cursor.js';
 import type { Logger } from '../log/logger.js';
 import { RedisConnection } from './redis-connection.js';
-import { afterStreamEntries, chooseOffsetPerConnection } from '../transport/index.js';
+import { afterStreamEntries, chooseOffsetPerConnection, markerEntry } from '../transport/index.js';
 import { RedisPresence, type LostMembers } from '../presence/redis.js';
 
 /** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
 const ADAPTER_MAX_LEN = 10_000;
-
-const MARKER_UID = 'notify-marker';
-const MARKER_TYPE = '99';
 
 /** What socket.io accepts as its `adapter` option: called with `new` for each namespace. */
 export type AdapterFactory = (nsp: any) => Adapter;
@@ -76,8 +73,8 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
   });
   const sessionKeyPrefix = `${config.keyPrefix}:session:`;
   const adapterStream = { name: `${config.keyPrefix}:stream`, maxLen: ADAPTER_MAX_LEN };
-  // An entry of a type no adapter acts on, which every node's reader passes (DeliveryCursor.position).
-  const cursor = new DeliveryCursor((ns) => connection.run((c) => c.xAdd(adapterStream.name, '*', { uid: MARKER_UID, nsp: ns, type: MARKER_TYPE })));
+  // An entry every node's reader passes and no adapter acts on (DeliveryCursor.position).
+  const cursor = new DeliveryCursor((ns) => connection.run((c) => c.xAdd(adapterStream.name, '*', markerEntry(ns))));
   const streams = createAdapter(connection.client, {
     streamName: adapterStream.name,
     maxLen: adapterStream.maxLen,

@@ -20,7 +20,7 @@
  * live). A read goes again when something for its rooms was delivered here while it ran.
  */
 import type { Session } from 'socket.io-adapter';
-import { emitHere, getsOffsets } from '../transport/index.js';
+import { emitHere, getsOffsets, parseBroadcast, type StreamFields } from '../transport/index.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import { MAX_RESUME_READS } from './types.js';
 import type { Logger } from '../log/logger.js';
@@ -38,7 +38,7 @@ const PENDING_MS = 60_000;
 
 interface StreamEntry {
   id: string;
-  message: Record<string, string>;
+  message: StreamFields;
 }
 
 /** What a cluster adapter offers `resumeFromStream`. */
@@ -145,27 +145,6 @@ export function streamRestoreOf(socket: AppSocket): { restore: StreamRestore; of
   return restore && pending ? { restore, ...pending } : undefined;
 }
 
-interface StreamBroadcast {
-  requestId?: string;
-  packet: { type: number; data: unknown[] };
-  opts: { rooms: string[]; except: string[]; flags?: { volatile?: boolean } };
-}
-
-/** A broadcast entry of this namespace as socket.io's cluster adapter writes it, or undefined. */
-function broadcastOf(entry: StreamEntry, ns: string): { data: unknown[]; rooms: Set<string>; except: Set<string> } | undefined {
-  const m = entry.message;
-  if (m.nsp !== ns || m.type !== '3' || !m.data?.startsWith('{')) return undefined;
-  let parsed: StreamBroadcast;
-  try {
-    parsed = JSON.parse(m.data) as typeof parsed;
-  } catch {
-    return undefined; // not written by socket.io: the adapter skips it too
-  }
-  if (!Array.isArray(parsed.packet?.data) || !Array.isArray(parsed.opts?.rooms) || !Array.isArray(parsed.opts.except)) return undefined;
-  if (parsed.requestId !== undefined || parsed.packet.type !== 2 || parsed.opts.flags?.volatile) return undefined;
-  return { data: parsed.packet.data, rooms: new Set(parsed.opts.rooms), except: new Set(parsed.opts.except) };
-}
-
 /**
  * Puts a socket restored by CSR in cluster mode back in order (see the header comment). Runs from
  * the `connection` handler, so after the middlewares, with the credentials the client has now.
@@ -234,7 +213,7 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
   }
   let replayed = 0;
   for (const entry of entries) {
-    const packet = broadcastOf(entry, ns);
+    const packet = parseBroadcast(entry.message, ns);
     if (!packet || packet.except.has(socket.id)) continue;
     const toRooms = compareStreamIds(entry.id, delivered) <= 0 && reaches(packet, roomKeys);
     const toSocket = packet.rooms.has(socket.id) && (connectedAt === undefined || compareStreamIds(entry.id, connectedAt) <= 0);

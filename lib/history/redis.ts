@@ -7,9 +7,10 @@
  * --history-max-bytes (a byte total in the hash; oldest trimmed first), expiring
  * --history-ttl after the last message). One Lua script publishes a message: it takes the next
  * offset (a new epoch when the room had none), writes the message with its meta to the room's
- * stream and, as a BROADCAST entry, to the cluster adapter's stream, which every node (this one
- * included) reads in order and delivers from. One atomic step for all three is what makes every
- * node deliver a room's messages in offset order, whoever published them.
+ * stream and, as a BROADCAST entry (built by lib/transport/stream-format.ts), to the cluster
+ * adapter's stream, which every node (this one included) reads in order and delivers from. One
+ * atomic step for all three is what makes every node deliver a room's messages in offset order,
+ * whoever published them.
  *
  * A room's hash outlives its messages by a day (ROOM_IDLE_MS): a client that comes back within it
  * with a position from a room that fell quiet is told TOO_OLD, not a misleading EPOCH_CHANGED. A
@@ -24,12 +25,11 @@ import { ROOM_PREFIX } from '../core/app-socket.js';
 import type { RedisConnection } from '../cluster/redis-connection.js';
 import { RedisScript } from '../cluster/redis-script.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
+import { roomBroadcastTemplate } from '../transport/index.js';
 import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import type { MemoryHistory } from './memory.js';
 import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery, type RecoveryReader } from './types.js';
 
-/** The adapter-stream uid of room messages: no adapter has it, so every node delivers them, the publisher's too. */
-export const ROOM_MESSAGE_UID = 'notify-room-message';
 /** How long a room's epoch and last offset outlive its last message or resume. */
 const ROOM_IDLE_MS = 24 * 60 * 60_000;
 
@@ -42,16 +42,19 @@ if not epoch then
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local args = ARGV[9] .. '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '","ts":' .. ARGV[2] .. '}' .. ARGV[10]
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'uid', ARGV[7], 'nsp', ARGV[8], 'type', '3', 'data', ARGV[11] .. args .. ARGV[12])
+local args = ARGV[7] .. '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '","ts":' .. ARGV[2] .. '}' .. ARGV[8]
+-- The adapter's entry: names and values from ARGV[12] on, the last value followed by the arguments and ARGV[11].
+local entry = {unpack(ARGV, 12)}
+entry[#entry] = entry[#entry] .. args .. ARGV[11]
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(entry))
 if tonumber(ARGV[3]) > 0 then
   local a = '[' .. args .. ']'
   local bytes = 0
   if redis.call('EXISTS', KEYS[2]) == 1 then bytes = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0 end
-  redis.call('XADD', KEYS[2], offset .. '-0', 's', id, 't', ARGV[2], 'e', ARGV[13], 'a', a)
+  redis.call('XADD', KEYS[2], offset .. '-0', 's', id, 't', ARGV[2], 'e', ARGV[9], 'a', a)
   bytes = bytes + #a
   local len = redis.call('XLEN', KEYS[2])
-  local size, max = tonumber(ARGV[3]), tonumber(ARGV[14])
+  local size, max = tonumber(ARGV[3]), tonumber(ARGV[10])
   -- Oldest first, past --history-size entries or --history-max-bytes (the byte total lives in the room's hash).
   while len > 0 and (len > size or bytes > max) do
     local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
@@ -142,9 +145,8 @@ export class RedisHistory implements HistoryStore {
     attachMeta(event, args, this.marker as unknown as MessageMeta);
     const json = stringifyWithRaw(args);
     const cut = json.lastIndexOf(this.markerJson);
-    // The packet socket.io's cluster adapter would write for `nsp.to(room).except(socket).emit(...)`.
-    const opts = JSON.stringify({ rooms: [ROOM_PREFIX + room], except: except === undefined ? [] : [except], flags: {} });
-    const packetStart = `{"opts":${opts},"packet":{"type":2,"nsp":${JSON.stringify(ns)},"data":[${JSON.stringify(event)},`;
+    // The entry socket.io's cluster adapter would write for `nsp.to(room).except(socket).emit(...)`.
+    const entry = roomBroadcastTemplate({ nsp: ns, rooms: [ROOM_PREFIX + room], except: except === undefined ? [] : [except], event });
     const ts = this.now();
     const reply = (await connection.run((c) =>
       PUBLISH.run(c, {
@@ -156,14 +158,12 @@ export class RedisHistory implements HistoryStore {
           String(this.options.ttlMs),
           String(Math.max(ROOM_IDLE_MS, this.options.ttlMs)),
           String(this.options.adapterMaxLen),
-          ROOM_MESSAGE_UID,
-          ns,
           json.slice(1, cut),
           json.slice(cut + this.markerJson.length, -1),
-          packetStart,
-          ']}}',
           event,
           String(this.options.maxBytes ?? 2 ** 52),
+          entry.after,
+          ...entry.fields,
         ],
       }),
     )) as [string, number];

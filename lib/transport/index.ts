@@ -25,6 +25,8 @@ export { releaseHandshakeRequests } from './lean-connections.js';
 export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';
 export { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingFix, installLegacyPollingUtf8, type LegacyClientKind } from './legacy-polling-utf8.js';
 
-// Connection-state recovery: offsets per connection, the cluster adapter's stream.
+// Connection-state recovery and cluster delivery: offsets per connection, the cluster adapter's
+// stream and its entry format.
 export { argsFor, chooseOffsetPerConnection, chooseOffsetsAtHandshake, getsOffsets, markOffset, offsetsWanted } from './recovery-offsets.js';
 export { afterStreamEntries } from './stream-entries.js';
+export { fillBroadcast, markerEntry, parseBroadcast, roomBroadcastTemplate, ROOM_MESSAGE_UID, type BroadcastTemplate, type ParsedBroadcast, type RoomBroadcast, type StreamFields } from './stream-format.js';

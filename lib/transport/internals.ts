@@ -1,13 +1,14 @@
 /**
- * Every internal of socket.io, engine.io, ws, socket.io-parser and socket.io-adapter that the
- * modules of lib/transport/ rely on, in one list, checked once when the service starts
+ * Every internal of socket.io, engine.io, ws, socket.io-parser, socket.io-adapter and the Redis
+ * Streams adapter that the modules of lib/transport/ rely on, in one list, checked once when the service starts
  * (`checkTransportInternals`, from createService) rather than at the first message. The versions
  * these were written for are pinned in package.json; an upgrade that drops or renames one of them
  * stops the start with the package, its installed version and what is missing.
  *
  * Static checks only (prototypes, classes, the source text of the methods whose behaviour is
  * relied on): no server is made. Members set on instances are found in the source of the method
- * that sets them. The modules still guard the objects they are given (an adapter, an engine) where
+ * that sets them; the Redis Streams adapter's class is not exported, so its module's source is read.
+ * The modules still guard the objects they are given (an adapter, an engine) where
  * one could come from elsewhere.
  */
 import { readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
 
-export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter';
+export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter';
 
 interface Internal {
   pkg: Package;
@@ -68,7 +69,9 @@ const DIRS: Record<Package, string> = {
   ws: packageDir('ws', requireFromEngine),
   'socket.io-parser': packageDir('socket.io-parser'),
   'socket.io-adapter': packageDir('socket.io-adapter', requireFromIo),
+  '@socket.io/redis-streams-adapter': packageDir('@socket.io/redis-streams-adapter'),
 };
+const requireFromStreams = createRequire(join(DIRS['@socket.io/redis-streams-adapter'], 'package.json'));
 
 type Fn = (...args: any[]) => unknown;
 type Members = Record<string, unknown>;
@@ -81,6 +84,17 @@ const method = (target: unknown, name: string): unknown => (target as Members | 
 const says = (fn: unknown, ...parts: string[]): boolean => {
   const source = sourceOf(fn);
   return source !== '' && parts.every((part) => source.includes(part));
+};
+
+/** Whether the file at `path` contains every one of `parts` (false when it cannot be read). */
+const fileSays = (path: string, ...parts: string[]): boolean => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return false;
+  }
+  return parts.every((part) => text.includes(part));
 };
 
 /** A module of a package by its path (most of these are not exported), or undefined if it is not there. */
@@ -114,6 +128,8 @@ function loadInternals(): Internal[] {
   const eio = 'engine.io';
   const parser = 'socket.io-parser';
   const adapter = 'socket.io-adapter';
+  const streams = '@socket.io/redis-streams-adapter';
+  const streamsSource = join(DIRS[streams], 'dist', 'adapter.js');
 
   return [
     // socket.io
@@ -153,6 +169,16 @@ function loadInternals(): Internal[] {
     { pkg: adapter, what: 'Adapter.prototype._encode() setting wsPreEncodedFrame, and apply()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, '_encode'), 'wsPreEncodedFrame') && isFunction(method(Adapter.prototype, 'apply')) },
     { pkg: adapter, what: 'ClusterAdapter `uid`, onMessage() and addOffsetIfNecessary()', usedBy: 'stream-entries, recovery-offsets', present: () => says(ClusterAdapter, 'this.uid = ') && isFunction(method(ClusterAdapter.prototype, 'onMessage')) && isFunction(method(ClusterAdapter.prototype, 'addOffsetIfNecessary')) },
     { pkg: adapter, what: 'the copy socket.io loads is the one the service imports', usedBy: 'fanout-adapter', present: () => load<{ Adapter?: unknown }>(requireFromIo, 'socket.io-adapter')?.Adapter === Adapter },
+
+    // @socket.io/redis-streams-adapter (its stream's entries are written and read by the service too)
+    { pkg: streams, what: 'the socket.io-adapter it extends is the one the service imports', usedBy: 'stream-entries, stream-format', present: () => load<{ ClusterAdapter?: unknown }>(requireFromStreams, 'socket.io-adapter')?.ClusterAdapter === ClusterAdapter },
+    { pkg: streams, what: 'its reader passes each stream entry, decoded, with its id to onMessage()', usedBy: 'stream-entries', present: () => fileSays(streamsSource, 'onRawMessage(rawMessage, offset)', 'this.onMessage(message, offset)') },
+    {
+      pkg: streams,
+      what: 'stream entries with fields uid, nsp, type (a number as text) and data (JSON of the message when it starts with "{")',
+      usedBy: 'stream-format',
+      present: () => fileSays(streamsSource, 'uid: message.uid', 'nsp: message.nsp', 'type: message.type.toString()', 'rawMessage.data = JSON.stringify(message.data)', 'rawMessage.data.startsWith("{")', 'JSON.parse(rawMessage.data)', 'type: parseInt(rawMessage.type, 10)'),
+    },
   ];
 }
 

@@ -1,21 +1,14 @@
 /**
  * What a cluster adapter (socket.io-adapter's ClusterAdapter, which the Redis Streams adapter
  * extends) has just handled from its stream. `onMessage(message, offset)` and `uid` are protected
- * members of ClusterAdapter: wrapped here, on the instance, and nowhere else.
+ * members of ClusterAdapter: wrapped here, on the instance, and nowhere else. The Redis Streams
+ * adapter calls it with each entry of its stream decoded and the entry's id as `offset`.
  */
-import { MessageType } from 'socket.io-adapter';
-
-/** A decoded entry of the adapter's stream, as far as it is looked at here. */
-interface StreamMessage {
-  uid: string;
-  nsp: string;
-  type: number;
-  data?: { opts?: { rooms?: string[] } };
-}
+import { decodedBroadcastRooms, type DecodedMessage } from './stream-format.js';
 
 interface ReaderInternals {
   uid: string;
-  onMessage(message: StreamMessage, offset?: string): void;
+  onMessage(message: DecodedMessage, offset?: string): void;
 }
 
 /**
@@ -31,7 +24,7 @@ export function afterStreamEntries(adapter: object, handled: (nsp: string, offse
   reader.onMessage = (message, offset) => {
     onMessage(message, offset);
     if (offset === undefined) return;
-    const rooms = message.type === MessageType.BROADCAST && message.uid !== uid ? message.data?.opts?.rooms : undefined;
+    const rooms = message.uid !== uid ? decodedBroadcastRooms(message) : undefined;
     handled(message.nsp, offset, rooms);
   };
 }

@@ -9,6 +9,7 @@ import { MemoryHistory } from '../../lib/history/memory.js';
 import { RedisHistory } from '../../lib/history/redis.js';
 import { attachMeta } from '../../lib/history/types.js';
 import { RedisConnection } from '../../lib/cluster/redis-connection.js';
+import { markerEntry, parseBroadcast, type StreamFields } from '../../lib/transport/index.js';
 import { captureLogger } from '../helpers/logs.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis } from '../helpers/redis.js';
 import { describeHistoryContract, type HistoryOptions, type HistoryUnderTest } from './history.contract.js';
@@ -56,12 +57,13 @@ describe('history contract on Redis', function () {
             for (const { id, message } of (await connection.run((c) => c.xRange(stream, `(${last}`, '+'))) ?? []) {
               last = id;
               if (!message) continue;
-              const rooms = message.type === '3' ? (JSON.parse(String(message.data)) as { opts: { rooms: string[] } }).opts.rooms : undefined;
-              cursor.delivered(String(message.nsp), id, rooms);
+              const ns = String(message.nsp);
+              const broadcast = parseBroadcast(message as StreamFields, ns);
+              cursor.delivered(ns, id, broadcast && [...broadcast.rooms]);
             }
           }));
         const cursor = new DeliveryCursor(async (ns) => {
-          const id = await connection.run((c) => c.xAdd(stream, '*', { uid: 'marker', nsp: ns, type: '99' }));
+          const id = await connection.run((c) => c.xAdd(stream, '*', markerEntry(ns)));
           void deliver();
           return id;
         }, options.now);
