@@ -160,9 +160,6 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
   const rates = limits.rates;
   const styleOf = limits.argumentStyle ?? (() => 'payload' as const);
   // Relies on the Decoder's emitReserved (to hand socket.io a packet): checked at start-up (internals.ts).
-  const refuse = (err: Error): never => {
-    throw err;
-  };
   class GuardedDecoder extends Decoder {
     /** One per connection: socket.io makes one decoder per client connection. */
     private readonly rates = rates && new PacketRates(rates);
@@ -188,7 +185,7 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
 
     private addChecked(obj: unknown): void {
       if (typeof obj !== 'string') {
-        if (this.rates && !this.rates.attachment(attachmentBytes(obj))) refuse(new PacketRateError());
+        if (this.rates && !this.rates.attachment(attachmentBytes(obj))) throw new PacketRateError();
         if (this.skipAttachments > 0) {
           this.skipAttachments--;
           return;
@@ -196,12 +193,12 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
         this.next(obj);
         return;
       }
-      if (this.skipAttachments > 0) refuse(new Error('got plaintext data when reconstructing a packet'));
+      if (this.skipAttachments > 0) throw new Error('got plaintext data when reconstructing a packet');
       if (this.rates && this.admit(obj)) return;
       if (obj.length > LARGE_PACKET_CHARS) {
         if (this.refuseLarge(obj)) return;
       } else if (exceedsDepth(obj, packetDepth, jsonStart(obj))) {
-        refuse(new PacketTooDeepError(limits.maxDepth));
+        throw new PacketTooDeepError(limits.maxDepth);
       }
       this.next(obj);
     }
@@ -219,7 +216,7 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
         return;
       }
       this.queuedBytes += typeof item === 'string' ? item.length : attachmentBytes(item);
-      if (this.queuedBytes > (limits.maxQueued ?? Infinity)) refuse(new PacketRateError('too much sent while a large packet is read: connection closed'));
+      if (this.queuedBytes > (limits.maxQueued ?? Infinity)) throw new PacketRateError('too much sent while a large packet is read: connection closed');
       this.queue.push(item);
     }
 
@@ -248,9 +245,9 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
     private refuseLarge(text: string): boolean {
       const type = text.charCodeAt(0) - DIGIT_0;
       if (type === PacketType.EVENT) return false;
-      if (type !== PacketType.BINARY_EVENT) refuse(new PacketTooLargeError(LARGE_PACKET_CHARS));
+      if (type !== PacketType.BINARY_EVENT) throw new PacketTooLargeError(LARGE_PACKET_CHARS);
       const header = readHeader(text);
-      if (!(header.attachments >= 1 && header.attachments <= 10)) refuse(new Error('Illegal attachments'));
+      if (!(header.attachments >= 1 && header.attachments <= 10)) throw new Error('Illegal attachments');
       this.skipAttachments = header.attachments;
       const message = `the JSON part of a binary packet may be at most ${LARGE_PACKET_CHARS} characters`;
       this.next({ ready: standIn(header, { code: 'PAYLOAD_TOO_LARGE', message, event: header.event, cut: false }) } satisfies Ready);
@@ -305,10 +302,10 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
       const kind = type === PacketType.EVENT || type === PacketType.BINARY_EVENT ? 'event' : type === PacketType.ACK || binary ? 'ack' : 'other';
       const verdict = this.rates!.packet(kind, text.length);
       if (verdict.kind === 'ok') return false;
-      if (verdict.kind === 'cut') refuse(new PacketRateError());
+      if (verdict.kind === 'cut') throw new PacketRateError();
       const header = readHeader(text);
       if (binary) {
-        if (!(header.attachments >= 1 && header.attachments <= 10)) refuse(new Error('Illegal attachments'));
+        if (!(header.attachments >= 1 && header.attachments <= 10)) throw new Error('Illegal attachments');
         this.skipAttachments = header.attachments;
       }
       if (verdict.kind === 'refuse') {
