@@ -153,8 +153,11 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // credentials); an explicit list restricts it.
     cors: { origin: config.corsOrigin === '*' ? true : config.corsOrigin, credentials: true },
   });
-  // Before socket.io's own handler makes the connection's decoder: the address it reports violations of.
-  io.engine.prependListener('connection', (conn: { request: IncomingMessage }) => noteConnectionAddress(clientAddress(conn.request, config.abuse.trustProxy)));
+  // Before socket.io's own handler makes the connection's decoder: the address it reports violations
+  // of (no work per connection when violations are not counted).
+  if (violations.enabled) {
+    io.engine.prependListener('connection', (conn: { request: IncomingMessage }) => noteConnectionAddress(clientAddress(conn.request, config.abuse.trustProxy)));
+  }
   releaseHandshakeRequests(io);
   serveOnlyEio3And4(io);
   installLegacyPollingFix(io, logger);
