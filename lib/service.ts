@@ -27,8 +27,11 @@ import { maxFrameBytes, maxQueuedBytes } from './abuse/memory-budget.js';
 import { byteBurst } from './abuse/packet-rates.js';
 import { MemoryPresence } from './presence/memory.js';
 import type { PresenceStore } from './presence/types.js';
-import { ROOM_PREFIX, type AppServer } from './core/app-socket.js';
-import { PubSub } from './core/pubsub.js';
+import type { AppServer } from './core/app-socket.js';
+import { Hub } from './core/hub.js';
+import { MemoryBroker } from './broker/memory.js';
+import { RedisBroker } from './broker/redis.js';
+import type { Broker } from './broker/types.js';
 import { Readiness } from './http/readiness.js';
 import { RecoveringFanoutAdapter } from './history/recovery.js';
 import type { LostMembers } from './presence/redis.js';
@@ -54,7 +57,7 @@ export interface Service {
   readonly config: Config;
   readonly io: AppServer;
   readonly httpServer: http.Server | https.Server;
-  readonly core: PubSub;
+  readonly core: Hub;
   readonly logger: Logger;
   readonly tls: TlsMaterial | undefined;
   /** Cluster mode only: the Redis connection, presence and adapter of this node. */
@@ -166,28 +169,37 @@ export async function createService(config: Config, options: ServiceOptions = {}
   chooseOffsetsAtHandshake(io.engine);
   capPollingResponses(io.engine as never, logger);
 
-  // [history] Single node: a room's recent history in memory, kept while it has members here.
-  // Cluster: in Redis, shared by every node (lib/history/redis.ts).
-  const inUse = (ns: string, room: string): boolean => io.of(ns).adapter.rooms.has(ROOM_PREFIX + room);
-  const history =
-    options.history ??
-    (cluster
-      ? new RedisHistory({
-          connection: cluster.connection,
-          prefix: config.cluster!.keyPrefix,
-          adapterStream: cluster.adapterStream.name,
-          adapterMaxLen: cluster.adapterStream.maxLen,
-          ...config.history,
-          cursor: cluster.cursor,
-          fallback: new MemoryHistory({ size: 0, ttlMs: 0, recoverable: false, inUse }),
-        })
-      : new MemoryHistory({ ...config.history, inUse }));
-  const core = new PubSub(
+  // [history] The broker: offsets, history and the other nodes. Single node: a room's recent
+  // history in memory, kept while it has members here. Cluster: in Redis, shared by every node
+  // (lib/history/redis.ts), and what every node reads from the cluster stream goes to its hub.
+  let hub: Hub | undefined;
+  const inUse = (ns: string, room: string): boolean => (hub?.localCount(ns, room) ?? 0) > 0;
+  let broker: Broker;
+  if (cluster && !options.history) {
+    const redisBroker = new RedisBroker(
+      new RedisHistory({
+        connection: cluster.connection,
+        prefix: config.cluster!.keyPrefix,
+        adapterStream: cluster.adapterStream.name,
+        adapterMaxLen: cluster.adapterStream.maxLen,
+        ...config.history,
+        cursor: cluster.cursor,
+        fallback: new MemoryHistory({ size: 0, ttlMs: 0, recoverable: false, inUse }),
+      }),
+      logger,
+    );
+    cluster.onRoomDelivery((ns, room, data, except, offset) => redisBroker.fromStream({ ns, room, data, except }, offset));
+    broker = redisBroker;
+  } else {
+    broker = new MemoryBroker(options.history ?? new MemoryHistory({ ...config.history, inUse }));
+  }
+  const core = (hub = new Hub(
     { ...config.limits, maxPayload: config.maxPayload, maxDepth: config.maxDepth },
     options.presence ?? cluster?.presence ?? new MemoryPresence(),
     logger,
-    { history, store },
-  );
+    broker,
+    store,
+  ));
   // Authentication, authorization and the handshake's abuse limits (lib/auth/access.ts): every
   // verb is guarded, the core asks it before JOINs and publications, every namespace gets its
   // middleware.

@@ -8,12 +8,14 @@
 import type { NamespaceModule, VerbContext } from '../lib/core/dispatch.js';
 import { emitHere } from '../lib/transport/index.js';
 import { ServiceError } from '../lib/core/errors.js';
+import { serverPublisher } from '../lib/core/hub.js';
+import { memberOf } from '../lib/core/socketio-members.js';
 import type { ServerEvents } from '../lib/core/events.js';
 import { parseLimit, parseOptions, parsePosition, parseStore } from '../lib/history/parse.js';
 import { sendHistory } from '../lib/history/reply.js';
 import { checkSize, parseJson, parseObject, requireField, roomName } from '../lib/core/validate.js';
 
-async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
+async function joinLobby({ socket, nsp, core, member }: VerbContext, lobby: string) {
   const current = socket.data.lobby;
   if (current !== undefined && current !== lobby) {
     throw new ServiceError('ALREADY_IN_LOBBY', `already in lobby "${current}": LEAVE it first`);
@@ -21,14 +23,14 @@ async function joinLobby({ socket, nsp, core }: VerbContext, lobby: string) {
   if (current === undefined) {
     socket.data.lobby = lobby; // claimed before awaiting, so two racing JOINs cannot both win
     try {
-      await core.join(socket, lobby, socket.id);
+      await core.join(member, lobby, socket.id);
     } catch (err) {
       socket.data.lobby = undefined;
       throw err;
     }
-    core.announce(socket, lobby, 'JOINED', socket.id);
+    core.announce(member, lobby, 'JOINED', socket.id);
   }
-  const peers = (await core.members(nsp, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
+  const peers = (await core.members(nsp.name, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
   emitHere(socket, 'PEERS', peers);
   return { lobby, id: socket.id, peers };
 }
@@ -52,8 +54,8 @@ export const lobby: NamespaceModule = {
         throw new ServiceError('NOT_IN_LOBBY', `not in lobby "${String(id)}"`);
       }
       ctx.socket.data.lobby = undefined;
-      await ctx.core.leave(ctx.socket, lobby);
-      ctx.core.announce(ctx.socket, lobby, 'LEFT', ctx.socket.id);
+      await ctx.core.leave(ctx.member, lobby);
+      ctx.core.announce(ctx.member, lobby, 'LEFT', ctx.socket.id);
       return { lobby };
     },
 
@@ -63,13 +65,13 @@ export const lobby: NamespaceModule = {
       const message = requireField(payload, 'message');
       checkSize(raw, message, ctx.core.limits);
       const store = parseStore(payload.store);
-      return ctx.core.receipt(ctx.core.publish(ctx.socket, lobby, 'MESSAGE', { from: ctx.socket.id, message }), store, { lobby });
+      return ctx.core.receipt(ctx.core.publish(ctx.member, lobby, 'MESSAGE', { from: ctx.socket.id, message }), store, { lobby });
     },
 
     HISTORY(ctx, [raw], acked) {
       const lobby = currentLobby(ctx);
       const options = parseOptions(parseJson(raw, ctx.core.limits), 'payload');
-      const entries = ctx.core.history(ctx.socket, lobby, parseLimit(options.limit), parsePosition(options.before, 'before'));
+      const entries = ctx.core.history(ctx.member, lobby, parseLimit(options.limit), parsePosition(options.before, 'before'));
       type Message = Parameters<ServerEvents['MESSAGE']>[0];
       return sendHistory(ctx.socket, lobby, entries, (entry) => entry.args[0] as Message, acked);
     },
@@ -82,12 +84,12 @@ export const lobby: NamespaceModule = {
         throw new ServiceError('INVALID_PAYLOAD', 'RTCSIGNAL needs a "to" peer id');
       }
       checkSize(raw, signal, ctx.core.limits);
-      await ctx.core.authorize(ctx.socket, 'publish', lobby);
-      if (to === ctx.socket.id || !(await ctx.core.isMember(ctx.nsp, lobby, to))) {
+      await ctx.core.authorize(ctx.member, 'publish', lobby);
+      if (to === ctx.socket.id || !(await ctx.core.isMember(ctx.nsp.name, lobby, to))) {
         throw new ServiceError('PEER_NOT_FOUND', `no peer "${to.slice(0, 64)}" in this lobby`);
       }
       // `from` is set by the server: a peer cannot pose as another.
-      ctx.core.sendTo(ctx.nsp, to, 'RTCSIGNAL', { ...signal, from: ctx.socket.id });
+      ctx.core.sendTo(ctx.nsp.name, to, 'RTCSIGNAL', { ...signal, from: ctx.socket.id });
       return { to };
     },
   },
@@ -95,7 +97,7 @@ export const lobby: NamespaceModule = {
   async onConnect(ctx) {
     // Restored by connection-state recovery: the lobby was told LEFT at the disconnect.
     if (ctx.socket.recovered && ctx.socket.data.lobby !== undefined) {
-      ctx.core.announce(ctx.socket, ctx.socket.data.lobby, 'JOINED', ctx.socket.id);
+      ctx.core.announce(ctx.member, ctx.socket.data.lobby, 'JOINED', ctx.socket.id);
       return;
     }
     const { query, auth } = ctx.socket.handshake;
@@ -105,14 +107,14 @@ export const lobby: NamespaceModule = {
     await joinLobby(ctx, roomName(Array.isArray(id) ? id[0] : id, ctx.core.limits, 'lobbyId'));
   },
 
-  onDisconnect({ socket, core }) {
+  onDisconnect({ socket, core, member }) {
     const lobby = socket.data.lobby;
-    if (lobby !== undefined) core.announce(socket, lobby, 'LEFT', socket.id);
+    if (lobby !== undefined) core.announce(member, lobby, 'LEFT', socket.id);
   },
 
   // A node died: its lobby members could not say goodbye, so the surviving node that swept them does.
   onMembersLost({ nsp, core }, lobby, ids) {
-    for (const id of ids) core.publish(nsp, lobby, 'LEFT', id);
+    for (const id of ids) core.announce(serverPublisher(nsp.name), lobby, 'LEFT', id);
   },
 
   // Its node was taken for dead (cut off longer than the presence TTL) but was not: announce it again.
@@ -121,7 +123,7 @@ export const lobby: NamespaceModule = {
   onMembersBack({ nsp, core }, lobby, ids) {
     for (const id of ids) {
       const socket = nsp.sockets.get(id);
-      if (socket) core.announce(socket, lobby, 'JOINED', id); // from the socket: not to itself
+      if (socket) core.announce(memberOf(socket), lobby, 'JOINED', id); // from the socket: not to itself
     }
   },
 };

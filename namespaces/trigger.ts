@@ -20,34 +20,34 @@ const optionsOf = (value: unknown): Record<string, unknown> =>
 
 const broadcast =
   (event: keyof Pick<ServerEvents, 'EVENTS' | 'UPDATES' | 'STATUS'>): Verb =>
-  ({ socket, core }, [id, data, options]) => {
+  ({ core, member }, [id, data, options]) => {
     const room = roomName(id, core.limits, 'id');
     checkSize(undefined, data ?? null, core.limits);
     const store = parseStore(optionsOf(options).store);
-    return core.receipt(core.publish(socket, room, event, data ?? null), store, { room });
+    return core.receipt(core.publish(member, room, event, data ?? null), store, { room });
   };
 
 export const trigger: NamespaceModule = {
   name: '/trigger',
   argumentStyle: 'opaque',
   verbs: {
-    async JOIN({ socket, core }, [id, options]) {
+    async JOIN({ socket, core, member }, [id, options]) {
       const room = roomName(id, core.limits, 'id');
-      const { recovery } = await core.join(socket, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
+      const { recovery } = await core.join(member, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
       return recovery ? { room, ...recoveryFields(recovery) } : { room };
     },
-    async LEAVE({ socket, core }, [id]) {
+    async LEAVE({ core, member }, [id]) {
       const room = roomName(id, core.limits, 'id');
-      const wasMember = await core.leave(socket, room);
+      const wasMember = await core.leave(member, room);
       return { room, wasMember };
     },
     BROADCAST_EVENTS: broadcast('EVENTS'),
     BROADCAST_UPDATES: broadcast('UPDATES'),
     BROADCAST_STATUS: broadcast('STATUS'),
-    HISTORY({ socket, core }, [id, options], acked) {
+    HISTORY({ socket, core, member }, [id, options], acked) {
       const room = roomName(id, core.limits, 'id');
       const o = optionsOf(options);
-      const entries = core.history(socket, room, parseLimit(o.limit), parsePosition(o.before, 'before'));
+      const entries = core.history(member, room, parseLimit(o.limit), parsePosition(o.before, 'before'));
       return sendHistory(
         socket,
         room,

@@ -11,6 +11,7 @@
  *   something queued in Engine.IO takes the regular path behind it (lib/direct-writes.ts;
  *   test/fanout-order.test.ts pins the ordering).
  */
+import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
 import { directFrameCount, encodedEventCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
 import { connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
@@ -95,7 +96,7 @@ describe('fast paths of a publication to a room', () => {
     // finds the buffer still holding it.
     (busy.emit as (event: string, ...args: unknown[]) => boolean)('QUEUED', Buffer.from([1, 2, 3]));
     expect((busy.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length, 'Engine.IO write buffer after a binary packet').to.be.above(0);
-    svc.service.core.publish(nsp, room, 'EVENT', { sender: 'server', room, message: 'behind' });
+    svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'behind' });
     expect(since(before).direct).to.equal(MEMBERS - 1);
     expect(Buffer.from(await queuedArrives)).to.deep.equal(Buffer.from([1, 2, 3]));
     for (const args of await received) expect(args[0]).to.deep.include({ room, message: 'behind' });

@@ -2,6 +2,7 @@
  * Offsets, JOIN `since` and HISTORY through real clients: exact recovery after a dropped transport
  * for every client version, one order for every subscriber, bounds, epochs across restarts.
  */
+import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
 import type { MessageMeta } from '../lib/history/types.js';
 import { MemoryHistory } from '../lib/history/memory.js';
@@ -49,8 +50,8 @@ describe('history: offsets, JOIN since, HISTORY', () => {
       for (let i = 1; i <= 3; i++) await notify(pub, room, `m${i}`);
       await firstThree;
       // Mid-stream: two more go out and the connection is cut before they leave the server.
-      svc.service.core.publish(nsp, room, 'EVENT', { sender: 'server', room, message: 'm4' });
-      svc.service.core.publish(nsp, room, 'EVENT', { sender: 'server', room, message: 'm5' });
+      svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'm4' });
+      svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'm5' });
       const { gone } = dropTransport(svc, '/layout', sub.id);
       expect(await gone).to.match(/transport (close|error)/);
       // While it is away.

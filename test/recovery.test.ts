@@ -3,6 +3,7 @@
  * recovered with no code on the client, the restored socket passes the middlewares again, and JOIN
  * `since` on top of it neither replays nor doubles anything.
  */
+import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
 import { io as ioV4, type Socket as ClientSocket } from 'socket.io-client';
 import type { MessageMeta } from '../lib/history/types.js';
@@ -64,8 +65,8 @@ describe('connection-state recovery (socket.io v4 clients)', () => {
     while (events.length < 3) await new Promise((r) => sub.once('EVENT', r));
 
     // Two go out as the connection is cut under them, two more while it is away.
-    svc.service.core.publish(nsp, room, 'EVENT', { sender: 'server', room, message: 'm4' });
-    svc.service.core.publish(nsp, room, 'EVENT', { sender: 'server', room, message: 'm5' });
+    svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'm4' });
+    svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'm5' });
     const reconnected = new Promise<void>((resolve) => sub.once('connect', () => resolve()));
     const { gone } = dropTransport(svc, '/layout', id);
     expect(await gone).to.equal('transport close');

@@ -9,7 +9,7 @@
  * - Each namespace module is wrapped: every verb is refused once its token has expired
  *   (TOKEN_EXPIRED); REFRESH {token} is added (lib/auth/token-expiry.ts). (Event and byte rates
  *   are checked before parsing, in the socket.io decoder: lib/abuse/packet-rates.ts.)
- * - The core asks `authorize()` before every JOIN and client publication (lib/core/pubsub.ts);
+ * - The core asks `authorize()` before every JOIN and client publication (lib/core/hub.ts);
  *   HTTP publishers need an API key (lib/auth/authorization.ts).
  * - POST /ticket: lib/http/ticket-route.ts.
  */
@@ -19,8 +19,9 @@ import type { Config } from '../config/index.js';
 import type { NamespaceModule } from '../core/dispatch.js';
 import { ServiceError } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import type { AppServer, AppSocket } from '../core/app-socket.js';
-import type { AccessControl } from '../core/pubsub.js';
+import type { AppServer } from '../core/app-socket.js';
+import type { AccessControl } from '../core/hub.js';
+import type { Publisher } from '../core/types.js';
 import { HandshakeGate } from '../abuse/handshake.js';
 import { ConnectionLimiter } from '../abuse/rate-limits.js';
 import type { Violations } from '../abuse/violations.js';
@@ -113,9 +114,9 @@ export class Access implements AccessControl {
     return this.on ? this.on.expiry.wrap(module) : module;
   }
 
-  /** See Authorization.authorize: FORBIDDEN unless `socket` may `action` `room`. */
-  authorize(socket: AppSocket, action: Action, room: string): void | Promise<void> {
-    return this.authorization.authorize(socket, action, room);
+  /** See Authorization.authorize: FORBIDDEN unless `who` may `action` `room`. */
+  authorize(who: Publisher, action: Action, room: string): void | Promise<void> {
+    return this.authorization.authorize(who, action, room);
   }
 
   /** Before an HTTP publication: an API key whenever auth is on or keys are configured. */

@@ -6,9 +6,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/index.js';
-import type { AppSocket } from '../core/app-socket.js';
 import { ServiceError } from '../core/errors.js';
-import type { AccessControl } from '../core/pubsub.js';
+import type { AccessControl } from '../core/hub.js';
+import type { Publisher } from '../core/types.js';
 import type { Logger } from '../log/logger.js';
 import { ApiKeys } from './api-keys.js';
 import { Authorizer } from './authorizer.js';
@@ -35,17 +35,17 @@ export class Authorization implements AccessControl {
    * when the answer is known (claims, a cached --authorize-url answer); a promise only when the
    * backend must be asked. Throws FORBIDDEN.
    */
-  authorize(socket: AppSocket, action: Action, room: string): void | Promise<void> {
-    const auth = socket.data.auth;
+  authorize(who: Publisher, action: Action, room: string): void | Promise<void> {
+    const auth = who.auth;
     if (!auth) {
       if (this.mode === 'none') return;
-      throw new ServiceError('FORBIDDEN', 'this connection is not authenticated');
+      throw new ServiceError('FORBIDDEN', 'not authenticated');
     }
     if (!allows(auth.rooms, action, room)) {
       throw new ServiceError('FORBIDDEN', `no ${action} right for room "${room.slice(0, 64)}"`);
     }
     if (!this.authorizer) return;
-    const question = { user: auth.user, namespace: socket.nsp.name, room, action };
+    const question = { user: auth.user, namespace: who.ns, room, action };
     const cached = this.authorizer.cached(question);
     if (cached === true) return;
     if (cached === false) throw new ServiceError('FORBIDDEN', `${action} of room "${room.slice(0, 64)}" denied`);

@@ -2,9 +2,11 @@
  * Cluster mode: what differs from a single node, and nothing else. The handlers stay the same;
  * only these change:
  *   - the socket.io adapter: the official Redis Streams adapter, so every broadcast (a room
- *     publication, a message to one socket id) reaches the members on every node, exactly once;
- *     Room messages are written to the adapter's stream by the history's publish script
- *     (lib/history/redis.ts) and every node, this one included, delivers them as it reads them;
+ *     publication, a notice, a message to one socket id) reaches the members on every node,
+ *     exactly once. Room messages are written to the adapter's stream by the broker's publish
+ *     script (lib/history/redis.ts); every node, this one included, reads them, and deliveries to
+ *     client rooms read from the stream go to the broker and from it to the hub (onRoomDelivery),
+ *     which writes them to every kind of member;
  *   - the presence store: RedisPresence (names and membership readable by every node);
  *   - history and connection-state recovery: shared through Redis, resumed on any node
  *     (lib/history/redis.ts, lib/history/cluster-recovery.ts), with a cursor of how far this node has
@@ -24,7 +26,8 @@ import type { ClusterConfig } from '../config/index.js';
 import { DeliveryCursor } from '../history/delivery-cursor.js';
 import type { Logger } from '../log/logger.js';
 import { RedisConnection } from './redis-connection.js';
-import { afterStreamEntries, chooseOffsetPerConnection, markerEntry } from '../transport/index.js';
+import { chooseOffsetPerConnection, markerEntry, readStreamEntries, type RoomDelivery } from '../transport/index.js';
+import { ROOM_PREFIX } from '../core/app-socket.js';
 import { RedisPresence, type LostMembers } from '../presence/redis.js';
 
 /** The adapter's stream length bound (its default): about 10 s of traffic at 1000 messages per second. */
@@ -42,6 +45,11 @@ export interface Cluster {
   readonly adapterStream: { name: string; maxLen: number };
   /** How far this node has delivered that stream (lib/history/delivery-cursor.ts). */
   readonly cursor: DeliveryCursor;
+  /**
+   * Where this node's deliveries to client rooms read from the stream go (the broker, and through
+   * it the hub): room messages and other nodes' notices, with the entry id.
+   */
+  onRoomDelivery(deliver: (ns: string, room: string, data: unknown[], except: string | undefined, offset: string) => void): void;
   /** Why this node cannot serve the whole cluster now, or undefined. */
   notReadyReason(): string | undefined;
   /** Connects (waiting at most `waitMs` for Redis; the node starts anyway) and starts the presence ticks. */
@@ -82,6 +90,8 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     sessionKeyPrefix,
   });
 
+  let roomDelivery: Parameters<Cluster['onRoomDelivery']>[0] | undefined;
+
   // A plain function, not an arrow: socket.io calls the factory with `new`.
   const adapter = function (nsp: unknown): Adapter {
     const instance = streams(nsp) as Adapter;
@@ -94,9 +104,14 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     chooseOffsetPerConnection(instance);
     // [history] Connection-state recovery on any node, after the middlewares (lib/history/cluster-recovery.ts).
     enableStreamRecovery(instance as never, { client: connection.client, stream: adapterStream.name, sessionKeyPrefix, cursor }, logger);
-    // [history] Every stream entry this node has delivered, for resumes (lib/history/redis.ts).
-    // Its own broadcasts an adapter skips (delivered when published); room messages come back to every node.
-    afterStreamEntries(instance, (nsp, offset, rooms) => cursor.delivered(nsp, offset, rooms));
+    // Deliveries to client rooms go to the hub (roomDelivery); every stream entry this node has
+    // delivered is noted for resumes (lib/history/redis.ts). Its own broadcasts an adapter skips
+    // (delivered when published); room messages come back to every node.
+    readStreamEntries(instance, {
+      takes: (room) => roomDelivery !== undefined && room.startsWith(ROOM_PREFIX),
+      deliver: (d: RoomDelivery, offset) => roomDelivery!(d.nsp, d.room.slice(ROOM_PREFIX.length), d.data, d.except, offset),
+      handled: (nsp, offset, rooms) => cursor.delivered(nsp, offset, rooms),
+    });
     return instance;
   } as AdapterFactory;
 
@@ -108,6 +123,9 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
     adapter,
     adapterStream,
     cursor,
+    onRoomDelivery(deliver) {
+      roomDelivery = deliver;
+    },
     notReadyReason: () => (connection.healthy ? undefined : 'redis unreachable'),
     async start(waitMs = 5000) {
       await connection.start(waitMs);

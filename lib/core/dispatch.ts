@@ -10,13 +10,19 @@ import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from '../log/logger.js';
 import { REFUSED_EVENT, type Refusal } from '../abuse/packet-rates.js';
 import type { AppNamespace, AppSocket } from './app-socket.js';
-import type { PubSub } from './pubsub.js';
+import type { Hub } from './hub.js';
+import { SocketIoGroup, SocketMember } from './socketio-members.js';
 
 export interface VerbContext {
   socket: AppSocket;
   nsp: AppNamespace;
-  core: PubSub;
+  core: Hub;
+  /** The socket as a hub member: what join, leave, publish and history take. */
+  member: SocketMember;
 }
+
+/** What the hooks without a socket get. */
+export type NamespaceContext = Pick<VerbContext, 'nsp' | 'core'>;
 
 /** What a verb returns is merged into its success ack. */
 export type VerbResult = Record<string, unknown> | void;
@@ -39,14 +45,15 @@ export interface NamespaceModule {
   /** Runs when a connection closes, before the core forgets its rooms. */
   onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
-  onMembersLost?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
+  onMembersLost?: (ctx: NamespaceContext, room: string, ids: string[]) => void;
   /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
-  onMembersBack?: (ctx: Omit<VerbContext, 'socket'>, room: string, ids: string[]) => void;
+  onMembersBack?: (ctx: NamespaceContext, room: string, ids: string[]) => void;
 }
 
 type AckFn = (reply: unknown) => void;
 
-export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: PubSub, logger: Logger): void {
+export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: Hub, logger: Logger): void {
+  const group = new SocketIoGroup(nsp, core, logger);
   const verbs = new Map(Object.entries(module.verbs));
 
   const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {
@@ -110,15 +117,15 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
       fail(this, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
       return;
     }
-    run({ socket: this, nsp, core }, event as string, verb, args, ack);
+    run({ socket: this, nsp, core, member: new SocketMember(this, group) }, event as string, verb, args, ack);
   }
 
   function onDisconnect(this: AppSocket): void {
-    const ctx: VerbContext = { socket: this, nsp, core };
+    const ctx: VerbContext = { socket: this, nsp, core, member: new SocketMember(this, group) };
     void (async () => {
       try {
         await module.onDisconnect?.(ctx);
-        await core.detach(ctx.socket);
+        await core.detach(ctx.member);
       } catch (err) {
         logger.error('disconnect cleanup failed', { nsp: nsp.name, socket: ctx.socket.id, err });
       }
@@ -126,12 +133,12 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
   }
 
   nsp.on('connection', (socket) => {
-    const restored = core.attach(socket);
+    const restored = group.attach(socket);
     useDirectWrites(socket.client);
     socket.onAny(onEvent);
     socket.on('disconnect', onDisconnect);
     if (module.onConnect) {
-      const ctx: VerbContext = { socket, nsp, core };
+      const ctx: VerbContext = { socket, nsp, core, member: new SocketMember(socket, group) };
       // A restored socket's module hook runs once its rooms are back (lobby: JOINED again).
       Promise.resolve(restored)
         .then(() => (socket.connected ? module.onConnect!(ctx) : undefined))

@@ -21,21 +21,9 @@
  *   node.
  */
 
-/** Added to every fan-out envelope as `meta`. */
-export interface MessageMeta {
-  /** Per room, +1 per message, starting at 1 in each epoch. */
-  offset: number;
-  /** Changes whenever the room's history is lost; compare for equality only (the store orders them by time). */
-  epoch: string;
-  /** Server time of publication, ms since 1970. */
-  ts: number;
-}
+import type { MaybePromise, MessageMeta, Position } from '../core/types.js';
 
-/** What a client sends to resume: the meta of the last message it got (ts is not needed). */
-export interface Position {
-  offset: number;
-  epoch: string;
-}
+export type { MaybePromise, MessageMeta, Position } from '../core/types.js';
 
 /** One message as it was fanned out: `socket.emit(event, ...args)` replays it exactly. */
 export interface HistoryEntry {
@@ -57,8 +45,6 @@ export type RecoveryFailure =
 export type Recovery =
   | { recovered: true; entries: HistoryEntry[]; head: Position }
   | { recovered: false; reason: RecoveryFailure; head: Position };
-
-export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * Completes a recovery read ahead of a join, in the same synchronous block as the join. Answers
@@ -121,6 +107,14 @@ export function attachMeta(event: string, args: unknown[], meta: MessageMeta): v
     args.length = 1;
     args.push(meta);
   }
+}
+
+/** The meta a message event carries in its arguments (see attachMeta); undefined for a notice. */
+export function metaOf(event: string, args: readonly unknown[]): MessageMeta | undefined {
+  const style = META_STYLE[event];
+  if (style === undefined) return undefined;
+  const meta = style === 'field' ? (args[0] as { meta?: unknown } | null | undefined)?.meta : args[1];
+  return typeof meta === 'object' && meta !== null ? (meta as MessageMeta) : undefined;
 }
 
 /** The payload of a message without its meta: what a durable store keeps (meta has columns of its own). */

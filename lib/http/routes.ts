@@ -14,14 +14,14 @@ import type { Access } from '../auth/access.js';
 import { ServiceError, toErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AppServer } from '../core/app-socket.js';
-import type { PubSub } from '../core/pubsub.js';
+import { serverPublisher, type Hub } from '../core/hub.js';
 import type { Readiness } from './readiness.js';
 import { parseMessageBody } from '../json/large-body.js';
 import { roomName } from '../core/validate.js';
 
 export interface HttpDeps {
   io: AppServer;
-  core: PubSub;
+  core: Hub;
   logger: Logger;
   readiness: Readiness;
   isClosing: () => boolean;
@@ -81,7 +81,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
     const room = roomName(decoded, deps.core.limits);
     const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
     const store = storeParam(query);
-    const published = deps.core.publish(deps.io.of('/bus'), room, 'EVENT', { sender: 'POST', room, message });
+    const published = deps.core.publish(serverPublisher('/bus'), room, 'EVENT', { sender: 'POST', room, message });
     // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
     const { offset, recipients } = await deps.core.receipt(published, store, {});
     sendJson(res, 200, { ok: true, room, recipients, offset });

@@ -9,7 +9,7 @@ export { checkTransportInternals, missingInternals, type MissingInternal } from 
 
 // Writing to connections: the short path to the wire and the single-room fan-out.
 export { directFrameCount, useDirectWrites } from './direct-writes.js';
-export { FanoutAdapter, singleRoomBroadcastCount } from './fanout-adapter.js';
+export { broadcastHere, FanoutAdapter, singleRoomBroadcastCount } from './fanout-adapter.js';
 export { emitHere } from './emit-here.js';
 export { socketsOnConnection } from './connection-sockets.js';
 export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } from './slow-consumers.js';
@@ -28,5 +28,5 @@ export { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingFix,
 // Connection-state recovery and cluster delivery: offsets per connection, the cluster adapter's
 // stream and its entry format.
 export { argsFor, chooseOffsetPerConnection, chooseOffsetsAtHandshake, getsOffsets, markOffset, offsetsWanted } from './recovery-offsets.js';
-export { afterStreamEntries } from './stream-entries.js';
-export { fillBroadcast, markerEntry, parseBroadcast, roomBroadcastTemplate, ROOM_MESSAGE_UID, type BroadcastTemplate, type ParsedBroadcast, type RoomBroadcast, type StreamFields } from './stream-format.js';
+export { readStreamEntries, type StreamReader } from './stream-entries.js';
+export { fillBroadcast, markerEntry, parseBroadcast, roomBroadcastTemplate, ROOM_MESSAGE_UID, type BroadcastTemplate, type ParsedBroadcast, type RoomBroadcast, type RoomDelivery, type StreamFields } from './stream-format.js';

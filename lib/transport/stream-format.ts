@@ -76,7 +76,7 @@ export interface ParsedBroadcast {
 interface BroadcastData {
   requestId?: string;
   packet?: { type: number; data: unknown[] };
-  opts?: { rooms: string[]; except: string[]; flags?: { volatile?: boolean } };
+  opts?: { rooms: string[]; except: string[]; flags?: { volatile?: boolean; compress?: boolean; timeout?: number } };
 }
 
 /** A broadcast entry of namespace `nsp` that goes to sockets as an event (no ack, not volatile), or undefined. */
@@ -94,12 +94,38 @@ export function parseBroadcast(entry: StreamFields, nsp: string): ParsedBroadcas
   return { data: packet.data, rooms: new Set(opts.rooms), except: new Set(opts.except) };
 }
 
-/** A message as the adapter hands it to ClusterAdapter.onMessage() (an entry decoded). */
+/** A message as the adapter hands it to ClusterAdapter.onMessage() (an entry decoded; `opts` still encoded). */
 export interface DecodedMessage {
   uid: string;
   nsp: string;
   type: number;
-  data?: { opts?: { rooms?: string[] } };
+  data?: BroadcastData;
+}
+
+/** A broadcast of one event to the members of one room, except at most one socket. */
+export interface RoomDelivery {
+  nsp: string;
+  /** The adapter room. */
+  room: string;
+  /** The event and its arguments. */
+  data: unknown[];
+  except: string | undefined;
+}
+
+/**
+ * A decoded broadcast that is a plain delivery to one room (an event, no ack, not volatile, at
+ * most one socket excepted), or undefined for anything else.
+ */
+export function decodedRoomDelivery(message: DecodedMessage): RoomDelivery | undefined {
+  if (message.type !== MessageType.BROADCAST) return undefined;
+  const data = message.data;
+  const packet = data?.packet;
+  const opts = data?.opts;
+  if (data?.requestId !== undefined || packet?.type !== PacketType.EVENT || !Array.isArray(packet.data) || !opts) return undefined;
+  const { rooms, except, flags } = opts;
+  if (!Array.isArray(rooms) || rooms.length !== 1 || !Array.isArray(except) || except.length > 1) return undefined;
+  if (flags && (flags.volatile || flags.compress !== undefined || flags.timeout !== undefined)) return undefined;
+  return { nsp: message.nsp, room: rooms[0]!, data: packet.data, except: except[0] };
 }
 
 /** The rooms of a decoded broadcast, or undefined for any other message. */

@@ -1,0 +1,390 @@
+/**
+ * The hub: the one place that owns rooms (per namespace), their members and fan-out, whatever
+ * protocol the members speak. Protocols (namespaces/, the socket.io binding in socketio-members.ts)
+ * call it; it calls the broker (offsets, history, other nodes), presence (names, cluster-wide
+ * membership) and the store (durable messages). Everything that must apply to every message, from
+ * any protocol or from HTTP, is on the one publish path:
+ *
+ *   validate (the protocol) → authorize → broker: offset, history, every node → deliver: local fan-out
+ *
+ * Members are subscribers (lib/core/types.ts). Those of a member group (socket.io's) are held and
+ * written to by their group, so a broadcast is encoded once for all of them; the others are held
+ * here and each gets `send(envelope)`.
+ */
+import type { Action } from '../auth/rights.js';
+import type { Broker } from '../broker/types.js';
+import { ServiceError } from './errors.js';
+import type { PublishReceipt, ServerEvents } from './events.js';
+import { entryOf, isBefore, MAX_RESUME_READS, META_STYLE, payloadOf, type HistoryEntry, type MessageMeta, type Recovery } from '../history/types.js';
+import type { Logger } from '../log/logger.js';
+import { MemoryPresence } from '../presence/memory.js';
+import type { Member, PresenceStore } from '../presence/types.js';
+import { PublicationDrain } from './drain.js';
+import { stringifyWithRaw } from '../json/raw-json.js';
+import type { MessageStore } from '../storage/types.js';
+import type { Envelope, MaybePromise, MemberGroup, Position, Publisher, Subscriber } from './types.js';
+import type { Limits } from './validate.js';
+
+/**
+ * What the hub asks before a JOIN (subscribe) and a publication (publish); lib/auth implements it.
+ * Synchronous when the answer is known; throws (or rejects with) FORBIDDEN.
+ */
+export interface AccessControl {
+  authorize(who: Publisher, action: Action, room: string): void | Promise<void>;
+}
+
+/** A verb's result once a publication that may have waited for authorization is done. */
+export function whenDone<T>(sent: unknown, result: T): T | Promise<T> {
+  return sent instanceof Promise ? sent.then(() => result) : result;
+}
+
+export interface HubLimits extends Limits {
+  maxRoomsPerSocket: number;
+}
+
+/** The server side as a publisher in namespace `ns`: an HTTP publisher whose API key was checked, a node's notice. */
+export function serverPublisher(ns: string): Publisher {
+  return { ns, id: undefined, auth: undefined, trusted: true };
+}
+
+/** Adds a message's receipt to the verb's fresh result object. */
+function complete<F extends object>(fields: F, offset: number, recipients: number): F & PublishReceipt {
+  const receipt = fields as F & PublishReceipt;
+  receipt.offset = offset;
+  receipt.recipients = recipients;
+  return receipt;
+}
+
+/** A message as it went out: what the publisher's ack and the durable store need. */
+export interface Published {
+  ns: string;
+  room: string;
+  entry: HistoryEntry;
+  recipients: MaybePromise<number>;
+}
+
+/** The members the hub holds itself (no group): namespace → room → id → member. */
+type HeldMembers = Map<string, Map<string, Map<string, Subscriber>>>;
+
+export class Hub {
+  /** Set when authentication is on (lib/auth/authorization.ts); absent, everything is allowed. */
+  access?: AccessControl;
+  /** Graceful shutdown: refuses new publications, answers those in flight (lib/core/drain.ts). */
+  readonly drain = new PublicationDrain();
+  private readonly groups = new Map<string, MemberGroup[]>();
+  private readonly held: HeldMembers = new Map();
+
+  constructor(
+    readonly limits: HubLimits,
+    private readonly presence: PresenceStore,
+    private readonly logger: Logger,
+    private readonly broker: Broker,
+    private readonly store?: MessageStore,
+  ) {
+    broker.onDeliver((envelope, except, streamOffset) => this.deliver(envelope, except, streamOffset));
+  }
+
+  /** A protocol's member group in namespace `ns` (socket.io's, once per namespace). */
+  addGroup(ns: string, group: MemberGroup): void {
+    const list = this.groups.get(ns);
+    if (list) list.push(group);
+    else this.groups.set(ns, [group]);
+  }
+
+  /** Throws FORBIDDEN unless `who` may `action` the room (always allowed with auth off or when trusted). */
+  authorize(who: Publisher, action: Action, room: string): void | Promise<void> {
+    if (who.trusted) return;
+    return this.access?.authorize(who, action, room);
+  }
+
+  /**
+   * Joins `room` under `name` (needs subscribe rights); joining again only updates the name. With
+   * auth on the name is the member's identity, whatever was asked. Resolves with the name used
+   * and, with `since`, how the member was brought up to date: what it missed after that position
+   * is sent to it first (see joinSince).
+   */
+  async join(member: Subscriber, room: string, name: string, since?: Position): Promise<{ name: string; recovery: Recovery | undefined }> {
+    await this.authorize(member, 'subscribe', room);
+    if (member.auth) name = member.auth.name;
+    let recovery: Recovery | undefined;
+    if (!member.rooms.has(room)) {
+      this.checkRoomLimit(member);
+      if (since) recovery = await this.joinSince(member, room, since);
+      else await this.add(member, room);
+    } else if (since) {
+      recovery = await this.joinSince(member, room, since);
+    }
+    member.rooms.set(room, name);
+    await this.presence.add(member.ns, room, { id: member.id, name });
+    // The connection may have closed while the store was busy: do not leave a ghost behind.
+    if (!member.connected) await this.presence.remove(member.ns, room, member.id);
+    return { name, recovery };
+  }
+
+  private checkRoomLimit(member: Subscriber): void {
+    if (member.rooms.size >= this.limits.maxRoomsPerSocket) {
+      throw new ServiceError('TOO_MANY_ROOMS', `a connection may be in at most ${this.limits.maxRoomsPerSocket} rooms`);
+    }
+  }
+
+  /** Into the room's membership: its group's, else the hub's. Synchronous for in-memory rooms. */
+  private add(member: Subscriber, room: string): MaybePromise<void> {
+    if (member.group) return member.group.add(member, room);
+    let rooms = this.held.get(member.ns);
+    if (!rooms) this.held.set(member.ns, (rooms = new Map()));
+    let members = rooms.get(room);
+    if (!members) rooms.set(room, (members = new Map()));
+    members.set(member.id, member);
+  }
+
+  private remove(member: Subscriber, room: string): MaybePromise<void> {
+    if (member.group) return member.group.remove(member, room);
+    const rooms = this.held.get(member.ns);
+    const members = rooms?.get(room);
+    if (!members?.delete(member.id)) return;
+    if (members.size === 0) rooms!.delete(room);
+  }
+
+  /**
+   * [history] Joins `room` (unless the member is in it already) and sends it what was published to
+   * the room after `since`, in order. The replay is written in the same synchronous block as the
+   * join: the live messages that follow are then written after it, and none is missed or doubled.
+   * A member that was in the room already (restored by connection-state recovery, or joined before)
+   * has had everything since it joined: nothing is replayed.
+   *
+   * A cluster broker reads Redis first; its reader then completes in the join's synchronous block,
+   * or asks for another read when this node delivered a message of the room in between.
+   */
+  private async joinSince(member: Subscriber, room: string, since: Position): Promise<Recovery> {
+    const ns = member.ns;
+    let found = this.broker.since(ns, room, since);
+    for (let read = 1; ; read++) {
+      let recovery: Recovery | undefined;
+      if (found instanceof Promise) {
+        const finish = await found;
+        recovery = finish(read >= MAX_RESUME_READS);
+        if (!recovery) {
+          found = this.broker.since(ns, room, since);
+          continue;
+        }
+      } else {
+        recovery = found;
+      }
+      // Synchronous from here to the replay.
+      if (member.rooms.has(room) || !member.connected) return recovery.recovered ? { ...recovery, entries: [] } : recovery;
+      if (found instanceof Promise) this.checkRoomLimit(member); // a concurrent JOIN may have filled it meanwhile
+      const joined = this.add(member, room);
+      if (recovery.recovered) {
+        for (const entry of recovery.entries) member.send({ ns, room, event: entry.event, args: entry.args, meta: entry.meta });
+      }
+      await joined;
+      return recovery;
+    }
+  }
+
+  /**
+   * [history] Up to `limit` recent messages of `room` before `before`, oldest first: the recent
+   * history merged with the stored messages. Reading a room needs subscribe rights.
+   */
+  async history(who: Publisher, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
+    await this.authorize(who, 'subscribe', room);
+    const ns = who.ns;
+    const recent = await this.broker.page(ns, room, limit, before);
+    const store = this.store;
+    if (!store) return recent;
+    let rows;
+    try {
+      rows = await store.page(ns, room, limit, before);
+    } catch (err) {
+      this.logger.error('reading stored messages failed', { nsp: ns, store: store.description, err: (err as Error).message });
+      throw new ServiceError('STORE_FAILED', 'stored messages cannot be read now');
+    }
+    const byPosition = new Map<string, HistoryEntry>();
+    for (const row of rows) {
+      const meta: MessageMeta = { offset: row.offset, epoch: row.epoch, ts: row.ts };
+      byPosition.set(`${row.epoch}\u0000${row.offset}`, entryOf(row.event, JSON.parse(row.payload), meta));
+    }
+    for (const entry of recent) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
+    const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
+    return merged.slice(Math.max(0, merged.length - limit));
+  }
+
+  /** Leaves `room`; false when the member was not in it. */
+  async leave(member: Subscriber, room: string): Promise<boolean> {
+    if (!member.rooms.delete(room)) return false;
+    await this.remove(member, room);
+    await this.presence.remove(member.ns, room, member.id);
+    return true;
+  }
+
+  /**
+   * The one publish path for messages: to every member of `room` in the publisher's namespace, on
+   * every node, except the publisher itself (publishers never receive their own notification).
+   *
+   * A member's publication needs publish rights: when they must be asked for (--authorize-url),
+   * the result is a promise that rejects with FORBIDDEN and nothing is sent; return it from the
+   * verb (`whenDone`, or `receipt` for the ack). The message first gets the room's next offset and
+   * goes out with its meta (lib/history/types.ts META_STYLE); notices about members use `announce`.
+   */
+  publish<E extends keyof ServerEvents>(from: Publisher, room: string, event: E, ...args: Parameters<ServerEvents[E]>): MaybePromise<Published> {
+    if (META_STYLE[event] === undefined) throw new Error(`${event} is not a message event: announce() it`);
+    // Shutting down: a message is refused before anything goes out.
+    this.drain.admit();
+    if (this.access && !from.trusted) {
+      const pending = this.access.authorize(from, 'publish', room);
+      if (pending) {
+        const sent = pending.then(() => this.send(from, room, event, args));
+        sent.catch(() => {}); // the verb reports it; never an unhandled rejection
+        return sent;
+      }
+    }
+    return this.send(from, room, event, args);
+  }
+
+  private send(from: Publisher, room: string, event: string, args: unknown[]): MaybePromise<Published> {
+    const ns = from.ns;
+    const meta = this.broker.publish(ns, room, event, args, from.id);
+    if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m));
+    return this.published(from, ns, room, event, args, meta);
+  }
+
+  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta): Published {
+    return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, ns, room) };
+  }
+
+  /**
+   * Writes a delivery to this node's members of its room, except `except`: what the broker hands
+   * this node (its own publications included).
+   */
+  private deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void {
+    const groups = this.groups.get(envelope.ns);
+    if (groups) {
+      for (const group of groups) {
+        try {
+          group.deliver(envelope, except, streamOffset);
+        } catch (err) {
+          this.failedDelivery(envelope, err);
+        }
+      }
+    }
+    this.sendToHeld(envelope, except);
+  }
+
+  /** To the members held here (not in a group); one member's failure is not the others'. */
+  private sendToHeld(envelope: Envelope, except: string | undefined): void {
+    const members = this.held.get(envelope.ns)?.get(envelope.room);
+    if (!members) return;
+    for (const member of members.values()) {
+      if (member.id === except) continue;
+      try {
+        member.send(envelope);
+      } catch (err) {
+        this.failedDelivery(envelope, err);
+      }
+    }
+  }
+
+  private failedDelivery(envelope: Envelope, err: unknown): void {
+    this.logger.error('delivery failed', { nsp: envelope.ns, event: envelope.event, err });
+  }
+
+  /** [history] How many members a publication to `room` reached (the publisher excluded). */
+  private recipients(from: Publisher, ns: string, room: string): MaybePromise<number> {
+    const self = from.id !== undefined && (from as Partial<Subscriber>).rooms?.has(room) ? 1 : 0;
+    // A single node (presence in memory): the members here are all of them, and cost nothing to count.
+    if (this.presence instanceof MemoryPresence) return Math.max(0, this.localCount(ns, room) - self);
+    return this.presence.count(ns, room).then((n) => Math.max(0, n - self));
+  }
+
+  /** Members of the room on this node, every protocol together. */
+  localCount(ns: string, room: string): number {
+    let count = this.held.get(ns)?.get(room)?.size ?? 0;
+    const groups = this.groups.get(ns);
+    if (groups) for (const group of groups) count += group.count(room);
+    return count;
+  }
+
+  /**
+   * [history] The publisher's ack fields for a message: `fields` (a fresh object, completed in
+   * place: a copy per message showed in profiles) with `offset` and `recipients`, once it
+   * is durably stored when `store` is asked. Synchronous in the common case (no store, no pending
+   * authorization, presence in memory). A failed store is STORE_FAILED (logged); the message went
+   * out live all the same.
+   */
+  receipt<F extends object>(published: MaybePromise<Published>, store: boolean, fields: F): MaybePromise<F & PublishReceipt> {
+    if (!(published instanceof Promise) && !(published.recipients instanceof Promise) && !store) {
+      return complete(fields, published.entry.meta.offset, published.recipients);
+    }
+    // Counted until answered: a shutdown waits for it before closing the connections.
+    return this.drain.track(
+      (async () => {
+        const p = await published;
+        const recipients = await p.recipients;
+        if (store) await this.persist(p, recipients);
+        return complete(fields, p.entry.meta.offset, recipients);
+      })(),
+    );
+  }
+
+  private async persist(p: Published, recipients: number): Promise<void> {
+    const { meta, event } = p.entry;
+    const details = { offset: meta.offset, recipients };
+    const store = this.store;
+    if (!store) throw new ServiceError('STORE_FAILED', 'the message was delivered but this service stores no messages', details);
+    try {
+      const payload = stringifyWithRaw(payloadOf(p.entry)) ?? 'null';
+      await store.save({ ns: p.ns, room: p.room, epoch: meta.epoch, offset: meta.offset, ts: meta.ts, event, payload });
+    } catch (err) {
+      this.logger.error('storing a message failed', { nsp: p.ns, room: p.room, offset: meta.offset, store: store.description, err: (err as Error).message });
+      throw new ServiceError('STORE_FAILED', undefined, details);
+    }
+  }
+
+  /**
+   * A notice about a member (lobby JOINED / LEFT) to the room's other members on every node: no
+   * offset, no history, no publish right needed.
+   */
+  announce<E extends keyof ServerEvents>(from: Publisher, room: string, event: E, ...args: Parameters<ServerEvents[E]>): void {
+    const envelope: Envelope = { ns: from.ns, room, event, args, meta: undefined };
+    const groups = this.groups.get(from.ns);
+    if (groups) for (const group of groups) group.announce(envelope, from.id);
+    // The members held here on this node; other nodes' hubs deliver it as they read it (lib/broker/redis.ts).
+    this.sendToHeld(envelope, from.id);
+  }
+
+  /** Sends to one member of a group by id, on whichever node it is (lobby RTCSIGNAL). */
+  sendTo<E extends keyof ServerEvents>(ns: string, id: string, event: E, ...args: Parameters<ServerEvents[E]>): void {
+    for (const group of this.groups.get(ns) ?? []) group.sendTo(id, event, args);
+  }
+
+  /** Names a member was added to presence with (connection-state recovery restores them). */
+  trackPresence(ns: string, room: string, member: Member): Promise<void> {
+    return this.presence.add(ns, room, member);
+  }
+
+  members(ns: string, room: string): Promise<Member[]> {
+    return this.presence.list(ns, room);
+  }
+
+  isMember(ns: string, room: string, id: string): Promise<boolean> {
+    return this.presence.has(ns, room, id);
+  }
+
+  /** Forgets a closed member everywhere. A group has already removed it from its rooms. */
+  async detach(member: Subscriber): Promise<void> {
+    const rooms = member.rooms.keys();
+    member.rooms.clear();
+    if (!member.group) for (const room of rooms) void this.remove(member, room);
+    await Promise.all(rooms.map((room) => this.presence.remove(member.ns, room, member.id)));
+    if (rooms.length && this.logger.isDebugEnabled()) {
+      this.logger.debug('connection left its rooms', { nsp: member.ns, member: member.id, rooms: rooms.length });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.presence.close();
+    // [history]
+    this.broker.close();
+    await this.store?.close();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The vocabulary every part shares: what a room delivery is (Envelope), who receives it
+ * (Subscriber, MemberGroup), who publishes (Publisher), and the error codes. Types only: any module
+ * may import this file without pulling in an implementation (and without an import cycle).
+ *
+ * The hub (lib/core/hub.ts) owns rooms and fan-out in these terms; a protocol (namespaces/, and the
+ * socket.io binding in lib/core/socketio-members.ts) turns its connections into subscribers; a
+ * broker (lib/broker/) carries envelopes between nodes.
+ */
+import type { AuthState } from '../auth/principal.js';
+import type { RoomNames } from './room-names.js';
+
+export type { ErrorBody, ErrorCode } from './errors.js';
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Added to every message as it goes out (`meta`). */
+export interface MessageMeta {
+  /** Per room, +1 per message, starting at 1 in each epoch. */
+  offset: number;
+  /** Changes whenever the room's history is lost; compare for equality only (the store orders them by time). */
+  epoch: string;
+  /** Server time of publication, ms since 1970. */
+  ts: number;
+}
+
+/** What a client sends to resume: the meta of the last message it got (ts is not needed). */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/**
+ * One delivery to the members of a room: a message (with its meta) or a notice about a member
+ * (lobby JOINED / LEFT, without). `args` are the event's arguments exactly as a socket.io member
+ * receives them (the meta inside them for a message: lib/history/types.ts META_STYLE); other
+ * protocols write the same content in their own framing.
+ */
+export interface Envelope {
+  readonly ns: string;
+  readonly room: string;
+  readonly event: string;
+  readonly args: unknown[];
+  readonly meta: MessageMeta | undefined;
+}
+
+/** The protocols a subscriber can speak (metrics and logs name them so). */
+export type Protocol = 'socketio' | 'sock' | 'sse';
+
+/** Who publishes: a connection, or the server side (an HTTP publisher with an API key, a node's notice). */
+export interface Publisher {
+  readonly ns: string;
+  /** A connection's id, unique in the cluster: it never receives its own publication. */
+  readonly id: string | undefined;
+  /** Identity and rights from the credentials (auth on). */
+  readonly auth: AuthState | undefined;
+  /** Authorized already (an API key was checked): the hub asks no rights. */
+  readonly trusted: boolean;
+}
+
+/**
+ * A member of rooms: a socket.io socket, a plain WebSocket, an SSE response. The hub keeps the
+ * members of every room; a member delivers what it is sent in its own framing and keeps its own
+ * send buffer (a slow reader is cut by its transport, never waited for by the hub).
+ */
+export interface Subscriber extends Publisher {
+  readonly id: string;
+  readonly protocol: Protocol;
+  /** The rooms it is in, with the display name it joined each under. */
+  readonly rooms: RoomNames;
+  /** False once its connection closed: a join that finishes later leaves no ghost behind. */
+  readonly connected: boolean;
+  /**
+   * Members that are written to together (socket.io's: one encoding per broadcast, held in
+   * socket.io's adapter rooms); absent, the hub holds the member itself and calls `send` for it.
+   */
+  readonly group: MemberGroup | undefined;
+  /** Writes one delivery (or replayed message) to this member, in order with everything else. */
+  send(envelope: Envelope): void;
+  /** Bytes written to it and not yet sent: its backpressure. */
+  unsentBytes(): number;
+}
+
+/**
+ * The members of one protocol in one namespace, delivered to as a group: socket.io's encodes a
+ * broadcast once and writes the same frame to every member (lib/core/socketio-members.ts).
+ */
+export interface MemberGroup {
+  /** Adds a member to a room; synchronous for an in-memory room (a join and its replay are one block). */
+  add(member: Subscriber, room: string): MaybePromise<void>;
+  remove(member: Subscriber, room: string): MaybePromise<void>;
+  /** Members of the room on this node. */
+  count(room: string): number;
+  /**
+   * Writes a delivery to the group's members of the room on this node, except `except`.
+   * `streamOffset`: the cluster stream entry it came from (connection-state recovery resumes from it).
+   */
+  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void;
+  /** A notice to the room on every node (this one included), except `except`. */
+  announce(envelope: Envelope, except: string | undefined): void;
+  /** Sends to one member by id, on whichever node it is. */
+  sendTo(id: string, event: string, args: unknown[]): void;
+}
