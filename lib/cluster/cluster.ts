@@ -13,10 +13,11 @@
  *     delivered the stream (lib/history/delivery-cursor.ts);
  *   - readiness: not ready while Redis is unreachable.
  *
- * While Redis is unreachable, broadcasts are delivered on this node only (flag `local`): the
- * streams adapter would otherwise hold every local delivery until Redis answers. Nothing published
- * during an outage is queued for the other nodes: a backlog replayed minutes later would be stale
- * notifications, and would grow without bound while it lasts.
+ * While Redis is unreachable, messages are delivered on this node only (lib/broker/redis.ts), and so
+ * are the adapter's own broadcasts (notices, messages to one socket: flag `local`), which the streams
+ * adapter would otherwise hold until Redis answers. Nothing published during an outage is queued for
+ * the other nodes: a backlog replayed minutes later would be stale notifications, and would grow
+ * without bound while it lasts.
  */
 import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
