@@ -6,11 +6,13 @@
  * node's users going offline).
  */
 import { expect } from 'chai';
+import { io as ioV4 } from 'socket.io-client';
 import { closeAll, collect, connect, next, recorder, request, type ClientVersion, type TestClient } from './helpers/clients.js';
 import { MODES, clusterNodesForSuite, startInMode, startNodes, waitUntil } from './helpers/cluster.js';
 import { startService, type Running } from './helpers/service.js';
 import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
 import { sqliteBackend } from './helpers/store-backends.js';
+import { dropTransport } from './helpers/history.js';
 import { defaultSqliteDriver } from '../lib/storage/sqlite-driver.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
@@ -233,6 +235,37 @@ for (const mode of MODES) describe(`/chat namespace${mode === 'redis' ? ' (clust
     const live = next(c, 'MESSAGE_SENT');
     b.emit('SEND_MESSAGE', message('resume', 'm4'));
     expect((await live).content.bodyText).to.equal('m4');
+  });
+
+  it('a v4 connection restored by connection-state recovery keeps its channels; the others see it offline, then online again', async () => {
+    const restoring = ioV4(`${svc.url}/chat`, { transports: ['websocket'], forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100, query: { name: 'phoenix' } });
+    try {
+      await new Promise<void>((resolve) => restoring.once('connect', () => resolve()));
+      const watcher = await as('v4', svc.url, 'csr-watcher');
+      await subscribe(watcher, 'csr');
+      const online = next(watcher, 'PRESENCE_EVENT_RESPONSE');
+      const subscribed = new Promise((resolve) => restoring.once('CHANNEL_SUBSCRIBED', resolve));
+      restoring.emit('SUBSCRIBE_CHANNEL', { channel: channel('csr') });
+      await subscribed;
+      expect((await online).category).to.equal(ONLINE);
+      // Recovery resumes after the last broadcast the client got: it needs one.
+      const first = new Promise<void>((resolve) => restoring.once('MESSAGE_SENT', () => resolve()));
+      watcher.emit('SEND_MESSAGE', message('csr', 'before'));
+      await first;
+
+      const notices = collect(watcher, 'PRESENCE_EVENT_RESPONSE', 2);
+      const reconnected = new Promise<void>((resolve) => restoring.once('connect', () => resolve()));
+      const { gone } = dropTransport(svc, '/chat', restoring.id!);
+      await gone;
+      await reconnected;
+      expect(restoring.recovered).to.equal(true);
+      expect((await notices).map((n) => `${n.category} ${n.sender._id}`)).to.deep.equal([`${OFFLINE} phoenix`, `${ONLINE} phoenix`]);
+      const got = new Promise<any>((resolve) => restoring.on('MESSAGE_SENT', resolve));
+      watcher.emit('SEND_MESSAGE', message('csr', 'welcome back'));
+      expect((await got).content.bodyText).to.equal('welcome back');
+    } finally {
+      restoring.close();
+    }
   });
 
   it('UNSUBSCRIBE_CHANNEL of a channel not subscribed: UNSUBSCRIBE_CHANNEL_FAILED NOT_SUBSCRIBED', async () => {
