@@ -110,6 +110,10 @@ for (const mode of MODES) describe(`/chat namespace${mode === 'redis' ? ' (clust
     const later = await next2;
     expect(later).to.include({ _id: ack._id, created: '2026-05-01T10:00:00.000Z' });
     expect(later).to.not.have.property('parentMsg');
+    expect(later.sender).to.deep.equal({ _id: 'carol', displayname: 'carol', type: 'user' }); // 1.7: ?name= in the query
+    const fromBob = next(bob, 'MESSAGE_SENT'); // its own copy: bob has had every earlier one
+    bob.emit('SEND_MESSAGE', message('team', 'from 2.x'));
+    expect((await fromBob).sender).to.deep.equal({ _id: 'bob', displayname: 'bob', type: 'user' }); // 2.x: the namespace query arrives as auth
     expect(outsiders.received).to.deep.equal([]);
   });
 
