@@ -3,6 +3,7 @@
  */
 import type { NamespaceModule } from '../lib/core/dispatch.js';
 import { bus } from './bus.js';
+import { chat } from './chat.js';
 import { layout } from './layout.js';
 import { lobby } from './lobby.js';
 import { trigger } from './trigger.js';
@@ -12,4 +13,5 @@ export const namespaces: readonly NamespaceModule[] = [
   bus,
   lobby,
   trigger,
+  chat,
 ];

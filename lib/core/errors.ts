@@ -14,6 +14,7 @@ export const ErrorCodes = {
   NOT_IN_LOBBY: { status: 409, message: 'this connection is not in a lobby' },
   ALREADY_IN_LOBBY: { status: 409, message: 'this connection is already in another lobby' },
   PEER_NOT_FOUND: { status: 404, message: 'no such peer in this lobby' },
+  NOT_SUBSCRIBED: { status: 409, message: 'this connection has not subscribed to the channel' },
   UNAUTHORIZED: { status: 401, message: 'missing, invalid or expired credentials' },
   FORBIDDEN: { status: 403, message: 'not allowed' },
   TOKEN_EXPIRED: { status: 401, message: 'the token has expired: send REFRESH {token}' },

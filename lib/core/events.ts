@@ -66,6 +66,77 @@ export interface TriggerClientEvents {
   HISTORY: (id: string, options?: { limit?: number; before?: Position }, ack?: Ack<HistoryReply<TriggerHistoryItem>>) => void;
 }
 
+/** /chat (Avaya Spaces-style channels): a channel as clients name it. */
+export interface ChatChannel {
+  _id: string;
+  type: 'topic';
+}
+
+/** /chat: who sent a message or a presence event, from the connection's identity (never from the payload). */
+export interface ChatSender {
+  _id: string;
+  displayname: string;
+  type: 'user';
+}
+
+/** /chat message content: `cid` is set by the server to the sender's `_id`. */
+export interface ChatContent {
+  bodyText: string;
+  data?: unknown[];
+  description?: string;
+  assignees?: unknown[];
+  status?: string;
+  dueDate?: string;
+  cid: string;
+}
+
+/** /chat MESSAGE_SENT: a message as every subscriber of its channel gets it. */
+export interface ChatMessage {
+  _id: string;
+  category: 'chat' | 'idea' | 'task';
+  content: ChatContent;
+  topicId: string;
+  created: string;
+  parentMsg?: string;
+  sender: ChatSender;
+  /** In the sending connection's copy only. */
+  loopbackMetadata?: unknown;
+  meta?: MessageMeta;
+}
+
+export interface ChatFailure {
+  channel: unknown;
+  error: ErrorBody;
+}
+
+export interface ChatPresenceEvent {
+  channel: ChatChannel;
+  category: string;
+  content?: unknown;
+  sender: ChatSender;
+}
+
+/** /chat: every verb also answers with an event (below); the ack, when given, carries the same. */
+export interface ChatClientEvents {
+  SUBSCRIBE_CHANNEL: (payload: { channel: ChatChannel; since?: Position } | JsonString, ack?: Ack<ChatSubscribed>) => void;
+  UNSUBSCRIBE_CHANNEL: (payload: { channel: ChatChannel } | JsonString, ack?: Ack<{ channel: ChatChannel }>) => void;
+  SEND_MESSAGE: (
+    payload:
+      | { category: string; content: { bodyText: string } & Record<string, unknown>; topicId: string; created?: string; parentMsg?: string; loopbackMetadata?: unknown }
+      | JsonString,
+    ack?: Ack<{ topicId: string; _id: string } & PublishReceipt>,
+  ) => void;
+  GET_HISTORY: (payload: { channel: ChatChannel; limit?: number; before?: Position } | JsonString, ack?: Ack<ChatHistory>) => void;
+  SEND_PRESENCE_EVENT: (payload: { channel: ChatChannel; category: string; content?: unknown } | JsonString, ack?: Ack<{ channel: ChatChannel }>) => void;
+}
+
+export type ChatSubscribed = { channel: ChatChannel; sessionId: string } & Partial<JoinRecovery>;
+
+export interface ChatHistory {
+  channel: ChatChannel;
+  messages: ChatMessage[];
+}
+
 export interface ClientsReply {
   room: string;
   clients: string[];
@@ -99,8 +170,18 @@ export interface ServerEvents {
   EVENTS: (data: unknown, meta?: MessageMeta) => void;
   UPDATES: (data: unknown, meta?: MessageMeta) => void;
   STATUS: (data: unknown, meta?: MessageMeta) => void;
-  HISTORY: (reply: HistoryReply<unknown>) => void;
+  /** /layout, /lobby, /trigger: `{room, messages}`; /chat: `{channel, messages}`. */
+  HISTORY: (reply: HistoryReply<unknown> | ChatHistory) => void;
   ERROR: (error: ErrorEvent) => void;
+  CHANNEL_SUBSCRIBED: (reply: ChatSubscribed) => void;
+  CHANNEL_UNSUBSCRIBED: (reply: { channel: ChatChannel }) => void;
+  MESSAGE_SENT: (message: ChatMessage) => void;
+  PRESENCE_EVENT_RESPONSE: (event: ChatPresenceEvent) => void;
+  SUBSCRIBE_CHANNEL_FAILED: (failure: ChatFailure) => void;
+  UNSUBSCRIBE_CHANNEL_FAILED: (failure: ChatFailure) => void;
+  GET_HISTORY_FAILED: (failure: ChatFailure) => void;
+  SEND_PRESENCE_EVENT_FAILED: (failure: ChatFailure) => void;
+  SEND_MESSAGE_FAILED: (failure: { topicId: unknown; loopbackMetadata?: unknown; type?: string; error: ErrorBody }) => void;
 }
 
 export type AckReply<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody };

@@ -362,6 +362,16 @@ export class Hub {
     return this.presence.add(ns, room, member);
   }
 
+  /** Takes out what trackPresence added (a protocol's own presence entries, e.g. /chat's users). */
+  untrackPresence(ns: string, room: string, id: string): Promise<void> {
+    return this.presence.remove(ns, room, id);
+  }
+
+  /** A message store is configured: protocols whose messages are always kept (/chat) ask `receipt` to store. */
+  get storing(): boolean {
+    return this.store !== undefined;
+  }
+
   members(ns: string, room: string): Promise<Member[]> {
     return this.presence.list(ns, room);
   }

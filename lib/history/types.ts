@@ -84,7 +84,7 @@ export interface HistoryStore {
 }
 
 /**
- * How each message event carries its meta. Object envelopes (EVENT, MESSAGE) get a `meta` field;
+ * How each message event carries its meta. Object envelopes (EVENT, MESSAGE, MESSAGE_SENT) get a `meta` field;
  * trigger events, whose `data` may be any JSON value, get it as an extra trailing argument
  * (`STATUS data meta`), which listeners that read only the first argument never see.
  */
@@ -92,6 +92,7 @@ export const META_STYLE: Readonly<Record<string, 'field' | 'argument' | undefine
   Object.assign(Object.create(null) as Record<string, 'field' | 'argument'>, {
     EVENT: 'field',
     MESSAGE: 'field',
+    MESSAGE_SENT: 'field',
     EVENTS: 'argument',
     UPDATES: 'argument',
     STATUS: 'argument',
