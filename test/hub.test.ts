@@ -293,7 +293,11 @@ for (const setup of SETUPS) {
       expect(sub.got[0]).to.deep.equal({ ns: '/lobby', room: lobby, event: 'JOINED', args: [first.id], meta: undefined });
       expect(await request(first, 'BROADCAST', { message: { hello: 'lobby' } })).to.include({ ok: true, offset: 1 });
       expect(await request(first, 'LEAVE', lobby)).to.include({ ok: true });
-      const second = await connect('v4', A().url, '/lobby', { query: { lobbyId: lobby } });
+      // Joined by its ?lobbyId= (PEERS comes once its JOINED went out), then gone.
+      let peers!: (ids: string[]) => void;
+      const joinedSecond = new Promise<string[]>((resolve) => (peers = resolve));
+      const second = await connect('v4', A().url, '/lobby', { query: { lobbyId: lobby }, listeners: { PEERS: (ids: string[]) => peers(ids) } });
+      expect(await joinedSecond).to.deep.equal([sub.id]);
       second.close();
       // LEFT at the disconnect is the last one: everything before it has come by then.
       await sub.until('LEFT of the second member', () => sub.got.some((e) => e.event === 'LEFT' && e.args[0] === second.id));
