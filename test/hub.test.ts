@@ -243,6 +243,63 @@ for (const setup of SETUPS) {
       expect(detached.messages()).to.deep.equal(['one', 'two']);
     });
 
+    it('a member closed while its join waits for authorization is not left in the room (held or socket.io)', async () => {
+      const r = room();
+      const core = B().service.core;
+      // Authorization that answers when the test says, as --authorize-url does when its backend is slow.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let asked!: () => void;
+      const bothAsked = new Promise<void>((resolve) => {
+        let n = 0;
+        asked = () => ++n === 2 && resolve();
+      });
+      const access = core.access;
+      core.access = {
+        authorize: () => {
+          asked();
+          return gate;
+        },
+      };
+      // Every join made meanwhile (the socket's through its JOIN verb), to wait for them to finish.
+      const join = core.join;
+      const joins: Array<Promise<unknown>> = [];
+      core.join = (...args) => {
+        const joining = join.apply(core, args);
+        joins.push(joining);
+        return joining;
+      };
+      const sub = subscriber('/layout');
+      const client = await connect('v4', B().url, '/layout');
+      const socketId = client.id;
+      const nsp = B().service.io.of('/layout');
+      try {
+        void core.join(sub, r, 'late');
+        client.emit('JOIN', { room: r, name: 'late socket' });
+        await bothAsked;
+        // Both go away before the answer: the held one is detached by its owner, the socket disconnects.
+        sub.connected = false;
+        await core.detach(sub);
+        const gone = new Promise((resolve) => nsp.sockets.get(socketId)!.once('disconnect', resolve));
+        client.close();
+        await gone;
+        release();
+        await Promise.allSettled(joins);
+      } finally {
+        core.access = access;
+        core.join = join;
+      }
+      expect(nsp.adapter.rooms.get(`r:${r}`), 'the socket.io room').to.equal(undefined);
+      expect(core.localCount('/layout', r), 'members of the room on this node').to.equal(0);
+      expect(await core.members('/layout', r)).to.deep.equal([]);
+      const observer = await member(B(), '/layout', r, 'observer');
+      const publisher = await connect('v4', A().url, '/layout');
+      const seen = next<EventPayload>(observer, 'EVENT');
+      expect(await request(publisher, 'NOTIFY', { room: r, message: 'after' })).to.include({ ok: true, recipients: 1 });
+      await seen;
+      expect(sub.got).to.deep.equal([]);
+    });
+
     it('JOIN since: the held subscriber gets what it missed, in order, before the live messages, none twice', async () => {
       const r = room();
       const core = B().service.core;
