@@ -315,11 +315,15 @@ for (const setup of SETUPS) {
       expect(joined.recovery).to.deep.include({ recovered: true });
       await Promise.all(live);
       await sub.until('offset 8', () => sub.got.some((e) => e.meta?.offset === 8));
+      // A position the room never gave: told so, nothing replayed, joined all the same.
+      const stranger = subscriber('/layout');
+      expect((await core.join(stranger, r, 'stranger', { offset: 3, epoch: 'not-this-one' })).recovery).to.deep.include({ recovered: false, reason: 'EPOCH_CHANGED' });
       await request(observer, 'NOTIFY', { room: r, message: 'marker' });
-      await sub.sawMessage('marker');
+      await Promise.all([sub.sawMessage('marker'), stranger.sawMessage('marker')]);
       expect(sub.got.map((e) => e.meta?.offset)).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9]);
       expect(sub.messages()).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 'marker']);
       for (const e of sub.got) expect(e.meta?.epoch).to.equal(epoch);
+      expect(stranger.messages()).to.deep.equal(['marker']);
     });
 
     it('a held subscriber whose send throws does not stop delivery to the others', async () => {
