@@ -28,7 +28,8 @@ async function joinLobby({ socket, nsp, core, member }: VerbContext, lobby: stri
       socket.data.lobby = undefined;
       throw err;
     }
-    core.announce(member, lobby, 'JOINED', socket.id);
+    // Gone while joining: its LEFT went out at the disconnect, and a JOINED now would leave a ghost peer.
+    if (socket.connected) core.announce(member, lobby, 'JOINED', socket.id);
   }
   const peers = (await core.members(nsp.name, lobby)).map((m) => m.id).filter((id) => id !== socket.id);
   emitHere(socket, 'PEERS', peers);

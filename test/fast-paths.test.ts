@@ -10,12 +10,16 @@
  * - frames to idle WebSocket members go straight to ws through writeFrame, and a member with
  *   something queued in Engine.IO takes the regular path behind it (lib/direct-writes.ts;
  *   test/fanout-order.test.ts pins the ordering).
+ * In cluster mode the same single-room path must be taken for what a node reads back from the
+ * cluster stream (lib/core/socketio-members.ts deliver → broadcastHere), not socket.io-adapter's
+ * generic broadcast nor a write per member.
  */
 import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
 import { directFrameCount, encodedEventCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
-import { connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
-import { serviceForSuite } from './helpers/service.js';
+import { closeAll, connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
+import { startInMode } from './helpers/cluster.js';
+import { serviceForSuite, type Running } from './helpers/service.js';
 
 const MEMBERS = 50;
 
@@ -115,5 +119,33 @@ describe('fast paths of a publication to a room', () => {
     const argCounts = got.map((args) => args.length);
     expect(argCounts.slice(0, half)).to.deep.equal(Array(half).fill(2));
     expect(argCounts.slice(half)).to.deep.equal(Array(half).fill(1));
+  });
+});
+
+describe('fast paths of a publication to a room in cluster mode (one node on a private Redis)', () => {
+  let svc: Running;
+  before(async function () {
+    svc = await startInMode(this, 'redis');
+  });
+  after(() => svc?.close());
+  afterEach(closeAll);
+
+  it(`delivers a NOTIFY read back from the cluster stream to ${MEMBERS} members by the single-room path, encoded once`, async () => {
+    const room = 'cluster-single-room';
+    const clients = await Promise.all(Array.from({ length: MEMBERS }, () => connect('v4', svc.url, '/layout')));
+    for (const reply of await Promise.all(clients.map((c, i) => request(c, 'JOIN', { room, name: `m${i}` })))) {
+      expect(reply).to.include({ ok: true });
+    }
+    const publisher = await connect('v4', svc.url, '/layout');
+    const received = Promise.all(clients.map(nextEvent));
+    const before = counts();
+    expect(await request(publisher, 'NOTIFY', { room, message: { hello: room } })).to.include({ ok: true, recipients: MEMBERS });
+    // Delivered as the node reads its own publication back from the stream: after the ack, maybe.
+    const got = await received;
+    const moved = since(before);
+    for (const args of got) expect(args[0]).to.deep.include({ room, message: { hello: room } });
+    expect(moved.singleRoom, 'broadcasts that took the single-room path').to.equal(1);
+    expect(moved.encoded, 'encodings of the EVENT').to.equal(1);
+    expect(moved.direct, 'frames written straight to ws').to.equal(MEMBERS);
   });
 });

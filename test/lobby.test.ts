@@ -54,6 +54,45 @@ for (const mode of MODES) describe(`/lobby namespace${mode === 'redis' ? ' (clus
     expect(await request(b, 'LEAVE', 'L3')).to.deep.include({ ok: false });
   });
 
+  it('a member gone while its join was under way is announced LEFT only, never JOINED after its LEFT', async () => {
+    const a = await connect('v4', svc.url, '/lobby', { query: { lobbyId: 'gone' } });
+    const heard: Array<[string, string]> = [];
+    a.on('JOINED', (id: string) => heard.push(['JOINED', id]));
+    a.on('LEFT', (id: string) => heard.push(['LEFT', id]));
+    // The joins held until the test lets them go, as a slow presence store (Redis) holds them.
+    const core = svc.service.core;
+    const join = core.join;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let joined!: () => void;
+    const finished = new Promise<void>((resolve) => (joined = resolve));
+    core.join = async (...args) => {
+      await gate;
+      try {
+        return await join.apply(core, args);
+      } finally {
+        joined();
+      }
+    };
+    try {
+      const left = next(a, 'LEFT');
+      const b = await connect('v4', svc.url, '/lobby', { query: { lobbyId: 'gone' } });
+      const id = b.id;
+      b.close();
+      expect(await left).to.equal(id);
+      release();
+      await finished;
+    } finally {
+      core.join = join;
+    }
+    // A later member's JOINED: a notice announced before it would have come by then.
+    const marker = next(a, 'JOINED');
+    const c = await connect('v4', svc.url, '/lobby', { query: { lobbyId: 'gone' } });
+    expect(await marker).to.equal(c.id);
+    expect(heard.map(([event]) => event)).to.deep.equal(['LEFT', 'JOINED']);
+    expect(heard[1]).to.deep.equal(['JOINED', c.id]);
+  });
+
   it('BROADCAST {message} sends MESSAGE {from, message} to the other members', async () => {
     const [a, b] = await Promise.all([
       connect('v4', svc.url, '/lobby', { query: { lobbyId: 'L4' } }),

@@ -130,6 +130,9 @@ export class Hub {
   /** Into the room's membership: its group's, else the hub's. Synchronous for in-memory rooms. */
   private add(member: Subscriber, room: string): MaybePromise<void> {
     if (member.group) return member.group.add(member, room);
+    // Closed while its join waited (authorization, a resume read): held now, it would stay a ghost
+    // member (socket.io ignores a closed socket's join the same way).
+    if (!member.connected) return;
     let rooms = this.held.get(member.ns);
     if (!rooms) this.held.set(member.ns, (rooms = new Map()));
     let members = rooms.get(room);
