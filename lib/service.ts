@@ -186,6 +186,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         cursor: cluster.cursor,
         fallback: new MemoryHistory({ size: 0, ttlMs: 0, recoverable: false, inUse }),
       }),
+      { connection: cluster.connection, name: cluster.adapterStream.name, maxLen: cluster.adapterStream.maxLen },
       logger,
     );
     cluster.onRoomDelivery((ns, room, data, except, offset) => redisBroker.fromStream({ ns, room, data, except }, offset));

@@ -3,7 +3,7 @@
  * delivered on this node as it is published, in the same synchronous block (so a JOIN `since`
  * replay and the live messages after it cannot cross).
  */
-import type { MessageMeta, Position } from '../core/types.js';
+import type { Envelope, MessageMeta, Position } from '../core/types.js';
 import { attachMeta, type HistoryEntry, type HistoryStore, type Recovery, type RecoveryReader } from '../history/types.js';
 import type { Broker, Deliver } from './types.js';
 
@@ -21,6 +21,10 @@ export class MemoryBroker implements Broker {
     attachMeta(event, args, meta);
     this.deliver({ ns, room, event, args, meta }, except, undefined);
     return meta;
+  }
+
+  announce(envelope: Envelope, except: string | undefined): void {
+    this.deliver(envelope, except, undefined);
   }
 
   since(ns: string, room: string, since: Position): Recovery | Promise<RecoveryReader> {

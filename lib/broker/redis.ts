@@ -9,8 +9,12 @@
  * is queued for the other nodes (a backlog replayed minutes later would be stale notifications, and
  * would grow without bound while the outage lasts).
  */
+import { ROOM_PREFIX } from '../core/app-socket.js';
 import { ServiceError } from '../core/errors.js';
-import type { MessageMeta, Position } from '../core/types.js';
+import type { Envelope, MessageMeta, Position } from '../core/types.js';
+import type { RedisConnection } from '../cluster/redis-connection.js';
+import { stringifyWithRaw } from '../json/raw-json.js';
+import { fillBroadcast, roomBroadcastTemplate } from '../transport/index.js';
 import type { Logger } from '../log/logger.js';
 import type { RedisHistory } from '../history/redis.js';
 import { attachMeta, metaOf, type HistoryEntry, type Recovery, type RecoveryReader } from '../history/types.js';
@@ -25,11 +29,20 @@ export interface StreamDelivery {
   except: string | undefined;
 }
 
+/** The cluster stream every node reads: where notices are appended. */
+export interface ClusterStream {
+  connection: RedisConnection;
+  name: string;
+  /** Its approximate length bound (the adapter's own `maxLen`). */
+  maxLen: number;
+}
+
 export class RedisBroker implements Broker {
   private deliver: Deliver = () => undefined;
 
   constructor(
     private readonly history: RedisHistory,
+    private readonly stream: ClusterStream,
     private readonly logger: Logger,
   ) {}
 
@@ -62,6 +75,27 @@ export class RedisBroker implements Broker {
     attachMeta(event, args, meta);
     this.deliver({ ns, room, event, args, meta }, except, undefined);
     return meta;
+  }
+
+  /**
+   * A notice goes into the cluster stream as a room broadcast (lib/transport/stream-format.ts), so
+   * every node, this one included, delivers it as it reads it, in order with the room's messages.
+   * While Redis is away it is delivered on this node only.
+   */
+  async announce(envelope: Envelope, except: string | undefined): Promise<void> {
+    const { connection, name, maxLen } = this.stream;
+    const { ns, room, event, args } = envelope;
+    if (connection.healthy && args.length > 0) {
+      const template = roomBroadcastTemplate({ nsp: ns, rooms: [ROOM_PREFIX + room], except: except === undefined ? [] : [except], event });
+      const entry = fillBroadcast(template, stringifyWithRaw(args)!.slice(1, -1));
+      try {
+        await connection.run((c) => c.xAdd(name, '*', entry, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: maxLen } }));
+        return;
+      } catch (err) {
+        this.logger.warn('a notice reached this node only: redis did not answer', { nsp: ns, event, err: (err as Error).message });
+      }
+    }
+    this.deliver(envelope, except, undefined);
   }
 
   since(ns: string, room: string, since: Position): Recovery | Promise<RecoveryReader> {

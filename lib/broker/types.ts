@@ -27,6 +27,12 @@ export interface Broker {
    */
   publish(ns: string, room: string, event: string, args: unknown[], except: string | undefined): MaybePromise<MessageMeta>;
   /**
+   * Hands a notice (no meta, no history) to every node for delivery, this node's `deliver` included,
+   * in order with the room's messages. Never rejects: a notice that cannot reach the other nodes is
+   * delivered on this node only.
+   */
+  announce(envelope: Envelope, except: string | undefined): MaybePromise<void>;
+  /**
    * Everything published to `room` after `since`, oldest first, or why that is not available; see
    * HistoryStore.since for the synchronous-join contract of the answer.
    */

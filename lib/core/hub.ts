@@ -348,11 +348,9 @@ export class Hub {
    * offset, no history, no publish right needed.
    */
   announce<E extends keyof ServerEvents>(from: Publisher, room: string, event: E, ...args: Parameters<ServerEvents[E]>): void {
-    const envelope: Envelope = { ns: from.ns, room, event, args, meta: undefined };
-    const groups = this.groups.get(from.ns);
-    if (groups) for (const group of groups) group.announce(envelope, from.id);
-    // The members held here on this node; other nodes' hubs deliver it as they read it (lib/broker/redis.ts).
-    this.sendToHeld(envelope, from.id);
+    // Through the broker, as messages are: every node's hub delivers it once, to every kind of member.
+    const sent = this.broker.announce({ ns: from.ns, room, event, args, meta: undefined }, from.id);
+    if (sent instanceof Promise) sent.catch((err: unknown) => this.logger.error('a notice was not delivered', { nsp: from.ns, event, err }));
   }
 
   /** Sends to one member of a group by id, on whichever node it is (lobby RTCSIGNAL). */

@@ -106,12 +106,6 @@ export class SocketIoGroup implements MemberGroup {
     broadcastHere(this.nsp.adapter, packet, opts, streamOffset);
   }
 
-  announce(envelope: Envelope, except: string | undefined): void {
-    // Through the adapter: in a cluster it reaches every node.
-    const to = (except === undefined ? this.nsp : this.nsp.except(except)).to(roomKey(envelope.room));
-    (to.emit as (event: string, ...args: unknown[]) => boolean)(envelope.event, ...envelope.args);
-  }
-
   sendTo(id: string, event: string, args: unknown[]): void {
     (this.nsp.to(id).emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
   }

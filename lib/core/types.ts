@@ -96,8 +96,6 @@ export interface MemberGroup {
    * `streamOffset`: the cluster stream entry it came from (connection-state recovery resumes from it).
    */
   deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void;
-  /** A notice to the room on every node (this one included), except `except`. */
-  announce(envelope: Envelope, except: string | undefined): void;
   /** Sends to one member by id, on whichever node it is. */
   sendTo(id: string, event: string, args: unknown[]): void;
 }

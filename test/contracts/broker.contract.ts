@@ -190,6 +190,23 @@ export function describeBrokerContract(name: string, factory: () => Promise<Brok
       }
     });
 
+    it('announce: a notice is delivered once, without meta, with its except, in order with the room\'s messages; no offset is taken', async () => {
+      await publish(1, 'n');
+      // (a message of another namespace's room 'n' first: independent of this one)
+      await broker.announce({ ns: '/bus', room: 'n', event: 'JOINED', args: ['peer-1'], meta: undefined }, 'peer-1');
+      await publish(1, 'n', '/bus');
+      await broker.announce({ ns: '/bus', room: 'n', event: 'LEFT', args: ['peer-1'], meta: undefined }, undefined);
+      await delivered.count('/bus', 'n', 3);
+      await delivered.settle(broker);
+      const got = delivered.of('/bus', 'n');
+      expect(got.map((d) => d.envelope.event)).to.deep.equal(['JOINED', 'EVENT', 'LEFT']);
+      expect(got[0]).to.deep.include({ except: 'peer-1' });
+      expect(got[0]!.envelope).to.deep.equal({ ns: '/bus', room: 'n', event: 'JOINED', args: ['peer-1'], meta: undefined });
+      expect(got[2]).to.deep.include({ except: undefined });
+      // The message between them is the room's first: notices take no offset.
+      expect(got[1]!.envelope.meta?.offset).to.equal(1);
+    });
+
     it('rooms and namespaces are independent: offsets, epochs and deliveries of their own', async () => {
       const targets = [
         ['/layout', 'a'],

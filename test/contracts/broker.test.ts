@@ -49,6 +49,7 @@ describe('broker contract on Redis', function () {
             cursor: cluster.cursor,
             fallback: new MemoryHistory({ size: 0, ttlMs: 0, recoverable: false }),
           }),
+          { connection: cluster.connection, name: cluster.adapterStream.name, maxLen: cluster.adapterStream.maxLen },
           logger,
         );
         cluster.onRoomDelivery((ns, room, data, except, offset) => broker.fromStream({ ns, room, data, except }, offset));
