@@ -8,6 +8,7 @@
  * passes one, carries the same. Payload checks: namespaces/chat-payloads.ts; users across nodes:
  * lib/presence/users.ts.
  */
+import { randomUUID } from 'node:crypto';
 import type { NamespaceContext, NamespaceModule, VerbContext } from '../lib/core/dispatch.js';
 import { ServiceError, toErrorBody, type ErrorBody } from '../lib/core/errors.js';
 import type { ChatChannel, ChatMessage, ChatSender, ChatSubscribed } from '../lib/core/events.js';
@@ -107,8 +108,16 @@ async function send(ctx: VerbContext, message: ChatMessage, loopback: unknown) {
   return published;
 }
 
+/** A message published over HTTP: the body is the content, the sender the service. */
+function httpMessage(channel: string, body: unknown): { event: 'MESSAGE_SENT'; args: [ChatMessage] } {
+  const sender: ChatSender = { _id: 'POST', displayname: 'POST', type: 'service' };
+  return { event: 'MESSAGE_SENT', args: [{ _id: randomUUID(), category: 'chat', content: body, topicId: channel, created: new Date().toISOString(), sender }] };
+}
+
 export const chat: NamespaceModule = {
   name: '/chat',
+  httpMessage,
+  alwaysStored: true,
   verbs: {
     SUBSCRIBE_CHANNEL(ctx, [raw], acked) {
       let payload: Record<string, unknown> | undefined;

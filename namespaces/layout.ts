@@ -19,6 +19,7 @@ function senderName(socket: AppSocket, room: string): string {
 
 export const layout: NamespaceModule = {
   name: '/layout',
+  httpMessage: (room, message) => ({ event: 'EVENT', args: [{ sender: 'POST', room, message }] }),
   verbs: {
     async JOIN({ socket, core, member }, [raw]) {
       const payload = parseObject(raw, core.limits);

@@ -44,6 +44,7 @@ function currentLobby({ socket }: VerbContext): string {
 
 export const lobby: NamespaceModule = {
   name: '/lobby',
+  httpMessage: (_lobby, message) => ({ event: 'MESSAGE', args: [{ from: 'POST', message }] }),
   verbs: {
     JOIN(ctx, [id]) {
       return joinLobby(ctx, roomName(id, ctx.core.limits, 'lobby id'));

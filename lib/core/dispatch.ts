@@ -10,6 +10,7 @@ import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from '../log/logger.js';
 import { REFUSED_EVENT, type Refusal } from '../abuse/packet-rates.js';
 import type { AppNamespace, AppSocket } from './app-socket.js';
+import type { ServerEvents } from './events.js';
 import type { Hub } from './hub.js';
 import { SocketIoGroup, SocketMember } from './socketio-members.js';
 
@@ -29,6 +30,9 @@ export type VerbResult = Record<string, unknown> | void;
 /** `acked`: the client passed an ack callback (a verb may then answer in the ack alone). */
 export type Verb = (ctx: VerbContext, args: unknown[], acked: boolean) => VerbResult | Promise<VerbResult>;
 
+/** A message event and its arguments, as `Hub.publish` takes them. */
+export type HttpMessage = (room: string, message: unknown) => { event: keyof ServerEvents; args: unknown[] };
+
 /** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */
 export interface NamespaceModule {
   /** e.g. '/layout' */
@@ -40,6 +44,13 @@ export interface NamespaceModule {
    * 'opaque' when arguments are relayed as they are.
    */
   argumentStyle?: ArgumentStyle;
+  /**
+   * How a message published over HTTP (`POST /publish/:namespace/:room`, sender `POST`) goes to
+   * this namespace's members: its event and arguments. Absent: the namespace takes none.
+   */
+  httpMessage?: HttpMessage;
+  /** Always kept in the message store when there is one (as if every publication asked `store`). */
+  alwaysStored?: boolean;
   /** Runs once a connection is set up (e.g. /lobby joins the lobby named in the query). */
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */

@@ -76,7 +76,8 @@ export interface ChatChannel {
 export interface ChatSender {
   _id: string;
   displayname: string;
-  type: 'user';
+  /** 'service' for a message published over HTTP (sender `POST`). */
+  type: 'user' | 'service';
 }
 
 /** /chat message content: `cid` is set by the server to the sender's `_id`. */
@@ -94,7 +95,8 @@ export interface ChatContent {
 export interface ChatMessage {
   _id: string;
   category: 'chat' | 'idea' | 'task';
-  content: ChatContent;
+  /** A client's content; a message published over HTTP carries the request body as it is. */
+  content: ChatContent | unknown;
   topicId: string;
   created: string;
   parentMsg?: string;

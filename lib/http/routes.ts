@@ -6,6 +6,9 @@
  *   POST /bus-message/:room    publish a JSON body to a /bus room as EVENT {sender: 'POST', ...}
  *                              (an API key is required when auth is on); `?store=true` keeps it
  *                              durably and answers once it is committed
+ *   POST /publish/:namespace/:room
+ *                              the same for a room of any namespace that takes HTTP messages
+ *                              (its module's `httpMessage`: how its members get it)
  *   POST /ticket               a one-time connection ticket for a Bearer token (auth on)
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
@@ -13,18 +16,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Access } from '../auth/access.js';
 import { ServiceError, toErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
-import type { AppServer } from '../core/app-socket.js';
 import { serverPublisher, type Hub } from '../core/hub.js';
 import type { Readiness } from './readiness.js';
+import type { NamespaceModule } from '../core/dispatch.js';
 import { parseMessageBody } from '../json/large-body.js';
 import { roomName } from '../core/validate.js';
 
 export interface HttpDeps {
-  io: AppServer;
   core: Hub;
   logger: Logger;
   readiness: Readiness;
   isClosing: () => boolean;
+  /** The namespace modules: which take HTTP messages, and how (POST /publish/:namespace/:room). */
+  namespaces: readonly NamespaceModule[];
   /** API keys and tickets (lib/auth/access.ts); absent, HTTP publishing is open. */
   access?: Pick<Access, 'checkPublisher' | 'ticketRoute'>;
 }
@@ -32,6 +36,7 @@ export interface HttpDeps {
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const BUS_MESSAGE = /^\/bus-message\/([^/]+)\/?$/;
+const PUBLISH = /^\/publish\/([a-z][a-z0-9-]*)\/([^/]+)\/?$/;
 
 export function createHttpHandler(deps: HttpDeps): HttpHandler {
   return (req, res) => {
@@ -69,25 +74,41 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   }
   const bus = BUS_MESSAGE.exec(path);
   if (bus) {
-    if (req.method !== 'POST') throw new ServiceError('METHOD_NOT_ALLOWED');
-    if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
-    deps.access?.checkPublisher(req);
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(bus[1]!);
-    } catch {
-      throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
-    }
-    const room = roomName(decoded, deps.core.limits);
-    const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
-    const store = storeParam(query);
-    const published = deps.core.publish(serverPublisher('/bus'), room, 'EVENT', { sender: 'POST', room, message });
-    // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
-    const { offset, recipients } = await deps.core.receipt(published, store, {});
-    sendJson(res, 200, { ok: true, room, recipients, offset });
+    await publish(req, res, deps, '/bus', bus[1]!, query, true);
+    return;
+  }
+  const target = PUBLISH.exec(path);
+  if (target) {
+    await publish(req, res, deps, `/${target[1]!}`, target[2]!, query, false);
     return;
   }
   throw new ServiceError('NOT_FOUND');
+}
+
+/**
+ * Publishes the body to `:room` of namespace `ns` through the hub, as the namespace's module says
+ * its members get an HTTP message; answers the receipt (with `room` for the older /bus-message).
+ */
+async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, ns: string, encodedRoom: string, query: string, withRoom: boolean): Promise<void> {
+  if (req.method !== 'POST') throw new ServiceError('METHOD_NOT_ALLOWED');
+  const module = deps.namespaces.find((m) => m.name === ns);
+  if (!module?.httpMessage) throw new ServiceError('NOT_FOUND', `no namespace ${ns.slice(0, 64)} that takes HTTP messages`);
+  if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
+  deps.access?.checkPublisher(req);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(encodedRoom);
+  } catch {
+    throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
+  }
+  const room = roomName(decoded, deps.core.limits);
+  const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
+  const store = storeParam(query) || (module.alwaysStored === true && deps.core.storing);
+  const { event, args } = module.httpMessage(room, message);
+  const published = deps.core.publish(serverPublisher(ns), room, event, ...(args as [never]));
+  // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
+  const { offset, recipients } = await deps.core.receipt(published, store, {});
+  sendJson(res, 200, withRoom ? { ok: true, room, recipients, offset } : { ok: true, recipients, offset });
 }
 
 /** `store=true|1` (or a bare `store`) in the query string asks for durable storage. */
