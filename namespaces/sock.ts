@@ -1,0 +1,335 @@
+/**
+ * /sock: Awayto-style topics on a plain WebSocket (docs/PROTOCOL.md, "/sock"). Each connection is a
+ * hub subscriber of namespace '/sock' (its rooms are the topics, apart from every socket.io
+ * namespace's rooms); the frames it sends map to hub calls:
+ *
+ *   subscribe → join + participants      unsubscribe → leave + unsubscribe-topic notice
+ *   load-subscribers → presence          load-messages → the message store
+ *   any other action → publish (SOCK_MESSAGE, with meta, history, store and every node)
+ *
+ * The transport (lib/transport/ws-endpoint.ts) has admitted the connection and enforces the frame
+ * size, rate and send-buffer limits before anything here runs.
+ */
+import type { Principal } from '../lib/auth/principal.js';
+import { ServiceError, toErrorBody } from '../lib/core/errors.js';
+import type { SockFrame } from '../lib/core/events.js';
+import { serverPublisher, type Hub } from '../lib/core/hub.js';
+import { RoomNames } from '../lib/core/room-names.js';
+import type { Envelope, Protocol, Publisher, Subscriber } from '../lib/core/types.js';
+import type { WsModule, WsOpening } from '../lib/core/ws-modules.js';
+import { exceedsDepth } from '../lib/abuse/json-depth.js';
+import type { Logger } from '../lib/log/logger.js';
+import type { Member } from '../lib/presence/types.js';
+import { WS_CLOSE, type WsConnection, type WsSession } from '../lib/transport/index.js';
+
+const NS = '/sock';
+
+/** Sent by the server only: a client frame with one of these actions is refused (BAD_REQUEST). */
+const RESERVED = new Set(['connected', 'error', 'subscribe-topic', 'unsubscribe-topic', 'subscribers-existing', 'existing-subscribers', 'has-more-messages']);
+
+const MAX_ACTION_LENGTH = 128;
+const DEFAULT_PAGE_SIZE = 10;
+const MAX_PAGE_SIZE = 100;
+/** load-messages reads at most this many of a topic's newest stored messages (page × pageSize). */
+const MAX_LOADED = 1000;
+
+/** Who a connection is, as every node reads it from presence. */
+interface Identity {
+  /** Stable user id: the token's `sub`, the `?name=` of an anonymous connection, else its connection id. */
+  scid: string;
+  name: string;
+  role: string;
+}
+
+export interface Participant extends Identity {
+  /** The user's connection ids in the topic. */
+  cids: string[];
+  online: true;
+}
+
+const badRequest = (message: string): ServiceError => new ServiceError('BAD_REQUEST', message);
+
+const frame = (action: string, fields: Omit<SockFrame, 'action' | 'timestamp'>): SockFrame => ({ action, ...fields, timestamp: new Date().toISOString() });
+
+/** A frame's JSON, made once however many subscribers it goes to. */
+const encoded = new WeakMap<object, string>();
+function encode(value: SockFrame): string {
+  let text = encoded.get(value);
+  if (text === undefined) encoded.set(value, (text = JSON.stringify(value)));
+  return text;
+}
+
+/** A /sock connection as a hub member: held by the hub (no group), written to one JSON frame per delivery. */
+class SockMember implements Subscriber {
+  readonly protocol: Protocol = 'sock';
+  readonly ns = NS;
+  readonly trusted = false;
+  readonly group = undefined;
+  readonly rooms = new RoomNames();
+  readonly presenceName: string;
+  /**
+   * How it publishes. A /sock publication reaches every subscriber of the topic, the sender's own
+   * connection included (the Awayto contract; socket.io publishers are skipped). The hub skips the
+   * publisher whose `id` it is given, so the connection publishes as a publisher with no id but its
+   * own rights: the sender then gets its copy through the same path as everyone, in the topic's
+   * order, on whichever node it is.
+   */
+  readonly publisher: Publisher;
+  closed = false;
+
+  constructor(
+    readonly conn: WsConnection,
+    readonly auth: Principal | undefined,
+    readonly identity: Identity,
+  ) {
+    this.presenceName = JSON.stringify(identity);
+    this.publisher = { ns: NS, id: undefined, auth, trusted: false };
+  }
+
+  get id(): string {
+    return this.conn.id;
+  }
+
+  get connected(): boolean {
+    return !this.closed && this.conn.open;
+  }
+
+  /** A delivery of the hub: SOCK_MESSAGE or SOCK_NOTICE, whose one argument is the frame. */
+  send(envelope: Envelope): void {
+    const value = envelope.args[0];
+    if (typeof value === 'object' && value !== null) this.conn.send(encode(value as SockFrame));
+  }
+
+  sendFrame(value: SockFrame): void {
+    this.conn.send(JSON.stringify(value));
+  }
+
+  unsentBytes(): number {
+    return this.conn.unsentBytes();
+  }
+}
+
+/** A presence entry's identity (another node's member included); a foreign entry stands for itself. */
+function identityOf(member: Member): Identity {
+  try {
+    const parsed = JSON.parse(member.name) as Partial<Identity>;
+    if (typeof parsed.scid === 'string' && typeof parsed.name === 'string' && typeof parsed.role === 'string') {
+      return { scid: parsed.scid, name: parsed.name, role: parsed.role };
+    }
+  } catch {
+    // not one of ours
+  }
+  return { scid: member.id, name: member.name, role: '' };
+}
+
+/** Members grouped by user, in the order presence listed them. */
+function participants(members: Member[]): Participant[] {
+  const byUser = new Map<string, Participant>();
+  for (const member of members) {
+    const identity = identityOf(member);
+    const known = byUser.get(identity.scid);
+    if (known) known.cids.push(member.id);
+    else byUser.set(identity.scid, { scid: identity.scid, cids: [member.id], name: identity.name, role: identity.role, online: true });
+  }
+  return [...byUser.values()];
+}
+
+/** Parses and checks a client frame; throws BAD_REQUEST. */
+function parseFrame(text: string, core: Hub): { action: string; topic: string; body: Record<string, unknown> } {
+  if (exceedsDepth(text, core.limits.maxDepth)) throw badRequest(`the frame is nested deeper than ${core.limits.maxDepth} levels`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest('the frame is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('a frame must be a JSON object');
+  const { action, topic } = body as Record<string, unknown>;
+  if (typeof action !== 'string' || action.length === 0 || action.length > MAX_ACTION_LENGTH) {
+    throw badRequest(`"action" must be a non-empty string of at most ${MAX_ACTION_LENGTH} characters`);
+  }
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > core.limits.maxRoomLength) {
+    throw badRequest(`"topic" must be a non-empty string of at most ${core.limits.maxRoomLength} characters`);
+  }
+  return { action, topic, body: body as Record<string, unknown> };
+}
+
+function positiveInteger(value: unknown, field: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw badRequest(`"${field}" must be an integer from 1 to ${max}`);
+  }
+  return value;
+}
+
+class SockSession implements WsSession {
+  /** Frames are handled one after another, so a publish right after a subscribe finds the topic joined. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly expiry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly member: SockMember,
+    private readonly core: Hub,
+    private readonly logger: Logger,
+  ) {
+    member.sendFrame(frame('connected', { payload: { connectionId: member.id } }));
+    const exp = member.auth?.exp;
+    if (exp !== undefined) {
+      // A plain WebSocket cannot be handed a fresh token: the connection ends with its token.
+      const delay = Math.min(2 ** 31 - 1, Math.max(0, exp * 1000 - Date.now()));
+      this.expiry = setTimeout(() => {
+        this.error(undefined, new ServiceError('TOKEN_EXPIRED', 'the token has expired: connect again with a fresh one'));
+        member.conn.close(WS_CLOSE.TOKEN_EXPIRED, 'token expired');
+      }, delay);
+      this.expiry.unref();
+    }
+  }
+
+  text(text: string): void {
+    this.queue = this.queue.then(() => this.handle(text));
+  }
+
+  binary(): void {
+    this.queue = this.queue.then(() => this.error(undefined, badRequest('binary frames are not accepted: send JSON text')));
+  }
+
+  refused(error: { code: string; message: string }): void {
+    this.member.sendFrame(frame('error', { payload: error }));
+  }
+
+  closed(): void {
+    const { member, core } = this;
+    member.closed = true;
+    clearTimeout(this.expiry);
+    // After the frames in hand, so a subscribe still running is announced before its departure.
+    this.queue = this.queue.then(async () => {
+      try {
+        for (const topic of member.rooms.keys()) core.announce(member, topic, 'SOCK_NOTICE', frame('unsubscribe-topic', { topic, sender: member.id, payload: member.id }));
+        await core.detach(member);
+      } catch (err) {
+        this.logger.error('disconnect cleanup failed', { nsp: NS, member: member.id, err });
+      }
+    });
+  }
+
+  private async handle(text: string): Promise<void> {
+    let topic: string | undefined;
+    try {
+      const request = parseFrame(text, this.core);
+      topic = request.topic;
+      if (!this.member.connected) return;
+      switch (request.action) {
+        case 'subscribe':
+          return await this.subscribe(topic);
+        case 'unsubscribe':
+          return await this.unsubscribe(topic);
+        case 'load-subscribers':
+          return await this.loadSubscribers(topic);
+        case 'load-messages':
+          return await this.loadMessages(topic, request.body.payload);
+        default:
+          return await this.publish(request.action, topic, request.body);
+      }
+    } catch (err) {
+      this.error(topic, err);
+    }
+  }
+
+  private error(topic: string | undefined, err: unknown): void {
+    const payload = toErrorBody(err);
+    if (payload.code === 'INTERNAL_ERROR') this.logger.error('/sock frame failed', { nsp: NS, member: this.member.id, err });
+    else if (this.logger.isDebugEnabled()) this.logger.debug('refused /sock frame', { nsp: NS, member: this.member.id, code: payload.code, reason: payload.message });
+    this.member.sendFrame(frame('error', topic === undefined ? { payload } : { topic, payload }));
+  }
+
+  private requireSubscribed(topic: string): void {
+    if (!this.member.rooms.has(topic)) throw new ServiceError('NOT_SUBSCRIBED', `not subscribed to topic "${topic.slice(0, 64)}"`);
+  }
+
+  private async subscribe(topic: string): Promise<void> {
+    const { member, core } = this;
+    const again = member.rooms.has(topic);
+    await core.join(member, topic, member.identity.name);
+    if (!member.connected) return;
+    const members = await core.members(NS, topic);
+    const others = members.filter((m) => m.id !== member.id);
+    if (others.length > 0) {
+      member.sendFrame(frame('subscribers-existing', { topic }));
+      member.sendFrame(frame('existing-subscribers', { topic, sender: member.id, payload: participants(others) }));
+    }
+    const own = participants(members).find((p) => p.scid === member.identity.scid) ?? { ...member.identity, cids: [member.id], online: true };
+    const notice = frame('subscribe-topic', { topic, sender: member.id, payload: [own] });
+    // Once per membership: subscribing again only answers the subscriber.
+    if (again) member.sendFrame(notice);
+    else core.announce(serverPublisher(NS), topic, 'SOCK_NOTICE', notice); // no id: to the newcomer too
+  }
+
+  private async unsubscribe(topic: string): Promise<void> {
+    const { member, core } = this;
+    this.requireSubscribed(topic);
+    await core.leave(member, topic);
+    core.announce(member, topic, 'SOCK_NOTICE', frame('unsubscribe-topic', { topic, sender: member.id, payload: member.id }));
+  }
+
+  private async loadSubscribers(topic: string): Promise<void> {
+    this.requireSubscribed(topic);
+    const members = await this.core.members(NS, topic);
+    this.member.sendFrame(frame('existing-subscribers', { topic, payload: participants(members) }));
+  }
+
+  private async loadMessages(topic: string, payload: unknown): Promise<void> {
+    const { member, core } = this;
+    this.requireSubscribed(topic);
+    if (payload !== undefined && payload !== null && (typeof payload !== 'object' || Array.isArray(payload))) {
+      throw badRequest('"payload" must be an object {page?, pageSize?}');
+    }
+    const options = (payload ?? {}) as Record<string, unknown>;
+    const pageSize = positiveInteger(options.pageSize, 'pageSize', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    const page = positiveInteger(options.page, 'page', 1, Math.floor(MAX_LOADED / pageSize));
+    const newest = page * pageSize;
+    // One more than the pages up to this one: whether an older message exists.
+    const entries = await core.stored(member, topic, newest + 1);
+    const n = entries.length;
+    for (const entry of entries.slice(Math.max(0, n - newest), Math.max(0, n - (page - 1) * pageSize))) {
+      member.sendFrame({ ...(entry.args[0] as SockFrame), historical: true });
+    }
+    member.sendFrame(frame('has-more-messages', { topic, payload: n > newest }));
+  }
+
+  private async publish(action: string, topic: string, body: Record<string, unknown>): Promise<void> {
+    const { member, core } = this;
+    if (RESERVED.has(action)) throw badRequest(`"${action}" is an action of the server`);
+    this.requireSubscribed(topic);
+    const store = body.store ?? false;
+    if (typeof store !== 'boolean') throw badRequest('"store" must be a boolean');
+    if (store) {
+      // Not delivered when it cannot be stored: refused before it goes out (rights first).
+      await core.authorize(member.publisher, 'publish', topic);
+      const why = core.storeUnavailable();
+      if (why) throw new ServiceError('STORE_FAILED', `the message was not sent: ${why}`);
+    }
+    const out: SockFrame = { sender: member.id, action, topic, payload: body.payload ?? null, store, timestamp: new Date().toISOString() };
+    await core.receipt(core.publish(member.publisher, topic, 'SOCK_MESSAGE', out), store, {});
+  }
+}
+
+export const sock: WsModule = {
+  path: '/sock',
+  ns: NS,
+
+  open({ conn, principal, query, core, logger }: WsOpening): WsSession {
+    let identity: Identity;
+    if (principal) {
+      identity = { scid: principal.user, name: principal.name, role: principal.role ?? '' };
+    } else {
+      const name = query.get('name')?.slice(0, core.limits.maxNameLength) || undefined;
+      identity = { scid: name ?? conn.id, name: name ?? conn.id, role: '' };
+    }
+    return new SockSession(new SockMember(conn, principal, identity), core, logger);
+  },
+
+  // A node died: its participants could not say goodbye, so the surviving node that swept them does.
+  onMembersLost({ core }, topic, ids) {
+    for (const id of ids) core.announce(serverPublisher(NS), topic, 'SOCK_NOTICE', frame('unsubscribe-topic', { topic, sender: id, payload: id }));
+  },
+};
