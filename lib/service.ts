@@ -49,6 +49,8 @@ export interface ServiceOptions {
   namespaces?: readonly NamespaceModule[];
   /** Protocols on a plain WebSocket (default: /sock). */
   wsModules?: readonly WsModule[];
+  /** Pings on their connections (default 25 s; tests make it short). */
+  wsPingIntervalMs?: number;
   /** Authentication parts shared across nodes (ticket store) or injected by tests (clock). */
   access?: AccessOptions;
   /** [history] Instead of a MemoryHistory built from config.history (tests inject a clock this way). */
@@ -272,7 +274,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       maxPayload: config.maxPayload,
       maxSendBuffer: config.abuse.maxSendBuffer,
       rates: { eventsPerSecond: config.abuse.eventsPerSecond, eventBurst: config.abuse.eventBurst, bytesPerSecond: config.abuse.bytesPerSecond, byteBurst: byteBurst(config.maxPayload) },
-      pingIntervalMs: WS_PING_INTERVAL_MS,
+      pingIntervalMs: options.wsPingIntervalMs ?? WS_PING_INTERVAL_MS,
       logger,
       admit: async (req, query, pathTicket) => ({ principal: await access.admitUpgrade(req, query, pathTicket), query }),
       open: (conn, { principal, query }, req) => module.open({ conn, principal, query, req, core, logger }),

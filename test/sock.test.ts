@@ -265,6 +265,55 @@ describe('/sock (plain WebSocket)', () => {
     });
   });
 
+  describe('pings and slow consumers', () => {
+    const LIMIT = 1024 * 1024;
+    const svc = serviceForSuite({ maxPayload: 64 * 1024, abuse: { ...defaultAbuseLimits(), maxSendBuffer: LIMIT, bytesPerSecond: 0 } }, { wsPingIntervalMs: 50 });
+
+    it('the server pings; a connection that answers no ping is terminated', async () => {
+      const live = await openSock(svc.url);
+      await new Promise((resolve) => live.ws.once('ping', resolve));
+      const mute = await openSock(svc.url, '/sock', { autoPong: false });
+      expect(await mute.closed).to.equal(1006);
+      await stillServed(live);
+    });
+
+    it('a subscriber that stops reading is dropped once its unsent data would pass --max-send-buffer; the others go on', async function () {
+      this.timeout(30_000);
+      const slow = await openSock(svc.url);
+      const publisher = await openSock(svc.url);
+      const watcher = await openSock(svc.url);
+      await subscribe(slow, 'firehose');
+      await subscribe(publisher, 'firehose');
+      await subscribe(watcher, 'firehose');
+      (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const chunk = 'x'.repeat(60 * 1024);
+      let sent = 0;
+      let cut = false;
+      void watcher.next('unsubscribe-topic', 30_000).then((f) => (cut = f.sender === slow.connectionId));
+      while (!cut && sent < 2000) {
+        publisher.send({ action: 'chunk', topic: 'firehose', payload: chunk });
+        await publisher.next('chunk');
+        sent++;
+      }
+      expect(cut, `cut after ${sent} messages`).to.equal(true);
+      // More than the limit was published (the kernel's socket buffers take their share first).
+      expect(sent * chunk.length).to.be.greaterThan(LIMIT);
+      publisher.send({ action: 'last', topic: 'firehose' });
+      expect((await watcher.next('last')).sender).to.equal(publisher.connectionId);
+      expect(svc.service.core.localCount('/sock', 'firehose')).to.equal(2);
+    });
+  });
+
+  describe('token expiry', () => {
+    const svc = serviceForSuite({ auth: secretAuth() });
+
+    it('the connection gets TOKEN_EXPIRED and is closed with 4001 when its token expires', async () => {
+      const s = await openSock(svc.url, `/sock?token=${await hsToken({ sub: 'u', rooms: ALL_ROOMS }, { expiresIn: 0.5 })}`);
+      await expectError(s, 'TOKEN_EXPIRED');
+      expect(await s.closed).to.equal(4001);
+    });
+  });
+
   describe('stored messages', () => {
     const svc = serviceForSuite({ storage: { kind: 'sqlite', dataDir: join(tempDir('ns-sock-'), 'data') } });
 
