@@ -314,7 +314,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Every publication is answered before the connections close: new ones are refused with
     // SHUTTING_DOWN, those in flight (a store commit among them) finish first (lib/core/drain.ts).
     await core.drain.drain({ ...DEFAULT_DRAIN, maxMs: Math.min(DEFAULT_DRAIN.maxMs, config.shutdownTimeoutMs / 2) });
-    for (const endpoint of wsEndpoints) endpoint.close();
+    await Promise.all(wsEndpoints.map((endpoint) => endpoint.close()));
     if (owned) {
       const drain = setTimeout(() => httpServer.closeAllConnections(), HTTP_DRAIN_MS);
       drain.unref();

@@ -32,6 +32,11 @@ const DEFAULT_PAGE_SIZE = 10;
 const MAX_PAGE_SIZE = 100;
 /** load-messages reads at most this many of a topic's newest stored messages (page × pageSize). */
 const MAX_LOADED = 1000;
+/**
+ * Frames waiting behind one still being handled (a slow --authorize-url, a store): beyond this a
+ * frame is refused at once with RATE_LIMITED, so a client cannot pile up work and memory.
+ */
+const MAX_PENDING = 256;
 
 /** Who a connection is, as every node reads it from presence. */
 interface Identity {
@@ -165,6 +170,7 @@ function positiveInteger(value: unknown, field: string, fallback: number, max: n
 class SockSession implements WsSession {
   /** Frames are handled one after another, so a publish right after a subscribe finds the topic joined. */
   private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
   private readonly expiry: NodeJS.Timeout | undefined;
 
   constructor(
@@ -186,7 +192,15 @@ class SockSession implements WsSession {
   }
 
   text(text: string): void {
-    this.queue = this.queue.then(() => this.handle(text));
+    if (this.pending >= MAX_PENDING) {
+      this.error(undefined, new ServiceError('RATE_LIMITED', `more than ${MAX_PENDING} frames waiting on this connection: slow down`));
+      return;
+    }
+    this.pending++;
+    this.queue = this.queue.then(async () => {
+      await this.handle(text);
+      this.pending--;
+    });
   }
 
   binary(): void {

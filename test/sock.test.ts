@@ -243,6 +243,7 @@ describe('/sock (plain WebSocket)', () => {
       expect(refused.status).to.equal(404);
       expect(refused.body.error.code).to.equal('NOT_FOUND');
       expect((await refusedUpgrade(svc.url, '/sock/a/b')).status).to.equal(404);
+      expect((await refusedUpgrade(svc.url, '/sock/%E0%A4%A')).status).to.equal(404); // unreadable: refused, no crash
       const io = await connect('v4', svc.url, '/layout', { transport: 'websocket' });
       expect(await request(io, 'JOIN', { room: 'r' })).to.include({ ok: true });
     });

@@ -83,8 +83,11 @@ export interface WsEndpointOptions<A> {
 export interface WsEndpoint {
   /** Open connections. */
   readonly count: number;
-  /** Closes every connection (1001) and stops answering upgrades; safe to call twice. */
-  close(): void;
+  /**
+   * Closes every connection (1001) and stops answering upgrades; resolves once they are closed (a
+   * client that does not answer the close handshake within a second is cut). Safe to call twice.
+   */
+  close(): Promise<void>;
 }
 
 /** A fresh connection id: 'ws-' and 128 random bits (base64url), so it cannot be a socket.io id. */
@@ -101,6 +104,23 @@ function refuseUpgrade(socket: Duplex, status: number, body: ErrorBody): void {
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
   );
+}
+
+/**
+ * The query and the one path segment after `path` (a ticket) of an upgrade to `path`; undefined for
+ * any other path, and for a URL that cannot be read (a bad percent-encoding).
+ */
+function parseTarget(url: string, path: string): { query: URLSearchParams; segment: string | undefined } | undefined {
+  try {
+    const parsed = new URL(url, 'http://localhost');
+    const pathname = parsed.pathname;
+    if (pathname === path || pathname === `${path}/`) return { query: parsed.searchParams, segment: undefined };
+    const rest = pathname.startsWith(`${path}/`) ? pathname.slice(path.length + 1) : undefined;
+    if (rest === undefined || rest.includes('/')) return undefined;
+    return { query: parsed.searchParams, segment: decodeURIComponent(rest) };
+  } catch {
+    return undefined;
+  }
 }
 
 class Connection implements WsConnection {
@@ -143,22 +163,23 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false });
   const connections = new Set<Connection>();
   let closed = false;
+  let closing: Promise<void> | undefined;
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const url = req.url ?? '/';
     if (url.startsWith(options.socketIoPath)) return; // Engine.IO's
-    const parsed = new URL(url, 'http://localhost');
-    const pathname = parsed.pathname;
-    let segment: string | undefined;
-    if (pathname === path || pathname === `${path}/`) segment = undefined;
-    else if (pathname.startsWith(`${path}/`) && !pathname.slice(path.length + 1).includes('/')) segment = decodeURIComponent(pathname.slice(path.length + 1));
-    else {
-      if (options.ownsUpgrades) refuseUpgrade(socket, 404, { code: 'NOT_FOUND', message: 'no WebSocket endpoint at this path' });
+    const target = parseTarget(url, path);
+    if (target === undefined) {
+      if (options.ownsUpgrades) {
+        socket.on('error', () => undefined);
+        refuseUpgrade(socket, 404, { code: 'NOT_FOUND', message: 'no WebSocket endpoint at this path' });
+      }
       return;
     }
+    const { query: parsedQuery, segment } = target;
     socket.on('error', () => undefined); // a client gone while it is admitted: nothing to do
     if (closed) return refuseUpgrade(socket, 503, { code: 'SHUTTING_DOWN', message: 'the service is shutting down' });
-    options.admit(req, parsed.searchParams, segment).then(
+    options.admit(req, parsedQuery, segment).then(
       (admitted) => {
         if (closed || !socket.writable) return void socket.destroy();
         wss.handleUpgrade(req, socket, head, (ws) => opened(ws, admitted, req));
@@ -230,16 +251,24 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
       return connections.size;
     },
     close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(ping);
-      server.off('upgrade', upgrade);
-      for (const conn of connections) {
-        conn.close(WS_CLOSE.GOING_AWAY, 'server shutting down');
-        // A client that does not answer the close handshake is not waited for.
-        setTimeout(() => conn.ws.terminate(), 1000).unref();
-      }
-      wss.close();
+      closing ??= (async () => {
+        closed = true;
+        clearInterval(ping);
+        server.off('upgrade', upgrade);
+        await Promise.all(
+          [...connections].map(
+            (conn) =>
+              new Promise<void>((resolve) => {
+                conn.ws.once('close', () => resolve());
+                conn.close(WS_CLOSE.GOING_AWAY, 'server shutting down');
+                // A client that does not answer the close handshake is not waited for.
+                setTimeout(() => conn.ws.terminate(), 1000).unref();
+              }),
+          ),
+        );
+        wss.close();
+      })();
+      return closing;
     },
   };
 }
