@@ -276,6 +276,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       rates: { eventsPerSecond: config.abuse.eventsPerSecond, eventBurst: config.abuse.eventBurst, bytesPerSecond: config.abuse.bytesPerSecond, byteBurst: byteBurst(config.maxPayload) },
       pingIntervalMs: options.wsPingIntervalMs ?? WS_PING_INTERVAL_MS,
       logger,
+      ...(violations.enabled ? { violation: (req: IncomingMessage) => violations.record(clientAddress(req, config.abuse.trustProxy)) } : {}),
       admit: async (req, query, pathTicket) => ({ principal: await access.admitUpgrade(req, query, pathTicket), query }),
       open: (conn, { principal, query }, req) => module.open({ conn, principal, query, req, core, logger }),
     }),

@@ -10,6 +10,7 @@ import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
 import { connect, next, request } from './helpers/clients.js';
 import { clusterNodesForSuite } from './helpers/cluster.js';
+import { captureLogger } from './helpers/logs.js';
 import { tempDir } from './helpers/process.js';
 import { serviceForSuite } from './helpers/service.js';
 import { closeSockets, openSock, refusedUpgrade, type SockClient, type SockFrameIn } from './helpers/sock.js';
@@ -266,17 +267,36 @@ describe('/sock (plain WebSocket)', () => {
     });
   });
 
-  describe('pings and slow consumers', () => {
-    const LIMIT = 1024 * 1024;
-    const svc = serviceForSuite({ maxPayload: 64 * 1024, abuse: { ...defaultAbuseLimits(), maxSendBuffer: LIMIT, bytesPerSecond: 0 } }, { wsPingIntervalMs: 50 });
+  describe('repeat offenders', () => {
+    const svc = serviceForSuite({ maxPayload: 1024, abuse: { ...defaultAbuseLimits(), violationsPerMinute: 1, exempt: [] } });
+
+    it('connections closed for oversize frames count against the address: past --violation-limit its upgrades get 429', async () => {
+      for (let i = 0; i < 2; i++) {
+        const s = await openSock(svc.url);
+        s.send({ action: 'subscribe', topic: 'x', payload: 'x'.repeat(2048) });
+        expect(await s.closed).to.equal(1009);
+      }
+      const refused = await refusedUpgrade(svc.url, '/sock');
+      expect(refused.status).to.equal(429);
+      expect(refused.body.error.code).to.equal('RATE_LIMITED');
+    });
+  });
+
+  describe('pings', () => {
+    const svc = serviceForSuite({}, { wsPingIntervalMs: 200 });
 
     it('the server pings; a connection that answers no ping is terminated', async () => {
       const live = await openSock(svc.url);
       await new Promise((resolve) => live.ws.once('ping', resolve));
       const mute = await openSock(svc.url, '/sock', { autoPong: false });
       expect(await mute.closed).to.equal(1006);
-      await stillServed(live);
     });
+  });
+
+  describe('slow consumers', () => {
+    const LIMIT = 1024 * 1024;
+    const logs = captureLogger('info');
+    const svc = serviceForSuite({ maxPayload: 64 * 1024, abuse: { ...defaultAbuseLimits(), maxSendBuffer: LIMIT, bytesPerSecond: 0 } }, { logger: logs.logger });
 
     it('a subscriber that stops reading is dropped once its unsent data would pass --max-send-buffer; the others go on', async function () {
       this.timeout(30_000);
@@ -297,8 +317,9 @@ describe('/sock (plain WebSocket)', () => {
         sent++;
       }
       expect(cut, `cut after ${sent} messages`).to.equal(true);
-      // More than the limit was published (the kernel's socket buffers take their share first).
-      expect(sent * chunk.length).to.be.greaterThan(LIMIT);
+      const warning = logs.entries.find((e) => e.message === 'slow consumer disconnected' && e.conn === slow.connectionId);
+      expect(warning, 'the slow-consumer warning').to.not.equal(undefined);
+      expect(warning!.unsentBytes as number).to.be.at.most(LIMIT);
       publisher.send({ action: 'last', topic: 'firehose' });
       expect((await watcher.next('last')).sender).to.equal(publisher.connectionId);
       expect(svc.service.core.localCount('/sock', 'firehose')).to.equal(2);

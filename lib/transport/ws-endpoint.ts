@@ -74,6 +74,8 @@ export interface WsEndpointOptions<A> {
   rates: PacketRateLimits;
   pingIntervalMs: number;
   logger: Logger;
+  /** A connection closed for breaking the protocol (a frame over the limit, far over a rate): counted against its address. */
+  violation?: (req: IncomingMessage) => void;
   /** Before the handshake: what the connection is admitted as, or a ServiceError (its status answers the upgrade). */
   admit(req: IncomingMessage, query: URLSearchParams, pathSegment: string | undefined): Promise<A>;
   /** The connection is open. */
@@ -202,9 +204,10 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
     ws.on('pong', () => {
       conn.alive = true;
     });
-    ws.on('error', (err) => {
+    ws.on('error', (err: Error & { code?: string }) => {
       // ws closes the connection itself (1009 for an oversize frame, 1002 for a protocol error).
       if (logger.isDebugEnabled()) logger.debug('WebSocket error', { conn: conn.id, reason: err.message });
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') options.violation?.(req);
     });
     ws.on('close', () => {
       connections.delete(conn);
@@ -219,6 +222,7 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
         if (verdict.cut) {
           logger.warn('frame refused: disconnected', { conn: conn.id, code: verdict.code, reason: verdict.message });
           conn.close(WS_CLOSE.POLICY, verdict.code satisfies Refusal['code']);
+          options.violation?.(req);
         }
         return;
       }
