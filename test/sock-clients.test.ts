@@ -1,15 +1,19 @@
 /**
- * /sock from a real browser: headless Chromium loads a page (served by the test, from another
+ * /sock from clients that are not ours: a real browser and a Python program.
+ *
+ * Headless Chromium loads a page (served by the test, from another
  * origin, allowed by --cors-origin) whose script uses the browser's own WebSocket, as an Awayto
  * client does, beside a `ws` client in the same topic. The page posts what it received back to the
  * test's server. Skipped without Chromium unless REQUIRE_BROWSER=1.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { tempDir } from './helpers/process.js';
+import { requirePythonOrSkip } from './helpers/python.js';
 import { startService, type Running } from './helpers/service.js';
 import { closeSockets, openSock, type SockFrameIn } from './helpers/sock.js';
 
@@ -113,5 +117,38 @@ describe('/sock from a real browser (headless Chromium)', function () {
     // The peer saw the browser arrive and got the same message.
     expect((await peer.next('subscribe-topic')).sender).to.equal(me);
     expect(await peer.next('normal-message')).to.deep.equal(own);
+  });
+});
+
+describe('/sock from Python (websocket-client)', function () {
+  this.timeout(20_000);
+  let svc: Running;
+  let python: string;
+  const script = fileURLToPath(new URL('../../test/python/sock_client.py', import.meta.url));
+  before(async function () {
+    python = requirePythonOrSkip(this);
+    svc = await startService();
+  });
+  after(async () => {
+    closeSockets();
+    await svc?.close();
+  });
+
+  it('subscribes, meets the others, gets its own publication with meta, and BAD_REQUEST for a bad frame', async () => {
+    const peer = await openSock(svc.url, '/sock?name=peer');
+    peer.send({ action: 'subscribe', topic: 'py' });
+    await peer.next('subscribe-topic');
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(python, [script, `${svc.url.replace('http', 'ws')}/sock?name=py`, 'py'], { timeout: 15_000 }, (err, out, errOut) =>
+        err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+      ),
+    );
+    const frames = stdout.trim().split('\n').map((line) => JSON.parse(line) as SockFrameIn);
+    expect(frames.map((f) => f.action)).to.deep.equal(['connected', 'subscribers-existing', 'existing-subscribers', 'subscribe-topic', 'py-message', 'error']);
+    const me = frames[0]!.payload.connectionId as string;
+    expect(frames[2]!.payload[0]).to.include({ scid: 'peer', name: 'peer' });
+    expect(frames[4]).to.deep.include({ sender: me, topic: 'py', payload: { text: 'grüße ✓' }, store: false });
+    expect(frames[5]!.payload.code).to.equal('BAD_REQUEST');
+    expect(await peer.next('py-message')).to.deep.equal(frames[4]);
   });
 });
