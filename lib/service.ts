@@ -139,6 +139,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     serveClient: false,
     // Upgrades of other paths are the plain WebSocket endpoints' (/sock), which may take longer than
     // Engine.IO's 1 s to admit one (a ticket read from Redis): they answer unknown paths themselves.
+    // (An embedder's server keeps Engine.IO's default: its other upgrades are its own business.)
     ...(owned ? { destroyUpgrade: false } : {}),
     // Before any JSON.parse: the connection's event and byte rates (refused events are answered
     // RATE_LIMITED unparsed, far over them the connection is cut), then packets nested deeper than
@@ -286,7 +287,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     for (const { namespace, room, ids } of members) {
       const module = modules.find((m) => m.name === namespace);
       const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
-      const wsHook = kind === 'lost' ? wsModules.find((m) => m.ns === namespace)?.onMembersLost : undefined;
+      const wsModule = wsModules.find((m) => m.ns === namespace);
+      const wsHook = kind === 'lost' ? wsModule?.onMembersLost : wsModule?.onMembersBack;
       // One room's failure must not lose the notices of the rooms after it.
       try {
         hook?.({ nsp: io.of(namespace), core }, room, ids);

@@ -114,6 +114,21 @@ class SockMember implements Subscriber {
   }
 }
 
+/** Each service's open /sock connections by id (a hub per service): what onMembersBack announces again. */
+const registries = new WeakMap<Hub, Map<string, SockMember>>();
+function registryOf(core: Hub): Map<string, SockMember> {
+  let registry = registries.get(core);
+  if (!registry) registries.set(core, (registry = new Map()));
+  return registry;
+}
+
+/** The subscribe-topic notice of `member` in `topic`, its participant read from presence (every node). */
+async function subscribeNotice(core: Hub, member: SockMember, topic: string, members?: Member[]): Promise<SockFrame> {
+  members ??= await core.members(NS, topic);
+  const own = participants(members).find((p) => p.scid === member.identity.scid) ?? { ...member.identity, cids: [member.id], online: true as const };
+  return frame('subscribe-topic', { topic, sender: member.id, payload: [own] });
+}
+
 /** A presence entry's identity (another node's member included); a foreign entry stands for itself. */
 function identityOf(member: Member): Identity {
   try {
@@ -179,6 +194,7 @@ class SockSession implements WsSession {
     private readonly logger: Logger,
   ) {
     member.sendFrame(frame('connected', { payload: { connectionId: member.id } }));
+    registryOf(core).set(member.id, member);
     const exp = member.auth?.exp;
     if (exp !== undefined) {
       // A plain WebSocket cannot be handed a fresh token: the connection ends with its token.
@@ -215,6 +231,7 @@ class SockSession implements WsSession {
     const { member, core } = this;
     member.closed = true;
     clearTimeout(this.expiry);
+    registryOf(core).delete(member.id);
     // After the frames in hand, so a subscribe still running is announced before its departure.
     this.queue = this.queue.then(async () => {
       try {
@@ -271,8 +288,7 @@ class SockSession implements WsSession {
       member.sendFrame(frame('subscribers-existing', { topic }));
       member.sendFrame(frame('existing-subscribers', { topic, sender: member.id, payload: participants(others) }));
     }
-    const own = participants(members).find((p) => p.scid === member.identity.scid) ?? { ...member.identity, cids: [member.id], online: true };
-    const notice = frame('subscribe-topic', { topic, sender: member.id, payload: [own] });
+    const notice = await subscribeNotice(core, member, topic, members);
     // Once per membership: subscribing again only answers the subscriber.
     if (again) member.sendFrame(notice);
     else core.announce(serverPublisher(NS), topic, 'SOCK_NOTICE', notice); // no id: to the newcomer too
@@ -345,5 +361,18 @@ export const sock: WsModule = {
   // A node died: its participants could not say goodbye, so the surviving node that swept them does.
   onMembersLost({ core }, topic, ids) {
     for (const id of ids) core.announce(serverPublisher(NS), topic, 'SOCK_NOTICE', frame('unsubscribe-topic', { topic, sender: id, payload: id }));
+  },
+
+  // This node was taken for dead (cut off longer than the presence TTL) but was not: its
+  // participants are announced again to the others (from the member: not to itself).
+  onMembersBack({ core }, topic, ids) {
+    for (const id of ids) {
+      const member = registryOf(core).get(id);
+      if (!member?.connected || !member.rooms.has(topic)) continue;
+      subscribeNotice(core, member, topic).then(
+        (notice) => core.announce(member, topic, 'SOCK_NOTICE', notice),
+        () => undefined, // presence unreadable: the next subscribe or load-subscribers tells
+      );
+    }
   },
 };

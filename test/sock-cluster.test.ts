@@ -64,7 +64,7 @@ describe('/sock on three nodes (Redis)', function () {
   });
 });
 
-describe('/sock: a node killed with SIGKILL', function () {
+describe('/sock: a node frozen (SIGSTOP, SIGCONT), then killed (SIGKILL)', function () {
   this.timeout(20_000);
   const prefix = uniquePrefix('sock-kill');
   let redis: RedisServer | undefined;
@@ -85,7 +85,28 @@ describe('/sock: a node killed with SIGKILL', function () {
     await redis?.stop();
   });
 
-  it("its participants leave: unsubscribe-topic to the others within 4/3 of --presence-ttl, once", async () => {
+  it('frozen longer than the presence TTL its participants leave; running again they are announced back', async () => {
+    const a = await openSock(node!.url, '/sock?name=ann');
+    const f = await openSock(proc!.url, '/sock?name=frozen');
+    await subscribed(a, 'z');
+    await subscribed(f, 'z');
+    await a.next('subscribe-topic');
+    proc!.child.kill('SIGSTOP');
+    try {
+      expect(await a.next('unsubscribe-topic', 10_000)).to.include({ sender: f.connectionId });
+    } finally {
+      proc!.child.kill('SIGCONT');
+    }
+    const back = await a.next('subscribe-topic', 10_000);
+    expect(back).to.deep.include({ topic: 'z', sender: f.connectionId, payload: [{ scid: 'frozen', cids: [f.connectionId], name: 'frozen', role: '', online: true }] });
+    // Its connection stayed open through it all.
+    a.send({ action: 'welcome', topic: 'z' });
+    expect((await f.next('welcome')).sender).to.equal(a.connectionId);
+    f.ws.close();
+    await a.next('unsubscribe-topic');
+  });
+
+  it("killed, its participants leave: unsubscribe-topic to the others within 4/3 of --presence-ttl, once", async () => {
     const a = await openSock(node!.url, '/sock?name=ann');
     const d = await openSock(proc!.url, '/sock?name=doomed');
     await subscribed(a, 'k');

@@ -30,4 +30,6 @@ export interface WsModule {
   open(opening: WsOpening): WsSession;
   /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
   onMembersLost?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
+  /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
+  onMembersBack?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
 }
