@@ -208,19 +208,24 @@ class SockSession implements WsSession {
   }
 
   text(text: string): void {
+    this.enqueue(() => this.handle(text));
+  }
+
+  binary(): void {
+    this.enqueue(async () => this.error(undefined, badRequest('binary frames are not accepted: send JSON text')));
+  }
+
+  /** After the frames before it (`work` never throws). */
+  private enqueue(work: () => Promise<void>): void {
     if (this.pending >= MAX_PENDING) {
       this.error(undefined, new ServiceError('RATE_LIMITED', `more than ${MAX_PENDING} frames waiting on this connection: slow down`));
       return;
     }
     this.pending++;
     this.queue = this.queue.then(async () => {
-      await this.handle(text);
+      await work();
       this.pending--;
     });
-  }
-
-  binary(): void {
-    this.queue = this.queue.then(() => this.error(undefined, badRequest('binary frames are not accepted: send JSON text')));
   }
 
   refused(error: { code: string; message: string }): void {
