@@ -7,12 +7,12 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
-import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
+import { ALL_ROOMS, hsToken, secretAuth, TestHttpServer } from './helpers/auth.js';
 import { connect, next, request } from './helpers/clients.js';
 import { clusterNodesForSuite } from './helpers/cluster.js';
 import { captureLogger } from './helpers/logs.js';
 import { tempDir } from './helpers/process.js';
-import { serviceForSuite } from './helpers/service.js';
+import { serviceForSuite, startService, type Running } from './helpers/service.js';
 import { closeSockets, openSock, refusedUpgrade, type SockClient, type SockFrameIn } from './helpers/sock.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -323,6 +323,34 @@ describe('/sock (plain WebSocket)', () => {
       publisher.send({ action: 'last', topic: 'firehose' });
       expect((await watcher.next('last')).sender).to.equal(publisher.connectionId);
       expect(svc.service.core.localCount('/sock', 'firehose')).to.equal(2);
+    });
+  });
+
+  describe('frames waiting behind a slow authorization', () => {
+    let backend: TestHttpServer;
+    const svc = {} as Running;
+    before(async () => {
+      // Publications wait a second for the backend's answer; subscriptions are answered at once.
+      backend = await new TestHttpServer((body) => {
+        const q = JSON.parse(body) as { action: string };
+        return q.action === 'publish' ? { json: { allow: true }, delayMs: 1000 } : { json: { allow: true } };
+      }).start('/authorize');
+      Object.assign(svc, await startService({ auth: secretAuth({ authorize: { url: backend.url, cacheTtlMs: 60_000, timeoutMs: 5000 } }) }));
+    });
+    after(async () => {
+      await svc.close();
+      await backend.close();
+    });
+
+    it('at most 256 frames wait per connection: the ones beyond are refused at once with RATE_LIMITED, the others handled in order', async () => {
+      const s = await openSock(svc.url, `/sock?token=${await hsToken({ sub: 'u', rooms: ALL_ROOMS })}`);
+      await subscribe(s, 'q');
+      for (let i = 0; i < 300; i++) s.send({ action: 'm', topic: 'q', payload: i });
+      for (let i = 0; i < 300 - 256; i++) await expectError(s, 'RATE_LIMITED');
+      const got = [];
+      for (let i = 0; i < 256; i++) got.push((await s.next('m')).payload);
+      expect(got).to.deep.equal([...Array(256).keys()]);
+      expect(s.frames.filter((f) => f.action === 'error')).to.have.length(44);
     });
   });
 
