@@ -10,19 +10,15 @@
  * The transport (lib/transport/ws-endpoint.ts) has admitted the connection and enforces the frame
  * size, rate and send-buffer limits before anything here runs.
  */
-import type { Principal } from '../lib/auth/principal.js';
 import { ServiceError, toErrorBody } from '../lib/core/errors.js';
 import type { SockFrame } from '../lib/core/events.js';
 import { serverPublisher, type Hub } from '../lib/core/hub.js';
-import { RoomNames } from '../lib/core/room-names.js';
-import type { Envelope, Protocol, Publisher, Subscriber } from '../lib/core/types.js';
 import type { WsModule, WsOpening } from '../lib/core/ws-modules.js';
 import { exceedsDepth } from '../lib/abuse/json-depth.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { Member } from '../lib/presence/types.js';
-import { WS_CLOSE, type WsConnection, type WsSession } from '../lib/transport/index.js';
-
-const NS = '/sock';
+import { WS_CLOSE, type WsSession } from '../lib/transport/index.js';
+import { frame, NS, participants, registryOf, SockMember, type Identity } from './sock-members.js';
 
 /** Sent by the server only: a client frame with one of these actions is refused (BAD_REQUEST). */
 const RESERVED = new Set(['connected', 'error', 'subscribe-topic', 'unsubscribe-topic', 'subscribers-existing', 'existing-subscribers', 'has-more-messages']);
@@ -38,120 +34,13 @@ const MAX_LOADED = 1000;
  */
 const MAX_PENDING = 256;
 
-/** Who a connection is, as every node reads it from presence. */
-interface Identity {
-  /** Stable user id: the token's `sub`, the `?name=` of an anonymous connection, else its connection id. */
-  scid: string;
-  name: string;
-  role: string;
-}
-
-export interface Participant extends Identity {
-  /** The user's connection ids in the topic. */
-  cids: string[];
-  online: true;
-}
-
 const badRequest = (message: string): ServiceError => new ServiceError('BAD_REQUEST', message);
-
-const frame = (action: string, fields: Omit<SockFrame, 'action' | 'timestamp'>): SockFrame => ({ action, ...fields, timestamp: new Date().toISOString() });
-
-/** A frame's JSON, made once however many subscribers it goes to. */
-const encoded = new WeakMap<object, string>();
-function encode(value: SockFrame): string {
-  let text = encoded.get(value);
-  if (text === undefined) encoded.set(value, (text = JSON.stringify(value)));
-  return text;
-}
-
-/** A /sock connection as a hub member: held by the hub (no group), written to one JSON frame per delivery. */
-class SockMember implements Subscriber {
-  readonly protocol: Protocol = 'sock';
-  readonly ns = NS;
-  readonly trusted = false;
-  readonly group = undefined;
-  readonly rooms = new RoomNames();
-  readonly presenceName: string;
-  /**
-   * How it publishes. A /sock publication reaches every subscriber of the topic, the sender's own
-   * connection included (the Awayto contract; socket.io publishers are skipped). The hub skips the
-   * publisher whose `id` it is given, so the connection publishes as a publisher with no id but its
-   * own rights: the sender then gets its copy through the same path as everyone, in the topic's
-   * order, on whichever node it is.
-   */
-  readonly publisher: Publisher;
-  closed = false;
-
-  constructor(
-    readonly conn: WsConnection,
-    readonly auth: Principal | undefined,
-    readonly identity: Identity,
-  ) {
-    this.presenceName = JSON.stringify(identity);
-    this.publisher = { ns: NS, id: undefined, auth, trusted: false };
-  }
-
-  get id(): string {
-    return this.conn.id;
-  }
-
-  get connected(): boolean {
-    return !this.closed && this.conn.open;
-  }
-
-  /** A delivery of the hub: SOCK_MESSAGE or SOCK_NOTICE, whose one argument is the frame. */
-  send(envelope: Envelope): void {
-    const value = envelope.args[0];
-    if (typeof value === 'object' && value !== null) this.conn.send(encode(value as SockFrame));
-  }
-
-  sendFrame(value: SockFrame): void {
-    this.conn.send(JSON.stringify(value));
-  }
-
-  unsentBytes(): number {
-    return this.conn.unsentBytes();
-  }
-}
-
-/** Each service's open /sock connections by id (a hub per service): what onMembersBack announces again. */
-const registries = new WeakMap<Hub, Map<string, SockMember>>();
-function registryOf(core: Hub): Map<string, SockMember> {
-  let registry = registries.get(core);
-  if (!registry) registries.set(core, (registry = new Map()));
-  return registry;
-}
 
 /** The subscribe-topic notice of `member` in `topic`, its participant read from presence (every node). */
 async function subscribeNotice(core: Hub, member: SockMember, topic: string, members?: Member[]): Promise<SockFrame> {
   members ??= await core.members(NS, topic);
   const own = participants(members).find((p) => p.scid === member.identity.scid) ?? { ...member.identity, cids: [member.id], online: true as const };
   return frame('subscribe-topic', { topic, sender: member.id, payload: [own] });
-}
-
-/** A presence entry's identity (another node's member included); a foreign entry stands for itself. */
-function identityOf(member: Member): Identity {
-  try {
-    const parsed = JSON.parse(member.name) as Partial<Identity>;
-    if (typeof parsed.scid === 'string' && typeof parsed.name === 'string' && typeof parsed.role === 'string') {
-      return { scid: parsed.scid, name: parsed.name, role: parsed.role };
-    }
-  } catch {
-    // not one of ours
-  }
-  return { scid: member.id, name: member.name, role: '' };
-}
-
-/** Members grouped by user, in the order presence listed them. */
-function participants(members: Member[]): Participant[] {
-  const byUser = new Map<string, Participant>();
-  for (const member of members) {
-    const identity = identityOf(member);
-    const known = byUser.get(identity.scid);
-    if (known) known.cids.push(member.id);
-    else byUser.set(identity.scid, { scid: identity.scid, cids: [member.id], name: identity.name, role: identity.role, online: true });
-  }
-  return [...byUser.values()];
 }
 
 /** Parses and checks a client frame; throws BAD_REQUEST. */
