@@ -7,14 +7,14 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { namespaces as defaultNamespaces } from '../namespaces/index.js';
+import { namespaces as defaultNamespaces, wsModules as defaultWsModules } from '../namespaces/index.js';
 import type { Cluster } from './cluster/cluster.js';
 import { Access, type AccessOptions } from './auth/access.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
 import { attachNamespace, type NamespaceModule } from './core/dispatch.js';
-import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4 } from './transport/index.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, type WsEndpoint } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
@@ -29,6 +29,8 @@ import { MemoryPresence } from './presence/memory.js';
 import type { PresenceStore } from './presence/types.js';
 import type { AppServer } from './core/app-socket.js';
 import { Hub } from './core/hub.js';
+import { SocketIoGroup } from './core/socketio-members.js';
+import type { WsModule } from './core/ws-modules.js';
 import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
 import type { Broker } from './broker/types.js';
@@ -45,6 +47,10 @@ export interface ServiceOptions {
   httpServer?: http.Server | https.Server;
   presence?: PresenceStore;
   namespaces?: readonly NamespaceModule[];
+  /** Protocols on a plain WebSocket (default: /sock). */
+  wsModules?: readonly WsModule[];
+  /** Pings on their connections (default 25 s; tests make it short). */
+  wsPingIntervalMs?: number;
   /** Authentication parts shared across nodes (ticket store) or injected by tests (clock). */
   access?: AccessOptions;
   /** [history] Instead of a MemoryHistory built from config.history (tests inject a clock this way). */
@@ -77,6 +83,9 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** Pings on plain WebSocket connections (as socket.io's default pingInterval): idle connections stay open through proxies. */
+const WS_PING_INTERVAL_MS = 25_000;
+
 /** How long in-flight HTTP requests (long-polling GETs among them) may take to finish on close. */
 const HTTP_DRAIN_MS = 1000;
 
@@ -93,6 +102,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   if (owned) httpServer.on('request', (req, res) => routes!(req, res));
 
   const modules = options.namespaces ?? defaultNamespaces;
+  const wsModules = options.wsModules ?? defaultWsModules;
   // Set once the core exists; the cluster reports presence changes only after start().
   let presenceChanged: (kind: 'lost' | 'back', members: LostMembers[]) => void = () => undefined;
   // Loaded only in cluster mode: a single node never loads the Redis client.
@@ -127,6 +137,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Per-socket deflate costs far more CPU and memory than it saves on small notifications.
     perMessageDeflate: false,
     serveClient: false,
+    // Upgrades of other paths are the plain WebSocket endpoints' (/sock), which may take longer than
+    // Engine.IO's 1 s to admit one (a ticket read from Redis): they answer unknown paths themselves.
+    // (An embedder's server keeps Engine.IO's default: its other upgrades are its own business.)
+    ...(owned ? { destroyUpgrade: false } : {}),
     // Before any JSON.parse: the connection's event and byte rates (refused events are answered
     // RATE_LIMITED unparsed, far over them the connection is cut), then packets nested deeper than
     // --max-depth close their connection (lib/transport/guarded-parser.ts, lib/abuse/packet-rates.ts).
@@ -221,6 +235,16 @@ export async function createService(config: Config, options: ServiceOptions = {}
   for (const module of modules) {
     attachNamespace(io.of(module.name), access.wrap(module), core, logger);
   }
+  // Cluster mode: a plain WebSocket protocol's rooms reach the other nodes through the cluster adapter
+  // of a socket.io namespace of the same name, which no socket.io client may join: its messages are
+  // read from the cluster stream like any room's, its notices (hub.announce) go out through it.
+  if (cluster) {
+    for (const module of wsModules) {
+      const nsp = io.of(module.ns);
+      nsp.use((_socket, next) => next(Object.assign(new Error(`${module.ns} is a plain WebSocket endpoint`), { data: { code: 'NOT_FOUND', message: `${module.ns} is a plain WebSocket endpoint, not a socket.io namespace` } })));
+      new SocketIoGroup(nsp, core, logger);
+    }
+  }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
   access.install(io, core);
@@ -242,13 +266,34 @@ export async function createService(config: Config, options: ServiceOptions = {}
     }
   }
 
+  // Plain WebSocket endpoints on the same HTTP server: admitted like socket.io connections (origin,
+  // connection rate, credentials), with the same frame, rate and send-buffer limits.
+  const wsEndpoints: WsEndpoint[] = wsModules.map((module) =>
+    createWsEndpoint(httpServer as http.Server, {
+      path: module.path,
+      socketIoPath: `${io.path()}/`,
+      ownsUpgrades: owned,
+      maxPayload: config.maxPayload,
+      maxSendBuffer: config.abuse.maxSendBuffer,
+      rates: { eventsPerSecond: config.abuse.eventsPerSecond, eventBurst: config.abuse.eventBurst, bytesPerSecond: config.abuse.bytesPerSecond, byteBurst: byteBurst(config.maxPayload) },
+      pingIntervalMs: options.wsPingIntervalMs ?? WS_PING_INTERVAL_MS,
+      logger,
+      ...(violations.enabled ? { violation: (req: IncomingMessage) => violations.record(clientAddress(req, config.abuse.trustProxy)) } : {}),
+      admit: async (req, query, pathTicket) => ({ principal: await access.admitUpgrade(req, query, pathTicket), query }),
+      open: (conn, { principal, query }, req) => module.open({ conn, principal, query, req, core, logger }),
+    }),
+  );
+
   presenceChanged = (kind, members) => {
     for (const { namespace, room, ids } of members) {
       const module = modules.find((m) => m.name === namespace);
       const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
+      const wsModule = wsModules.find((m) => m.ns === namespace);
+      const wsHook = kind === 'lost' ? wsModule?.onMembersLost : wsModule?.onMembersBack;
       // One room's failure must not lose the notices of the rooms after it.
       try {
         hook?.({ nsp: io.of(namespace), core }, room, ids);
+        wsHook?.({ core }, room, ids);
       } catch (err) {
         logger.error('announcing presence changes failed', { nsp: namespace, kind, members: ids.length, err: (err as Error).message });
       }
@@ -273,6 +318,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // Every publication is answered before the connections close: new ones are refused with
     // SHUTTING_DOWN, those in flight (a store commit among them) finish first (lib/core/drain.ts).
     await core.drain.drain({ ...DEFAULT_DRAIN, maxMs: Math.min(DEFAULT_DRAIN.maxMs, config.shutdownTimeoutMs / 2) });
+    await Promise.all(wsEndpoints.map((endpoint) => endpoint.close()));
     if (owned) {
       const drain = setTimeout(() => httpServer.closeAllConnections(), HTTP_DRAIN_MS);
       drain.unref();
@@ -282,7 +328,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
       // `local`: in a cluster, a plain disconnectSockets() would disconnect every node's clients.
       io.local.disconnectSockets(true);
       io.engine.close();
-      await Promise.allSettled(['/', ...modules.map((m) => m.name)].map((name) => io.of(name).adapter.close()));
+      await Promise.allSettled(['/', ...modules.map((m) => m.name), ...(cluster ? wsModules.map((m) => m.ns) : [])].map((name) => io.of(name).adapter.close()));
     }
     stopRetention();
     await core.close();
@@ -325,6 +371,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
             port: addr.port,
             transports: config.transports,
             namespaces: (options.namespaces ?? defaultNamespaces).map((m) => m.name),
+            webSockets: wsModules.map((m) => m.path),
           });
           resolve(addr);
         });

@@ -6,17 +6,17 @@
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { namespaces } from '../namespaces/index.js';
+import { namespaces, wsModules } from '../namespaces/index.js';
 import { secretAuth } from './helpers/auth.js';
 import { serviceForSuite } from './helpers/service.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const doc = readFileSync(`${root}docs/ARCHITECTURE.md`, 'utf8');
 
-/** `GET /x`, `POST /x/:room` or a bare `/x` in backticks (read as GET), socket.io namespaces aside. */
+/** `GET /x`, `POST /x/:room` or a bare `/x` in backticks (read as GET), socket.io namespaces and WebSocket paths aside. */
 function documentedRoutes(): { method: string; path: string }[] {
   const routes = new Map<string, { method: string; path: string }>();
-  const nsps = new Set(namespaces.map((m) => m.name));
+  const nsps = new Set([...namespaces.map((m) => m.name), ...wsModules.map((m) => m.path)]);
   for (const [, method, path] of doc.matchAll(/`(?:(GET|POST) )?(\/[a-z][a-z-]*(?:\/:[a-z]+)?)`/g)) {
     if (method === undefined && nsps.has(path!)) continue;
     const route = { method: method ?? 'GET', path: path!.replace(/:[a-z]+/, 'some-room') };

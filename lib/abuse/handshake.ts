@@ -10,6 +10,7 @@ import type { Config } from '../config/index.js';
 import type { AppServer } from '../core/app-socket.js';
 import type { Logger } from '../log/logger.js';
 import { AuthError } from '../auth/principal.js';
+import { ServiceError } from '../core/errors.js';
 import { clientAddress, type ConnectionLimiter } from './rate-limits.js';
 import type { Violations } from './violations.js';
 
@@ -37,6 +38,23 @@ export class HandshakeGate {
     if (origins || abuse.connectionsPerSecond > 0 || this.violations?.enabled) {
       io.engine.opts.allowRequest = (req, fn) => this.allowRequest(req, origins, fn);
     }
+  }
+
+  /**
+   * The same checks for a plain WebSocket upgrade (/sock), which has no namespace stage to refuse
+   * at: origin not allowed → FORBIDDEN (403); blocked or over the connection rate → RATE_LIMITED (429).
+   */
+  async checkUpgrade(req: IncomingMessage): Promise<void> {
+    const { corsOrigin, abuse } = this.config;
+    const origin = req.headers.origin;
+    if (corsOrigin !== '*' && origin !== undefined && !corsOrigin.includes(origin)) {
+      throw new ServiceError('FORBIDDEN', 'origin not allowed');
+    }
+    const address = clientAddress(req, abuse.trustProxy);
+    if (this.violations?.blocked(address)) throw connectionRateError();
+    if (abuse.connectionsPerSecond <= 0) return;
+    const verdict = await this.connections.check(address).catch(() => 'ok' as const);
+    if (verdict !== 'ok') throw connectionRateError();
   }
 
   /** This connection's handshake came over the connection rate: refuse it at the namespace. */

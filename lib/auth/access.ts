@@ -30,6 +30,7 @@ import { Admission } from './admission.js';
 import { Authentication } from './authentication.js';
 import { Authorization } from './authorization.js';
 import { isLoopbackHost } from './config.js';
+import type { Principal } from './principal.js';
 import type { Action } from './rights.js';
 import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
 import { TokenExpiry } from './token-expiry.js';
@@ -112,6 +113,18 @@ export class Access implements AccessControl {
   wrap(module: NamespaceModule): NamespaceModule {
     // Event and byte rates are the decoder's (lib/abuse/packet-rates.ts); what is left is only for auth.
     return this.on ? this.on.expiry.wrap(module) : module;
+  }
+
+  /**
+   * Before a plain WebSocket handshake (/sock): origin and connection rate (lib/abuse/handshake.ts),
+   * then, with auth on, the credentials (a ticket in the path or query, ?token=, Bearer). Resolves
+   * with the principal (undefined with auth off); rejects with a ServiceError whose status the
+   * upgrade is refused with (401, 403, 429).
+   */
+  async admitUpgrade(req: IncomingMessage, query: URLSearchParams, pathTicket: string | undefined): Promise<Principal | undefined> {
+    await this.handshake.checkUpgrade(req);
+    if (!this.on) return undefined;
+    return this.on.authentication.authenticateUpgrade(query, req.headers, pathTicket);
   }
 
   /** See Authorization.authorize: FORBIDDEN unless `who` may `action` `room`. */

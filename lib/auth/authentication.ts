@@ -5,6 +5,7 @@
  * (lib/auth/tickets.ts). A credential is verified once per Engine.IO connection, so legacy
  * clients' implicit '/' and their namespace share one ticket. Used with auth on only.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config/index.js';
 import type { AppSocket } from '../core/app-socket.js';
 import type { Logger } from '../log/logger.js';
@@ -54,6 +55,22 @@ export class Authentication {
       perConnection.set(key, pending);
     }
     return this.withExpiry(await pending);
+  }
+
+  /**
+   * A plain WebSocket upgrade's principal (/sock): the first of a ticket in the path (`pathTicket`),
+   * `?ticket=`, `?token=` (with optional `?tokenType=`), Authorization: Bearer. Throws UNAUTHORIZED.
+   */
+  async authenticateUpgrade(query: URLSearchParams, headers: IncomingHttpHeaders, pathTicket: string | undefined): Promise<Principal> {
+    const text = (v: string | null | undefined): string | undefined => (v ? v : undefined);
+    const type = text(query.get('tokenType'));
+    const ticket = text(pathTicket) ?? text(query.get('ticket'));
+    const token = text(query.get('token')) ?? bearerToken(headers.authorization);
+    let principal: Principal;
+    if (ticket !== undefined) principal = await this.tickets.redeem(ticket);
+    else if (token !== undefined) principal = await this.verifyToken(token, type);
+    else throw unauthorized('credentials required: a ticket (/sock/<ticket> or ?ticket=), ?token= or Authorization: Bearer');
+    return this.withExpiry(principal);
   }
 
   /** A token (`tokenType` optional) to its principal, without expiry policy; throws UNAUTHORIZED. */

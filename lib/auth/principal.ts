@@ -11,6 +11,8 @@ export interface Principal {
   /** Display name in EVENT.sender, CLIENTS and presence; a JOIN name cannot change it. */
   name: string;
   rooms: RoomRights;
+  /** The token's `role` claim, when it has one (a /sock participant's role). */
+  role?: string;
   /** Expiry in seconds since the epoch: the token's `exp`; on a connection always set (token-lifetime.ts). */
   exp?: number;
 }
@@ -51,10 +53,12 @@ export function principalFromClaims(claims: Record<string, unknown>, nameClaims:
   name ??= sub;
   if (name === undefined) throw unauthorized('the token names no user', 'no name claim and no sub');
   const exp = typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp : undefined;
+  const role = text(claims.role)?.slice(0, maxNameLength);
   return {
     user: (sub ?? name).slice(0, 1024),
     name: name.slice(0, maxNameLength),
     rooms: parseRoomsClaim(claims.rooms),
+    ...(role === undefined ? {} : { role }),
     ...(exp === undefined ? {} : { exp }),
   };
 }
@@ -65,5 +69,6 @@ export function principalFromJson(value: unknown): Principal | undefined {
   const p = value as Record<string, unknown>;
   if (typeof p.user !== 'string' || typeof p.name !== 'string') return undefined;
   const exp = typeof p.exp === 'number' ? p.exp : undefined;
-  return { user: p.user, name: p.name, rooms: parseRoomsClaim(p.rooms), ...(exp === undefined ? {} : { exp }) };
+  const role = typeof p.role === 'string' ? p.role : undefined;
+  return { user: p.user, name: p.name, rooms: parseRoomsClaim(p.rooms), ...(role === undefined ? {} : { role }), ...(exp === undefined ? {} : { exp }) };
 }

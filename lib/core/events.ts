@@ -160,6 +160,21 @@ export interface ErrorEvent extends ErrorBody {
   event: string;
 }
 
+/**
+ * /sock (plain WebSocket, namespaces/sock.ts): a frame as it goes out. The connection writes it as
+ * one JSON text frame; `meta` is added by the core's publish path to a published message.
+ */
+export interface SockFrame {
+  action: string;
+  timestamp: string;
+  topic?: string;
+  sender?: string;
+  payload?: unknown;
+  store?: boolean;
+  meta?: MessageMeta;
+  historical?: true;
+}
+
 export interface ServerEvents {
   EVENT: (envelope: EventEnvelope) => void;
   CLIENTS: (reply: ClientsReply) => void;
@@ -184,6 +199,10 @@ export interface ServerEvents {
   GET_HISTORY_FAILED: (failure: ChatFailure) => void;
   SEND_PRESENCE_EVENT_FAILED: (failure: ChatFailure) => void;
   SEND_MESSAGE_FAILED: (failure: { topicId: unknown; loopbackMetadata?: unknown; type?: string; error: ErrorBody }) => void;
+  /** /sock: a published message (with meta), delivered to every subscriber of the topic, the sender included. */
+  SOCK_MESSAGE: (frame: SockFrame) => void;
+  /** /sock: a notice about a participant (subscribe-topic, unsubscribe-topic). */
+  SOCK_NOTICE: (frame: SockFrame) => void;
 }
 
 export type AckReply<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody };

@@ -115,7 +115,7 @@ export class Hub {
       recovery = await this.joinSince(member, room, since);
     }
     member.rooms.set(room, name);
-    await this.presence.add(member.ns, room, { id: member.id, name });
+    await this.presence.add(member.ns, room, { id: member.id, name: member.presenceName ?? name });
     // The connection may have closed while the store was busy: do not leave a ghost behind.
     if (!member.connected) await this.presence.remove(member.ns, room, member.id);
     return { name, recovery };
@@ -193,8 +193,25 @@ export class Hub {
     await this.authorize(who, 'subscribe', room);
     const ns = who.ns;
     const recent = await this.broker.page(ns, room, limit, before);
-    const store = this.store;
-    if (!store) return recent;
+    if (!this.store) return recent;
+    const byPosition = new Map<string, HistoryEntry>();
+    for (const entry of await this.storedPage(ns, room, limit, before)) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
+    for (const entry of recent) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
+    const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
+    return merged.slice(Math.max(0, merged.length - limit));
+  }
+
+  /**
+   * [history] Up to `limit` stored messages of `room` before `before`, oldest first: the message
+   * store only (none without a store). Reading a room needs subscribe rights.
+   */
+  async stored(who: Publisher, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
+    await this.authorize(who, 'subscribe', room);
+    return this.store ? this.storedPage(who.ns, room, limit, before) : [];
+  }
+
+  private async storedPage(ns: string, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
+    const store = this.store!;
     let rows;
     try {
       rows = await store.page(ns, room, limit, before);
@@ -202,14 +219,17 @@ export class Hub {
       this.logger.error('reading stored messages failed', { nsp: ns, store: store.description, err: (err as Error).message });
       throw new ServiceError('STORE_FAILED', 'stored messages cannot be read now');
     }
-    const byPosition = new Map<string, HistoryEntry>();
-    for (const row of rows) {
-      const meta: MessageMeta = { offset: row.offset, epoch: row.epoch, ts: row.ts };
-      byPosition.set(`${row.epoch}\u0000${row.offset}`, entryOf(row.event, JSON.parse(row.payload), meta));
-    }
-    for (const entry of recent) byPosition.set(`${entry.meta.epoch}\u0000${entry.meta.offset}`, entry);
-    const merged = [...byPosition.values()].sort((a, b) => (isBefore(a.meta, b.meta) ? -1 : isBefore(b.meta, a.meta) ? 1 : 0));
-    return merged.slice(Math.max(0, merged.length - limit));
+    return rows.map((row) => entryOf(row.event, JSON.parse(row.payload), { offset: row.offset, epoch: row.epoch, ts: row.ts }));
+  }
+
+  /**
+   * [history] Why a message cannot be stored now (no store, or the store is failing: lib/storage/health.ts),
+   * or undefined: lets a protocol that must not deliver an unstored message (/sock) refuse it first.
+   */
+  storeUnavailable(): string | undefined {
+    const store = this.store as (MessageStore & { notReadyReason?: () => string | undefined }) | undefined;
+    if (!store) return 'this service stores no messages';
+    return store.notReadyReason?.();
   }
 
   /** Leaves `room`; false when the member was not in it. */

@@ -79,6 +79,11 @@ export interface Subscriber extends Publisher {
   send(envelope: Envelope): void;
   /** Bytes written to it and not yet sent: its backpressure. */
   unsentBytes(): number;
+  /**
+   * What presence lists it under in every room, in place of the name it joined with (a /sock
+   * participant: its user, name and role, which the other nodes read from presence).
+   */
+  readonly presenceName?: string;
 }
 
 /**

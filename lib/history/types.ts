@@ -93,6 +93,7 @@ export const META_STYLE: Readonly<Record<string, 'field' | 'argument' | undefine
     EVENT: 'field',
     MESSAGE: 'field',
     MESSAGE_SENT: 'field',
+    SOCK_MESSAGE: 'field',
     EVENTS: 'argument',
     UPDATES: 'argument',
     STATUS: 'argument',

@@ -14,6 +14,9 @@ export { emitHere } from './emit-here.js';
 export { socketsOnConnection } from './connection-sockets.js';
 export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } from './slow-consumers.js';
 
+// Plain WebSocket endpoints (/sock): upgrade, admission, frame limits, pings.
+export { createWsEndpoint, newConnectionId, WS_CLOSE, type WsConnection, type WsEndpoint, type WsEndpointOptions, type WsSession } from './ws-endpoint.js';
+
 // Reading from connections: socket.io's parser with the limits in front.
 export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';
 export { encodedEventCount } from './raw-encoder.js';

@@ -1,0 +1,35 @@
+/**
+ * Protocol modules on a plain WebSocket (namespaces/sock.ts), the counterpart of dispatch.ts's
+ * NamespaceModule for socket.io: the transport (lib/transport/ws-endpoint.ts) admits and opens the
+ * connection and enforces its limits; the module maps the connection's frames to hub calls. Each
+ * connection is a hub subscriber without a group (the hub holds it and calls its `send`).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../log/logger.js';
+import type { WsConnection, WsSession } from '../transport/index.js';
+import type { Hub } from './hub.js';
+
+/** What a module gets for a new connection. */
+export interface WsOpening {
+  conn: WsConnection;
+  /** The verified credentials; undefined with --auth none. */
+  principal: Principal | undefined;
+  /** The upgrade request's query (`?name=` with --auth none). */
+  query: URLSearchParams;
+  req: IncomingMessage;
+  core: Hub;
+  logger: Logger;
+}
+
+export interface WsModule {
+  /** The URL path of its WebSocket endpoint, e.g. '/sock'. */
+  path: string;
+  /** The hub namespace its rooms live in (kept apart from every socket.io namespace's rooms). */
+  ns: string;
+  open(opening: WsOpening): WsSession;
+  /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
+  onMembersLost?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
+  /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
+  onMembersBack?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
+}
