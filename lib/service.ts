@@ -304,7 +304,14 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const readiness = new Readiness();
   if (cluster) readiness.add(() => cluster.notReadyReason(), 'redis');
   if (store) readiness.add(() => store.notReadyReason(), 'store');
-  const httpHandler = createHttpHandler({ core, logger, readiness, access, namespaces: modules, isClosing: () => closing !== undefined });
+  const httpHandler = createHttpHandler({
+    core,
+    logger,
+    readiness,
+    access,
+    namespaces: [...modules, ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage }))],
+    isClosing: () => closing !== undefined,
+  });
   routes = httpHandler;
 
   const address = (): AddressInfo => {

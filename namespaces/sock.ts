@@ -240,6 +240,11 @@ class SockSession implements WsSession {
 export const sock: WsModule = {
   path: '/sock',
   ns: NS,
+  // A message published over HTTP: an ordinary `message` frame from the service.
+  httpMessage: (topic, payload, store) => ({
+    event: 'SOCK_MESSAGE',
+    args: [{ sender: 'POST', action: 'message', topic, payload, store, timestamp: new Date().toISOString() } satisfies SockFrame],
+  }),
 
   open({ conn, principal, query, core, logger }: WsOpening): WsSession {
     let identity: Identity;

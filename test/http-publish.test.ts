@@ -8,6 +8,7 @@ import { closeAll, connect, next, recorder, request } from './helpers/clients.js
 import { MODES, startInMode } from './helpers/cluster.js';
 import { secretAuth } from './helpers/auth.js';
 import { serviceForSuite, type Running } from './helpers/service.js';
+import { closeSockets, openSock } from './helpers/sock.js';
 
 const post = (url: string, body: string, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', body, headers });
 const errorCode = async (res: Response): Promise<string> => ((await res.json()) as { error: { code: string } }).error.code;
@@ -19,7 +20,10 @@ for (const mode of MODES) {
       svc = await startInMode(this, mode);
     });
     after(() => svc?.close());
-    afterEach(closeAll);
+    afterEach(() => {
+      closeAll();
+      closeSockets();
+    });
 
     it('/layout and /bus members get EVENT {sender: POST, room, message}; the other namespace does not', async () => {
       const [layout, bus] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v2', svc.url, '/bus')]);
@@ -49,6 +53,19 @@ for (const mode of MODES) {
       expect(message._id).to.be.a('string').and.not.equal('');
       expect(new Date(message.created).toISOString()).to.equal(message.created);
       expect(message.meta).to.include({ offset: 1 });
+    });
+
+    it('/sock subscribers get a message frame {sender: POST, action: message, topic, payload, store, meta}', async () => {
+      const ws = await openSock(svc.url.replace(/^http/, 'ws'));
+      ws.send({ action: 'subscribe', topic: 't-1' });
+      await ws.next('subscribe-topic');
+      const got = ws.next('message');
+      const res = await post(`${svc.url}/publish/sock/t-1`, JSON.stringify({ hello: 'sock' }));
+      expect(await res.json()).to.deep.equal({ ok: true, recipients: 1, offset: 1 });
+      const frame = await got;
+      expect(frame).to.deep.include({ sender: 'POST', action: 'message', topic: 't-1', payload: { hello: 'sock' }, store: false });
+      expect(frame.meta).to.include({ offset: 1 });
+      expect(new Date(frame.timestamp as string).toISOString()).to.equal(frame.timestamp);
     });
 
     it('/lobby members get MESSAGE {from: POST, message}', async () => {

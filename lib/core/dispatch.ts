@@ -30,11 +30,21 @@ export type VerbResult = Record<string, unknown> | void;
 /** `acked`: the client passed an ack callback (a verb may then answer in the ack alone). */
 export type Verb = (ctx: VerbContext, args: unknown[], acked: boolean) => VerbResult | Promise<VerbResult>;
 
-/** A message event and its arguments, as `Hub.publish` takes them. */
-export type HttpMessage = (room: string, message: unknown) => { event: keyof ServerEvents; args: unknown[] };
+/** A message event and its arguments, as `Hub.publish` takes them, for a message published over HTTP. */
+export type HttpMessage = (room: string, message: unknown, store: boolean) => { event: keyof ServerEvents; args: unknown[] };
+
+/** What a protocol says about messages published to its rooms over HTTP (POST /publish/:namespace/:room). */
+export interface HttpPublishing {
+  /** Its hub namespace, e.g. '/layout'. */
+  name: string;
+  /** How its members get a message published over HTTP (sender `POST`); absent: it takes none. */
+  httpMessage?: HttpMessage;
+  /** Always kept in the message store when there is one (as if every publication asked `store`). */
+  alwaysStored?: boolean;
+}
 
 /** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */
-export interface NamespaceModule {
+export interface NamespaceModule extends HttpPublishing {
   /** e.g. '/layout' */
   name: string;
   verbs: Record<string, Verb>;
@@ -44,13 +54,6 @@ export interface NamespaceModule {
    * 'opaque' when arguments are relayed as they are.
    */
   argumentStyle?: ArgumentStyle;
-  /**
-   * How a message published over HTTP (`POST /publish/:namespace/:room`, sender `POST`) goes to
-   * this namespace's members: its event and arguments. Absent: the namespace takes none.
-   */
-  httpMessage?: HttpMessage;
-  /** Always kept in the message store when there is one (as if every publication asked `store`). */
-  alwaysStored?: boolean;
   /** Runs once a connection is set up (e.g. /lobby joins the lobby named in the query). */
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */

@@ -18,7 +18,7 @@ import { ServiceError, toErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { serverPublisher, type Hub } from '../core/hub.js';
 import type { Readiness } from './readiness.js';
-import type { NamespaceModule } from '../core/dispatch.js';
+import type { HttpPublishing } from '../core/dispatch.js';
 import { parseMessageBody } from '../json/large-body.js';
 import { roomName } from '../core/validate.js';
 
@@ -27,8 +27,8 @@ export interface HttpDeps {
   logger: Logger;
   readiness: Readiness;
   isClosing: () => boolean;
-  /** The namespace modules: which take HTTP messages, and how (POST /publish/:namespace/:room). */
-  namespaces: readonly NamespaceModule[];
+  /** The protocols: which take HTTP messages, and how (POST /publish/:namespace/:room). */
+  namespaces: readonly HttpPublishing[];
   /** API keys and tickets (lib/auth/access.ts); absent, HTTP publishing is open. */
   access?: Pick<Access, 'checkPublisher' | 'ticketRoute'>;
 }
@@ -104,7 +104,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps
   const room = roomName(decoded, deps.core.limits);
   const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
   const store = storeParam(query) || (module.alwaysStored === true && deps.core.storing);
-  const { event, args } = module.httpMessage(room, message);
+  const { event, args } = module.httpMessage(room, message, store);
   const published = deps.core.publish(serverPublisher(ns), room, event, ...(args as [never]));
   // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
   const { offset, recipients } = await deps.core.receipt(published, store, {});
