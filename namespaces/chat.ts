@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { NamespaceContext, NamespaceModule, VerbContext } from '../lib/core/dispatch.js';
 import { ServiceError, toErrorBody, type ErrorBody } from '../lib/core/errors.js';
 import type { ChatChannel, ChatMessage, ChatSender, ChatSubscribed } from '../lib/core/events.js';
-import { serverPublisher, type Published } from '../lib/core/hub.js';
-import type { Publisher } from '../lib/core/types.js';
+import { serverPublisher } from '../lib/core/hub.js';
+import type { Envelope, Publisher } from '../lib/core/types.js';
 import { parseLimit, parsePosition } from '../lib/history/parse.js';
 import { recoveryFields } from '../lib/history/reply.js';
 import type { Position } from '../lib/history/types.js';
@@ -100,12 +100,14 @@ async function subscribe(ctx: VerbContext, channel: ChatChannel, since: Position
 async function send(ctx: VerbContext, message: ChatMessage, loopback: unknown) {
   const { socket, core, member } = ctx;
   if (!member.rooms.has(message.topicId)) throw notSubscribed(message.topicId);
-  // Through the one publish path (rights, offset, history, cluster), to everyone but the sender...
-  const published: Published = await core.publish(member, message.topicId, 'MESSAGE_SENT', message);
-  // ...who gets its own copy, with the meta it went out with.
-  const sent = published.entry.args[0] as ChatMessage;
-  emitHere(socket, 'MESSAGE_SENT', loopback === undefined ? sent : { ...sent, loopbackMetadata: loopback });
-  return published;
+  // Through the one publish path (rights, offset, history, cluster), to everyone but the sender,
+  // who gets its own copy as this node delivers the message: in order with the channel's others.
+  const own = (envelope: Envelope) => {
+    if (!socket.connected) return;
+    const sent: ChatMessage = { ...message, meta: envelope.meta! };
+    emitHere(socket, 'MESSAGE_SENT', loopback === undefined ? sent : { ...sent, loopbackMetadata: loopback });
+  };
+  return core.publishWithOwnCopy(member, message.topicId, own, 'MESSAGE_SENT', message);
 }
 
 /** A message published over HTTP: the body is the content, the sender the service. */

@@ -10,9 +10,10 @@ import { io as ioV4 } from 'socket.io-client';
 import { closeAll, collect, connect, next, recorder, request, type ClientVersion, type TestClient } from './helpers/clients.js';
 import { MODES, clusterNodesForSuite, startInMode, startNodes, waitUntil } from './helpers/cluster.js';
 import { startService, type Running } from './helpers/service.js';
-import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
-import { sqliteBackend } from './helpers/store-backends.js';
-import { dropTransport } from './helpers/history.js';
+import { ALL_ROOMS, TestHttpServer, hsToken, secretAuth } from './helpers/auth.js';
+import { postgresBackend, sqliteBackend, type StoreBackend } from './helpers/store-backends.js';
+import { MESSAGES_TABLE } from '../lib/storage/migrations.js';
+import { createTestDatabase, dropTransport, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
 import { defaultSqliteDriver } from '../lib/storage/sqlite-driver.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
@@ -472,38 +473,135 @@ describe('/chat with authentication: identity from the token, rights per channel
   });
 });
 
+describe('/chat with --authorize-url: the backend is asked for namespace /chat and room = channel _id', () => {
+  let backend: TestHttpServer;
+  let svc: Running;
+  const asked = () => backend.bodies.map((b) => JSON.parse(b));
+
+  before(async () => {
+    // Denies every channel starting with "closed", and publishing to u-reader.
+    backend = await new TestHttpServer((body) => {
+      const q = JSON.parse(body) as { room: string; action: string; user: string };
+      return { json: { allow: !q.room.startsWith('closed') && !(q.action === 'publish' && q.user === 'u-reader') } };
+    }).start('/authorize');
+    svc = await startService({ auth: secretAuth({ authorize: { url: backend.url, cacheTtlMs: 60_000, timeoutMs: 2000 } }) });
+  });
+  after(async () => {
+    await svc?.close();
+    await backend?.close();
+  });
+  afterEach(closeAll);
+
+  const as1 = async (sub: string) => connect('v1', svc.url, '/chat', { query: { tokenType: 'jwt', token: await hsToken({ sub, name: sub, rooms: ALL_ROOMS }) } });
+
+  it('SUBSCRIBE_CHANNEL denied: SUBSCRIBE_CHANNEL_FAILED FORBIDDEN, not a member; allowed: subscribed', async () => {
+    const c = await as1('u-alice');
+    const id = 'closed space/#1 é';
+    const refused = await failure(c, 'SUBSCRIBE_CHANNEL', { channel: channel(id) });
+    expect(refused).to.deep.include({ channel: { _id: id, type: 'topic' } });
+    expect(refused.error.code).to.equal('FORBIDDEN');
+    expect(asked()).to.deep.include({ user: 'u-alice', namespace: '/chat', room: id, action: 'subscribe' });
+    // Asked again, answered from the cache the same way.
+    expect((await request(c, 'SUBSCRIBE_CHANNEL', { channel: channel(id) })).error.code).to.equal('FORBIDDEN');
+    expect(await svc.service.core.isMember('/chat', id, c.id)).to.equal(false);
+    expect((await failure(c, 'SEND_MESSAGE', message(id, 'x'))).error.code).to.equal('NOT_SUBSCRIBED');
+
+    const open = 'open space/#1 é';
+    expect(await subscribe(c, open)).to.deep.equal({ channel: { _id: open, type: 'topic' }, sessionId: c.id });
+    expect(asked()).to.deep.include({ user: 'u-alice', namespace: '/chat', room: open, action: 'subscribe' });
+  });
+
+  it('SEND_MESSAGE denied: SEND_MESSAGE_FAILED FORBIDDEN and nothing delivered (asked, then cached); allowed: delivered to all', async () => {
+    const [writer, reader] = await Promise.all([as1('u-writer'), as1('u-reader')]);
+    await subscribe(writer, 'desk');
+    await subscribe(reader, 'desk');
+    const toWriter = recorder(writer, 'MESSAGE_SENT');
+    const toReader = recorder(reader, 'MESSAGE_SENT');
+    for (const attempt of ['asked', 'cached']) {
+      const denied = await failure(reader, 'SEND_MESSAGE', message('desk', attempt, { loopbackMetadata: attempt }));
+      expect(denied, attempt).to.deep.include({ topicId: 'desk', loopbackMetadata: attempt });
+      expect(denied.error.code, attempt).to.equal('FORBIDDEN');
+    }
+    expect(asked().filter((q) => q.action === 'publish' && q.user === 'u-reader')).to.deep.equal([{ user: 'u-reader', namespace: '/chat', room: 'desk', action: 'publish' }]);
+
+    const got = [next(writer, 'MESSAGE_SENT'), next(reader, 'MESSAGE_SENT')];
+    const ack = await request(writer, 'SEND_MESSAGE', message('desk', 'allowed', { loopbackMetadata: 'w' }));
+    expect(ack).to.include({ ok: true, topicId: 'desk', offset: 1, recipients: 1 });
+    const [own, theirs] = await Promise.all(got);
+    expect(own).to.include({ _id: ack._id, loopbackMetadata: 'w' });
+    expect(theirs).to.include({ _id: ack._id }).and.not.have.property('loopbackMetadata');
+    expect(asked()).to.deep.include({ user: 'u-writer', namespace: '/chat', room: 'desk', action: 'publish' });
+    expect(toWriter.received.map((m: any) => m.content.bodyText)).to.deep.equal(['allowed']);
+    expect(toReader.received.map((m: any) => m.content.bodyText)).to.deep.equal(['allowed']);
+    expect((await request(reader, 'GET_HISTORY', { channel: channel('desk') })).messages.map((m: any) => m.content.bodyText)).to.deep.equal(['allowed']);
+  });
+});
+
+/**
+ * Two messages through one service, then GET_HISTORY from a new service on the same store: the
+ * messages as they were delivered (no loopbackMetadata), oldest first. Resolves with the delivered ones.
+ */
+async function keptAcrossRestart(backend: StoreBackend): Promise<any[]> {
+  let delivered: any[];
+  const first = await startService({ storage: backend.storage });
+  try {
+    const [a, b] = await Promise.all([as('v4', first.url, 'keeper'), as('v1', first.url, 'listener')]);
+    await subscribe(a, 'durable');
+    await subscribe(b, 'durable');
+    const live = collect(b, 'MESSAGE_SENT', 2);
+    expect(await request(a, 'SEND_MESSAGE', message('durable', 'kept', { loopbackMetadata: 'not stored' }))).to.include({ ok: true, offset: 1 });
+    expect(await request(a, 'SEND_MESSAGE', message('durable', 'kept too', { created: '2026-05-01T10:00:00.000Z' }))).to.include({ ok: true, offset: 2 });
+    delivered = await live;
+    closeAll();
+  } finally {
+    await first.close();
+  }
+  const second = await startService({ storage: backend.storage });
+  try {
+    const c = await as('v2', second.url, 'reader');
+    await subscribe(c, 'durable');
+    const history = await request(c, 'GET_HISTORY', { channel: channel('durable') });
+    expect(history.messages).to.deep.equal(delivered);
+    const [m] = history.messages;
+    expect(m).to.include({ category: 'chat', topicId: 'durable' }).and.not.have.property('loopbackMetadata');
+    expect(m.content).to.deep.equal({ bodyText: 'kept', cid: 'keeper' });
+    expect(m.sender).to.deep.equal({ _id: 'keeper', displayname: 'keeper', type: 'user' });
+    expect(m.meta).to.include({ offset: 1 });
+    closeAll();
+  } finally {
+    await second.close();
+  }
+  return delivered;
+}
+
 describe('/chat messages are kept in the message store across a restart', () => {
-  it('GET_HISTORY after a restart answers the stored messages', async () => {
+  it('SQLite: GET_HISTORY after a restart answers the stored messages', async () => {
     const backend = sqliteBackend(defaultSqliteDriver());
     try {
-      const first = await startService({ storage: backend.storage });
-      try {
-        const a = await as('v4', first.url, 'keeper');
-        await subscribe(a, 'durable');
-        const reply = await request(a, 'SEND_MESSAGE', message('durable', 'kept', { loopbackMetadata: 'not stored' }));
-        expect(reply).to.include({ ok: true, offset: 1 });
-        closeAll();
-      } finally {
-        await first.close();
-      }
-      const second = await startService({ storage: backend.storage });
-      try {
-        const b = await as('v2', second.url, 'reader');
-        await subscribe(b, 'durable');
-        const history = await request(b, 'GET_HISTORY', { channel: channel('durable') });
-        expect(history.messages).to.have.length(1);
-        const [m] = history.messages;
-        expect(m).to.include({ category: 'chat', topicId: 'durable' }).and.not.have.property('loopbackMetadata');
-        expect(m.content).to.deep.equal({ bodyText: 'kept', cid: 'keeper' });
-        expect(m.sender).to.deep.equal({ _id: 'keeper', displayname: 'keeper', type: 'user' });
-        expect(m.meta).to.include({ offset: 1 });
-        closeAll();
-      } finally {
-        await second.close();
-      }
+      await keptAcrossRestart(backend);
     } finally {
       await backend.cleanup();
     }
+  });
+
+  describe('PostgreSQL (a fresh database)', () => {
+    let db: TestDatabase | undefined;
+    before(async function () {
+      await requirePostgresOrSkip(this);
+      db = await createTestDatabase();
+    });
+    after(() => db?.drop());
+
+    it('the messages are rows of the database, and GET_HISTORY after a restart answers them', async () => {
+      const delivered = await keptAcrossRestart(postgresBackend(db!));
+      const rows = (await db!.query(`SELECT ns, room, msg_offset, event, payload FROM ${MESSAGES_TABLE} ORDER BY msg_offset`)).rows;
+      expect(rows.map((r) => [r.ns, r.room, Number(r.msg_offset), r.event])).to.deep.equal([
+        ['/chat', 'durable', 1, 'MESSAGE_SENT'],
+        ['/chat', 'durable', 2, 'MESSAGE_SENT'],
+      ]);
+      // Stored without its meta (columns of their own) and without the sender's loopbackMetadata.
+      expect(rows.map((r) => JSON.parse(r.payload))).to.deep.equal(delivered.map(({ meta, ...m }) => m));
+    });
   });
 });
 

@@ -22,6 +22,7 @@ import type { Member, PresenceStore } from '../presence/types.js';
 import { PublicationDrain } from './drain.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import type { MessageStore } from '../storage/types.js';
+import { OwnCopies, type OwnCopy } from './own-copies.js';
 import type { Envelope, MaybePromise, MemberGroup, Position, Publisher, Subscriber } from './types.js';
 import type { Limits } from './validate.js';
 
@@ -73,6 +74,7 @@ export class Hub {
   readonly drain = new PublicationDrain();
   private readonly groups = new Map<string, MemberGroup[]>();
   private readonly held: HeldMembers = new Map();
+  private readonly ownCopies = new OwnCopies();
 
   constructor(
     readonly limits: HubLimits,
@@ -250,25 +252,61 @@ export class Hub {
    * goes out with its meta (lib/history/types.ts META_STYLE); notices about members use `announce`.
    */
   publish<E extends keyof ServerEvents>(from: Publisher, room: string, event: E, ...args: Parameters<ServerEvents[E]>): MaybePromise<Published> {
+    return this.publishArgs(from, room, event, args, undefined);
+  }
+
+  /**
+   * publish, and the publisher's own copy written by `own` as this node delivers the message to the
+   * others: in its place in the room's order (lib/core/own-copies.ts). For a publisher whose copy
+   * differs from the others' (a /chat sender's, with its loopbackMetadata); its publications to
+   * the room should all go this way.
+   */
+  publishWithOwnCopy<E extends keyof ServerEvents>(from: Subscriber, room: string, own: OwnCopy, event: E, ...args: Parameters<ServerEvents[E]>): MaybePromise<Published> {
+    return this.publishArgs(from, room, event, args, own);
+  }
+
+  private publishArgs(from: Publisher, room: string, event: string, args: unknown[], own: OwnCopy | undefined): MaybePromise<Published> {
     if (META_STYLE[event] === undefined) throw new Error(`${event} is not a message event: announce() it`);
     // Shutting down: a message is refused before anything goes out.
     this.drain.admit();
     if (this.access && !from.trusted) {
       const pending = this.access.authorize(from, 'publish', room);
       if (pending) {
-        const sent = pending.then(() => this.send(from, room, event, args));
+        const sent = pending.then(() => this.send(from, room, event, args, own));
         sent.catch(() => {}); // the verb reports it; never an unhandled rejection
         return sent;
       }
     }
-    return this.send(from, room, event, args);
+    return this.send(from, room, event, args, own);
   }
 
-  private send(from: Publisher, room: string, event: string, args: unknown[]): MaybePromise<Published> {
+  private send(from: Publisher, room: string, event: string, args: unknown[], own: OwnCopy | undefined): MaybePromise<Published> {
     const ns = from.ns;
-    const meta = this.broker.publish(ns, room, event, args, from.id);
-    if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m));
-    return this.published(from, ns, room, event, args, meta);
+    // A publisher closed meanwhile (its join or rights were awaited) gets no copy: none is kept for it.
+    if (own === undefined || from.id === undefined || !(from as Subscriber).connected) {
+      const meta = this.broker.publish(ns, room, event, args, from.id);
+      if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m));
+      return this.published(from, ns, room, event, args, meta);
+    }
+    // Expected before the broker has it: this node may deliver it before the broker answers.
+    const id = from.id;
+    const copy = this.ownCopies.expect(ns, id, room, own);
+    const done = (meta: MessageMeta): Published => {
+      this.ownCopies.published(copy, { ns, room, event, args, meta });
+      return this.published(from, ns, room, event, args, meta);
+    };
+    let meta: MaybePromise<MessageMeta>;
+    try {
+      meta = this.broker.publish(ns, room, event, args, id);
+    } catch (err) {
+      this.ownCopies.cancel(ns, id, copy);
+      throw err;
+    }
+    if (!(meta instanceof Promise)) return done(meta);
+    return meta.then(done, (err: unknown) => {
+      this.ownCopies.cancel(ns, id, copy);
+      throw err;
+    });
   }
 
   private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta): Published {
@@ -291,6 +329,11 @@ export class Hub {
       }
     }
     this.sendToHeld(envelope, except);
+    try {
+      this.ownCopies.delivered(envelope, except);
+    } catch (err) {
+      this.failedDelivery(envelope, err);
+    }
   }
 
   /** To the members held here (not in a group); one member's failure is not the others'. */
@@ -405,6 +448,7 @@ export class Hub {
   async detach(member: Subscriber): Promise<void> {
     const rooms = member.rooms.keys();
     member.rooms.clear();
+    this.ownCopies.forget(member.ns, member.id);
     if (!member.group) for (const room of rooms) void this.remove(member, room);
     await Promise.all(rooms.map((room) => this.presence.remove(member.ns, room, member.id)));
     if (rooms.length && this.logger.isDebugEnabled()) {
