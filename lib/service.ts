@@ -13,13 +13,14 @@ import { Access, type AccessOptions } from './auth/access.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
-import { attachNamespace, type NamespaceModule } from './core/dispatch.js';
+import { attachNamespace, type HttpProtocol, type NamespaceModule } from './core/dispatch.js';
 import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, type WsEndpoint } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
 import { DEFAULT_DRAIN } from './core/drain.js';
 import { createHttpHandler, type HttpHandler } from './http/routes.js';
+import { SseStreams } from './http/sse.js';
 import { Violations } from './abuse/violations.js';
 import { openableUrl } from './http/listen-url.js';
 import { createLogger, type Logger } from './log/logger.js';
@@ -304,12 +305,25 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const readiness = new Readiness();
   if (cluster) readiness.add(() => cluster.notReadyReason(), 'redis');
   if (store) readiness.add(() => store.notReadyReason(), 'store');
+  // What every protocol says about its rooms over HTTP (POST /publish, GET /events).
+  const protocols: HttpProtocol[] = [...modules, ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage, sseEvent: m.sseEvent }))];
+  // Server-Sent Events streams of any namespace's rooms: admitted like a WebSocket upgrade.
+  const sse = new SseStreams({
+    core,
+    protocols,
+    admit: (req, query) => access.admitUpgrade(req, query, undefined),
+    logger,
+    pingMs: config.ssePingMs,
+    maxSendBuffer: config.abuse.maxSendBuffer,
+    isClosing: () => closing !== undefined,
+  });
   const httpHandler = createHttpHandler({
+    sse,
     core,
     logger,
     readiness,
     access,
-    namespaces: [...modules, ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage }))],
+    namespaces: protocols,
     isClosing: () => closing !== undefined,
   });
   routes = httpHandler;
@@ -326,6 +340,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     // SHUTTING_DOWN, those in flight (a store commit among them) finish first (lib/core/drain.ts).
     await core.drain.drain({ ...DEFAULT_DRAIN, maxMs: Math.min(DEFAULT_DRAIN.maxMs, config.shutdownTimeoutMs / 2) });
     await Promise.all(wsEndpoints.map((endpoint) => endpoint.close()));
+    // SSE streams end properly (event: shutdown, then the response's last chunk) before the server closes.
+    sse.close();
     if (owned) {
       const drain = setTimeout(() => httpServer.closeAllConnections(), HTTP_DRAIN_MS);
       drain.unref();

@@ -245,6 +245,11 @@ export const sock: WsModule = {
     event: 'SOCK_MESSAGE',
     args: [{ sender: 'POST', action: 'message', topic, payload, store, timestamp: new Date().toISOString() } satisfies SockFrame],
   }),
+  // An SSE stream of a topic: each frame under its action.
+  sseEvent: (envelope) => {
+    const frame = envelope.args[0] as SockFrame;
+    return { event: frame.action, data: frame };
+  },
 
   open({ conn, principal, query, core, logger }: WsOpening): WsSession {
     let identity: Identity;

@@ -80,6 +80,7 @@ export function buildConfig(raw: RawValues): Config {
   };
   const recoveryWindowMs = value('recovery-window');
   const recoveryMemory = value('recovery-memory');
+  const ssePingMs = value('sse-ping');
   const retentionMs = value('retention');
   let storage: StorageConfig;
   const database = value('database');
@@ -94,6 +95,6 @@ export function buildConfig(raw: RawValues): Config {
   return {
     port, host, tls, transports, maxPayload, maxDepth, corsOrigin, logLevel, logFormat,
     limits: { ...FIXED_LIMITS }, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
-    auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs,
+    auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs, ssePingMs,
   };
 }

@@ -124,6 +124,10 @@ export const OPTIONS = {
     help: 'socket.io connection-state recovery of v4 JavaScript clients: how long a dropped session can come back; `0`: off',
     more: ' ([other clients](#clients-in-other-languages-python-socketio))',
   },
+  'sse-ping': {
+    env: 'SSE_PING', group: 'service', kind: duration(1000, 600_000), default: '25s',
+    help: 'how often an idle Server-Sent Events stream gets a comment line (`: ping`), so proxies keep it open (`1s` to `10m`)',
+  },
   'data-dir': {
     env: 'DATA_DIR', group: 'service', kind: directory, default: './data',
     help: 'where the embedded SQLite store keeps `store: true` messages (`messages.sqlite3`; created if missing), relative to the current directory as every path given to the service',

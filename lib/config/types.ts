@@ -60,6 +60,8 @@ export interface Config {
   history: { size: number; ttlMs: number; maxBytes?: number; memory?: number };
   /** How long socket.io connection-state recovery keeps a disconnected v4 session, ms; 0 turns it off. */
   recoveryWindowMs: number;
+  /** How often an idle Server-Sent Events stream gets a `: ping` comment line. */
+  ssePingMs: number;
   /** Bytes of broadcast packets connection-state recovery keeps per namespace, oldest dropped first. */
   recoveryMemory: number;
   /** Where `store: true` messages go: SQLite in a directory, or PostgreSQL. */

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import { REFUSED_EVENT, type Refusal } from '../abuse/packet-rates.js';
 import type { AppNamespace, AppSocket } from './app-socket.js';
 import type { ServerEvents } from './events.js';
+import type { Envelope } from './types.js';
 import type { Hub } from './hub.js';
 import { SocketIoGroup, SocketMember } from './socketio-members.js';
 
@@ -33,18 +34,26 @@ export type Verb = (ctx: VerbContext, args: unknown[], acked: boolean) => VerbRe
 /** A message event and its arguments, as `Hub.publish` takes them, for a message published over HTTP. */
 export type HttpMessage = (room: string, message: unknown, store: boolean) => { event: keyof ServerEvents; args: unknown[] };
 
-/** What a protocol says about messages published to its rooms over HTTP (POST /publish/:namespace/:room). */
-export interface HttpPublishing {
+/** A delivery as a Server-Sent Events stream shows it: the `event:` name and the `data:` value. */
+export type SseEvent = (envelope: Envelope) => { event: string; data: unknown };
+
+/** What a protocol says about its rooms over HTTP: messages published to them, and SSE streams of them. */
+export interface HttpProtocol {
   /** Its hub namespace, e.g. '/layout'. */
   name: string;
   /** How its members get a message published over HTTP (sender `POST`); absent: it takes none. */
   httpMessage?: HttpMessage;
   /** Always kept in the message store when there is one (as if every publication asked `store`). */
   alwaysStored?: boolean;
+  /**
+   * How an SSE stream of its rooms (GET /events/:namespace/:room) shows a delivery; absent: the
+   * event name a socket.io member gets and its first argument (lib/http/sse-member.ts).
+   */
+  sseEvent?: SseEvent;
 }
 
 /** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */
-export interface NamespaceModule extends HttpPublishing {
+export interface NamespaceModule extends HttpProtocol {
   /** e.g. '/layout' */
   name: string;
   verbs: Record<string, Verb>;

@@ -182,6 +182,7 @@ export class Hub {
       if (recovery.recovered) {
         for (const entry of recovery.entries) member.send({ ns, room, event: entry.event, args: entry.args, meta: entry.meta });
       }
+      member.onRecovery?.(room, recovery.recovered, recovery.recovered ? undefined : recovery.reason);
       await joined;
       return recovery;
     }

@@ -84,6 +84,11 @@ export interface Subscriber extends Publisher {
    * participant: its user, name and role, which the other nodes read from presence).
    */
   readonly presenceName?: string;
+  /**
+   * Told, on a join with a position, whether what it missed was replayed (`reason` when not: the
+   * history's RecoveryFailure), in the join's synchronous block: before any live message of the room.
+   */
+  onRecovery?(room: string, recovered: boolean, reason: string | undefined): void;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log/logger.js';
 import type { WsConnection, WsSession } from '../transport/index.js';
 import type { Hub } from './hub.js';
-import type { HttpMessage } from './dispatch.js';
+import type { HttpMessage, SseEvent } from './dispatch.js';
 
 /** What a module gets for a new connection. */
 export interface WsOpening {
@@ -31,6 +31,8 @@ export interface WsModule {
   open(opening: WsOpening): WsSession;
   /** How its members get a message published over HTTP (POST /publish/:namespace/:room); absent: none. */
   httpMessage?: HttpMessage;
+  /** How an SSE stream of its rooms shows a delivery (lib/core/dispatch.ts HttpProtocol). */
+  sseEvent?: SseEvent;
   /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
   onMembersLost?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
   /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */

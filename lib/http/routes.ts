@@ -9,6 +9,8 @@
  *   POST /publish/:namespace/:room
  *                              the same for a room of any namespace that takes HTTP messages
  *                              (its module's `httpMessage`: how its members get it)
+ *   GET  /events/:namespace/:room
+ *                              the room (and more with ?room=) as a Server-Sent Events stream (sse.ts)
  *   POST /ticket               a one-time connection ticket for a Bearer token (auth on)
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
@@ -18,7 +20,8 @@ import { ServiceError, toErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { serverPublisher, type Hub } from '../core/hub.js';
 import type { Readiness } from './readiness.js';
-import type { HttpPublishing } from '../core/dispatch.js';
+import type { HttpProtocol } from '../core/dispatch.js';
+import type { SseStreams } from './sse.js';
 import { parseMessageBody } from '../json/large-body.js';
 import { roomName } from '../core/validate.js';
 
@@ -28,7 +31,9 @@ export interface HttpDeps {
   readiness: Readiness;
   isClosing: () => boolean;
   /** The protocols: which take HTTP messages, and how (POST /publish/:namespace/:room). */
-  namespaces: readonly HttpPublishing[];
+  namespaces: readonly HttpProtocol[];
+  /** GET /events/:namespace/:room (lib/http/sse.ts); absent: not served. */
+  sse?: SseStreams;
   /** API keys and tickets (lib/auth/access.ts); absent, HTTP publishing is open. */
   access?: Pick<Access, 'checkPublisher' | 'ticketRoute'>;
 }
@@ -37,6 +42,7 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const BUS_MESSAGE = /^\/bus-message\/([^/]+)\/?$/;
 const PUBLISH = /^\/publish\/([a-z][a-z0-9-]*)\/([^/]+)\/?$/;
+const EVENTS = /^\/events\/([a-z][a-z0-9-]*)\/([^/]+)\/?$/;
 
 export function createHttpHandler(deps: HttpDeps): HttpHandler {
   return (req, res) => {
@@ -75,6 +81,11 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps):
   const bus = BUS_MESSAGE.exec(path);
   if (bus) {
     await publish(req, res, deps, '/bus', bus[1]!, query, true);
+    return;
+  }
+  const events = EVENTS.exec(path);
+  if (events && deps.sse) {
+    await deps.sse.handle(req, res, events[1]!, events[2]!, new URLSearchParams(query));
     return;
   }
   const target = PUBLISH.exec(path);
