@@ -4,6 +4,8 @@
  * shutdown, refusals, and auth.
  */
 import { expect } from 'chai';
+import net from 'node:net';
+import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
 import { MODES, startInMode } from './helpers/cluster.js';
 import { hsToken, secretAuth } from './helpers/auth.js';
@@ -142,6 +144,40 @@ for (const mode of MODES) {
     });
   });
 }
+
+describe('GET /events: a reader that does not read', () => {
+  it('is cut once it is more than --max-send-buffer behind; the others keep getting every message', async () => {
+    const LIMIT = 256 * 1024;
+    const svc = await startService({ maxPayload: 64 * 1024, abuse: { ...defaultAbuseLimits(), maxSendBuffer: LIMIT, bytesPerSecond: 0 } });
+    try {
+      // A raw connection that asks for the stream and never reads it.
+      const { port } = new URL(svc.url);
+      const stalled = net.connect(Number(port), '127.0.0.1');
+      stalled.pause();
+      stalled.write('GET /events/layout/firehose HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+      const reading = await openSse(`${svc.url}/events/layout/firehose`);
+      await members(svc, '/layout', 'firehose', 2);
+      const big = 'x'.repeat(32 * 1024);
+      let sent = 0;
+      // Until the stalled stream is gone (the kernel's socket buffers take a few MB first).
+      while (svc.service.core.localCount('/layout', 'firehose') > 1) {
+        if (sent >= 2000) throw new Error('the stalled reader was never cut');
+        await post(`${svc.url}/publish/layout/firehose`, big);
+        sent++;
+      }
+      const closed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+      stalled.resume();
+      await closed;
+      await post(`${svc.url}/publish/layout/firehose`, 'after');
+      for (;;) if ((await reading.next('EVENT')).json.message === 'after') break;
+      expect(reading.events.filter((e) => e.event === 'EVENT')).to.have.length(sent + 1);
+      stalled.destroy();
+    } finally {
+      closeStreams();
+      await svc.close();
+    }
+  });
+});
 
 describe('GET /events: keep-alive and shutdown', () => {
   afterEach(closeStreams);
