@@ -236,6 +236,8 @@ class SockSession implements WsSession {
 export const sock: WsModule = {
   path: '/sock',
   ns: NS,
+  // Stored messages are stored before they go out, from HTTP too.
+  storeFirst: true,
   // A message published over HTTP: an ordinary `message` frame from the service.
   httpMessage: (topic, payload, store) => ({
     event: 'SOCK_MESSAGE',

@@ -532,6 +532,27 @@ describe('/sock (plain WebSocket)', () => {
       expect(await a.next()).to.include({ action: 'has-more-messages', payload: false });
     });
 
+    it('POST /publish/sock/:topic?store=true is stored first too: 500 STORE_FAILED and not delivered when it cannot be stored', async () => {
+      const a = await openSock(svc.url);
+      await subscribe(a, 'http');
+      const post = (body: string) => fetch(`${svc.url}/publish/sock/http?store=true`, { method: 'POST', body });
+      faulty.fail.savePending = true;
+      const refused = await post('"lost"');
+      expect(refused.status).to.equal(500);
+      const body = (await refused.json()) as { error: { code: string; details?: unknown } };
+      expect(body.error.code).to.equal('STORE_FAILED');
+      expect(body.error.details).to.equal(undefined);
+      faulty.fail.savePending = false;
+      const ok = await post('"kept"');
+      expect(await ok.json()).to.deep.equal({ ok: true, recipients: 1, offset: 1 });
+      const got = await a.next('message');
+      expect(got).to.deep.include({ sender: 'POST', payload: 'kept', store: true });
+      expect(a.frames.filter((f) => f.action === 'message')).to.have.length(1);
+      // Answered once placed: readable now.
+      a.send({ action: 'load-messages', topic: 'http' });
+      expect(await a.next('message')).to.deep.include({ payload: 'kept', historical: true });
+    });
+
     it('a slow store holds back only its message: others go out meanwhile, offsets stay in wire order', async () => {
       const a = await openSock(svc.url);
       const b = await openSock(svc.url);
