@@ -120,20 +120,23 @@ export class PostgresStore implements MessageStore {
     this.flushing = false;
   }
 
-  /** Commits writes of one kind and answers those that are done; throws (none answered) when the statement fails. */
+  /** Commits writes of one kind and answers them; throws (none answered) when the statement fails. */
   private async write(batch: Waiting[]): Promise<void> {
-    const kind = batch[0]!.kind;
-    if (kind === 'save') await this.insert(batch.map((w) => (w as Extract<Waiting, { kind: 'save' }>).row));
-    else if (kind === 'pending') await this.insertPending(batch.map((w) => (w as Extract<Waiting, { kind: 'pending' }>).row));
-    else {
-      const placed = await this.placeAll(batch as Extract<Waiting, { kind: 'place' }>[]);
-      for (const w of batch as Extract<Waiting, { kind: 'place' }>[]) {
-        if (placed.has(w.id)) w.resolve();
-        else w.reject(new Error(`no pending message ${w.id.slice(0, 64)}`));
-      }
-      return;
+    const saves: StoredMessage[] = [];
+    const pending: PendingMessage[] = [];
+    const places: { id: string; placement: Placement }[] = [];
+    for (const w of batch) {
+      if (w.kind === 'save') saves.push(w.row);
+      else if (w.kind === 'pending') pending.push(w.row);
+      else places.push(w);
     }
-    for (const w of batch) w.resolve();
+    if (saves.length > 0) await this.insert(saves);
+    if (pending.length > 0) await this.insertPending(pending);
+    const placed = places.length > 0 ? await this.placeAll(places) : undefined;
+    for (const w of batch) {
+      if (w.kind !== 'place' || placed!.has(w.id)) w.resolve();
+      else w.reject(new Error(`no pending message ${w.id.slice(0, 64)}`));
+    }
   }
 
   private async insertPending(rows: PendingMessage[]): Promise<void> {
