@@ -421,7 +421,7 @@ export class Hub {
           this.logger.error('storing a message failed: not sent', { nsp: ns, room, store: store.description, err: (err as Error).message });
           throw new ServiceError('STORE_FAILED', 'the message was not sent: it could not be stored');
         }
-        const p = await this.send(from, room, event, args);
+        const p = await this.send(from, room, event, args, undefined);
         const recipients = await p.recipients;
         const { epoch, offset, ts } = p.entry.meta;
         try {
