@@ -306,7 +306,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   if (cluster) readiness.add(() => cluster.notReadyReason(), 'redis');
   if (store) readiness.add(() => store.notReadyReason(), 'store');
   // What every protocol says about its rooms over HTTP (POST /publish, GET /events).
-  const protocols: HttpProtocol[] = [...modules, ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage, sseEvent: m.sseEvent }))];
+  const protocols: HttpProtocol[] = [...modules, ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage, sseEvent: m.sseEvent, storeFirst: m.storeFirst }))];
   // Server-Sent Events streams of any namespace's rooms: admitted like a WebSocket upgrade.
   const sse = new SseStreams({
     core,

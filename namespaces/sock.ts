@@ -226,20 +226,18 @@ class SockSession implements WsSession {
     this.requireSubscribed(topic);
     const store = body.store ?? false;
     if (typeof store !== 'boolean') throw badRequest('"store" must be a boolean');
-    if (store) {
-      // Not delivered when it cannot be stored: refused before it goes out (rights first).
-      await core.authorize(member.publisher, 'publish', topic);
-      const why = core.storeUnavailable();
-      if (why) throw new ServiceError('STORE_FAILED', `the message was not sent: ${why}`);
-    }
     const out: SockFrame = { sender: member.id, action, topic, payload: body.payload ?? null, store, timestamp: new Date().toISOString() };
-    await core.receipt(core.publish(member.publisher, topic, 'SOCK_MESSAGE', out), store, {});
+    // Stored first: a message that cannot be stored is not delivered (the hub's store-first path).
+    if (store) await core.publishStored(member.publisher, topic, {}, 'SOCK_MESSAGE', out);
+    else await core.receipt(core.publish(member.publisher, topic, 'SOCK_MESSAGE', out), false, {});
   }
 }
 
 export const sock: WsModule = {
   path: '/sock',
   ns: NS,
+  // Stored messages are stored before they go out, from HTTP too.
+  storeFirst: true,
   // A message published over HTTP: an ordinary `message` frame from the service.
   httpMessage: (topic, payload, store) => ({
     event: 'SOCK_MESSAGE',

@@ -25,6 +25,8 @@ function heldStore(store: MessageStore): { store: MessageStore; saving: Promise<
       await released;
       return store.save(row);
     },
+    savePending: (row) => store.savePending(row),
+    place: (id, placement) => store.place(id, placement),
     page: (...args) => store.page(...args),
     prune: (ts) => store.prune(ts),
     probe: () => store.probe(),

@@ -7,6 +7,8 @@
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
+import { openMessageStore } from '../lib/storage/index.js';
+import type { MessageStore } from '../lib/storage/types.js';
 import { ALL_ROOMS, hsToken, secretAuth, TestHttpServer } from './helpers/auth.js';
 import { connect, next, request } from './helpers/clients.js';
 import { clusterNodesForSuite } from './helpers/cluster.js';
@@ -31,6 +33,61 @@ async function expectError(client: SockClient, code: string, topic?: string): Pr
   expect(frame.timestamp).to.match(ISO);
   if (topic !== undefined) expect(frame.topic).to.equal(topic);
   return frame;
+}
+
+/**
+ * A real SQLite store whose pending saves (store-first step 1) or placements (step 2) fail while
+ * the test says so, and whose pending saves can be held until released.
+ */
+interface FaultyStore {
+  store: MessageStore;
+  fail: { savePending: boolean; place: boolean };
+  /** Holds the next pending saves until the returned function is called; `started` resolves when one waits. */
+  hold(): { started: Promise<void>; release: () => void };
+  pendingSaves: number;
+}
+
+function faultyStore(inner: MessageStore): FaultyStore {
+  let gate: { promise: Promise<void>; started: () => void } | undefined;
+  const faulty: FaultyStore = {
+    fail: { savePending: false, place: false },
+    pendingSaves: 0,
+    hold() {
+      let release!: () => void;
+      let started!: () => void;
+      const waiting = new Promise<void>((r) => (started = r));
+      gate = { promise: new Promise<void>((r) => (release = r)), started };
+      return {
+        started: waiting,
+        release: () => {
+          gate = undefined;
+          release();
+        },
+      };
+    },
+    store: {
+      description: `faulty ${inner.description}`,
+      save: (row) => inner.save(row),
+      async savePending(row) {
+        faulty.pendingSaves++;
+        if (gate) {
+          gate.started();
+          await gate.promise;
+        }
+        if (faulty.fail.savePending) throw new Error('injected pending-save failure');
+        return inner.savePending(row);
+      },
+      async place(id, placement) {
+        if (faulty.fail.place) throw new Error('injected placement failure');
+        return inner.place(id, placement);
+      },
+      page: (...args) => inner.page(...args),
+      prune: (ts) => inner.prune(ts),
+      probe: () => inner.probe(),
+      close: () => inner.close(),
+    },
+  };
+  return faulty;
 }
 
 /** The connection is still open and served: a subscribe is answered. */
@@ -229,7 +286,9 @@ describe('/sock (plain WebSocket)', () => {
       b.send({ action: 'kept', topic: 'nostore', store: true, payload: 1 });
       await expectError(b, 'STORE_FAILED', 'nostore');
       b.send({ action: 'live', topic: 'nostore' });
-      expect((await a.next()).action).to.equal('live');
+      const live = await a.next();
+      expect(live.action).to.equal('live');
+      expect(live.meta!.offset, 'the refused message took no offset').to.equal(1);
     });
 
     it('load-messages without a message store: nothing stored, has-more-messages false', async () => {
@@ -392,6 +451,159 @@ describe('/sock (plain WebSocket)', () => {
       for (let i = 0; i < 5; i++) all.push((await b.next('note')).payload.i);
       expect(all).to.deep.equal([1, 2, 3, 4, 5]);
       expect(await b.next()).to.include({ action: 'has-more-messages', payload: false });
+    });
+  });
+
+  describe('store-first (store: true is written before it is delivered)', () => {
+    let faulty: FaultyStore;
+    let svc: Running;
+    before(async () => {
+      const inner = (await openMessageStore({ kind: 'sqlite', dataDir: join(tempDir('ns-sock-first-'), 'data') }))!;
+      faulty = faultyStore(inner);
+      svc = await startService({}, { store: faulty.store });
+    });
+    after(() => svc?.close());
+    afterEach(() => {
+      faulty.fail.savePending = false;
+      faulty.fail.place = false;
+    });
+
+    it('a store that cannot write: STORE_FAILED to the sender, nothing delivered to anyone, no offset taken', async () => {
+      const a = await openSock(svc.url);
+      const b = await openSock(svc.url);
+      await subscribe(a, 'fails');
+      await subscribe(b, 'fails');
+      await a.next('subscribe-topic');
+      faulty.fail.savePending = true;
+      const tried = faulty.pendingSaves;
+      b.send({ action: 'kept', topic: 'fails', store: true, payload: 'lost' });
+      const error = await expectError(b, 'STORE_FAILED', 'fails');
+      expect(error.payload.message).to.include('not sent');
+      expect(error.payload.details, 'no offset: nothing went out').to.equal(undefined);
+      expect(faulty.pendingSaves).to.equal(tried + 1);
+      faulty.fail.savePending = false;
+      // The next messages get the offsets the lost one would have had; nobody got the lost one.
+      b.send({ action: 'live', topic: 'fails', payload: 1 });
+      b.send({ action: 'kept', topic: 'fails', store: true, payload: 2 });
+      for (const client of [a, b]) {
+        const live = await client.next('live');
+        expect(live.meta!.offset).to.equal(1);
+        const kept = await client.next('kept');
+        expect(kept.payload).to.equal(2);
+        expect(kept.meta!.offset).to.equal(2);
+        expect(client.frames.filter((f) => f.action === 'kept')).to.have.length(1);
+      }
+      expect(a.frames.some((f) => f.action === 'error')).to.equal(false);
+      // Only the message that was stored is read back. Asked by the sender: its frames are handled
+      // in order, so its stored message is placed by then (a subscriber may ask before it is).
+      b.send({ action: 'load-messages', topic: 'fails' });
+      const loaded = await b.next('kept');
+      expect(loaded).to.deep.include({ payload: 2, historical: true, sender: b.connectionId });
+      expect(loaded.meta!.offset).to.equal(2);
+      expect(await b.next()).to.include({ action: 'has-more-messages', payload: false });
+    });
+
+    it('a good store: delivered with its meta, and load-messages returns it at the same position', async () => {
+      const a = await openSock(svc.url);
+      await subscribe(a, 'good');
+      a.send({ action: 'note', topic: 'good', store: true, payload: { n: 1 } });
+      const live = await a.next('note');
+      a.send({ action: 'load-messages', topic: 'good' });
+      const stored = await a.next('note');
+      expect(stored).to.deep.equal({ ...live, historical: true });
+      expect(await a.next()).to.include({ action: 'has-more-messages', payload: false });
+    });
+
+    it('placing fails after delivery: delivered, STORE_FAILED with {offset, recipients} to the sender, not readable', async () => {
+      const a = await openSock(svc.url);
+      const b = await openSock(svc.url);
+      await subscribe(a, 'unplaced');
+      await subscribe(b, 'unplaced');
+      await a.next('subscribe-topic');
+      faulty.fail.place = true;
+      b.send({ action: 'kept', topic: 'unplaced', store: true, payload: 'out' });
+      const got = await a.next('kept');
+      expect(got.meta!.offset).to.equal(1);
+      const error = await expectError(b, 'STORE_FAILED', 'unplaced');
+      // Both subscribers got it (the sender's copy counts: /sock senders receive their own messages).
+      expect(error.payload.details).to.deep.equal({ offset: 1, recipients: 2 });
+      faulty.fail.place = false;
+      a.send({ action: 'load-messages', topic: 'unplaced' });
+      expect(await a.next()).to.include({ action: 'has-more-messages', payload: false });
+    });
+
+    it('POST /publish/sock/:topic?store=true is stored first too: 500 STORE_FAILED and not delivered when it cannot be stored', async () => {
+      const a = await openSock(svc.url);
+      await subscribe(a, 'http');
+      const post = (body: string) => fetch(`${svc.url}/publish/sock/http?store=true`, { method: 'POST', body });
+      faulty.fail.savePending = true;
+      const refused = await post('"lost"');
+      expect(refused.status).to.equal(500);
+      const body = (await refused.json()) as { error: { code: string; details?: unknown } };
+      expect(body.error.code).to.equal('STORE_FAILED');
+      expect(body.error.details).to.equal(undefined);
+      faulty.fail.savePending = false;
+      const ok = await post('"kept"');
+      expect(await ok.json()).to.deep.equal({ ok: true, recipients: 1, offset: 1 });
+      const got = await a.next('message');
+      expect(got).to.deep.include({ sender: 'POST', payload: 'kept', store: true });
+      expect(a.frames.filter((f) => f.action === 'message')).to.have.length(1);
+      // Answered once placed: readable now.
+      a.send({ action: 'load-messages', topic: 'http' });
+      expect(await a.next('message')).to.deep.include({ payload: 'kept', historical: true });
+    });
+
+    it('a slow store holds back only its message: others go out meanwhile, offsets stay in wire order', async () => {
+      const a = await openSock(svc.url);
+      const b = await openSock(svc.url);
+      const c = await openSock(svc.url);
+      for (const client of [a, b, c]) await subscribe(client, 'order');
+      const held = faulty.hold();
+      a.send({ action: 'slow', topic: 'order', store: true, payload: 'stored' });
+      await held.started;
+      b.send({ action: 'fast', topic: 'order', payload: 'live' });
+      const fast = await c.next('fast');
+      expect(fast.meta!.offset, 'the held message took no offset').to.equal(1);
+      held.release();
+      const slow = await c.next('slow');
+      expect(slow.meta!.offset).to.equal(2);
+      await Promise.all([a.next('slow'), b.next('slow')]);
+      for (const client of [a, b, c]) {
+        expect(client.frames.filter((f) => f.meta).map((f) => [f.action, f.meta!.offset])).to.deep.equal([
+          ['fast', 1],
+          ['slow', 2],
+        ]);
+      }
+    });
+  });
+
+  describe('store-first on two nodes (Redis, one shared store)', () => {
+    const nodes = clusterNodesForSuite('sock-store', 2, { storage: { kind: 'sqlite', dataDir: join(tempDir('ns-sock-cluster-'), 'data') } });
+
+    it('a stored message from one node reaches the other once, in order with live ones, and is read back there', async () => {
+      const [one, two] = nodes();
+      const a = await openSock(one!.url);
+      const b = await openSock(two!.url);
+      await subscribe(a, 'shared');
+      await subscribe(b, 'shared');
+      await a.next('subscribe-topic');
+      a.send({ action: 'note', topic: 'shared', store: true, payload: 1 });
+      b.send({ action: 'note', topic: 'shared', payload: 2 });
+      a.send({ action: 'note', topic: 'shared', store: true, payload: 3 });
+      const onB = [await b.next('note'), await b.next('note'), await b.next('note')];
+      const onA = [await a.next('note'), await a.next('note'), await a.next('note')];
+      expect(onB).to.deep.equal(onA);
+      expect(onA.map((f) => f.meta!.offset)).to.deep.equal([1, 2, 3]);
+      expect(onA.map((f) => f.payload)).to.have.members([1, 2, 3]);
+      // The sender's frames are handled in order: once it is answered, its stored messages are placed.
+      a.send({ action: 'load-messages', topic: 'shared' });
+      expect(await a.next('has-more-messages')).to.include({ payload: false });
+      b.send({ action: 'load-messages', topic: 'shared' });
+      const stored = [await b.next('note'), await b.next('note')];
+      expect(stored.map((f) => f.payload)).to.deep.equal([1, 3]);
+      expect(stored.map((f) => f.meta!.offset)).to.deep.equal(onA.filter((f) => f.store).map((f) => f.meta!.offset));
+      expect(await b.next()).to.include({ action: 'has-more-messages', payload: false });
+      expect(b.frames.filter((f) => f.action === 'note' && !f.historical)).to.have.length(3);
     });
   });
 

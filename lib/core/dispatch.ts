@@ -50,6 +50,11 @@ export interface HttpProtocol {
    * event name a socket.io member gets and its first argument (lib/http/sse-member.ts).
    */
   sseEvent?: SseEvent;
+  /**
+   * A message to be stored is stored before it is delivered, and not delivered when it cannot be
+   * (Hub.publishStored); absent: delivered first, then stored (Hub.receipt).
+   */
+  storeFirst?: boolean;
 }
 
 /** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */

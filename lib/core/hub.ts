@@ -11,6 +11,7 @@
  * written to by their group, so a broadcast is encoded once for all of them; the others are held
  * here and each gets `send(envelope)`.
  */
+import { randomUUID } from 'node:crypto';
 import type { Action } from '../auth/rights.js';
 import type { Broker } from '../broker/types.js';
 import { ServiceError } from './errors.js';
@@ -225,16 +226,6 @@ export class Hub {
     return rows.map((row) => entryOf(row.event, JSON.parse(row.payload), { offset: row.offset, epoch: row.epoch, ts: row.ts }));
   }
 
-  /**
-   * [history] Why a message cannot be stored now (no store, or the store is failing: lib/storage/health.ts),
-   * or undefined: lets a protocol that must not deliver an unstored message (/sock) refuse it first.
-   */
-  storeUnavailable(): string | undefined {
-    const store = this.store as (MessageStore & { notReadyReason?: () => string | undefined }) | undefined;
-    if (!store) return 'this service stores no messages';
-    return store.notReadyReason?.();
-  }
-
   /** Leaves `room`; false when the member was not in it. */
   async leave(member: Subscriber, room: string): Promise<boolean> {
     if (!member.rooms.delete(room)) return false;
@@ -389,6 +380,64 @@ export class Hub {
         const recipients = await p.recipients;
         if (store) await this.persist(p, recipients);
         return complete(fields, p.entry.meta.offset, recipients);
+      })(),
+    );
+  }
+
+  /**
+   * [history] Store-first publication: the message is durably written before anything goes out, so
+   * a message that cannot be stored is not delivered. Three steps:
+   *
+   *   1. authorize, then write the message as pending (MessageStore.savePending: no position yet,
+   *      invisible to readers); fails → STORE_FAILED, nothing delivered, no offset taken;
+   *   2. publish it as `publish` does (offset, history, every node: the wire order is the broker's);
+   *   3. place the row at the position it was given (MessageStore.place); fails → STORE_FAILED with
+   *      {offset, recipients} as `receipt` answers (the message went out), logged, the row left
+   *      pending (never read; retention deletes it).
+   *
+   * Resolves with `fields` completed as `receipt` completes them.
+   */
+  publishStored<E extends keyof ServerEvents, F extends object>(
+    from: Publisher,
+    room: string,
+    fields: F,
+    event: E,
+    ...args: Parameters<ServerEvents[E]>
+  ): Promise<F & PublishReceipt> {
+    if (META_STYLE[event] === undefined) throw new Error(`${event} is not a message event: announce() it`);
+    this.drain.admit();
+    return this.drain.track(
+      (async () => {
+        await this.authorize(from, 'publish', room);
+        const ns = from.ns;
+        const store = this.store;
+        if (!store) throw new ServiceError('STORE_FAILED', 'the message was not sent: this service stores no messages');
+        const id = randomUUID();
+        // The payload as `persist` would store it: the meta is not in the arguments yet.
+        const payload = stringifyWithRaw(payloadOf({ event, args } as unknown as HistoryEntry)) ?? 'null';
+        try {
+          await store.savePending({ id, ns, room, ts: Date.now(), event, payload });
+        } catch (err) {
+          this.logger.error('storing a message failed: not sent', { nsp: ns, room, store: store.description, err: (err as Error).message });
+          throw new ServiceError('STORE_FAILED', 'the message was not sent: it could not be stored');
+        }
+        const p = await this.send(from, room, event, args, undefined);
+        const recipients = await p.recipients;
+        const { epoch, offset, ts } = p.entry.meta;
+        try {
+          await store.place(id, { epoch, offset, ts });
+        } catch (err) {
+          this.logger.error('placing a stored message failed: it was delivered but is not readable', {
+            nsp: ns,
+            room,
+            offset,
+            pending: id,
+            store: store.description,
+            err: (err as Error).message,
+          });
+          throw new ServiceError('STORE_FAILED', undefined, { offset, recipients });
+        }
+        return complete(fields, offset, recipients);
       })(),
     );
   }

@@ -33,6 +33,8 @@ export interface WsModule {
   httpMessage?: HttpMessage;
   /** How an SSE stream of its rooms shows a delivery (lib/core/dispatch.ts HttpProtocol). */
   sseEvent?: SseEvent;
+  /** Its HTTP messages to be stored are stored first (see HttpProtocol.storeFirst). */
+  storeFirst?: boolean;
   /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
   onMembersLost?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
   /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */

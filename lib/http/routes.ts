@@ -116,9 +116,12 @@ async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps
   const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
   const store = storeParam(query) || (module.alwaysStored === true && deps.core.storing);
   const { event, args } = module.httpMessage(room, message, store);
-  const published = deps.core.publish(serverPublisher(ns), room, event, ...(args as [never]));
-  // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500, delivered all the same)
-  const { offset, recipients } = await deps.core.receipt(published, store, {});
+  // [history] the offset and recipients, and the durable commit when asked (STORE_FAILED: 500; delivered
+  // all the same, unless the namespace stores first: then not delivered when it cannot be stored)
+  const { offset, recipients } =
+    store && module.storeFirst
+      ? await deps.core.publishStored(serverPublisher(ns), room, {}, event, ...(args as [never]))
+      : await deps.core.receipt(deps.core.publish(serverPublisher(ns), room, event, ...(args as [never])), store, {});
   sendJson(res, 200, withRoom ? { ok: true, room, recipients, offset } : { ok: true, recipients, offset });
 }
 

@@ -8,7 +8,7 @@
  */
 import type { Position } from '../history/types.js';
 import type { Logger } from '../log/logger.js';
-import type { MessageStore, StoredMessage } from './types.js';
+import type { MessageStore, PendingMessage, Placement, StoredMessage } from './types.js';
 
 /** How often a failing store is probed. */
 export const PROBE_INTERVAL_MS = 1000;
@@ -40,7 +40,20 @@ export class MonitoredStore implements MessageStore {
   }
 
   save(row: StoredMessage): Promise<void> {
-    return this.inner.save(row).then(
+    return this.watch(this.inner.save(row));
+  }
+
+  savePending(row: PendingMessage): Promise<void> {
+    return this.watch(this.inner.savePending(row));
+  }
+
+  place(id: string, placement: Placement): Promise<void> {
+    return this.watch(this.inner.place(id, placement));
+  }
+
+  /** A write's outcome tells whether the store works. */
+  private watch(write: Promise<void>): Promise<void> {
+    return write.then(
       () => this.worked(),
       (err: unknown) => {
         this.failed((err as Error).message);

@@ -13,6 +13,8 @@ export interface Migration {
 
 export const VERSION_TABLE = 'notification_schema';
 export const MESSAGES_TABLE = 'notification_messages';
+/** Store-first messages written before they were published (MessageStore.savePending), until placed. */
+export const PENDING_TABLE = 'notification_pending';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -45,6 +47,34 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (ns, room, epoch, msg_offset)
       )`,
       `CREATE INDEX ${MESSAGES_TABLE}_ts ON ${MESSAGES_TABLE} (ts)`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'pending (store-first) messages',
+    // A table of their own: the messages table, its key and every query on it stay as they were,
+    // and a pending row is invisible to readers by construction.
+    sqlite: [
+      `CREATE TABLE ${PENDING_TABLE} (
+        id TEXT PRIMARY KEY,
+        ns TEXT NOT NULL,
+        room TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL
+      )`,
+      `CREATE INDEX ${PENDING_TABLE}_ts ON ${PENDING_TABLE} (ts)`,
+    ],
+    postgres: [
+      `CREATE TABLE ${PENDING_TABLE} (
+        id TEXT PRIMARY KEY,
+        ns TEXT NOT NULL,
+        room TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL
+      )`,
+      `CREATE INDEX ${PENDING_TABLE}_ts ON ${PENDING_TABLE} (ts)`,
     ],
   },
 ];

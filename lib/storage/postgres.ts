@@ -5,18 +5,23 @@
  */
 import pg from 'pg';
 import type { Position } from '../history/types.js';
-import { MESSAGES_TABLE, MIGRATIONS, VERSION_TABLE } from './migrations.js';
-import { MAX_BATCH, PROBE_ROW, type MessageStore, type StoredMessage } from './types.js';
+import { MESSAGES_TABLE, MIGRATIONS, PENDING_TABLE, VERSION_TABLE } from './migrations.js';
+import { MAX_BATCH, PROBE_ROW, type MessageStore, type PendingMessage, type Placement, type StoredMessage } from './types.js';
 
 /** Any number the migrations of every node agree on: the advisory lock that serialises them. */
 const MIGRATION_LOCK = 0x6e6f7469; // "noti"
 const COLUMNS = 7;
 
-interface Waiting {
-  row: StoredMessage;
+/** A write waiting for the next flush; writes of one kind are sent together. */
+type Write =
+  | { kind: 'save'; row: StoredMessage }
+  | { kind: 'pending'; row: PendingMessage }
+  | { kind: 'place'; id: string; placement: Placement };
+
+type Waiting = Write & {
   resolve: () => void;
   reject: (err: Error) => void;
-}
+};
 
 /** `host:port/db` of a URL, for logs: never the credentials. */
 export function describeUrl(url: string): string {
@@ -68,9 +73,21 @@ export class PostgresStore implements MessageStore {
   }
 
   save(row: StoredMessage): Promise<void> {
+    return this.enqueue({ kind: 'save', row });
+  }
+
+  savePending(row: PendingMessage): Promise<void> {
+    return this.enqueue({ kind: 'pending', row });
+  }
+
+  place(id: string, placement: Placement): Promise<void> {
+    return this.enqueue({ kind: 'place', id, placement });
+  }
+
+  private enqueue(write: Write): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the message store is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
+      this.queue.push({ ...write, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
@@ -80,17 +97,20 @@ export class PostgresStore implements MessageStore {
 
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      // A run of writes of one kind: one statement for them all. A placement never overtakes the
+      // pending save it places (the hub waits for that save before it publishes).
+      const kind = this.queue[0]!.kind;
+      let n = 1;
+      while (n < this.queue.length && n < MAX_BATCH && this.queue[n]!.kind === kind) n++;
+      const batch = this.queue.splice(0, n);
       try {
-        await this.insert(batch.map((w) => w.row));
-        for (const w of batch) w.resolve();
+        await this.write(batch);
       } catch (batchError) {
         // One bad row must not fail the others: commit them one by one.
         for (const w of batch) {
           try {
             if (batch.length === 1) throw batchError;
-            await this.insert([w.row]);
-            w.resolve();
+            await this.write([w]);
           } catch (err) {
             w.reject(err as Error);
           }
@@ -98,6 +118,51 @@ export class PostgresStore implements MessageStore {
       }
     }
     this.flushing = false;
+  }
+
+  /** Commits writes of one kind and answers them; throws (none answered) when the statement fails. */
+  private async write(batch: Waiting[]): Promise<void> {
+    const saves: StoredMessage[] = [];
+    const pending: PendingMessage[] = [];
+    const places: { id: string; placement: Placement }[] = [];
+    for (const w of batch) {
+      if (w.kind === 'save') saves.push(w.row);
+      else if (w.kind === 'pending') pending.push(w.row);
+      else places.push(w);
+    }
+    if (saves.length > 0) await this.insert(saves);
+    if (pending.length > 0) await this.insertPending(pending);
+    const placed = places.length > 0 ? await this.placeAll(places) : undefined;
+    for (const w of batch) {
+      if (w.kind !== 'place' || placed!.has(w.id)) w.resolve();
+      else w.reject(new Error(`no pending message ${w.id.slice(0, 64)}`));
+    }
+  }
+
+  private async insertPending(rows: PendingMessage[]): Promise<void> {
+    const values: unknown[] = [];
+    const tuples = rows.map((r, i) => {
+      values.push(r.id, r.ns, r.room, r.ts, r.event, r.payload);
+      const b = i * 6;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`;
+    });
+    await this.pool.query(`INSERT INTO ${PENDING_TABLE} (id, ns, room, ts, event, payload) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values);
+  }
+
+  /**
+   * Moves pending rows to their positions in one statement (so one transaction: a row is moved
+   * whole or not at all); resolves with the ids that were pending.
+   */
+  private async placeAll(places: { id: string; placement: Placement }[]): Promise<Set<string>> {
+    const result = await this.pool.query(
+      `WITH p AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS p (id, epoch, msg_offset, ts)),
+       moved AS (DELETE FROM ${PENDING_TABLE} d USING p WHERE d.id = p.id RETURNING d.id, d.ns, d.room, p.epoch, p.msg_offset, p.ts, d.event, d.payload),
+       kept AS (INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload)
+         SELECT ns, room, epoch, msg_offset, ts, event, payload FROM moved ON CONFLICT DO NOTHING)
+       SELECT id FROM moved`,
+      [places.map((w) => w.id), places.map((w) => w.placement.epoch), places.map((w) => w.placement.offset), places.map((w) => w.placement.ts)],
+    );
+    return new Set(result.rows.map((r: { id: string }) => r.id));
   }
 
   private async insert(rows: StoredMessage[]): Promise<void> {
@@ -128,7 +193,8 @@ export class PostgresStore implements MessageStore {
 
   async prune(ts: number): Promise<number> {
     const result = await this.pool.query(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < $1`, [ts]);
-    return result.rowCount ?? 0;
+    const pending = await this.pool.query(`DELETE FROM ${PENDING_TABLE} WHERE ts < $1`, [ts]);
+    return (result.rowCount ?? 0) + (pending.rowCount ?? 0);
   }
 
   async probe(): Promise<void> {

@@ -7,10 +7,10 @@
  * WAL before it is acknowledged; it survives a crash of the process or of the machine.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MESSAGES_TABLE } from './migrations.js';
+import { MESSAGES_TABLE, PENDING_TABLE } from './migrations.js';
 import { inTransaction, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver.js';
 import { openSqlite } from './sqlite-schema.js';
-import { MAX_BATCH, PROBE_ROW, type StoredMessage } from './types.js';
+import { MAX_BATCH, PROBE_ROW, type PendingMessage, type Placement, type StoredMessage } from './types.js';
 import type { SqliteReply, SqliteRequest } from './sqlite.js';
 
 const { driver, dir, file } = workerData as { driver: SqliteDriverName; dir: string; file: string };
@@ -32,10 +32,24 @@ const insertStatement = db.prepare(
 const insert = (row: StoredMessage): void => {
   insertStatement.run(row.ns, row.room, row.epoch, row.offset, row.ts, row.event, row.payload);
 };
-const insertAll = (rows: StoredMessage[]): void =>
-  inTransaction(db, () => {
-    for (const row of rows) insert(row);
-  });
+const insertPendingStatement = db.prepare(
+  `INSERT INTO ${PENDING_TABLE} (id, ns, room, ts, event, payload) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+);
+const insertPending = (row: PendingMessage): void => {
+  insertPendingStatement.run(row.id, row.ns, row.room, row.ts, row.event, row.payload);
+};
+// The WHERE clause also keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
+const placeStatement = db.prepare(
+  `INSERT INTO ${MESSAGES_TABLE} (ns, room, epoch, msg_offset, ts, event, payload)
+   SELECT ns, room, ?, ?, ?, event, payload FROM ${PENDING_TABLE} WHERE id = ?
+   ON CONFLICT (ns, room, epoch, msg_offset) DO NOTHING`,
+);
+const unpend = db.prepare(`DELETE FROM ${PENDING_TABLE} WHERE id = ?`);
+/** Copies the pending row to its position and deletes it; run inside a transaction (both or neither). */
+const place = (id: string, at: Placement): void => {
+  placeStatement.run(at.epoch, at.offset, at.ts, id);
+  if (Number(unpend.run(id).changes) === 0) throw new Error(`no pending message ${id.slice(0, 64)}`);
+};
 const pageAll = db.prepare(
   `SELECT ns, room, epoch, msg_offset AS offset, ts, event, payload FROM ${MESSAGES_TABLE}
    WHERE ns = ? AND room = ? ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
@@ -45,6 +59,7 @@ const pageBefore = db.prepare(
    WHERE ns = ? AND room = ? AND (epoch, msg_offset) < (?, ?) ORDER BY epoch DESC, msg_offset DESC LIMIT ?`,
 );
 const prune = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`);
+const prunePending = db.prepare(`DELETE FROM ${PENDING_TABLE} WHERE ts < ?`);
 const unprobe = db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ns = ? AND room = ? AND epoch = ? AND msg_offset = ?`);
 // Committed, so it goes through the lock, the WAL and its fsync like a save; leaves nothing behind.
 const probe = (): void =>
@@ -53,7 +68,8 @@ const probe = (): void =>
     unprobe.run(PROBE_ROW.ns, PROBE_ROW.room, PROBE_ROW.epoch, PROBE_ROW.offset);
   });
 
-let queue: { id: number; row: StoredMessage }[] = [];
+/** A write waiting for the next group commit: saves, pending saves and placements alike. */
+let queue: { id: number; write: () => void }[] = [];
 let scheduled = false;
 
 function reply(message: SqliteReply): void {
@@ -66,14 +82,16 @@ function flush(): void {
     const batch = queue.slice(0, MAX_BATCH);
     queue = queue.slice(batch.length);
     try {
-      insertAll(batch.map((b) => b.row));
+      inTransaction(db, () => {
+        for (const b of batch) b.write();
+      });
       for (const b of batch) reply({ id: b.id, ok: true });
     } catch (batchError) {
       // One bad row must not fail the others: commit them one by one.
       for (const b of batch) {
         try {
           if (batch.length === 1) throw batchError;
-          insert(b.row);
+          inTransaction(db, b.write);
           reply({ id: b.id, ok: true });
         } catch (err) {
           reply({ id: b.id, ok: false, error: (err as Error).message });
@@ -83,17 +101,30 @@ function flush(): void {
   }
 }
 
+function enqueue(id: number, write: () => void): void {
+  queue.push({ id, write });
+  // Every message already delivered to this thread is handled before the immediate runs.
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+}
+
 port.on('message', (req: SqliteRequest) => {
   try {
     switch (req.op) {
-      case 'save':
-        queue.push({ id: req.id, row: req.row });
-        // Every message already delivered to this thread is handled before the immediate runs.
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-        return;
+      case 'save': {
+        const row = req.row;
+        return enqueue(req.id, () => insert(row));
+      }
+      case 'savePending': {
+        const row = req.row;
+        return enqueue(req.id, () => insertPending(row));
+      }
+      case 'place': {
+        const { pendingId, placement } = req;
+        return enqueue(req.id, () => place(pendingId, placement));
+      }
       case 'page': {
         const rows = (
           req.before ? pageBefore.all(req.ns, req.room, req.before.epoch, req.before.offset, req.limit) : pageAll.all(req.ns, req.room, req.limit)
@@ -102,7 +133,7 @@ port.on('message', (req: SqliteRequest) => {
         return;
       }
       case 'prune':
-        reply({ id: req.id, ok: true, result: Number(prune.run(req.ts).changes) });
+        reply({ id: req.id, ok: true, result: Number(prune.run(req.ts).changes) + Number(prunePending.run(req.ts).changes) });
         return;
       case 'probe':
         probe();

@@ -5,15 +5,17 @@
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Position } from '../history/types.js';
-import { MESSAGES_TABLE } from './migrations.js';
+import { MESSAGES_TABLE, PENDING_TABLE } from './migrations.js';
 import { defaultSqliteDriver, type SqliteDriverName } from './sqlite-driver.js';
 import { openSqlite } from './sqlite-schema.js';
-import type { MessageStore, StoredMessage } from './types.js';
+import type { MessageStore, PendingMessage, Placement, StoredMessage } from './types.js';
 
 export const SQLITE_FILE = 'messages.sqlite3';
 
 export type SqliteRequest =
   | { id: number; op: 'save'; row: StoredMessage }
+  | { id: number; op: 'savePending'; row: PendingMessage }
+  | { id: number; op: 'place'; pendingId: string; placement: Placement }
   | { id: number; op: 'page'; ns: string; room: string; limit: number; before?: Position | undefined }
   | { id: number; op: 'prune'; ts: number }
   | { id: number; op: 'probe' }
@@ -113,6 +115,14 @@ export class SqliteStore implements MessageStore {
     return this.call({ op: 'save', row });
   }
 
+  savePending(row: PendingMessage): Promise<void> {
+    return this.call({ op: 'savePending', row });
+  }
+
+  place(id: string, placement: Placement): Promise<void> {
+    return this.call({ op: 'place', pendingId: id, placement: { epoch: placement.epoch, offset: placement.offset, ts: placement.ts } });
+  }
+
   page(ns: string, room: string, limit: number, before?: Position): Promise<StoredMessage[]> {
     return this.call({ op: 'page', ns, room, limit, before: before && { epoch: before.epoch, offset: before.offset } });
   }
@@ -123,7 +133,8 @@ export class SqliteStore implements MessageStore {
     try {
       const db = openSqlite(this.driver, this.dir, this.file);
       try {
-        return Promise.resolve(Number(db.prepare(`DELETE FROM ${MESSAGES_TABLE} WHERE ts < ?`).run(ts).changes));
+        const deleted = (table: string): number => Number(db.prepare(`DELETE FROM ${table} WHERE ts < ?`).run(ts).changes);
+        return Promise.resolve(deleted(MESSAGES_TABLE) + deleted(PENDING_TABLE));
       } finally {
         db.close();
       }

@@ -18,6 +18,26 @@ export interface StoredMessage {
   payload: string;
 }
 
+/**
+ * A message written before it is published (store-first): no position yet, so no reader sees it.
+ * `id` is the caller's (unique, e.g. a UUID); `ts` when it was written, for retention.
+ */
+export interface PendingMessage {
+  id: string;
+  ns: string;
+  room: string;
+  ts: number;
+  event: string;
+  payload: string;
+}
+
+/** Where a pending message went out: the position and time the broker gave it. */
+export interface Placement {
+  epoch: string;
+  offset: number;
+  ts: number;
+}
+
 /** The contract every store meets is test/contracts/store.contract.ts. */
 export interface MessageStore {
   /** For logs: `sqlite /path/to/file` or `postgres host/db`. */
@@ -28,9 +48,21 @@ export interface MessageStore {
    * position stored already keeps its first row (a retried save resolves).
    */
   save(message: StoredMessage): Promise<void>;
+  /**
+   * Store-first, step 1: durably writes a message that has no position yet (committed like a save,
+   * batched with saves). Pending messages are never answered by `page`; `prune` deletes them by
+   * the `ts` they were written at. Saving an id that is pending already resolves (a retry).
+   */
+  savePending(message: PendingMessage): Promise<void>;
+  /**
+   * Store-first, step 2: gives the pending message `id` its position, in one transaction: from
+   * then on it is a stored message like any other (read back by `page` at that position). Rejects
+   * when no message `id` is pending (never saved, pruned, or placed already).
+   */
+  place(id: string, placement: Placement): Promise<void>;
   /** Up to `limit` stored messages of a room before `before` (all when absent), oldest first. */
   page(ns: string, room: string, limit: number, before?: Position): Promise<StoredMessage[]>;
-  /** Deletes messages published before `ts`; resolves with how many went. */
+  /** Deletes messages published (pending ones: written) before `ts`; resolves with how many went. */
   prune(ts: number): Promise<number>;
   /**
    * A light write through the path saves take: a probe row inserted and deleted in one committed

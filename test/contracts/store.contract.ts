@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { isBefore, newEpoch } from '../../lib/history/types.js';
-import type { MessageStore, StoredMessage } from '../../lib/storage/types.js';
+import type { MessageStore, PendingMessage, StoredMessage } from '../../lib/storage/types.js';
 
 export interface StoreUnderTest {
   /** Opens (and migrates) a store on the backend's database; several may be open at once. */
@@ -35,6 +35,28 @@ const row = (offset: number, overrides: Partial<StoredMessage> = {}): StoredMess
 });
 
 const offsets = (rows: StoredMessage[]): number[] => rows.map((r) => r.offset);
+
+/** A pending (store-first) message of `room` in `/sock`, its payload naming it. */
+const pending = (id: string, overrides: Partial<PendingMessage> = {}): PendingMessage => ({
+  id,
+  ns: '/sock',
+  room: 'r',
+  ts: TS,
+  event: 'SOCK_MESSAGE',
+  payload: JSON.stringify({ action: 'note', topic: overrides.room ?? 'r', payload: id }),
+  ...overrides,
+});
+
+/** The stored row a pending message becomes once placed at `offset`. */
+const placed = (p: PendingMessage, offset: number, ts = TS + offset): StoredMessage => ({
+  ns: p.ns,
+  room: p.room,
+  epoch: EPOCH,
+  offset,
+  ts,
+  event: p.event,
+  payload: p.payload,
+});
 
 export function describeStoreContract(name: string, factory: () => Promise<StoreUnderTest>): void {
   describe(`message store contract: ${name}`, () => {
@@ -173,6 +195,74 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
       }
       await store.save(row(2, { payload: '"poison"' }));
       expect(offsets(await store.page('/layout', 'r', 10))).to.deep.equal([1, 2, 3]);
+    });
+
+    it('store-first: a pending message is invisible until placed; placed, it reads back at its position, in order with saved rows', async () => {
+      const [a, b, c] = [pending('a'), pending('b', { payload: JSON.stringify({ text: 'déjà ✓ 🚀', nul: '\u0000' }) }), pending('c', { payload: JSON.stringify('x'.repeat(1 << 20)) })];
+      await Promise.all([a, b, c].map((p) => store.savePending(p)));
+      expect(await store.page('/sock', 'r', 10)).to.deep.equal([]);
+      // Placed out of order and among ordinary saves: read back by position, exactly as written.
+      await store.place(c.id, { epoch: EPOCH, offset: 4, ts: TS + 4 });
+      await store.save({ ...placed(a, 2), payload: '"saved"' });
+      expect(offsets(await store.page('/sock', 'r', 10))).to.deep.equal([2, 4]);
+      await Promise.all([store.place(a.id, { epoch: EPOCH, offset: 1, ts: TS + 1 }), store.place(b.id, { epoch: EPOCH, offset: 3, ts: TS + 3 })]);
+      const got = await store.page('/sock', 'r', 10);
+      expect(got).to.deep.equal([placed(a, 1), { ...placed(a, 2), payload: '"saved"' }, placed(b, 3), placed(c, 4)]);
+      expect(offsets(await store.page('/sock', 'r', 2, { epoch: EPOCH, offset: 4 }))).to.deep.equal([2, 3]);
+    });
+
+    it('store-first: placing what is not pending rejects (never saved, placed already) and changes nothing; a retried pending save resolves', async () => {
+      let refused: unknown;
+      await store.place('never', { epoch: EPOCH, offset: 1, ts: TS }).catch((err: unknown) => (refused = err));
+      expect(refused).to.be.instanceOf(Error);
+      const a = pending('a');
+      await store.savePending(a);
+      await store.savePending(a);
+      await store.place(a.id, { epoch: EPOCH, offset: 1, ts: TS + 1 });
+      refused = undefined;
+      await store.place(a.id, { epoch: EPOCH, offset: 2, ts: TS + 2 }).catch((err: unknown) => (refused = err));
+      expect(refused).to.be.instanceOf(Error);
+      expect(await store.page('/sock', 'r', 10)).to.deep.equal([placed(a, 1)]);
+      // One bad placement in a batch does not fail the others.
+      const [b, c] = [pending('b'), pending('c')];
+      await Promise.all([store.savePending(b), store.savePending(c)]);
+      const results = await Promise.allSettled([
+        store.place(b.id, { epoch: EPOCH, offset: 3, ts: TS + 3 }),
+        store.place('missing', { epoch: EPOCH, offset: 4, ts: TS + 4 }),
+        store.place(c.id, { epoch: EPOCH, offset: 5, ts: TS + 5 }),
+      ]);
+      expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+      expect(offsets(await store.page('/sock', 'r', 10))).to.deep.equal([1, 3, 5]);
+    });
+
+    it('store-first: a pending save fails while inserts fail (nothing left behind) and works once repaired; another store places what one saved', async () => {
+      await backend.breakInserts();
+      try {
+        let failure: unknown;
+        await store.savePending(pending('a')).catch((err: unknown) => (failure = err));
+        expect(String(failure)).to.include('injected failure');
+      } finally {
+        await backend.repairInserts();
+      }
+      let refused: unknown;
+      await store.place('a', { epoch: EPOCH, offset: 1, ts: TS }).catch((err: unknown) => (refused = err));
+      expect(refused, 'the failed pending save left no row').to.be.instanceOf(Error);
+      await store.savePending(pending('a'));
+      const other = await open();
+      await other.place('a', { epoch: EPOCH, offset: 1, ts: TS + 1 });
+      expect(await store.page('/sock', 'r', 10)).to.deep.equal([placed(pending('a'), 1)]);
+    });
+
+    it('prune deletes pending messages written before ts (never placed) with the stored ones, and counts them', async () => {
+      await Promise.all([store.savePending(pending('old', { ts: 1000 })), store.savePending(pending('new', { ts: 3000 })), store.save(row(1, { ts: 1500 }))]);
+      expect(await store.prune(2000)).to.equal(2);
+      let refused: unknown;
+      await store.place('old', { epoch: EPOCH, offset: 1, ts: TS }).catch((err: unknown) => (refused = err));
+      expect(refused, 'pruned').to.be.instanceOf(Error);
+      await store.place('new', { epoch: EPOCH, offset: 2, ts: 4000 });
+      expect(offsets(await store.page('/sock', 'r', 10))).to.deep.equal([2]);
+      expect(await store.prune(3500)).to.equal(0);
+      expect(await store.prune(4001)).to.equal(1);
     });
 
     it('prune deletes the rows published before ts (not at it), in every room, and answers how many went', async () => {

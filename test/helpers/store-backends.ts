@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MESSAGES_TABLE, VERSION_TABLE } from '../../lib/storage/migrations.js';
+import { MESSAGES_TABLE, PENDING_TABLE, VERSION_TABLE } from '../../lib/storage/migrations.js';
 import { SQLITE_FILE } from '../../lib/storage/sqlite.js';
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName } from '../../lib/storage/sqlite-driver.js';
 import type { StorageConfig } from '../../lib/storage/types.js';
@@ -17,7 +17,7 @@ export interface StoreBackend {
   storage: StorageConfig;
   /** How the CLI is pointed at the same store. */
   env: Record<string, string>;
-  /** Makes every insert fail from now on, or only those of rows whose payload is `payload`. */
+  /** Makes every insert (saves and pending saves) fail from now on, or only those of rows whose payload is `payload`. */
   breakInserts(payload?: string): Promise<void>;
   repairInserts(): Promise<void>;
   /** Deletes every stored message (the schema stays). */
@@ -46,13 +46,19 @@ export function sqliteBackend(driver: SqliteDriverName): StoreBackend {
     env: { DATA_DIR: dir, SQLITE_DRIVER: driver },
     async breakInserts(payload) {
       const when = payload === undefined ? '' : `WHEN NEW.payload = ${literal(payload)}`;
-      withDb((db) => db.exec(`CREATE TRIGGER inject_failure BEFORE INSERT ON ${MESSAGES_TABLE} ${when} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`));
+      withDb((db) => {
+        for (const table of [MESSAGES_TABLE, PENDING_TABLE]) {
+          db.exec(`CREATE TRIGGER inject_failure_${table} BEFORE INSERT ON ${table} ${when} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+        }
+      });
     },
     async repairInserts() {
-      withDb((db) => db.exec('DROP TRIGGER inject_failure'));
+      withDb((db) => {
+        for (const table of [MESSAGES_TABLE, PENDING_TABLE]) db.exec(`DROP TRIGGER inject_failure_${table}`);
+      });
     },
     async clear() {
-      withDb((db) => db.exec(`DELETE FROM ${MESSAGES_TABLE}`));
+      withDb((db) => db.exec(`DELETE FROM ${MESSAGES_TABLE}; DELETE FROM ${PENDING_TABLE}`));
     },
     async versions() {
       return withDb((db) => (db.prepare(`SELECT version FROM ${VERSION_TABLE} ORDER BY version`).all() as { version: number }[]).map((r) => r.version));
@@ -71,13 +77,15 @@ export function postgresBackend(db: TestDatabase): StoreBackend {
       const fail = `RAISE EXCEPTION 'injected failure';`;
       const body = payload === undefined ? fail : `IF NEW.payload = ${literal(payload)} THEN ${fail} END IF; RETURN NEW;`;
       await db.query(`CREATE OR REPLACE FUNCTION inject_failure() RETURNS trigger AS $$ BEGIN ${body} END $$ LANGUAGE plpgsql`);
-      await db.query(`CREATE TRIGGER inject_failure BEFORE INSERT ON ${MESSAGES_TABLE} FOR EACH ROW EXECUTE FUNCTION inject_failure()`);
+      for (const table of [MESSAGES_TABLE, PENDING_TABLE]) {
+        await db.query(`CREATE TRIGGER inject_failure BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION inject_failure()`);
+      }
     },
     async repairInserts() {
-      await db.query(`DROP TRIGGER inject_failure ON ${MESSAGES_TABLE}`);
+      for (const table of [MESSAGES_TABLE, PENDING_TABLE]) await db.query(`DROP TRIGGER inject_failure ON ${table}`);
     },
     async clear() {
-      await db.query(`TRUNCATE ${MESSAGES_TABLE}`);
+      await db.query(`TRUNCATE ${MESSAGES_TABLE}, ${PENDING_TABLE}`);
     },
     async versions() {
       return (await db.query(`SELECT version FROM ${VERSION_TABLE} ORDER BY version`)).rows.map((r: { version: number }) => r.version);
