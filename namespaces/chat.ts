@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { NamespaceContext, NamespaceModule, VerbContext } from '../lib/core/dispatch.js';
 import { ServiceError, toErrorBody, type ErrorBody } from '../lib/core/errors.js';
-import type { ChatChannel, ChatMessage, ChatSender, ChatSubscribed } from '../lib/core/events.js';
+import type { ChatChannel, ChatMessage, ChatSender, ChatSubscribed, PublishReceipt } from '../lib/core/events.js';
 import { serverPublisher } from '../lib/core/hub.js';
-import type { Envelope, Publisher } from '../lib/core/types.js';
+import type { Envelope, MaybePromise, Publisher } from '../lib/core/types.js';
 import { parseLimit, parsePosition } from '../lib/history/parse.js';
 import { recoveryFields } from '../lib/history/reply.js';
 import type { Position } from '../lib/history/types.js';
@@ -97,18 +97,30 @@ async function subscribe(ctx: VerbContext, channel: ChatChannel, since: Position
 }
 
 /** SEND_MESSAGE once checked: to every subscriber; the sender's copy carries its loopbackMetadata. */
-async function send(ctx: VerbContext, message: ChatMessage, loopback: unknown) {
+/** SEND_MESSAGE's ack fields. */
+type ChatReceipt = { topicId: string; _id: string } & PublishReceipt;
+
+/**
+ * SEND_MESSAGE once checked: to every subscriber through the one publish path (rights, offset,
+ * history, cluster), the sender's own copy, with its loopbackMetadata, written as this node
+ * delivers the message: in order with the channel's others. With a message store it is stored
+ * first: a message that cannot be stored is not sent (SEND_MESSAGE_FAILED STORE_FAILED).
+ */
+function send(ctx: VerbContext, message: ChatMessage, loopback: unknown): MaybePromise<ChatReceipt> {
   const { socket, core, member } = ctx;
   if (!member.rooms.has(message.topicId)) throw notSubscribed(message.topicId);
-  // Through the one publish path (rights, offset, history, cluster), to everyone but the sender,
-  // who gets its own copy as this node delivers the message: in order with the channel's others.
   const own = (envelope: Envelope) => {
     if (!socket.connected) return;
     const sent: ChatMessage = { ...message, meta: envelope.meta! };
     emitHere(socket, 'MESSAGE_SENT', loopback === undefined ? sent : { ...sent, loopbackMetadata: loopback });
   };
-  return core.publishWithOwnCopy(member, message.topicId, own, 'MESSAGE_SENT', message);
+  const fields = { topicId: message.topicId, _id: message._id };
+  if (core.storing) return core.publishStoredWithOwnCopy(member, message.topicId, fields, own, 'MESSAGE_SENT', message);
+  return core.receipt(core.publishWithOwnCopy(member, message.topicId, own, 'MESSAGE_SENT', message), false, fields);
 }
+
+/** A STORE_FAILED that carries the message's offset: it was delivered, only not stored. */
+const deliveredUnstored = (err: unknown): boolean => err instanceof ServiceError && err.code === 'STORE_FAILED' && err.details?.offset !== undefined;
 
 /** A message published over HTTP: the body is the content, the sender the service. */
 function httpMessage(channel: string, body: unknown): { event: 'MESSAGE_SENT'; args: [ChatMessage] } {
@@ -120,6 +132,8 @@ export const chat: NamespaceModule = {
   name: '/chat',
   httpMessage,
   alwaysStored: true,
+  // As SEND_MESSAGE: a message published over HTTP that cannot be stored is not sent.
+  storeFirst: true,
   verbs: {
     SUBSCRIBE_CHANNEL(ctx, [raw], acked) {
       let payload: Record<string, unknown> | undefined;
@@ -151,15 +165,21 @@ export const chat: NamespaceModule = {
         ...(payload?.loopbackMetadata === undefined ? {} : { loopbackMetadata: payload.loopbackMetadata }),
         ...(error.code === 'NOT_SUBSCRIBED' ? { type: SUBSCRIPTION_REQUIRED } : {}),
       });
-      const published = await answer(ctx, acked, 'SEND_MESSAGE_FAILED', fields, () => {
+      let delivered: unknown;
+      const receipt = await answer(ctx, acked, 'SEND_MESSAGE_FAILED', fields, async () => {
         payload = payloadOf(raw, core.limits);
-        return send(ctx, parseMessage(raw, payload, senderOf(socket), core.limits), payload.loopbackMetadata);
+        try {
+          return await send(ctx, parseMessage(raw, payload, senderOf(socket), core.limits), payload.loopbackMetadata);
+        } catch (err) {
+          if (!deliveredUnstored(err)) throw err;
+          delivered = err;
+          return undefined;
+        }
       });
-      if (!published) return undefined;
-      // Kept in the message store, when there is one. A failed write is STORE_FAILED in the ack (or
-      // an ERROR event): the message went out all the same, so it is no SEND_MESSAGE_FAILED.
-      const message = published.entry.args[0] as ChatMessage;
-      return core.receipt(published, core.storing, { topicId: message.topicId, _id: message._id });
+      // Delivered but its stored row could not be completed: STORE_FAILED with {offset, recipients}
+      // in the ack (or an ERROR event); it went out, so it is no SEND_MESSAGE_FAILED.
+      if (delivered !== undefined) throw delivered;
+      return receipt;
     },
 
     GET_HISTORY(ctx, [raw], acked) {

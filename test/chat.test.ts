@@ -15,7 +15,10 @@ import { postgresBackend, sqliteBackend, type StoreBackend } from './helpers/sto
 import { MESSAGES_TABLE } from '../lib/storage/migrations.js';
 import { createTestDatabase, dropTransport, requirePostgresOrSkip, type TestDatabase } from './helpers/history.js';
 import { defaultSqliteDriver } from '../lib/storage/sqlite-driver.js';
-import { startCli, type RunningProcess } from './helpers/process.js';
+import { openMessageStore } from '../lib/storage/index.js';
+import { join } from 'node:path';
+import { faultyStore, type FaultyStore } from './helpers/faulty-store.js';
+import { startCli, tempDir, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 
 const ONLINE = 'app.event.presence.party.online';
@@ -712,5 +715,70 @@ describe('/chat: a killed node\'s users go offline', function () {
       `${OFFLINE} gone`,
       'app.event.presence.marker both',
     ]);
+  });
+});
+
+describe('/chat with a message store: stored first', () => {
+  let faulty: FaultyStore;
+  let svc: Running;
+  before(async () => {
+    const inner = (await openMessageStore({ kind: 'sqlite', dataDir: join(tempDir('ns-chat-first-'), 'data') }))!;
+    faulty = faultyStore(inner);
+    svc = await startService({}, { store: faulty.store });
+  });
+  after(() => svc?.close());
+  afterEach(() => {
+    closeAll();
+    faulty.fail.savePending = false;
+    faulty.fail.place = false;
+  });
+
+  it('a message that cannot be stored is not sent: SEND_MESSAGE_FAILED STORE_FAILED, nobody gets it, no offset taken', async () => {
+    const [sender, other] = await Promise.all([as('v4', svc.url, 'ann'), as('v4', svc.url, 'bob')]);
+    await subscribe(sender, 'kept-1');
+    await subscribe(other, 'kept-1');
+    const seen = recorder(other, 'MESSAGE_SENT');
+    faulty.fail.savePending = true;
+    const failed = await failure(sender, 'SEND_MESSAGE', message('kept-1', 'lost', { loopbackMetadata: 7 }));
+    expect(failed).to.deep.include({ topicId: 'kept-1', loopbackMetadata: 7 });
+    expect(failed.error.code).to.equal('STORE_FAILED');
+    faulty.fail.savePending = false;
+    const got = next(other, 'MESSAGE_SENT');
+    const ack = await request(sender, 'SEND_MESSAGE', message('kept-1', 'kept'));
+    expect(ack).to.include({ ok: true, topicId: 'kept-1', offset: 1, recipients: 1 });
+    expect((await got).content.bodyText).to.equal('kept');
+    expect(seen.received).to.have.length(1);
+    const history = await request(sender, 'GET_HISTORY', { channel: channel('kept-1') });
+    expect(history.messages.map((m: any) => m.content.bodyText)).to.deep.equal(['kept']);
+  });
+
+  it('stored but not completed after it went out: delivered, and STORE_FAILED with {offset, recipients} in the ack, not SEND_MESSAGE_FAILED', async () => {
+    const [sender, other] = await Promise.all([as('v4', svc.url, 'ann'), as('v4', svc.url, 'bob')]);
+    await subscribe(sender, 'kept-2');
+    await subscribe(other, 'kept-2');
+    const notFailed = recorder(sender, 'SEND_MESSAGE_FAILED');
+    faulty.fail.place = true;
+    const got = next(other, 'MESSAGE_SENT');
+    const ack = await request(sender, 'SEND_MESSAGE', message('kept-2', 'half'));
+    expect(ack.ok).to.equal(false);
+    expect(ack.error).to.deep.include({ code: 'STORE_FAILED', details: { offset: 1, recipients: 1 } });
+    expect((await got).content.bodyText).to.equal('half');
+    expect(notFailed.received).to.be.empty;
+  });
+
+  it('POST /publish/chat: a message that cannot be stored is not sent (500 STORE_FAILED)', async () => {
+    const c = await as('v4', svc.url, 'cat');
+    await subscribe(c, 'kept-3');
+    const seen = recorder(c, 'MESSAGE_SENT');
+    faulty.fail.savePending = true;
+    const res = await fetch(`${svc.url}/publish/chat/kept-3`, { method: 'POST', body: '{"bodyText":"x"}' });
+    expect(res.status).to.equal(500);
+    expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('STORE_FAILED');
+    faulty.fail.savePending = false;
+    const got = next(c, 'MESSAGE_SENT');
+    const stored = await fetch(`${svc.url}/publish/chat/kept-3`, { method: 'POST', body: '{"bodyText":"y"}' });
+    expect(((await stored.json()) as { offset: number }).offset).to.equal(1);
+    await got;
+    expect(seen.received).to.have.length(1);
   });
 });

@@ -4,11 +4,11 @@
  * meta), rooms apart from socket.io's, bad input for every action, limits (1009, rates), auth
  * refusals before the handshake, stored messages, and two nodes on Redis.
  */
+import { faultyStore, type FaultyStore } from './helpers/faulty-store.js';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { openMessageStore } from '../lib/storage/index.js';
-import type { MessageStore } from '../lib/storage/types.js';
 import { ALL_ROOMS, hsToken, secretAuth, TestHttpServer } from './helpers/auth.js';
 import { connect, next, request } from './helpers/clients.js';
 import { clusterNodesForSuite } from './helpers/cluster.js';
@@ -33,61 +33,6 @@ async function expectError(client: SockClient, code: string, topic?: string): Pr
   expect(frame.timestamp).to.match(ISO);
   if (topic !== undefined) expect(frame.topic).to.equal(topic);
   return frame;
-}
-
-/**
- * A real SQLite store whose pending saves (store-first step 1) or placements (step 2) fail while
- * the test says so, and whose pending saves can be held until released.
- */
-interface FaultyStore {
-  store: MessageStore;
-  fail: { savePending: boolean; place: boolean };
-  /** Holds the next pending saves until the returned function is called; `started` resolves when one waits. */
-  hold(): { started: Promise<void>; release: () => void };
-  pendingSaves: number;
-}
-
-function faultyStore(inner: MessageStore): FaultyStore {
-  let gate: { promise: Promise<void>; started: () => void } | undefined;
-  const faulty: FaultyStore = {
-    fail: { savePending: false, place: false },
-    pendingSaves: 0,
-    hold() {
-      let release!: () => void;
-      let started!: () => void;
-      const waiting = new Promise<void>((r) => (started = r));
-      gate = { promise: new Promise<void>((r) => (release = r)), started };
-      return {
-        started: waiting,
-        release: () => {
-          gate = undefined;
-          release();
-        },
-      };
-    },
-    store: {
-      description: `faulty ${inner.description}`,
-      save: (row) => inner.save(row),
-      async savePending(row) {
-        faulty.pendingSaves++;
-        if (gate) {
-          gate.started();
-          await gate.promise;
-        }
-        if (faulty.fail.savePending) throw new Error('injected pending-save failure');
-        return inner.savePending(row);
-      },
-      async place(id, placement) {
-        if (faulty.fail.place) throw new Error('injected placement failure');
-        return inner.place(id, placement);
-      },
-      page: (...args) => inner.page(...args),
-      prune: (ts) => inner.prune(ts),
-      probe: () => inner.probe(),
-      close: () => inner.close(),
-    },
-  };
-  return faulty;
 }
 
 /** The connection is still open and served: a subscribe is answered. */

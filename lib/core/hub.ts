@@ -404,6 +404,22 @@ export class Hub {
     event: E,
     ...args: Parameters<ServerEvents[E]>
   ): Promise<F & PublishReceipt> {
+    return this.publishStoredArgs(from, room, fields, event, args, undefined);
+  }
+
+  /** publishStored, and the publisher gets its own copy in the room's order (see publishWithOwnCopy). */
+  publishStoredWithOwnCopy<E extends keyof ServerEvents, F extends object>(
+    from: Subscriber,
+    room: string,
+    fields: F,
+    own: OwnCopy,
+    event: E,
+    ...args: Parameters<ServerEvents[E]>
+  ): Promise<F & PublishReceipt> {
+    return this.publishStoredArgs(from, room, fields, event, args, own);
+  }
+
+  private publishStoredArgs<F extends object>(from: Publisher, room: string, fields: F, event: string, args: unknown[], own: OwnCopy | undefined): Promise<F & PublishReceipt> {
     if (META_STYLE[event] === undefined) throw new Error(`${event} is not a message event: announce() it`);
     this.drain.admit();
     return this.drain.track(
@@ -421,7 +437,7 @@ export class Hub {
           this.logger.error('storing a message failed: not sent', { nsp: ns, room, store: store.description, err: (err as Error).message });
           throw new ServiceError('STORE_FAILED', 'the message was not sent: it could not be stored');
         }
-        const p = await this.send(from, room, event, args, undefined);
+        const p = await this.send(from, room, event, args, own);
         const recipients = await p.recipients;
         const { epoch, offset, ts } = p.entry.meta;
         try {
