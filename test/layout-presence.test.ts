@@ -102,6 +102,11 @@ for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
       expect(wLeft.received).to.deep.equal([]);
     });
 
+    it('the watchers\' namespace is no namespace a client can connect to', async () => {
+      const probe = await connect('v4', svc.url, `${nsp}/presence`, { expectError: true });
+      expect(probe.raw.connected).to.equal(false);
+    });
+
     it('refuses a presence flag that is not a boolean', async () => {
       const a = await connect('v4', svc.url, nsp);
       const reply = await request(a, 'JOIN', { room: 'p3', name: 'a', presence: 'yes' });
