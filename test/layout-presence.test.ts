@@ -132,29 +132,34 @@ for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
 
 const TTL_MS = 1000;
 
-describe('presence notices across three nodes (one of them killed with SIGKILL)', function () {
-  const prefix = uniquePrefix('layout-presence');
-  let redis: RedisServer | undefined;
-  let nodes: Running[] = [];
-  let proc: RunningProcess | undefined;
+/** For one suite: `count` in-process nodes and one node as a process of its own (to kill or freeze), short presence TTL. */
+function nodesAndAProcess(name: string, count: number): { nodes: Running[]; proc?: RunningProcess } {
+  const prefix = uniquePrefix(name);
+  const suite: { nodes: Running[]; proc?: RunningProcess; redis?: RedisServer } = { nodes: [] };
   before(async function () {
     requireRedisOrSkip(this);
-    redis = await useRedis();
-    nodes = await startNodes(2, redis.url, prefix, {}, TTL_MS);
-    proc = await startCli(['--redis', redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
+    suite.redis = await useRedis();
+    suite.nodes = await startNodes(count, suite.redis.url, prefix, {}, TTL_MS);
+    suite.proc = await startCli(['--redis', suite.redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
   });
   after(async () => {
-    proc?.child.kill('SIGKILL');
-    await proc?.exited;
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    if (redis) await deletePrefix(redis.url, prefix);
-    await redis?.stop();
+    suite.proc?.child.kill('SIGKILL');
+    await suite.proc?.exited;
+    await Promise.allSettled(suite.nodes.map((n) => n.close()));
+    if (suite.redis) await deletePrefix(suite.redis.url, prefix);
+    await suite.redis?.stop();
   });
   afterEach(closeAll);
+  return suite;
+}
+
+describe('presence notices across three nodes (one of them killed with SIGKILL)', function () {
+  const suite = nodesAndAProcess('layout-presence', 2);
 
   it('watchers on every node hear of joins and leaves on any node; a dead node\'s members leave within the bound, once', async () => {
-    const [A, B] = nodes.map((n) => n.url) as [string, string];
-    const D = proc!.url;
+    const [A, B] = suite.nodes.map((n) => n.url) as [string, string];
+    const proc = suite.proc!;
+    const D = proc.url;
     const [wa, wb, plain] = await Promise.all([connect('v4', A, '/layout'), connect('v2', B, '/layout'), connect('v4', B, '/layout')]);
     await joinRoom(wa, 'x', 'wa', true);
     let atA = next(wa, 'JOINED');
@@ -188,8 +193,8 @@ describe('presence notices across three nodes (one of them killed with SIGKILL)'
     const recB = recorder(wb, 'LEFT');
     const both = Promise.all([waitUntil('two LEFT at A', () => recA.received.length >= 2, 10_000), waitUntil('two LEFT at B', () => recB.received.length >= 2, 10_000)]);
     const killedAt = Date.now();
-    proc!.child.kill('SIGKILL');
-    await proc!.exited;
+    proc.child.kill('SIGKILL');
+    await proc.exited;
     await both;
     const bound = TTL_MS + TTL_MS / 3 + 1500;
     expect(Date.now() - killedAt).to.be.below(bound);
@@ -214,5 +219,31 @@ describe('presence notices across three nodes (one of them killed with SIGKILL)'
     await marker;
     expect(plainJoined.received).to.deep.equal([]);
     expect(plainLeft.received).to.deep.equal([]);
+  });
+});
+
+describe('presence notices: a node frozen longer than the presence TTL (SIGSTOP, then SIGCONT)', function () {
+  const suite = nodesAndAProcess('layout-presence-stop', 1);
+
+  it('its members LEFT while it is taken for dead, JOINED once it is back', async () => {
+    const proc = suite.proc!;
+    const w = await connect('v4', suite.nodes[0]!.url, '/bus');
+    await joinRoom(w, 'y', 'w', true);
+    const f = await connect('v2', proc.url, '/bus');
+    const joined = next(w, 'JOINED');
+    await joinRoom(f, 'y', 'frozen');
+    const notice = { room: 'y', id: f.id, name: 'frozen' };
+    expect(await joined).to.deep.equal(notice);
+
+    const left = next(w, 'LEFT', 10_000);
+    proc.child.kill('SIGSTOP');
+    let back: Promise<unknown>;
+    try {
+      expect(await left).to.deep.equal(notice);
+      back = next(w, 'JOINED', 10_000);
+    } finally {
+      proc.child.kill('SIGCONT');
+    }
+    expect(await back).to.deep.equal(notice);
   });
 });
