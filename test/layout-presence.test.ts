@@ -6,8 +6,8 @@
  * same way (a notice or a message of the same node, in the same cluster stream).
  */
 import { expect } from 'chai';
-import { closeAll, connect, next, recorder, request, type TestClient } from './helpers/clients.js';
-import { MODES, startInMode, startNodes, waitUntil } from './helpers/cluster.js';
+import { closeAll, collect, connect, next, recorder, request, type TestClient } from './helpers/clients.js';
+import { clusterNodesForSuite, MODES, startInMode, startNodes, waitUntil } from './helpers/cluster.js';
 import { startCli, type RunningProcess } from './helpers/process.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import type { Running } from './helpers/service.js';
@@ -245,5 +245,32 @@ describe('presence notices: a node frozen longer than the presence TTL (SIGSTOP,
       proc.child.kill('SIGCONT');
     }
     expect(await back).to.deep.equal(notice);
+  });
+});
+
+describe('presence notices: a node stopped cleanly (close)', function () {
+  const nodes = clusterNodesForSuite('layout-presence-close', 2);
+  afterEach(closeAll);
+
+  it('its members LEFT for the watchers on the other nodes, once each', async () => {
+    const [A, B] = nodes() as [Running, Running];
+    const w = await connect('v4', A.url, '/layout');
+    await joinRoom(w, 'z', 'w', true);
+    const members = await Promise.all([connect('v4', B.url, '/layout'), connect('v2', B.url, '/layout')]);
+    const joined = collect(w, 'JOINED', 2);
+    for (const [i, m] of members.entries()) await joinRoom(m, 'z', `m${i}`);
+    await joined;
+    const left = recorder(w, 'LEFT');
+    await B.close();
+    await waitUntil('both LEFT', () => left.received.length >= 2, 5000);
+    // Marker: a member of A leaving comes after anything B sent.
+    const last = await connect('v4', A.url, '/layout');
+    await joinRoom(last, 'z', 'last');
+    const marker = next(w, 'LEFT');
+    last.close();
+    await marker;
+    const ids = (left.received as Array<{ id: string }>).map((n) => n.id);
+    expect(ids.slice(0, 2).sort()).to.deep.equal(members.map((m) => m.id).sort());
+    expect(ids).to.have.length(3);
   });
 });

@@ -533,17 +533,23 @@ export class Hub {
     member.rooms.clear();
     this.ownCopies.forget(member.ns, member.id);
     if (!member.group) for (const room of rooms) void this.remove(member, room);
-    // No longer watching from here on (unwatch forgets it at once), whatever the stores answer.
-    const unwatched = notices ? rooms.map((room) => this.notices.unwatch(member, room)) : [];
-    await Promise.all([...rooms.map((room) => this.presence.remove(member.ns, room, member.id)), ...unwatched]);
-    // Out of presence first: a watcher that does not get the notice no longer sees it in CLIENTS.
-    if (notices) rooms.forEach((room, i) => this.notices.notify(member.ns, room, 'LEFT', member.id, names[i]!));
+    if (notices && rooms.length) {
+      // No longer watching from here on (unwatch forgets it at once), whatever the stores answer.
+      const unwatched = rooms.map((room) => this.notices.unwatch(member, room));
+      const removed = Promise.all([...rooms.map((room) => this.presence.remove(member.ns, room, member.id)), ...unwatched]);
+      // Out of presence first: a watcher that does not get the notice no longer sees it in CLIENTS.
+      // Tracked: a node that closes sends its last members' LEFT before it lets go of the broker.
+      await this.notices.track(removed.then(() => rooms.forEach((room, i) => this.notices.notify(member.ns, room, 'LEFT', member.id, names[i]!))));
+    } else {
+      await Promise.all(rooms.map((room) => this.presence.remove(member.ns, room, member.id)));
+    }
     if (rooms.length && this.logger.isDebugEnabled()) {
       this.logger.debug('connection left its rooms', { nsp: member.ns, member: member.id, rooms: rooms.length });
     }
   }
 
   async close(): Promise<void> {
+    await this.notices.settled();
     await this.presence.close();
     // [history]
     this.broker.close();

@@ -32,11 +32,16 @@ export function watchNamespace(ns: string): string {
 
 export type PresenceEvent = 'JOINED' | 'LEFT';
 
+/** How long a closing node waits for its last notices (a Redis that does not answer must not hold the shutdown). */
+const SETTLE_MS = 2000;
+
 export class PresenceNotices {
   /** Namespaces whose rooms have notices → their watchers' namespace. */
   private readonly namespaces = new Map<string, string>();
   /** Watchers' namespace → room → watcher id → watcher (this node's). */
   private readonly watchers = new Map<string, Map<string, Map<string, Subscriber>>>();
+  /** Notices on their way (watchers being counted, announcements being written): settled() waits for them. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
     private readonly presence: PresenceStore,
@@ -97,22 +102,53 @@ export class PresenceNotices {
     if (!watchNs) return;
     const here = this.watchers.get(watchNs)!.get(room)?.size ?? 0;
     const notice: RoomPresenceNotice = { room, id, name };
-    if (here > 0) return this.announce(watchNs, room, event, notice);
+    if (here > 0) {
+      void this.announce(watchNs, room, event, notice);
+      return;
+    }
     if (this.single) return;
-    this.presence.count(watchNs, room).then(
-      (watchers) => {
-        if (watchers > 0) this.announce(watchNs, room, event, notice);
-      },
-      (err: unknown) => this.logger.error('a presence notice was not sent: its watchers could not be counted', { nsp: ns, event, err }),
+    void this.track(
+      this.presence.count(watchNs, room).then(
+        (watchers) => (watchers > 0 ? this.announce(watchNs, room, event, notice) : undefined),
+        (err: unknown) => this.logger.error('a presence notice was not sent: its watchers could not be counted', { nsp: ns, event, err }),
+      ),
     );
   }
 
-  private announce(watchNs: string, room: string, event: PresenceEvent, notice: RoomPresenceNotice): void {
+  private announce(watchNs: string, room: string, event: PresenceEvent, notice: RoomPresenceNotice): Promise<void> | undefined {
     try {
       const sent = this.broker.announce({ ns: watchNs, room, event, args: [notice], meta: undefined }, notice.id);
-      if (sent instanceof Promise) sent.catch((err: unknown) => this.logger.error('a presence notice was not delivered', { nsp: watchNs, event, err }));
+      if (sent instanceof Promise) {
+        return this.track(
+          sent.catch((err: unknown) => {
+            this.logger.error('a presence notice was not delivered', { nsp: watchNs, event, err });
+          }),
+        );
+      }
     } catch (err) {
       this.logger.error('a presence notice was not delivered', { nsp: watchNs, event, err });
+    }
+    return undefined;
+  }
+
+  /** Keeps `work` among the notices on their way until it settles; returns it. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.pending.add(work);
+    const done = (): void => void this.pending.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  /** Resolves once the notices on their way (and those they lead to) are out, or after SETTLE_MS. */
+  async settled(): Promise<void> {
+    const deadline = Date.now() + SETTLE_MS;
+    while (this.pending.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, left)));
+      await Promise.race([Promise.allSettled([...this.pending]), timeout]);
+      clearTimeout(timer);
     }
   }
 
