@@ -102,6 +102,33 @@ for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
       expect(wLeft.received).to.deep.equal([]);
     });
 
+    it('rooms nobody watches cost no announcement: joins, leaves and disconnects announce nothing', async () => {
+      type Announce = (envelope: { ns: string }, except: string | undefined) => unknown;
+      const broker = (svc.service.core as unknown as { broker: { announce: Announce } }).broker;
+      const original = broker.announce;
+      const announced: string[] = [];
+      broker.announce = function (this: unknown, envelope, except) {
+        announced.push(envelope.ns);
+        return original.call(this, envelope, except);
+      };
+      try {
+        const [a, b, w, c] = await Promise.all([connect('v4', svc.url, nsp), connect('v2', svc.url, nsp), connect('v4', svc.url, nsp), connect('v4', svc.url, nsp)]);
+        await joinRoom(a, 'quiet', 'a');
+        await joinRoom(b, 'quiet', 'b');
+        await request(b, 'LEAVE', { room: 'quiet' });
+        a.close();
+        // The spy sees a watched room's notice (and the checks of the quiet room's are done by then).
+        await joinRoom(w, 'loud', 'w', true);
+        const got = next(w, 'JOINED');
+        await joinRoom(c, 'loud', 'c');
+        await got;
+        await svc.service.core.notices.settled();
+        expect(announced).to.deep.equal([`${nsp}/presence`]);
+      } finally {
+        broker.announce = original;
+      }
+    });
+
     it('the watchers\' namespace is no namespace a client can connect to', async () => {
       const probe = await connect('v4', svc.url, `${nsp}/presence`, { expectError: true });
       expect(probe.raw.connected).to.equal(false);

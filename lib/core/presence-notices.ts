@@ -100,7 +100,10 @@ export class PresenceNotices {
   notify(ns: string, room: string, event: PresenceEvent, id: string, name: string): void {
     const watchNs = this.namespaces.get(ns);
     if (!watchNs) return;
-    const here = this.watchers.get(watchNs)!.get(room)?.size ?? 0;
+    // The member itself, when it watches, is no one to tell.
+    const local = this.watchers.get(watchNs)!.get(room);
+    const self = local?.has(id) ? 1 : 0;
+    const here = (local?.size ?? 0) - self;
     const notice: RoomPresenceNotice = { room, id, name };
     if (here > 0) {
       void this.announce(watchNs, room, event, notice);
@@ -109,7 +112,7 @@ export class PresenceNotices {
     if (this.single) return;
     void this.track(
       this.presence.count(watchNs, room).then(
-        (watchers) => (watchers > 0 ? this.announce(watchNs, room, event, notice) : undefined),
+        (watchers) => (watchers - self > 0 ? this.announce(watchNs, room, event, notice) : undefined),
         (err: unknown) => this.logger.error('a presence notice was not sent: its watchers could not be counted', { nsp: ns, event, err }),
       ),
     );
