@@ -245,6 +245,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
       nsp.use((_socket, next) => next(Object.assign(new Error(`${module.ns} is a plain WebSocket endpoint`), { data: { code: 'NOT_FOUND', message: `${module.ns} is a plain WebSocket endpoint, not a socket.io namespace` } })));
       new SocketIoGroup(nsp, core, logger);
     }
+    // Presence notices (lib/core/presence-notices.ts) go to their watchers' own namespace, which
+    // the other nodes read from the cluster stream through a socket.io namespace of that name: no
+    // socket.io client may join it, and no member group is attached (the hub holds the watchers).
+    for (const name of core.notices.watchNamespaces()) {
+      io.of(name).use((_socket, next) => next(Object.assign(new Error(`${name} is not a namespace`), { data: { code: 'NOT_FOUND', message: `${name} is not a namespace` } })));
+    }
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
@@ -286,14 +292,14 @@ export async function createService(config: Config, options: ServiceOptions = {}
   );
 
   presenceChanged = (kind, members) => {
-    for (const { namespace, room, ids } of members) {
+    for (const { namespace, room, ids, names } of members) {
       const module = modules.find((m) => m.name === namespace);
       const hook = kind === 'lost' ? module?.onMembersLost : module?.onMembersBack;
       const wsModule = wsModules.find((m) => m.ns === namespace);
       const wsHook = kind === 'lost' ? wsModule?.onMembersLost : wsModule?.onMembersBack;
       // One room's failure must not lose the notices of the rooms after it.
       try {
-        hook?.({ nsp: io.of(namespace), core }, room, ids);
+        hook?.({ nsp: io.of(namespace), core }, room, ids, names);
         wsHook?.({ core }, room, ids);
       } catch (err) {
         logger.error('announcing presence changes failed', { nsp: namespace, kind, members: ids.length, err: (err as Error).message });
@@ -351,7 +357,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
       // `local`: in a cluster, a plain disconnectSockets() would disconnect every node's clients.
       io.local.disconnectSockets(true);
       io.engine.close();
-      await Promise.allSettled(['/', ...modules.map((m) => m.name), ...(cluster ? wsModules.map((m) => m.ns) : [])].map((name) => io.of(name).adapter.close()));
+      const internal = cluster ? [...wsModules.map((m) => m.ns), ...core.notices.watchNamespaces()] : [];
+      await Promise.allSettled(['/', ...modules.map((m) => m.name), ...internal].map((name) => io.of(name).adapter.close()));
     }
     stopRetention();
     await core.close();

@@ -1,13 +1,15 @@
 /**
  * /layout: the 2-IMMERSE layout protocol. JOIN a room under a display name, NOTIFY the other
  * members (EVENT {sender, room, message, meta}), LEAVE, and list the members with CLIENTS.
- * JOIN `since` resumes after a message, HISTORY reads recent and stored ones.
+ * JOIN `since` resumes after a message, HISTORY reads recent and stored ones. JOIN `presence: true`
+ * asks for JOINED / LEFT about the room's other members (lib/core/presence-notices.ts).
  */
 import type { AppSocket } from '../lib/core/app-socket.js';
 import type { NamespaceModule } from '../lib/core/dispatch.js';
 import { emitHere } from '../lib/transport/index.js';
 import type { EventEnvelope } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
+import { ServiceError } from '../lib/core/errors.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
 import { checkSize, displayName, parseObject, requireField, roomName } from '../lib/core/validate.js';
 
@@ -17,8 +19,16 @@ function senderName(socket: AppSocket, room: string): string {
   return state.auth?.name ?? state.names.get(room) ?? state.lastName ?? 'unknown';
 }
 
+/** JOIN `presence`: absent (or false) for the members that never asked. */
+function parsePresence(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false;
+  if (value === true) return true;
+  throw new ServiceError('INVALID_PAYLOAD', 'presence must be true or false');
+}
+
 export const layout: NamespaceModule = {
   name: '/layout',
+  presenceNotices: true,
   httpMessage: (room, message) => ({ event: 'EVENT', args: [{ sender: 'POST', room, message }] }),
   verbs: {
     async JOIN({ socket, core, member }, [raw]) {
@@ -26,10 +36,14 @@ export const layout: NamespaceModule = {
       const room = roomName(payload.room, core.limits);
       const name = displayName(payload.name, socket.id, core.limits);
       const since = parsePosition(payload.since, 'since');
+      const presence = parsePresence(payload.presence);
       // With auth on, the name is the connection's identity, not the one asked for.
-      const joined = await core.join(member, room, name, since);
+      // Each JOIN says whether this membership watches the room: a JOIN without `presence` stops it.
+      const joined = await core.join(member, room, name, since, presence);
       socket.data.lastName = joined.name;
-      return joined.recovery ? { room, name: joined.name, ...recoveryFields(joined.recovery) } : { room, name: joined.name };
+      const reply: Record<string, unknown> = { room, name: joined.name };
+      if (presence) reply.presence = true;
+      return joined.recovery ? { ...reply, ...recoveryFields(joined.recovery) } : reply;
     },
 
     async LEAVE({ core, member }, [raw]) {
@@ -64,5 +78,22 @@ export const layout: NamespaceModule = {
       const before = parsePosition(payload.before, 'before');
       return sendHistory(socket, room, core.history(member, room, limit, before), (entry) => entry.args[0] as EventEnvelope, acked);
     },
+  },
+
+  // Restored by connection-state recovery: its rooms' watchers were told LEFT at the disconnect.
+  // (Its own watching is not restored: it JOINs again with `presence` for that.)
+  onConnect({ socket, nsp, core }) {
+    if (!socket.recovered) return;
+    for (const room of socket.data.names.keys()) core.membersChanged(nsp.name, room, 'JOINED', [socket.id], [socket.data.names.get(room)!]);
+  },
+
+  // A node died: its members could not say goodbye, so the surviving node that swept them does.
+  onMembersLost({ nsp, core }, room, ids, names) {
+    core.membersChanged(nsp.name, room, 'LEFT', ids, names);
+  },
+
+  // Its node was taken for dead (cut off longer than the presence TTL) but was not: joined again.
+  onMembersBack({ nsp, core }, room, ids, names) {
+    core.membersChanged(nsp.name, room, 'JOINED', ids, names);
   },
 };

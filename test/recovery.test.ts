@@ -141,6 +141,25 @@ describe('connection-state recovery (socket.io v4 clients)', () => {
     expect(await message).to.deep.include({ from: b.id, message: 'welcome back' });
   });
 
+  it('/layout: a recovered member is announced again to the room\'s presence watchers (they saw it leave)', async () => {
+    const a = await recoveringClient(svc.url, '/layout');
+    await ack(a, 'JOIN', { room: 'csr-watched', name: 'alice' });
+    const w = await connect('v4', svc.url, '/layout');
+    expect(await request(w, 'JOIN', { room: 'csr-watched', name: 'w', presence: true })).to.include({ ok: true, presence: true });
+    // A message received: what the client resumes from.
+    const event = new Promise((r) => a.once('EVENT', r));
+    await request(w, 'NOTIFY', { room: 'csr-watched', message: 'hello' });
+    await event;
+    const left = next(w, 'LEFT');
+    const joined = next(w, 'JOINED');
+    const { gone } = dropTransport(svc, '/layout', a.id!);
+    await gone;
+    const notice = { room: 'csr-watched', id: a.id, name: 'alice' };
+    expect(await left).to.deep.equal(notice);
+    expect(await joined).to.deep.equal(notice);
+    expect(a.recovered).to.equal(true);
+  });
+
   it('keeps no session for Engine.IO v3 clients (1.x, 2.x never resume)', async () => {
     const adapter = svc.service.io.of('/layout').adapter as RecoveringFanoutAdapter;
     expect(adapter).to.be.instanceOf(RecoveringFanoutAdapter);

@@ -72,16 +72,22 @@ export interface NamespaceModule extends HttpProtocol {
   onConnect?: (ctx: VerbContext) => void | Promise<void>;
   /** Runs when a connection closes, before the core forgets its rooms. */
   onDisconnect?: (ctx: VerbContext) => void | Promise<void>;
-  /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
-  onMembersLost?: (ctx: NamespaceContext, room: string, ids: string[]) => void;
+  /** Cluster mode: members of a node that died without a goodbye (and the names they were in the room under), reported by one surviving node. */
+  onMembersLost?: (ctx: NamespaceContext, room: string, ids: string[], names: string[]) => void;
   /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */
-  onMembersBack?: (ctx: NamespaceContext, room: string, ids: string[]) => void;
+  onMembersBack?: (ctx: NamespaceContext, room: string, ids: string[], names: string[]) => void;
+  /**
+   * Its rooms' members may JOIN with `presence: true` for JOINED / LEFT about the others
+   * (lib/core/presence-notices.ts): the hub then tells a room's watchers about every member.
+   */
+  presenceNotices?: boolean;
 }
 
 type AckFn = (reply: unknown) => void;
 
 export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: Hub, logger: Logger): void {
   const group = new SocketIoGroup(nsp, core, logger);
+  if (module.presenceNotices) core.notices.enable(nsp.name);
   const verbs = new Map(Object.entries(module.verbs));
 
   const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {

@@ -14,7 +14,11 @@ export type JsonString = string;
 
 /** /layout and /bus */
 export interface RoomClientEvents {
-  JOIN: (payload: { room: string; name?: string; since?: Position } | JsonString, ack?: Ack<{ room: string; name: string } & Partial<JoinRecovery>>) => void;
+  /** `presence: true`: this membership gets JOINED / LEFT (RoomPresenceNotice) about the room's other members. */
+  JOIN: (
+    payload: { room: string; name?: string; since?: Position; presence?: boolean } | JsonString,
+    ack?: Ack<{ room: string; name: string; presence?: true } & Partial<JoinRecovery>>,
+  ) => void;
   LEAVE: (payload: { room: string } | JsonString, ack?: Ack<{ room: string; wasMember: boolean }>) => void;
   NOTIFY: (payload: { room: string; message: unknown; store?: boolean } | JsonString, ack?: Ack<{ room: string } & PublishReceipt>) => void;
   CLIENTS: (payload: { room: string } | JsonString, ack?: Ack<ClientsReply>) => void;
@@ -155,6 +159,17 @@ export interface EventEnvelope {
   meta?: MessageMeta;
 }
 
+/**
+ * /layout and /bus JOINED / LEFT, sent only to the members that joined the room with
+ * `presence: true`: another member (`id` its connection id, the same on every node) joined, or
+ * left (LEAVE, disconnect, its node died), under `name` (what CLIENTS lists).
+ */
+export interface RoomPresenceNotice {
+  room: string;
+  id: string;
+  name: string;
+}
+
 export interface ErrorEvent extends ErrorBody {
   /** The client event that failed. */
   event: string;
@@ -179,8 +194,9 @@ export interface ServerEvents {
   EVENT: (envelope: EventEnvelope) => void;
   CLIENTS: (reply: ClientsReply) => void;
   PEERS: (peers: string[]) => void;
-  JOINED: (id: string) => void;
-  LEFT: (id: string) => void;
+  /** /lobby: the peer's id, to the whole lobby; /layout and /bus: a RoomPresenceNotice, to the room's presence watchers. */
+  JOINED: (who: string | RoomPresenceNotice) => void;
+  LEFT: (who: string | RoomPresenceNotice) => void;
   MESSAGE: (message: { from: string; message: unknown; meta?: MessageMeta }) => void;
   RTCSIGNAL: (signal: Record<string, unknown> & { from: string }) => void;
   /** Trigger events carry their meta as a trailing argument: `data` may be any JSON value. */

@@ -24,6 +24,7 @@ import { PublicationDrain } from './drain.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import type { MessageStore } from '../storage/types.js';
 import { OwnCopies, type OwnCopy } from './own-copies.js';
+import { PresenceNotices } from './presence-notices.js';
 import type { Envelope, MaybePromise, MemberGroup, Position, Publisher, Subscriber } from './types.js';
 import type { Limits } from './validate.js';
 
@@ -76,6 +77,8 @@ export class Hub {
   private readonly groups = new Map<string, MemberGroup[]>();
   private readonly held: HeldMembers = new Map();
   private readonly ownCopies = new OwnCopies();
+  /** JOINED / LEFT to the members that asked for them (/layout, /bus: lib/core/presence-notices.ts). */
+  readonly notices: PresenceNotices;
 
   constructor(
     readonly limits: HubLimits,
@@ -85,6 +88,7 @@ export class Hub {
     private readonly store?: MessageStore,
   ) {
     broker.onDeliver((envelope, except, streamOffset) => this.deliver(envelope, except, streamOffset));
+    this.notices = new PresenceNotices(presence, presence instanceof MemoryPresence, broker, logger);
   }
 
   /** A protocol's member group in namespace `ns` (socket.io's, once per namespace). */
@@ -105,12 +109,17 @@ export class Hub {
    * auth on the name is the member's identity, whatever was asked. Resolves with the name used
    * and, with `since`, how the member was brought up to date: what it missed after that position
    * is sent to it first (see joinSince).
+   *
+   * In a namespace with presence notices the room's watchers are told JOINED when the member is
+   * new to the room, and `watch` (when given) says whether this membership watches the room from
+   * now on (lib/core/presence-notices.ts).
    */
-  async join(member: Subscriber, room: string, name: string, since?: Position): Promise<{ name: string; recovery: Recovery | undefined }> {
+  async join(member: Subscriber, room: string, name: string, since?: Position, watch?: boolean): Promise<{ name: string; recovery: Recovery | undefined }> {
     await this.authorize(member, 'subscribe', room);
     if (member.auth) name = member.auth.name;
     let recovery: Recovery | undefined;
-    if (!member.rooms.has(room)) {
+    const isNew = !member.rooms.has(room);
+    if (isNew) {
       this.checkRoomLimit(member);
       if (since) recovery = await this.joinSince(member, room, since);
       else await this.add(member, room);
@@ -120,7 +129,15 @@ export class Hub {
     member.rooms.set(room, name);
     await this.presence.add(member.ns, room, { id: member.id, name: member.presenceName ?? name });
     // The connection may have closed while the store was busy: do not leave a ghost behind.
-    if (!member.connected) await this.presence.remove(member.ns, room, member.id);
+    if (!member.connected) {
+      await this.presence.remove(member.ns, room, member.id);
+      return { name, recovery };
+    }
+    if (this.notices.enabled(member.ns)) {
+      if (watch === true) await this.notices.watch(member, room, name);
+      else if (watch === false) await this.notices.unwatch(member, room);
+      if (isNew && member.connected) this.notices.notify(member.ns, room, 'JOINED', member.id, member.presenceName ?? name);
+    }
     return { name, recovery };
   }
 
@@ -228,9 +245,14 @@ export class Hub {
 
   /** Leaves `room`; false when the member was not in it. */
   async leave(member: Subscriber, room: string): Promise<boolean> {
+    const name = member.rooms.get(room);
     if (!member.rooms.delete(room)) return false;
     await this.remove(member, room);
     await this.presence.remove(member.ns, room, member.id);
+    if (this.notices.enabled(member.ns)) {
+      await this.notices.unwatch(member, room);
+      this.notices.notify(member.ns, room, 'LEFT', member.id, member.presenceName ?? name ?? member.id);
+    }
     return true;
   }
 
@@ -310,6 +332,7 @@ export class Hub {
    * this node (its own publications included).
    */
   private deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void {
+    if (this.notices.deliver(envelope, except, (e, err) => this.failedDelivery(e, err))) return;
     const groups = this.groups.get(envelope.ns);
     if (groups) {
       for (const group of groups) {
@@ -487,6 +510,14 @@ export class Hub {
     for (const group of this.groups.get(ns) ?? []) group.sendTo(id, event, args);
   }
 
+  /**
+   * Members of `room` that vanished with their node (reported by the one node that swept it), or
+   * are back after being taken for dead: their room's presence watchers are told LEFT or JOINED.
+   */
+  membersChanged(ns: string, room: string, event: 'JOINED' | 'LEFT', ids: readonly string[], names: readonly string[]): void {
+    ids.forEach((id, i) => this.notices.notify(ns, room, event, id, names[i] ?? id));
+  }
+
   /** Names a member was added to presence with (connection-state recovery restores them). */
   trackPresence(ns: string, room: string, member: Member): Promise<void> {
     return this.presence.add(ns, room, member);
@@ -513,16 +544,28 @@ export class Hub {
   /** Forgets a closed member everywhere. A group has already removed it from its rooms. */
   async detach(member: Subscriber): Promise<void> {
     const rooms = member.rooms.keys();
+    const notices = this.notices.enabled(member.ns);
+    const names = notices ? rooms.map((room) => member.presenceName ?? member.rooms.get(room) ?? member.id) : [];
     member.rooms.clear();
     this.ownCopies.forget(member.ns, member.id);
     if (!member.group) for (const room of rooms) void this.remove(member, room);
-    await Promise.all(rooms.map((room) => this.presence.remove(member.ns, room, member.id)));
+    if (notices && rooms.length) {
+      // No longer watching from here on (unwatch forgets it at once), whatever the stores answer.
+      const unwatched = rooms.map((room) => this.notices.unwatch(member, room));
+      const removed = Promise.all([...rooms.map((room) => this.presence.remove(member.ns, room, member.id)), ...unwatched]);
+      // Out of presence first: a watcher that does not get the notice no longer sees it in CLIENTS.
+      // Tracked: a node that closes sends its last members' LEFT before it lets go of the broker.
+      await this.notices.track(removed.then(() => rooms.forEach((room, i) => this.notices.notify(member.ns, room, 'LEFT', member.id, names[i]!))));
+    } else {
+      await Promise.all(rooms.map((room) => this.presence.remove(member.ns, room, member.id)));
+    }
     if (rooms.length && this.logger.isDebugEnabled()) {
       this.logger.debug('connection left its rooms', { nsp: member.ns, member: member.id, rooms: rooms.length });
     }
   }
 
   async close(): Promise<void> {
+    await this.notices.settled();
     await this.presence.close();
     // [history]
     this.broker.close();

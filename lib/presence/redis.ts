@@ -31,6 +31,8 @@ export interface LostMembers {
   namespace: string;
   room: string;
   ids: string[];
+  /** The name each of `ids` was in the room under (same order): what /layout's LEFT notices carry. */
+  names: string[];
 }
 
 export interface RedisPresenceOptions {
@@ -54,20 +56,20 @@ export interface RedisPresenceOptions {
  * always (a node leaving). Returns the removed entries, or nil when there was nothing to do.
  * A sweep leaves a tombstone (KEYS[4], expiring after ARGV[2] ms) for the node to find if it was
  * alive after all. KEYS: nodes set, heartbeat key, node hash, tombstone. ARGV: node id, tombstone
- * lifetime, force.
+ * lifetime, force. The entries come back as the node hash's field, name, field, name, ...
  */
 const REMOVE_NODE = `
 if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return false end
 local registered = redis.call('SREM', KEYS[1], ARGV[1])
 if ARGV[3] ~= '1' and registered == 0 then return false end
-local fields = redis.call('HKEYS', KEYS[3])
-for _, field in ipairs(fields) do
-  local roomKey, id = string.match(field, '^(.*)\\n([^\\n]*)$')
+local entries = redis.call('HGETALL', KEYS[3])
+for i = 1, #entries, 2 do
+  local roomKey, id = string.match(entries[i], '^(.*)\\n([^\\n]*)$')
   if roomKey then redis.call('HDEL', roomKey, id) end
 end
 redis.call('DEL', KEYS[3], KEYS[2])
 if ARGV[3] ~= '1' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
-return fields
+return entries
 `;
 
 /** Hash replies as Maps, whatever their field names. */
@@ -227,7 +229,7 @@ export class RedisPresence implements PresenceStore {
     if (this.dirty) await this.writeBack();
     if (this.sweptWhileAlive) {
       this.sweptWhileAlive = false;
-      this.report(this.onBack, [...this.local].flatMap(([key, members]) => [...members.keys()].map((id) => `${key}\n${id}`)));
+      this.report(this.onBack, [...this.local].flatMap(([key, members]) => [...members].flatMap(([id, name]) => [`${key}\n${id}`, name])));
     }
   }
 
@@ -276,10 +278,10 @@ export class RedisPresence implements PresenceStore {
     });
     for (const [i, node] of nodes.entries()) {
       if (Number(alive[i]) === 1) continue;
-      const fields = await this.connection.run((c) => this.removeNode(c, node, false));
-      if (fields === null) continue; // another node won the sweep
-      this.logger.warn('swept a node that stopped heartbeating', { node, members: fields.length });
-      this.report(this.onLost, fields);
+      const entries = await this.connection.run((c) => this.removeNode(c, node, false));
+      if (entries === null) continue; // another node won the sweep
+      this.logger.warn('swept a node that stopped heartbeating', { node, members: entries.length / 2 });
+      this.report(this.onLost, entries);
     }
   }
 
@@ -290,12 +292,13 @@ export class RedisPresence implements PresenceStore {
     }) as Promise<string[] | null>;
   }
 
-  /** Groups entries ("<room key>\n<id>") by room and hands them to `listener`. */
-  private report(listener: ((members: LostMembers[]) => void) | undefined, fields: string[]): void {
-    if (!listener || fields.length === 0) return;
+  /** Groups entries (flat: "<room key>\n<id>", name, ...) by room and hands them to `listener`. */
+  private report(listener: ((members: LostMembers[]) => void) | undefined, entries: string[]): void {
+    if (!listener || entries.length === 0) return;
     const byRoom = new Map<string, LostMembers>();
     const roomPrefix = `${this.prefix}:room:`;
-    for (const field of fields) {
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      const field = entries[i]!;
       const cut = field.lastIndexOf('\n');
       const key = field.slice(0, cut);
       if (!key.startsWith(roomPrefix)) continue;
@@ -303,9 +306,10 @@ export class RedisPresence implements PresenceStore {
       if (!entry) {
         const rest = key.slice(roomPrefix.length);
         const colon = rest.indexOf(':');
-        byRoom.set(key, (entry = { namespace: rest.slice(0, colon), room: rest.slice(colon + 1), ids: [] }));
+        byRoom.set(key, (entry = { namespace: rest.slice(0, colon), room: rest.slice(colon + 1), ids: [], names: [] }));
       }
       entry.ids.push(field.slice(cut + 1));
+      entry.names.push(entries[i + 1]!);
     }
     try {
       listener([...byRoom.values()]);
