@@ -51,11 +51,15 @@ export interface HttpDeps {
   api?: Pick<ApiDeps, 'disconnect' | 'nodeId'>;
 }
 
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export interface HttpHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** What it serves: the OpenAPI document (openapi.ts) lists exactly these. */
+  readonly routes: readonly Pick<Route, 'path' | 'methods'>[];
+}
 
 export function createHttpHandler(deps: HttpDeps): HttpHandler {
   const table = routeTable(deps).map((route) => ({ route, pattern: routePattern(route.path) }));
-  return (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     dispatch(req, res, table).catch((err: unknown) => {
       const body = toErrorBody(err);
       // The path only: a query string may hold a credential.
@@ -65,6 +69,7 @@ export function createHttpHandler(deps: HttpDeps): HttpHandler {
       sendJson(res, err instanceof ServiceError ? err.status : body.code === 'INTERNAL_ERROR' ? 500 : 400, { error: body });
     });
   };
+  return Object.assign(handler, { routes: table.map(({ route }) => ({ path: route.path, methods: route.methods })) });
 }
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, table: { route: Route; pattern: RegExp }[]): Promise<void> {
@@ -83,7 +88,7 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, table: { rout
 }
 
 /** Every route this service serves (those of parts it lacks left out). */
-export function routeTable(deps: HttpDeps): Route[] {
+function routeTable(deps: HttpDeps): Route[] {
   const plainOk = (res: ServerResponse, head: boolean): void => {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
     res.end(head ? undefined : 'OK');
