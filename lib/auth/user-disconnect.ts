@@ -29,7 +29,10 @@ export const disconnectedError = (blocked: boolean): ErrorBody => ({
   message: blocked ? 'disconnected by the server: this user is blocked for a while' : 'disconnected by the server',
 });
 
-/** socket.io: each socket of the user gets ERROR, then its connection closes; counts connections, not namespaces. */
+/**
+ * socket.io: each socket of the user gets ERROR, then its connection closes; counts connections,
+ * not namespaces. Walks this node's sockets once: an operator's call, not a hot path.
+ */
 export function disconnectSocketIo(io: AppServer, user: string, error: ErrorBody): number {
   const sockets: AppSocket[] = [];
   for (const nsp of io._nsps.values()) {

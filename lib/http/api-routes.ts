@@ -19,7 +19,7 @@ import { ServiceError } from '../core/errors.js';
 import { serverPublisher, type Hub } from '../core/hub.js';
 import type { Publisher } from '../core/types.js';
 import { roomName } from '../core/validate.js';
-import { MAX_HISTORY_LIMIT } from '../history/parse.js';
+import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT } from '../history/parse.js';
 import { isBefore, type HistoryEntry } from '../history/types.js';
 import { userKeyPrefix } from '../presence/users.js';
 import { parseEventId } from './sse.js';
@@ -40,6 +40,7 @@ const DEFAULT_MESSAGES = 10;
 const MAX_MESSAGES = 100;
 const DEFAULT_ROOMS = 100;
 const MAX_ROOMS = 1000;
+const MAX_USER_LENGTH = 1024;
 /** The longest block: a month. */
 const MAX_BLOCK_MS = 30 * 86_400_000;
 
@@ -73,6 +74,8 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       async handle({ req, res, params, query }) {
         await requireKey(req, query, deps);
         const user = decoded(params[0]!, 'user');
+        // A token's sub is kept to 1024 characters (lib/auth/principal.ts): no user is longer.
+        if (user.length > MAX_USER_LENGTH) throw new ServiceError('INVALID_PAYLOAD', `user must be at most ${MAX_USER_LENGTH} characters`);
         const blockMs = parseBlock(await readBody(req, 4096));
         sendJson(res, 200, { ok: true, disconnected: await deps.disconnect.disconnect(user, blockMs) });
       },
@@ -131,7 +134,7 @@ const itemOf = (protocol: HttpProtocol) => (entry: HistoryEntry): unknown => (pr
  * `since` the first `limit` after that position (of the newest MAX_HISTORY_LIMIT).
  */
 async function history(core: Hub, protocol: HttpProtocol, who: Publisher, room: string, query: URLSearchParams): Promise<unknown[]> {
-  const limit = intParam(query, 'limit', 100, MAX_HISTORY_LIMIT);
+  const limit = intParam(query, 'limit', DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT);
   const sinceText = query.get('since');
   if (sinceText === null || sinceText === '') return (await core.history(who, room, limit)).map(itemOf(protocol));
   const since = parseEventId(sinceText);
