@@ -2,7 +2,9 @@
  * GET /openapi.json stays true: it documents exactly the routes the service serves (its route
  * table, lib/http/routes.ts), each documented route and method is served (not NOT_FOUND), and the
  * status a request without credentials and one with the API key get are among those documented.
+ * Where python's openapi-spec-validator is installed, the document is also validated by it.
  */
+import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import { secretAuth } from './helpers/auth.js';
 import { serviceForSuite } from './helpers/service.js';
@@ -26,6 +28,13 @@ describe('GET /openapi.json', () => {
     const documented = Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     const served = svc.service.httpHandler.routes.flatMap((r) => r.methods.map((m) => `${m} ${r.path}`));
     expect([...documented].sort()).to.deep.equal([...served].sort());
+  });
+
+  it('is valid for openapi-spec-validator (skipped where it is not installed)', function () {
+    const check = 'import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(sys.stdin))';
+    if (spawnSync('python3', ['-c', 'import openapi_spec_validator'], { stdio: 'ignore' }).status !== 0) this.skip();
+    const run = spawnSync('python3', ['-c', check], { input: JSON.stringify(doc), encoding: 'utf8' });
+    expect(run.status, run.stderr).to.equal(0);
   });
 
   it('each documented route is served, answering a status it documents with and without the API key', async () => {
