@@ -3,6 +3,7 @@
  * server, the pub/sub core and every namespace module. `listen()` starts it, `close()` stops it
  * (idempotent). Tests and embedders build it the same way as the CLI does.
  */
+import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,8 @@ import { Server } from 'socket.io';
 import { namespaces as defaultNamespaces, wsModules as defaultWsModules } from '../namespaces/index.js';
 import type { Cluster } from './cluster/cluster.js';
 import { Access, type AccessOptions } from './auth/access.js';
+import { UserBlocks } from './auth/user-blocks.js';
+import { disconnectSocketIo, UserDisconnect } from './auth/user-disconnect.js';
 import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
@@ -184,6 +187,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
   chooseOffsetsAtHandshake(io.engine);
   capPollingResponses(io.engine as never, logger);
 
+  // What presence and GET /rooms/:namespace/:room/presence name this node: the cluster's id, else one of its own.
+  const nodeId = cluster?.nodeId ?? randomUUID();
   // [history] The broker: offsets, history and the other nodes. Single node: a room's recent
   // history in memory, kept while it has members here. Cluster: in Redis, shared by every node
   // (lib/history/redis.ts), and what every node reads from the cluster stream goes to its hub.
@@ -211,7 +216,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   }
   const core = (hub = new Hub(
     { ...config.limits, maxPayload: config.maxPayload, maxDepth: config.maxDepth },
-    options.presence ?? cluster?.presence ?? new MemoryPresence(),
+    options.presence ?? cluster?.presence ?? new MemoryPresence(nodeId),
     logger,
     broker,
     store,
@@ -227,7 +232,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
     (cluster && config.cluster && config.abuse.connectionsPerSecond > 0
       ? clusterConnectionLimiter(cluster.connection.client, config.cluster.keyPrefix, config.abuse.connectionsPerSecond)
       : undefined);
+  // Users refused for a while (POST /users/:user/disconnect with a block): in Redis too in cluster mode.
+  const blocks = new UserBlocks(options.access?.now, cluster && config.cluster ? { connection: cluster.connection, prefix: config.cluster.keyPrefix } : undefined);
   const access = new Access(config, logger, {
+    blocks,
     violations,
     ...options.access,
     ...(ticketStore ? { ticketStore } : {}),
@@ -312,7 +320,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   if (cluster) readiness.add(() => cluster.notReadyReason(), 'redis');
   if (store) readiness.add(() => store.notReadyReason(), 'store');
   // What every protocol says about its rooms over HTTP (POST /publish, GET /events).
-  const protocols: HttpProtocol[] = [...modules, ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage, sseEvent: m.sseEvent, storeFirst: m.storeFirst }))];
+  const protocols: HttpProtocol[] = [
+    ...modules,
+    ...wsModules.map((m) => ({ name: m.ns, httpMessage: m.httpMessage, sseEvent: m.sseEvent, storeFirst: m.storeFirst, displayName: m.displayName })),
+  ];
   // Server-Sent Events streams of any namespace's rooms: admitted like a WebSocket upgrade.
   const sse = new SseStreams({
     core,
@@ -323,8 +334,17 @@ export async function createService(config: Config, options: ServiceOptions = {}
     maxSendBuffer: config.abuse.maxSendBuffer,
     isClosing: () => closing !== undefined,
   });
+  // POST /users/:user/disconnect: this node's connections of the user in each protocol, and the other nodes'.
+  const disconnect = new UserDisconnect(
+    io,
+    (user, error) => disconnectSocketIo(io, user, error) + sse.disconnectUser(user) + wsModules.reduce((n, m) => n + (m.disconnectUser?.(core, user, error) ?? 0), 0),
+    blocks,
+    cluster !== undefined,
+    logger,
+  );
   const httpHandler = createHttpHandler({
     sse,
+    api: { disconnect, nodeId },
     core,
     logger,
     readiness,
@@ -375,6 +395,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
       await cluster.close().catch(() => undefined);
       throw err;
     }
+    // The blocks other nodes set before this one started.
+    await blocks.load().catch((err: unknown) => logger.warn('could not read the user blocks from redis', { err: (err as Error).message }));
   }
 
   return {

@@ -96,7 +96,7 @@ export function registryOf(core: Hub): Map<string, SockMember> {
 }
 
 /** A presence entry's identity (another node's member included); a foreign entry stands for itself. */
-function identityOf(member: Member): Identity {
+export function identityOf(member: Member): Identity {
   try {
     const parsed = JSON.parse(member.name) as Partial<Identity>;
     if (typeof parsed.scid === 'string' && typeof parsed.name === 'string' && typeof parsed.role === 'string') {

@@ -18,7 +18,7 @@ import { exceedsDepth } from '../lib/abuse/json-depth.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { Member } from '../lib/presence/types.js';
 import { WS_CLOSE, type WsSession } from '../lib/transport/index.js';
-import { frame, NS, participants, registryOf, SockMember, type Identity } from './sock-members.js';
+import { frame, identityOf, NS, participants, registryOf, SockMember, type Identity } from './sock-members.js';
 
 /** Sent by the server only: a client frame with one of these actions is refused (BAD_REQUEST). */
 const RESERVED = new Set(['connected', 'error', 'subscribe-topic', 'unsubscribe-topic', 'subscribers-existing', 'existing-subscribers', 'has-more-messages']);
@@ -259,6 +259,18 @@ export const sock: WsModule = {
     }
     return new SockSession(new SockMember(conn, principal, identity), core, logger);
   },
+
+  // POST /users/:user/disconnect: an error frame, then the close.
+  disconnectUser(core, user, error) {
+    const members = [...registryOf(core).values()].filter((m) => m.connected && m.auth?.user === user);
+    for (const member of members) {
+      member.sendFrame(frame('error', { payload: error }));
+      member.conn.close(WS_CLOSE.DISCONNECTED_BY_SERVER, 'disconnected by the server');
+    }
+    return members.length;
+  },
+
+  displayName: (member) => identityOf(member).name,
 
   // A node died: its participants could not say goodbye, so the surviving node that swept them does.
   onMembersLost({ core }, topic, ids) {

@@ -8,7 +8,7 @@ import type { NamespaceModule, Verb } from '../lib/core/dispatch.js';
 import type { ServerEvents, TriggerHistoryItem } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
-import type { MessageMeta } from '../lib/history/types.js';
+import type { HistoryEntry, MessageMeta } from '../lib/history/types.js';
 import { checkSize, roomName } from '../lib/core/validate.js';
 
 /**
@@ -27,8 +27,12 @@ const broadcast =
     return core.receipt(core.publish(member, room, event, data ?? null), store, { room });
   };
 
+/** A message as HISTORY lists it: its event with its data and meta. */
+const historyItem = (entry: HistoryEntry): TriggerHistoryItem => ({ event: entry.event as TriggerHistoryItem['event'], data: entry.args[0], meta: entry.args[1] as MessageMeta });
+
 export const trigger: NamespaceModule = {
   name: '/trigger',
+  historyItem,
   argumentStyle: 'opaque',
   verbs: {
     async JOIN({ socket, core, member }, [id, options]) {
@@ -48,13 +52,7 @@ export const trigger: NamespaceModule = {
       const room = roomName(id, core.limits, 'id');
       const o = optionsOf(options);
       const entries = core.history(member, room, parseLimit(o.limit), parsePosition(o.before, 'before'));
-      return sendHistory(
-        socket,
-        room,
-        entries,
-        (entry): TriggerHistoryItem => ({ event: entry.event as TriggerHistoryItem['event'], data: entry.args[0], meta: entry.args[1] as MessageMeta }),
-        acked,
-      );
+      return sendHistory(socket, room, entries, historyItem, acked);
     },
   },
 };

@@ -13,11 +13,11 @@ import { serviceForSuite } from './helpers/service.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const doc = readFileSync(`${root}docs/ARCHITECTURE.md`, 'utf8');
 
-/** `GET /x`, `POST /x/:room` or a bare `/x` in backticks (read as GET), socket.io namespaces and WebSocket paths aside. */
+/** `GET /x`, `POST /x/:room/y` or a bare `/x` in backticks (read as GET), socket.io namespaces and WebSocket paths aside. */
 function documentedRoutes(): { method: string; path: string }[] {
   const routes = new Map<string, { method: string; path: string }>();
   const nsps = new Set([...namespaces.map((m) => m.name), ...wsModules.map((m) => m.path)]);
-  for (const [, method, path] of doc.matchAll(/`(?:(GET|POST) )?(\/[a-z][a-z-]*(?:\/:[a-z]+)*)`/g)) {
+  for (const [, method, path] of doc.matchAll(/`(?:(GET|POST) )?(\/[a-z][a-z.-]*(?:\/(?::[a-z]+|[a-z][a-z-]*))*)`/g)) {
     if (method === undefined && nsps.has(path!)) continue;
     // A namespace parameter names one that takes HTTP messages; any other is a room.
     const route = { method: method ?? 'GET', path: path!.replace(/:namespace/g, 'layout').replace(/:[a-z]+/g, 'some-room') };
@@ -31,7 +31,19 @@ describe('docs/ARCHITECTURE.md', () => {
 
   it('lists only routes the service serves', async () => {
     const routes = documentedRoutes();
-    expect(routes.map((r) => `${r.method} ${r.path}`)).to.include.members(['GET /healthcheck', 'GET /readyz', 'POST /bus-message/some-room', 'POST /publish/layout/some-room', 'POST /ticket']);
+    expect(routes.map((r) => `${r.method} ${r.path}`)).to.include.members([
+      'GET /healthcheck',
+      'GET /readyz',
+      'POST /bus-message/some-room',
+      'POST /publish/layout/some-room',
+      'POST /ticket',
+      'GET /openapi.json',
+      'GET /rooms/layout/some-room/history',
+      'GET /rooms/layout/some-room/messages',
+      'GET /rooms/layout/some-room/presence',
+      'GET /rooms',
+      'POST /users/some-room/disconnect',
+    ]);
     for (const { method, path } of routes) {
       const res = await fetch(svc.url + path, { method, body: method === 'POST' ? '{}' : undefined });
       // A stream (Server-Sent Events) is served once it starts: its body never ends by itself.

@@ -34,6 +34,7 @@ import type { Principal } from './principal.js';
 import type { Action } from './rights.js';
 import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
 import { TokenExpiry } from './token-expiry.js';
+import type { UserBlocks } from './user-blocks.js';
 
 export interface AccessOptions {
   /** Shared by every node of a cluster (Redis); default: in memory, this node only. */
@@ -47,7 +48,15 @@ export interface AccessOptions {
   violations?: Violations;
   /** Clock for caches and tickets (tests). */
   now?: () => number;
+  /** Users refused for a while (lib/auth/user-blocks.ts); default: none is. */
+  blocks?: UserBlocks;
 }
+
+/**
+ * Who calls the server HTTP API: `key` with an API key (or when none is needed: auth off and no
+ * keys configured), else a user's principal from its token.
+ */
+export type HttpCaller = { kind: 'key' } | { kind: 'user'; principal: Principal };
 
 /** What exists only with auth on (--auth jwt or oauth). */
 interface AuthOn {
@@ -77,7 +86,7 @@ export class Access implements AccessControl {
     if (auth.mode !== 'none') {
       const ownTicketStore = options.ticketStore === undefined ? new MemoryTicketStore(now) : undefined;
       const tickets = new Tickets(options.ticketStore ?? ownTicketStore!, auth.ticketTtlMs);
-      const authentication = new Authentication(config, logger, tickets, now);
+      const authentication = new Authentication(config, logger, tickets, now, options.blocks);
       this.on = {
         authentication,
         expiry: new TokenExpiry(config, authentication, logger, now),
@@ -135,6 +144,17 @@ export class Access implements AccessControl {
   /** Before an HTTP publication: an API key whenever auth is on or keys are configured. */
   checkPublisher(req: IncomingMessage): void {
     this.authorization.checkPublisher(req);
+  }
+
+  /**
+   * The caller of a server API route (lib/http/api-routes.ts): an API key (Authorization: Bearer or
+   * X-API-Key), else with auth on a user's token (Bearer, ?token=, a ?ticket=). Throws
+   * UNAUTHORIZED for none or a bad one.
+   */
+  async httpCaller(req: IncomingMessage, query: URLSearchParams): Promise<HttpCaller> {
+    if (this.authorization.keyAccepted(req)) return { kind: 'key' };
+    if (!this.on) throw new ServiceError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer or X-API-Key)');
+    return { kind: 'user', principal: await this.on.authentication.authenticateUpgrade(query, req.headers, undefined) };
   }
 
   /** POST /ticket (lib/http/ticket-route.ts); NOT_FOUND with auth off. */

@@ -28,12 +28,27 @@ export class ApiKeys {
 
   /** Throws UNAUTHORIZED (401) unless the request carries one of the keys. */
   check(req: IncomingMessage): void {
-    const header = req.headers['x-api-key'];
-    const key = bearerToken(req.headers.authorization) ?? (Array.isArray(header) ? header[0] : header);
-    if (key === undefined || key === '') throw new ServiceError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer or X-API-Key)');
+    const key = givenKey(req);
+    if (key === undefined) throw new ServiceError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer or X-API-Key)');
+    if (!this.matches(key)) throw new ServiceError('UNAUTHORIZED', 'invalid API key');
+  }
+
+  /** The request carries one of the keys (a Bearer that is not one may be a user's token). */
+  accepts(req: IncomingMessage): boolean {
+    const key = givenKey(req);
+    return key !== undefined && this.matches(key);
+  }
+
+  private matches(key: string): boolean {
     const given = digest(key);
     let ok = false;
     for (const d of this.digests) ok = timingSafeEqual(d, given) || ok;
-    if (!ok) throw new ServiceError('UNAUTHORIZED', 'invalid API key');
+    return ok;
   }
+}
+
+function givenKey(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-api-key'];
+  const key = bearerToken(req.headers.authorization) ?? (Array.isArray(header) ? header[0] : header);
+  return key === '' ? undefined : key;
 }

@@ -16,6 +16,7 @@ import { principalFromClaims, unauthorized, type Principal } from './principal.j
 import { refuseQueryTokenOverPolling } from './query-token.js';
 import type { Tickets } from './tickets.js';
 import { connectionExpiry } from './token-lifetime.js';
+import type { UserBlocks } from './user-blocks.js';
 
 type Credential = { kind: 'token'; value: string; type?: string } | { kind: 'ticket'; value: string };
 
@@ -32,6 +33,8 @@ export class Authentication {
     logger: Logger,
     private readonly tickets: Tickets,
     private readonly now: () => number,
+    /** Users refused for a while (POST /users/:user/disconnect with a block). */
+    private readonly blocks?: Pick<UserBlocks, 'check'>,
   ) {
     const auth = config.auth;
     if (auth.mode === 'jwt') this.verifier = createJwtVerifier(auth.jwt!, logger);
@@ -83,11 +86,13 @@ export class Authentication {
     return principalFromClaims(claims, this.config.auth.nameClaims, this.config.limits.maxNameLength);
   }
 
-  /** The principal as a connection holds it: always with an expiry (lib/auth/token-lifetime.ts). */
+  /** The principal as a connection holds it: always with an expiry (lib/auth/token-lifetime.ts); refused while its user is blocked. */
   withExpiry(principal: Principal): Principal {
     const now = this.now();
     const exp = connectionExpiry(principal, this.config.auth, now);
     if (exp * 1000 <= now) throw unauthorized('token expired');
+    // Every admission passes here: a blocked user is refused whatever its credential.
+    this.blocks?.check(principal.user);
     return { ...principal, exp };
   }
 

@@ -59,6 +59,12 @@ export class Authorization implements AccessControl {
   }
 
   /** Before an HTTP publication: an API key whenever auth is on or keys are configured. */
+  /** An API key of the configured ones is given, or none is needed (auth off and no keys). */
+  keyAccepted(req: IncomingMessage): boolean {
+    if (this.mode === 'none' && this.apiKeys.size === 0) return true;
+    return this.apiKeys.accepts(req);
+  }
+
   checkPublisher(req: IncomingMessage): void {
     if (this.mode === 'none' && this.apiKeys.size === 0) return;
     try {

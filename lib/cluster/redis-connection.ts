@@ -194,3 +194,4 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     }) as typeof duplicate;
   }
 }
+

@@ -4,6 +4,8 @@
  * into `{ok: false, error}` (or an ERROR event when there is no ack), refusing unknown events,
  * and logging refusals at debug level. A verb never throws out of here.
  */
+import type { HistoryEntry } from '../history/types.js';
+import type { Member } from '../presence/types.js';
 import { emitHere, useDirectWrites } from '../transport/index.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { ArgumentStyle } from './large-packets.js';
@@ -55,6 +57,10 @@ export interface HttpProtocol {
    * (Hub.publishStored); absent: delivered first, then stored (Hub.receipt).
    */
   storeFirst?: boolean;
+  /** A message as HISTORY lists it (GET /rooms/:namespace/:room/history, /messages); absent: its first argument. */
+  historyItem?: (entry: HistoryEntry) => unknown;
+  /** The display name of a presence entry whose name the protocol encoded (/sock); absent: the name. */
+  displayName?: (member: Member) => string;
 }
 
 /** One protocol module per namespace: `namespaces/*.ts`, registered in `namespaces/index.ts`. */

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   UNAUTHORIZED: { status: 401, message: 'missing, invalid or expired credentials' },
   FORBIDDEN: { status: 403, message: 'not allowed' },
   TOKEN_EXPIRED: { status: 401, message: 'the token has expired: send REFRESH {token}' },
+  DISCONNECTED_BY_SERVER: { status: 409, message: 'disconnected by the server' },
   RATE_LIMITED: { status: 429, message: 'too many requests: slow down' },
   NOT_FOUND: { status: 404, message: 'no such route' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },

@@ -19,7 +19,7 @@ import type { PublishReceipt, ServerEvents } from './events.js';
 import { entryOf, isBefore, MAX_RESUME_READS, META_STYLE, payloadOf, type HistoryEntry, type MessageMeta, type Recovery } from '../history/types.js';
 import type { Logger } from '../log/logger.js';
 import { MemoryPresence } from '../presence/memory.js';
-import type { Member, PresenceStore } from '../presence/types.js';
+import type { Member, PresenceStore, RoomCount, RoomQuery } from '../presence/types.js';
 import { PublicationDrain } from './drain.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import type { MessageStore } from '../storage/types.js';
@@ -48,6 +48,11 @@ export interface HubLimits extends Limits {
 /** The server side as a publisher in namespace `ns`: an HTTP publisher whose API key was checked, a node's notice. */
 export function serverPublisher(ns: string): Publisher {
   return { ns, id: undefined, auth: undefined, trusted: true };
+}
+
+/** A connection's presence entry: its name, user (token sub) and protocol (GET /rooms/:namespace/:room/presence). */
+export function memberEntry(member: Subscriber, name: string): Member {
+  return { id: member.id, name, user: member.auth?.user ?? null, protocol: member.protocol };
 }
 
 /** Adds a message's receipt to the verb's fresh result object. */
@@ -127,7 +132,7 @@ export class Hub {
       recovery = await this.joinSince(member, room, since);
     }
     member.rooms.set(room, name);
-    await this.presence.add(member.ns, room, { id: member.id, name: member.presenceName ?? name });
+    await this.presence.add(member.ns, room, memberEntry(member, member.presenceName ?? name));
     // The connection may have closed while the store was busy: do not leave a ghost behind.
     if (!member.connected) {
       await this.presence.remove(member.ns, room, member.id);
@@ -535,6 +540,11 @@ export class Hub {
 
   members(ns: string, room: string): Promise<Member[]> {
     return this.presence.list(ns, room);
+  }
+
+  /** Rooms with members on any node, a page at a time (GET /rooms). */
+  rooms(query: RoomQuery): Promise<{ rooms: RoomCount[]; more: boolean }> {
+    return this.presence.rooms(query);
   }
 
   isMember(ns: string, room: string, id: string): Promise<boolean> {

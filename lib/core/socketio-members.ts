@@ -6,7 +6,7 @@
  * Also here: what a socket.io connection needs when it arrives (its state, connection-state
  * recovery of its rooms).
  */
-import type { Hub } from './hub.js';
+import { memberEntry, type Hub } from './hub.js';
 import { ROOM_PREFIX, type AppNamespace, type AppSocket } from './app-socket.js';
 import type { Envelope, MemberGroup, Protocol, Subscriber } from './types.js';
 import type { AuthState } from '../auth/principal.js';
@@ -120,7 +120,7 @@ export class SocketIoGroup implements MemberGroup {
       const member = new SocketMember(socket, this);
       const deps = {
         authorize: (room: string) => this.hub.authorize(member, 'subscribe', room),
-        addPresence: (room: string, name: string) => this.hub.trackPresence(this.ns, room, { id: socket.id, name }),
+        addPresence: (room: string, name: string) => this.hub.trackPresence(this.ns, room, memberEntry(member, name)),
         logger: this.logger,
       };
       const stream = streamRestoreOf(socket);

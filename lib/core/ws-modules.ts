@@ -8,6 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log/logger.js';
 import type { WsConnection, WsSession } from '../transport/index.js';
+import type { Member } from '../presence/types.js';
+import type { ErrorBody } from './errors.js';
 import type { Hub } from './hub.js';
 import type { HttpMessage, SseEvent } from './dispatch.js';
 
@@ -35,6 +37,13 @@ export interface WsModule {
   sseEvent?: SseEvent;
   /** Its HTTP messages to be stored are stored first (see HttpProtocol.storeFirst). */
   storeFirst?: boolean;
+  /**
+   * POST /users/:user/disconnect: tells this node's connections of `user` `error` and closes them;
+   * answers how many.
+   */
+  disconnectUser?: (core: Hub, user: string, error: ErrorBody) => number;
+  /** The display name of a presence entry whose name the module encoded (GET /rooms/:namespace/:room/presence). */
+  displayName?: (member: Member) => string;
   /** Cluster mode: members of a node that died without a goodbye, reported by one surviving node. */
   onMembersLost?: (ctx: { core: Hub }, room: string, ids: string[]) => void;
   /** Cluster mode: members of this node, back after the other nodes had taken it for dead. */

@@ -1,5 +1,7 @@
 /**
- * The service's plain HTTP routes (socket.io answers its own path before these run):
+ * The service's plain HTTP routes (socket.io answers its own path before these run), dispatched
+ * on one table (route-table.ts) that the OpenAPI document (openapi.ts, GET /openapi.json) is
+ * checked against:
  *   GET  /healthcheck          liveness: 200 OK
  *   GET  /readyz               readiness: 200 OK, or 503 while closing, while (cluster) Redis is
  *                              unreachable or while the message store cannot store
@@ -8,10 +10,14 @@
  *                              durably and answers once it is committed
  *   POST /publish/:namespace/:room
  *                              the same for a room of any namespace that takes HTTP messages
- *                              (its module's `httpMessage`: how its members get it)
+ *                              (its module's `httpMessage`: how its members get it); an API key,
+ *                              or a user's token with the publish right on the room
  *   GET  /events/:namespace/:room
  *                              the room (and more with ?room=) as a Server-Sent Events stream (sse.ts)
  *   POST /ticket               a one-time connection ticket for a Bearer token (auth on)
+ *   /rooms..., /users/:user/disconnect
+ *                              the server API (api-routes.ts)
+ *   GET  /openapi.json         the OpenAPI document of all of these
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,11 +25,16 @@ import type { Access } from '../auth/access.js';
 import { ServiceError, toErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { serverPublisher, type Hub } from '../core/hub.js';
+import type { Publisher } from '../core/types.js';
 import type { Readiness } from './readiness.js';
 import type { HttpProtocol } from '../core/dispatch.js';
 import type { SseStreams } from './sse.js';
 import { parseMessageBody } from '../json/large-body.js';
+import { readBody, sendJson } from './http-io.js';
 import { roomName } from '../core/validate.js';
+import { apiRoutes, publisherFor, type ApiDeps } from './api-routes.js';
+import { openApiDocument } from './openapi.js';
+import { routePattern, type Route } from './route-table.js';
 
 export interface HttpDeps {
   core: Hub;
@@ -34,19 +45,22 @@ export interface HttpDeps {
   namespaces: readonly HttpProtocol[];
   /** GET /events/:namespace/:room (lib/http/sse.ts); absent: not served. */
   sse?: SseStreams;
-  /** API keys and tickets (lib/auth/access.ts); absent, HTTP publishing is open. */
-  access?: Pick<Access, 'checkPublisher' | 'ticketRoute'>;
+  /** API keys, users' tokens and tickets (lib/auth/access.ts); absent, HTTP publishing is open. */
+  access?: Pick<Access, 'checkPublisher' | 'ticketRoute' | 'httpCaller'>;
+  /** The server API (api-routes.ts); absent: not served. */
+  api?: Pick<ApiDeps, 'disconnect' | 'nodeId'>;
 }
 
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-const BUS_MESSAGE = /^\/bus-message\/([^/]+)\/?$/;
-const PUBLISH = /^\/publish\/([a-z][a-z0-9-]*)\/([^/]+)\/?$/;
-const EVENTS = /^\/events\/([a-z][a-z0-9-]*)\/([^/]+)\/?$/;
+export interface HttpHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** What it serves: the OpenAPI document (openapi.ts) lists exactly these. */
+  readonly routes: readonly Pick<Route, 'path' | 'methods'>[];
+}
 
 export function createHttpHandler(deps: HttpDeps): HttpHandler {
-  return (req, res) => {
-    route(req, res, deps).catch((err: unknown) => {
+  const table = routeTable(deps).map((route) => ({ route, pattern: routePattern(route.path) }));
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    dispatch(req, res, table).catch((err: unknown) => {
       const body = toErrorBody(err);
       // The path only: a query string may hold a credential.
       const path = (req.url ?? '/').split('?', 1)[0];
@@ -55,57 +69,95 @@ export function createHttpHandler(deps: HttpDeps): HttpHandler {
       sendJson(res, err instanceof ServiceError ? err.status : body.code === 'INTERNAL_ERROR' ? 500 : 400, { error: body });
     });
   };
+  return Object.assign(handler, { routes: table.map(({ route }) => ({ path: route.path, methods: route.methods })) });
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): Promise<void> {
+async function dispatch(req: IncomingMessage, res: ServerResponse, table: { route: Route; pattern: RegExp }[]): Promise<void> {
   const [path = '/', query = ''] = (req.url ?? '/').split('?', 2);
-  if (path === '/healthcheck') {
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : 'OK');
-    return;
-  }
-  if (path === '/readyz') {
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new ServiceError('METHOD_NOT_ALLOWED');
-    if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
-    const { ready, reasons, failing } = deps.readiness.state();
-    if (!ready) throw new ServiceError('NOT_READY', `not ready: ${reasons.join(', ')}`, { failing });
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : 'OK');
-    return;
-  }
-  if (path === '/ticket' && deps.access) {
-    await deps.access.ticketRoute(req, res);
-    return;
-  }
-  const bus = BUS_MESSAGE.exec(path);
-  if (bus) {
-    await publish(req, res, deps, '/bus', bus[1]!, query, true);
-    return;
-  }
-  const events = EVENTS.exec(path);
-  if (events && deps.sse) {
-    await deps.sse.handle(req, res, events[1]!, events[2]!, new URLSearchParams(query));
-    return;
-  }
-  const target = PUBLISH.exec(path);
-  if (target) {
-    await publish(req, res, deps, `/${target[1]!}`, target[2]!, query, false);
+  for (const { route, pattern } of table) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    if (!route.methods.includes(req.method ?? 'GET')) {
+      req.resume();
+      throw new ServiceError('METHOD_NOT_ALLOWED');
+    }
+    await route.handle({ req, res, params: match.slice(1), query: new URLSearchParams(query) });
     return;
   }
   throw new ServiceError('NOT_FOUND');
 }
 
+/** Every route this service serves (those of parts it lacks left out). */
+function routeTable(deps: HttpDeps): Route[] {
+  const plainOk = (res: ServerResponse, head: boolean): void => {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(head ? undefined : 'OK');
+  };
+  const routes: Route[] = [
+    { path: '/healthcheck', methods: ['GET', 'HEAD'], handle: async ({ req, res }) => plainOk(res, req.method === 'HEAD') },
+    {
+      path: '/readyz',
+      methods: ['GET', 'HEAD'],
+      async handle({ req, res }) {
+        if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
+        const { ready, reasons, failing } = deps.readiness.state();
+        if (!ready) throw new ServiceError('NOT_READY', `not ready: ${reasons.join(', ')}`, { failing });
+        plainOk(res, req.method === 'HEAD');
+      },
+    },
+    {
+      path: '/bus-message/{room}',
+      methods: ['POST'],
+      async handle({ req, res, params, query }) {
+        deps.access?.checkPublisher(req);
+        await publish(req, res, deps, serverPublisher('/bus'), params[0]!, query, true);
+      },
+    },
+    {
+      path: '/publish/{namespace}/{room}',
+      methods: ['POST'],
+      async handle({ req, res, params, query }) {
+        const ns = `/${params[0]!}`;
+        checkTakesMessages(deps, ns);
+        let who: Publisher;
+        try {
+          who = await publisherFor(req, query, httpCallerOf(deps), ns);
+        } catch (err) {
+          req.resume(); // drain the body, so the refusal can be read
+          throw err;
+        }
+        await publish(req, res, deps, who, params[1]!, query, false);
+      },
+    },
+    { path: '/openapi.json', methods: ['GET'], handle: async ({ res }) => sendJson(res, 200, openApiDocument) },
+  ];
+  const { sse, access, api } = deps;
+  if (sse) routes.push({ path: '/events/{namespace}/{room}', methods: ['GET'], handle: ({ req, res, params, query }) => sse.handle(req, res, params[0]!, params[1]!, query) });
+  if (access) routes.push({ path: '/ticket', methods: ['POST', 'OPTIONS'], handle: ({ req, res }) => access.ticketRoute(req, res) });
+  if (api) routes.push(...apiRoutes({ ...api, ...httpCallerOf(deps), core: deps.core, protocols: deps.namespaces }));
+  return routes;
+}
+
+function httpCallerOf(deps: HttpDeps): Pick<ApiDeps, 'caller'> {
+  const access = deps.access;
+  return access ? { caller: (req, query) => access.httpCaller(req, query) } : {};
+}
+
+function checkTakesMessages(deps: HttpDeps, ns: string): void {
+  const module = deps.namespaces.find((m) => m.name === ns);
+  if (!module?.httpMessage) throw new ServiceError('NOT_FOUND', `no namespace ${ns.slice(0, 64)} that takes HTTP messages`);
+}
+
 /**
- * Publishes the body to `:room` of namespace `ns` through the hub, as the namespace's module says
- * its members get an HTTP message; answers the receipt (with `room` for the older /bus-message).
+ * Publishes the body to `:room` of the publisher's namespace through the hub, as the namespace's
+ * module says its members get an HTTP message (a user's token needs the publish right: the hub
+ * asks); answers the receipt (with `room` for the older /bus-message).
  */
-async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, ns: string, encodedRoom: string, query: string, withRoom: boolean): Promise<void> {
-  if (req.method !== 'POST') throw new ServiceError('METHOD_NOT_ALLOWED');
+async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, who: Publisher, encodedRoom: string, query: URLSearchParams, withRoom: boolean): Promise<void> {
+  const ns = who.ns;
   const module = deps.namespaces.find((m) => m.name === ns);
   if (!module?.httpMessage) throw new ServiceError('NOT_FOUND', `no namespace ${ns.slice(0, 64)} that takes HTTP messages`);
   if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
-  deps.access?.checkPublisher(req);
   let decoded: string;
   try {
     decoded = decodeURIComponent(encodedRoom);
@@ -120,55 +172,15 @@ async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps
   // all the same, unless the namespace stores first: then not delivered when it cannot be stored)
   const { offset, recipients } =
     store && module.storeFirst
-      ? await deps.core.publishStored(serverPublisher(ns), room, {}, event, ...(args as [never]))
-      : await deps.core.receipt(deps.core.publish(serverPublisher(ns), room, event, ...(args as [never])), store, {});
+      ? await deps.core.publishStored(who, room, {}, event, ...(args as [never]))
+      : await deps.core.receipt(deps.core.publish(who, room, event, ...(args as [never])), store, {});
   sendJson(res, 200, withRoom ? { ok: true, room, recipients, offset } : { ok: true, recipients, offset });
 }
 
 /** `store=true|1` (or a bare `store`) in the query string asks for durable storage. */
-function storeParam(query: string): boolean {
-  const value = new URLSearchParams(query).get('store');
+function storeParam(query: URLSearchParams): boolean {
+  const value = query.get('store');
   if (value === null || value === 'false' || value === '0') return false;
   if (value === '' || value === 'true' || value === '1') return true;
   throw new ServiceError('INVALID_PAYLOAD', 'store must be true or false');
-}
-
-/** Reads a body of at most `max` bytes as UTF-8; past that the request is refused with 413. */
-function readBody(req: IncomingMessage, max: number): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume(); // drain, so the 413 can be read by the caller
-    return Promise.reject(new ServiceError('PAYLOAD_TOO_LARGE', `body exceeds ${max} bytes`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        chunks.length = 0;
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new ServiceError('PAYLOAD_TOO_LARGE', `body exceeds ${max} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
 }

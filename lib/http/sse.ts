@@ -10,7 +10,8 @@
  *   it missed after that position, in order, before live messages; a room that cannot (another
  *   epoch, older than history, beyond its last offset) starts with `event: reset`.
  * - `retry:` at the start, `: ping` every --sse-ping, `event: shutdown` and a proper end of the
- *   response when the service closes, `event: error` with TOKEN_EXPIRED when the token expires.
+ *   response when the service closes, `event: error` with TOKEN_EXPIRED when the token expires,
+ *   `event: disconnect` when POST /users/:user/disconnect names the stream's user.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth/principal.js';
@@ -159,6 +160,18 @@ export class SseStreams {
       entry.res.end();
     };
     check();
+  }
+
+  /** POST /users/:user/disconnect: the user's streams get `event: disconnect` and end; answers how many. */
+  disconnectUser(user: string): number {
+    let count = 0;
+    for (const { member, res } of this.open) {
+      if (member.auth?.user !== user || !member.connected) continue;
+      member.write(sseText('disconnect', { code: 'DISCONNECTED_BY_SERVER' }));
+      res.end();
+      count++;
+    }
+    return count;
   }
 
   /** Shutdown: every stream gets `event: shutdown` and a proper end of its response. */

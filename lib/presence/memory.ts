@@ -1,9 +1,13 @@
 /** Presence on a single node: the members of each room in this process's memory. */
-import type { Member, PresenceStore } from './types.js';
+import { decodeMember, encodeMember, pageOfRooms, type Member, type PresenceStore, type RoomCount, type RoomQuery } from './types.js';
 
 /** Maps all the way down: room names such as `__proto__` are plain keys here. */
 export class MemoryPresence implements PresenceStore {
-  private readonly rooms = new Map<string, Map<string, string>>();
+  /** room key -> socket id -> the member as encodeMember writes it (one string, as in Redis). */
+  private readonly byRoom = new Map<string, Map<string, string>>();
+
+  /** `nodeId`: what a connection's entry lists as its `node`. */
+  constructor(private readonly nodeId?: string) {}
 
   private static key(namespace: string, room: string): string {
     return `${namespace}\u0000${room}`;
@@ -11,33 +15,42 @@ export class MemoryPresence implements PresenceStore {
 
   async add(namespace: string, room: string, member: Member): Promise<void> {
     const key = MemoryPresence.key(namespace, room);
-    let members = this.rooms.get(key);
-    if (!members) this.rooms.set(key, (members = new Map()));
-    members.set(member.id, member.name);
+    let members = this.byRoom.get(key);
+    if (!members) this.byRoom.set(key, (members = new Map()));
+    members.set(member.id, encodeMember(member, this.nodeId));
   }
 
   async remove(namespace: string, room: string, id: string): Promise<void> {
     const key = MemoryPresence.key(namespace, room);
-    const members = this.rooms.get(key);
+    const members = this.byRoom.get(key);
     if (!members) return;
     members.delete(id);
-    if (members.size === 0) this.rooms.delete(key);
+    if (members.size === 0) this.byRoom.delete(key);
   }
 
   async list(namespace: string, room: string): Promise<Member[]> {
-    const members = this.rooms.get(MemoryPresence.key(namespace, room));
-    return members ? [...members].map(([id, name]) => ({ id, name })) : [];
+    const members = this.byRoom.get(MemoryPresence.key(namespace, room));
+    return members ? [...members].map(([id, value]) => decodeMember(id, value)) : [];
   }
 
   async has(namespace: string, room: string, id: string): Promise<boolean> {
-    return this.rooms.get(MemoryPresence.key(namespace, room))?.has(id) ?? false;
+    return this.byRoom.get(MemoryPresence.key(namespace, room))?.has(id) ?? false;
   }
 
   async count(namespace: string, room: string): Promise<number> {
-    return this.rooms.get(MemoryPresence.key(namespace, room))?.size ?? 0;
+    return this.byRoom.get(MemoryPresence.key(namespace, room))?.size ?? 0;
+  }
+
+  async rooms(query: RoomQuery): Promise<{ rooms: RoomCount[]; more: boolean }> {
+    const all: RoomCount[] = [];
+    for (const [key, members] of this.byRoom) {
+      const cut = key.indexOf('\u0000');
+      all.push({ namespace: key.slice(0, cut), room: key.slice(cut + 1), members: members.size });
+    }
+    return pageOfRooms(all, query);
   }
 
   async close(): Promise<void> {
-    this.rooms.clear();
+    this.byRoom.clear();
   }
 }

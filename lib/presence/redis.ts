@@ -3,8 +3,8 @@
  * node that died without saying goodbye.
  *
  * Redis keys (prefix P, e.g. `notify`):
- *   P:room:<namespace>:<room>   hash  socket id -> display name      (what CLIENTS, PEERS, counts read)
- *   P:node:<node>               hash  "<room key>\n<socket id>" -> name  (that node's own entries)
+ *   P:room:<namespace>:<room>   hash  socket id -> member            (what CLIENTS, PEERS, counts read)
+ *   P:node:<node>               hash  "<room key>\n<socket id>" -> member  (that node's own entries)
  *   P:hb:<node>                 string with a TTL: the node's heartbeat
  *   P:nodes                     set of the nodes that registered
  *   P:swept:<node>              string with a TTL: that node was swept (so it can tell, if it was alive)
@@ -13,6 +13,9 @@
  * whose heartbeat expired is removed by one atomic script (SREM decides the one winner), which
  * deletes its entries from every room hash; the winner alone reports the lost members (the lobby
  * turns them into LEFT). So a dead node's members vanish within TTL + TTL/3.
+ *
+ * A member is its display name, or for a connection its name, user, protocol and node (types.ts
+ * encodeMember). GET /rooms scans the room hashes (rooms()).
  *
  * This node's own entries are also kept in memory. That copy is the truth for this node: reads
  * fall back to it while Redis is unreachable (the node keeps serving its own clients), and it is
@@ -24,7 +27,8 @@
  */
 import { RESP_TYPES } from 'redis';
 import type { Logger } from '../log/logger.js';
-import type { Member, PresenceStore } from './types.js';
+import { decodeMember, encodeMember, MAX_ROOMS_SCANNED, pageOfRooms, type Member, type PresenceStore, type RoomCount, type RoomQuery } from './types.js';
+import { globEscape } from '../cluster/glob.js';
 import type { RedisConnection } from '../cluster/redis-connection.js';
 
 export interface LostMembers {
@@ -89,7 +93,7 @@ export class RedisPresence implements PresenceStore {
   private readonly nodesKey: string;
   private readonly nodeKey: string;
   private readonly hbKey: string;
-  /** This node's members: room key -> socket id -> name. */
+  /** This node's members: room key -> socket id -> member (encodeMember). */
   private readonly local = new Map<string, Map<string, string>>();
   /** Redis may differ from `local`: write it back whole on the next tick. */
   private dirty = true;
@@ -125,12 +129,13 @@ export class RedisPresence implements PresenceStore {
     const key = this.roomKey(namespace, room);
     let members = this.local.get(key);
     if (!members) this.local.set(key, (members = new Map()));
-    members.set(member.id, member.name);
+    const value = encodeMember(member, this.nodeId);
+    members.set(member.id, value);
     await this.write((c) =>
       c
         .multi()
-        .hSet(key, member.id, member.name)
-        .hSet(this.nodeKey, `${key}\n${member.id}`, member.name)
+        .hSet(key, member.id, value)
+        .hSet(this.nodeKey, `${key}\n${member.id}`, value)
         .sIsMember(this.nodesKey, this.nodeId)
         .exec()
         .then((replies) => {
@@ -156,7 +161,7 @@ export class RedisPresence implements PresenceStore {
     remote?.forEach((name, id) => all.set(String(id), String(name)));
     // This node's own members always count, even before a write-back after an outage.
     this.local.get(key)?.forEach((name, id) => all.set(id, name));
-    return [...all].map(([id, name]) => ({ id, name }));
+    return [...all].map(([id, value]) => decodeMember(id, value));
   }
 
   async has(namespace: string, room: string, id: string): Promise<boolean> {
@@ -171,6 +176,48 @@ export class RedisPresence implements PresenceStore {
     if (this.dirty) return Math.max(localCount, (await this.list(namespace, room)).length);
     const remote = await this.read((c) => c.hLen(key));
     return remote === undefined ? localCount : Number(remote);
+  }
+
+  /**
+   * Rooms with members on any node: the room hashes found by SCAN (at most MAX_ROOMS_SCANNED keys
+   * looked at), with this node's own rooms when Redis cannot answer.
+   */
+  async rooms(query: RoomQuery): Promise<{ rooms: RoomCount[]; more: boolean }> {
+    const found = new Map<string, RoomCount>();
+    const roomPrefix = `${this.prefix}:room:`;
+    const parse = (key: string): { namespace: string; room: string } | undefined => {
+      const rest = key.slice(roomPrefix.length);
+      const colon = rest.indexOf(':');
+      return colon < 0 ? undefined : { namespace: rest.slice(0, colon), room: rest.slice(colon + 1) };
+    };
+    const match = `${globEscape(roomPrefix)}${query.namespace === undefined ? '*' : `${globEscape(query.namespace)}:${globEscape(query.prefix ?? '')}*`}`;
+    const keys = await this.read(async (c) => {
+      const seen: string[] = [];
+      let cursor = '0';
+      do {
+        const reply = await c.scan(cursor, { MATCH: match, COUNT: 1000 });
+        cursor = String(reply.cursor);
+        seen.push(...reply.keys);
+      } while (cursor !== '0' && seen.length < MAX_ROOMS_SCANNED);
+      return seen;
+    });
+    // An existing hash has members (Redis deletes empty ones): count only the page's.
+    for (const key of keys ?? []) {
+      const name = parse(key);
+      if (name) found.set(key, { ...name, members: 1 });
+    }
+    for (const [key, members] of this.local) {
+      const name = parse(key);
+      if (name && members.size > 0 && !found.has(key)) found.set(key, { ...name, members: members.size });
+    }
+    const page = pageOfRooms(found.values(), query);
+    const sizes = keys && page.rooms.length ? await this.read((c) => Promise.all(page.rooms.map((r) => c.hLen(this.roomKey(r.namespace, r.room))))) : undefined;
+    page.rooms.forEach((r, i) => {
+      // This node's own members always count (as in list).
+      const own = this.local.get(this.roomKey(r.namespace, r.room))?.size ?? 0;
+      r.members = Math.max(own, sizes ? Number(sizes[i]) : 0);
+    });
+    return page;
   }
 
   /** Stops the ticks and removes this node and all its entries from Redis. */
@@ -245,10 +292,10 @@ export class RedisPresence implements PresenceStore {
         for (const [key, members] of this.local) {
           if (members.size === 0) continue;
           multi.hSet(key, Object.fromEntries(members));
-          for (const [id, name] of members) {
+          for (const [id, value] of members) {
             const field = `${key}\n${id}`;
             wanted.add(field);
-            nodeEntries[field] = name;
+            nodeEntries[field] = value;
           }
         }
         for (const field of stored) {
@@ -358,3 +405,4 @@ export class RedisPresence implements PresenceStore {
     return `${this.prefix}:hb:${node}`;
   }
 }
+

@@ -39,6 +39,8 @@ interface Here {
 }
 
 const MARK = 'user';
+/** How every user presence room's name starts (GET /rooms leaves them out: they are not client rooms). */
+export const userKeyPrefix = `["${MARK}",`;
 
 /**
  * The presence room of a user in a room. JSON with a mark: every character of a room name or user
@@ -48,7 +50,7 @@ const MARK = 'user';
 export const userKey = (room: string, userId: string): string => JSON.stringify([MARK, room, userId]);
 
 function parseUserKey(key: string): { room: string; userId: string } | undefined {
-  if (!key.startsWith(`["${MARK}",`)) return undefined;
+  if (!key.startsWith(userKeyPrefix)) return undefined;
   try {
     const value: unknown = JSON.parse(key);
     if (Array.isArray(value) && value.length === 3 && typeof value[1] === 'string' && typeof value[2] === 'string') {

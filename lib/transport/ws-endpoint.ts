@@ -35,6 +35,8 @@ export const WS_CLOSE = {
   TOO_BIG: 1009,
   /** The token expired: connect again with a fresh credential. */
   TOKEN_EXPIRED: 4001,
+  /** Closed by POST /users/:user/disconnect: do not reconnect at once. */
+  DISCONNECTED_BY_SERVER: 4002,
 } as const;
 
 /** One open WebSocket as the protocol sees it. */

@@ -166,5 +166,61 @@ export function describePresenceContract(name: string, factory: () => Promise<Pr
         expect(await state(other, '/layout', room(), ['a', 'b'])).to.deep.equal({ list: [{ id: 'b', name: 'bob' }], count: 1, has: [false, true] });
       }
     });
+
+    it('a connection’s entry keeps its user and protocol and is listed with its store’s node; other entries stay {id, name}', async () => {
+      const other = await open();
+      await store.add('/layout', room(), { id: 'a', name: 'Ann', user: 'ann', protocol: 'socketio' });
+      await store.add('/layout', room(), { id: 'b', name: '\u0001marked', user: null, protocol: 'sse' });
+      await store.add('/layout', room(), { id: 'c', name: '\u0001plain' });
+      await other.add('/layout', room(), { id: 'd', name: 'Dan', user: 'dan', protocol: 'sock' });
+      const listed = sorted(await store.list('/layout', room()));
+      const node = listed[0]!.node;
+      expect(node).to.be.a('string');
+      expect(listed.slice(0, 3)).to.deep.equal([
+        { id: 'a', name: 'Ann', user: 'ann', protocol: 'socketio', node },
+        { id: 'b', name: '\u0001marked', user: null, protocol: 'sse', node },
+        { id: 'c', name: '\u0001plain' },
+      ]);
+      if (backend.shared) {
+        expect(listed[3]).to.deep.include({ id: 'd', name: 'Dan', user: 'dan', protocol: 'sock' });
+        expect(listed[3]!.node).to.be.a('string').and.not.equal(node);
+      } else {
+        expect(listed).to.have.length(3);
+      }
+      // Renaming keeps it a connection's entry.
+      await store.add('/layout', room(), { id: 'a', name: 'Ann 2', user: 'ann', protocol: 'socketio' });
+      expect((await store.list('/layout', room())).find((m) => m.id === 'a')).to.deep.equal({ id: 'a', name: 'Ann 2', user: 'ann', protocol: 'socketio', node });
+    });
+
+    it('rooms(): rooms with members by namespace then room, filtered by namespace and prefix, paged after a position', async () => {
+      const ns = `/rooms-${room()}`;
+      const other = await open();
+      await store.add(ns, 'b-2', { id: 'a', name: 'a' });
+      await store.add(ns, 'b-2', { id: 'b', name: 'b' });
+      await store.add(ns, 'a-1', { id: 'a', name: 'a' });
+      await store.add(ns, 'b-1', { id: 'a', name: 'a' });
+      await store.add(`${ns}x`, 'b-1', { id: 'a', name: 'a' });
+      await other.add(ns, 'b-3', { id: 'c', name: 'c' });
+      await store.add(ns, 'gone', { id: 'a', name: 'a' });
+      await store.remove(ns, 'gone', 'a');
+      const b3 = backend.shared ? [{ namespace: ns, room: 'b-3', members: 1 }] : [];
+      expect(await store.rooms({ namespace: ns, limit: 10 })).to.deep.equal({
+        rooms: [{ namespace: ns, room: 'a-1', members: 1 }, { namespace: ns, room: 'b-1', members: 1 }, { namespace: ns, room: 'b-2', members: 2 }, ...b3],
+        more: false,
+      });
+      const first = await store.rooms({ namespace: ns, prefix: 'b-', limit: 1 });
+      expect(first).to.deep.equal({ rooms: [{ namespace: ns, room: 'b-1', members: 1 }], more: true });
+      const second = await store.rooms({ namespace: ns, prefix: 'b-', limit: 1, after: first.rooms[0]! });
+      expect(second).to.deep.equal({ rooms: [{ namespace: ns, room: 'b-2', members: 2 }], more: backend.shared });
+      // A prefix is text, not a pattern.
+      await store.add(ns, '*[x]?\\', { id: 'a', name: 'a' });
+      expect((await store.rooms({ namespace: ns, prefix: '*[x]?\\', limit: 10 })).rooms).to.deep.equal([{ namespace: ns, room: '*[x]?\\', members: 1 }]);
+      expect((await store.rooms({ namespace: ns, prefix: '*', limit: 10 })).rooms.map((r) => r.room)).to.deep.equal(['*[x]?\\']);
+      const all = await store.rooms({ prefix: 'b-1', limit: 1000 });
+      expect(all.rooms.filter((r) => r.namespace.startsWith(ns))).to.deep.equal([
+        { namespace: ns, room: 'b-1', members: 1 },
+        { namespace: `${ns}x`, room: 'b-1', members: 1 },
+      ]);
+    });
   });
 }

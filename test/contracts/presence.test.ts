@@ -8,7 +8,7 @@ import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis } from '../hel
 import { describePresenceContract } from './presence.contract.js';
 
 describePresenceContract('MemoryPresence', async () => ({
-  open: async () => new MemoryPresence(),
+  open: async () => new MemoryPresence(randomUUID()),
   shared: false,
   cleanup: async () => undefined,
 }));
