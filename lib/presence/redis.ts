@@ -355,8 +355,10 @@ export class RedisPresence implements PresenceStore {
         const colon = rest.indexOf(':');
         byRoom.set(key, (entry = { namespace: rest.slice(0, colon), room: rest.slice(colon + 1), ids: [], names: [] }));
       }
-      entry.ids.push(field.slice(cut + 1));
-      entry.names.push(entries[i + 1]!);
+      const id = field.slice(cut + 1);
+      entry.ids.push(id);
+      // Entries are stored encoded (name, user, protocol, node): report the display name.
+      entry.names.push(decodeMember(id, entries[i + 1]!).name);
     }
     try {
       listener([...byRoom.values()]);
