@@ -95,11 +95,15 @@ export class SseStreams {
     const lastEventId = (req.headers['last-event-id'] as string | undefined) ?? query.get('lastEventId') ?? undefined;
     const since = parseEventId(lastEventId);
 
+    // A page of another origin reads the stream with EventSource: the admission above refused any
+    // origin --cors-origin does not allow, so an origin here may read it (credentials included).
+    const origin = req.headers.origin;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       // nginx-style proxies: do not buffer the stream.
       'x-accel-buffering': 'no',
+      ...(origin === undefined ? {} : { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }),
     });
     res.write(`retry: ${RETRY_MS}\n\n`);
     const entry: Stream = { member, res, timer: undefined };

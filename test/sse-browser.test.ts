@@ -1,0 +1,130 @@
+/**
+ * GET /events from a real EventSource: headless Chromium loads a page of another origin (allowed by
+ * --cors-origin) that follows a room with the browser's own EventSource. The service cuts the
+ * stream (POST /users/:user/disconnect); messages published meanwhile arrive after the browser
+ * reconnects by itself with Last-Event-ID: every one once, in order, no reset. Skipped without
+ * Chromium unless REQUIRE_BROWSER=1.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { hsToken, secretAuth } from './helpers/auth.js';
+import { tempDir } from './helpers/process.js';
+import { startService, type Running } from './helpers/service.js';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const KEY = 'the-api-key';
+
+interface Seen {
+  event: string;
+  id: string;
+  message: unknown;
+}
+
+/** The page: follow the room, report every event (and each error, i.e. each cut) to the test's server. */
+function page(streamUrl: string): string {
+  return `<!doctype html><meta charset="utf-8"><script>
+const report = (body) => fetch('/report', { method: 'POST', body: JSON.stringify(body) });
+const events = new EventSource(${JSON.stringify(streamUrl)});
+for (const name of ['EVENT', 'reset', 'disconnect']) {
+  events.addEventListener(name, (e) => report({ event: name, id: e.lastEventId, message: JSON.parse(e.data).message ?? null }));
+}
+events.onerror = () => report({ event: 'error', id: '', message: events.readyState });
+</script>`;
+}
+
+describe('GET /events from a real EventSource (headless Chromium)', function () {
+  this.timeout(30_000);
+  let svc: Running;
+  let site: http.Server;
+  let browser: ChildProcess | undefined;
+  const seen: Seen[] = [];
+  let waiters: Array<() => void> = [];
+  const profile = tempDir('ns-chromium-sse-');
+
+  /** Resolves once `done()` holds for what the page reported. */
+  const until = (what: string, done: () => boolean, ms = 10_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms (${JSON.stringify(seen)})`)), ms);
+      const check = (): void => {
+        if (!done()) return void waiters.push(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      check();
+    });
+
+  before(async function () {
+    if (spawnSync(CHROMIUM, ['--version'], { stdio: 'ignore' }).status !== 0) {
+      if (process.env.REQUIRE_BROWSER === '1') throw new Error(`browser tests required (REQUIRE_BROWSER=1) but no ${CHROMIUM}`);
+      // eslint-disable-next-line no-console
+      console.log(`      (skipped: no ${CHROMIUM}; install chromium, or set CHROMIUM, to run the browser test)`);
+      this.skip();
+    }
+    let html = '';
+    site = http.createServer((req, res) => {
+      if (req.method === 'POST' && req.url === '/report') {
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => (body += chunk));
+        req.on('end', () => {
+          res.end();
+          seen.push(JSON.parse(body) as Seen);
+          const list = waiters;
+          waiters = [];
+          for (const w of list) w();
+        });
+        return;
+      }
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(html);
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    svc = await startService({ corsOrigin: [origin], auth: secretAuth({ apiKeys: [KEY] }) });
+    // A token in the query: EventSource cannot set headers, and reconnects with the same URL.
+    const token = await hsToken({ sub: 'viewer', rooms: { subscribe: ['screen-*'] } });
+    html = page(`${svc.url}/events/layout/screen-1?token=${token}`);
+    browser = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--enable-logging=stderr', `--user-data-dir=${profile}`, `${origin}/`], { stdio: process.env.DEBUG_BROWSER ? 'inherit' : 'ignore' });
+  });
+
+  after(async () => {
+    if (browser && browser.exitCode === null) {
+      const exited = new Promise((resolve) => browser!.once('exit', resolve));
+      browser.kill();
+      await exited;
+    }
+    await svc?.close();
+    site?.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  const publish = (message: unknown) =>
+    fetch(`${svc.url}/publish/layout/screen-1`, { method: 'POST', body: JSON.stringify(message), headers: { 'x-api-key': KEY } });
+
+  it('gets every message once and in order across a cut, resumed by the browser with Last-Event-ID', async () => {
+    const followers = (): number => svc.service.core.localCount('/layout', 'screen-1');
+    // The stream has joined once the hub counts it (nothing is reported before the first event).
+    const deadline = Date.now() + 20_000;
+    while (followers() < 1) {
+      if (Date.now() > deadline) throw new Error(`the page did not follow the room (${JSON.stringify(seen)})`);
+      await new Promise<void>((resolve) => setTimeout(resolve, 20));
+    }
+    await publish(1);
+    await until('message 1', () => seen.some((s) => s.message === 1));
+    // The service cuts the stream; three messages are published before the browser is back.
+    const cut = await fetch(`${svc.url}/users/viewer/disconnect`, { method: 'POST', headers: { 'x-api-key': KEY } });
+    expect(await cut.json()).to.deep.include({ ok: true, disconnected: 1 });
+    for (const n of [2, 3, 4]) await publish(n);
+    await until('the browser reconnected and got 2, 3 and 4', () => seen.filter((s) => s.event === 'EVENT').length >= 4);
+    await publish(5);
+    await until('message 5', () => seen.some((s) => s.message === 5));
+    const messages = seen.filter((s) => s.event === 'EVENT');
+    expect(messages.map((s) => s.message)).to.deep.equal([1, 2, 3, 4, 5]);
+    const [epoch] = messages[0]!.id.split(':');
+    expect(messages.map((s) => s.id)).to.deep.equal([1, 2, 3, 4, 5].map((n) => `${epoch}:${n}`));
+    expect(seen.map((s) => s.event)).to.include('disconnect').and.not.include('reset');
+  });
+});
