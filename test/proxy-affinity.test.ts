@@ -99,6 +99,33 @@ describe('behind HAProxy with deploy/haproxy.cfg: affinity by client address', f
     expect(poll.body).to.include('Session ID unknown');
   });
 
+  it('an SSE stream over HTTPS through the proxy gets each message as it is published (nothing buffered on the way)', async () => {
+    const events: string[] = [];
+    let got: () => void = () => undefined;
+    const request = https.get(`${byAddress.url}/events/layout/proxied`, { rejectUnauthorized: false, headers: { accept: 'text/event-stream' } });
+    const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => request.once('response', resolve).once('error', reject));
+    expect(response.statusCode).to.equal(200);
+    expect(response.headers['content-type']).to.match(/^text\/event-stream/);
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) if (line.startsWith('data: ')) events.push(line.slice(6));
+      got();
+    });
+    try {
+      await waitUntil('the stream joined', () => nodes().some((n) => n.service.core.localCount('/layout', 'proxied') === 1));
+      // One at a time: each must come through before the next is published.
+      for (const n of [1, 2, 3]) {
+        const arrived = new Promise<void>((resolve) => (got = () => events.length >= n && resolve()));
+        const res = await fetch(`${nodes()[n % 2]!.url}/publish/layout/proxied`, { method: 'POST', body: String(n) });
+        expect(res.status).to.equal(200);
+        await arrived;
+        expect(JSON.parse(events[n - 1]!).message).to.equal(n);
+      }
+    } finally {
+      request.destroy();
+    }
+  });
+
   it('v1.7, v2 and v4 clients on default transports from 6 addresses connect, upgrade, JOIN and get NOTIFYs across nodes', async () => {
     const disconnects: string[] = [];
     const clients = await Promise.all(
