@@ -6,22 +6,16 @@
  * client does, beside a `ws` client in the same topic. The page posts what it received back to the
  * test's server. Skipped without Chromium unless REQUIRE_BROWSER=1.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { tempDir } from './helpers/process.js';
 import { requirePythonOrSkip } from './helpers/python.js';
 import { startService, type Running } from './helpers/service.js';
+import { openBrowser, requireBrowserOrSkip, type Browser } from './helpers/browser.js';
 import { closeSockets, openSock, type SockFrameIn } from './helpers/sock.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-
-function chromiumAvailable(): boolean {
-  return spawnSync(CHROMIUM, ['--version'], { stdio: 'ignore' }).status === 0;
-}
 
 /** The page: subscribe, publish once subscribed, send a bad frame once its own message came back, report. */
 function page(wsUrl: string): string {
@@ -54,16 +48,10 @@ describe('/sock from a real browser (headless Chromium)', function () {
   let site: http.Server;
   let origin: string;
   let reported: Promise<SockFrameIn[]>;
-  let browser: ChildProcess | undefined;
-  const profile = tempDir('ns-chromium-');
+  let browser: Browser | undefined;
 
   before(async function () {
-    if (!chromiumAvailable()) {
-      if (process.env.REQUIRE_BROWSER === '1') throw new Error(`browser tests required (REQUIRE_BROWSER=1) but no ${CHROMIUM}`);
-      // eslint-disable-next-line no-console
-      console.log(`      (skipped: no ${CHROMIUM}; install chromium, or set CHROMIUM, to run the browser test)`);
-      this.skip();
-    }
+    requireBrowserOrSkip(this);
     let wsUrl = '';
     let resolveReport: (frames: SockFrameIn[]) => void;
     reported = new Promise((resolve) => (resolveReport = resolve));
@@ -89,21 +77,16 @@ describe('/sock from a real browser (headless Chromium)', function () {
 
   after(async () => {
     closeSockets();
-    if (browser && browser.exitCode === null) {
-      const exited = new Promise((resolve) => browser!.once('exit', resolve));
-      browser.kill();
-      await exited;
-    }
+    await browser?.stop();
     await svc?.close();
     site?.close();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it("subscribes, meets the others, gets its own publication with meta, and a bad frame's BAD_REQUEST", async () => {
     const peer = await openSock(svc.url, '/sock?name=peer');
     peer.send({ action: 'subscribe', topic: 'exchange/text:1' });
     await peer.next('subscribe-topic');
-    browser = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', `--user-data-dir=${profile}`, `${origin}/`], { stdio: 'ignore' });
+    browser = openBrowser(`${origin}/`);
     const frames = await reported;
     const actions = frames.map((f) => f.action);
     expect(actions).to.deep.equal(['connected', 'subscribers-existing', 'existing-subscribers', 'subscribe-topic', 'normal-message', 'error']);

@@ -5,16 +5,13 @@
  * reconnects by itself with Last-Event-ID: every one once, in order, no reset. Skipped without
  * Chromium unless REQUIRE_BROWSER=1.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { hsToken, secretAuth } from './helpers/auth.js';
-import { tempDir } from './helpers/process.js';
+import { openBrowser, requireBrowserOrSkip, type Browser } from './helpers/browser.js';
 import { startService, type Running } from './helpers/service.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const KEY = 'the-api-key';
 
 interface Seen {
@@ -39,10 +36,9 @@ describe('GET /events from a real EventSource (headless Chromium)', function () 
   this.timeout(30_000);
   let svc: Running;
   let site: http.Server;
-  let browser: ChildProcess | undefined;
+  let browser: Browser | undefined;
   const seen: Seen[] = [];
   let waiters: Array<() => void> = [];
-  const profile = tempDir('ns-chromium-sse-');
 
   /** Resolves once `done()` holds for what the page reported. */
   const until = (what: string, done: () => boolean, ms = 10_000): Promise<void> =>
@@ -57,12 +53,7 @@ describe('GET /events from a real EventSource (headless Chromium)', function () 
     });
 
   before(async function () {
-    if (spawnSync(CHROMIUM, ['--version'], { stdio: 'ignore' }).status !== 0) {
-      if (process.env.REQUIRE_BROWSER === '1') throw new Error(`browser tests required (REQUIRE_BROWSER=1) but no ${CHROMIUM}`);
-      // eslint-disable-next-line no-console
-      console.log(`      (skipped: no ${CHROMIUM}; install chromium, or set CHROMIUM, to run the browser test)`);
-      this.skip();
-    }
+    requireBrowserOrSkip(this);
     let html = '';
     site = http.createServer((req, res) => {
       if (req.method === 'POST' && req.url === '/report') {
@@ -87,18 +78,13 @@ describe('GET /events from a real EventSource (headless Chromium)', function () 
     // A token in the query: EventSource cannot set headers, and reconnects with the same URL.
     const token = await hsToken({ sub: 'viewer', rooms: { subscribe: ['screen-*'] } });
     html = page(`${svc.url}/events/layout/screen-1?token=${token}`);
-    browser = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--enable-logging=stderr', `--user-data-dir=${profile}`, `${origin}/`], { stdio: process.env.DEBUG_BROWSER ? 'inherit' : 'ignore' });
+    browser = openBrowser(`${origin}/`);
   });
 
   after(async () => {
-    if (browser && browser.exitCode === null) {
-      const exited = new Promise((resolve) => browser!.once('exit', resolve));
-      browser.kill();
-      await exited;
-    }
+    await browser?.stop();
     await svc?.close();
     site?.close();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   const publish = (message: unknown) =>

@@ -1,0 +1,42 @@
+/**
+ * Debian's headless Chromium for tests of pages: whether it is here (skipped with a message, or a
+ * failure with REQUIRE_BROWSER=1), and one browser per suite on a fresh profile, opened on a URL
+ * and stopped (its profile removed) after.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tempDir } from './process.js';
+
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Skips the suite without Chromium, unless REQUIRE_BROWSER=1 makes that a failure. */
+export function requireBrowserOrSkip(ctx: Mocha.Context): void {
+  if (spawnSync(CHROMIUM, ['--version'], { stdio: 'ignore' }).status === 0) return;
+  if (process.env.REQUIRE_BROWSER === '1') throw new Error(`browser tests required (REQUIRE_BROWSER=1) but no ${CHROMIUM}`);
+  // eslint-disable-next-line no-console
+  console.log(`      (skipped: no ${CHROMIUM}; install chromium, or set CHROMIUM, to run the browser test)`);
+  ctx.skip();
+}
+
+export interface Browser {
+  /** Kills the browser, waits for it to exit and removes its profile. */
+  stop(): Promise<void>;
+}
+
+/** Headless Chromium on a fresh profile, showing `url` (DEBUG_BROWSER=1: its log on stderr). */
+export function openBrowser(url: string): Browser {
+  const profile = tempDir('ns-chromium-');
+  const child: ChildProcess = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, url], {
+    stdio: process.env.DEBUG_BROWSER ? 'inherit' : 'ignore',
+  });
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill();
+        await exited;
+      }
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
