@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { io as ioV4 } from 'socket.io-client';
 import { closeAll, collect, connect, next, recorder, request, type ClientVersion, type TestClient } from './helpers/clients.js';
-import { MODES, clusterNodesForSuite, startInMode, startNodes, waitUntil } from './helpers/cluster.js';
+import { MODES, clusterNodesForSuite, startNodes, waitUntil, inModeForSuite } from './helpers/cluster.js';
 import { startService, type Running } from './helpers/service.js';
 import { ALL_ROOMS, TestHttpServer, hsToken, secretAuth } from './helpers/auth.js';
 import { postgresBackend, sqliteBackend, type StoreBackend } from './helpers/store-backends.js';
@@ -45,12 +45,7 @@ function failure(client: TestClient, verb: string, payload: unknown, event = `${
 }
 
 for (const mode of MODES) describe(`/chat namespace${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-  let svc: Running;
-  before(async function () {
-    svc = await startInMode(this, mode);
-  });
-  after(() => svc?.close());
-  afterEach(closeAll);
+  const svc = inModeForSuite(mode);
 
   it('SUBSCRIBE_CHANNEL answers CHANNEL_SUBSCRIBED {channel, sessionId} to v1.7, v2 and v4 clients; twice is harmless', async () => {
     for (const version of ['v1', 'v2', 'v4'] as const) {

@@ -7,14 +7,12 @@
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { closeAll, collect, connect, next, recorder, request } from './helpers/clients.js';
-import { readyz, startNodes, waitUntil } from './helpers/cluster.js';
-import { startCli, type RunningProcess } from './helpers/process.js';
-import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
+import { FAILOVER_TTL_MS, nodesAndAProcess, readyz, startNodes, waitUntil } from './helpers/cluster.js';
+import { requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
 import type { Running } from './helpers/service.js';
-import type { Config } from '../lib/config/index.js';
 import { ALL_ROOMS, SECRET, hsToken, secretAuth } from './helpers/auth.js';
 
-const TTL_MS = 1000;
+const TTL_MS = FAILOVER_TTL_MS;
 
 async function clients(url: string, nsp: string, room: string): Promise<string[]> {
   const probe = await connect('v4', url, nsp);
@@ -25,29 +23,6 @@ async function clients(url: string, nsp: string, room: string): Promise<string[]
   }
 }
 
-/**
- * For one suite: a private Redis, `count` in-process nodes and one node as a process of its own
- * (so it can be killed or frozen for real), all in cluster mode with the short presence TTL.
- */
-function nodesAndAProcess(name: string, count: number, overrides: Partial<Config> = {}, cliArgs: string[] = [], env: Record<string, string> = {}) {
-  const prefix = uniquePrefix(name);
-  const suite: { prefix: string; redis?: RedisServer; nodes: Running[]; proc?: RunningProcess } = { prefix, nodes: [] };
-  before(async function () {
-    requireRedisOrSkip(this);
-    suite.redis = await useRedis();
-    suite.nodes = await startNodes(count, suite.redis.url, prefix, overrides, TTL_MS);
-    suite.proc = await startCli(['--redis', suite.redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`, ...cliArgs], env);
-  });
-  after(async () => {
-    suite.proc?.child.kill('SIGKILL');
-    await suite.proc?.exited;
-    await Promise.allSettled(suite.nodes.map((n) => n.close()));
-    if (suite.redis) await deletePrefix(suite.redis.url, prefix);
-    await suite.redis?.stop();
-  });
-  afterEach(closeAll);
-  return suite;
-}
 
 describe('cluster: a node killed with SIGKILL', function () {
   const suite = nodesAndAProcess('sigkill', 2, {});

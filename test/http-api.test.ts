@@ -5,13 +5,13 @@
  */
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { closeAll, connect, next, request } from './helpers/clients.js';
-import { MODES, startInMode, waitUntil } from './helpers/cluster.js';
+import { connect, next, request } from './helpers/clients.js';
+import { MODES, waitUntil, inModeForSuite } from './helpers/cluster.js';
 import { hsToken, refusal, secretAuth, withToken } from './helpers/auth.js';
 import { tempDir } from './helpers/process.js';
-import { serviceForSuite, type Running } from './helpers/service.js';
-import { closeSockets, openSock, refusedUpgrade } from './helpers/sock.js';
-import { closeStreams, openSse } from './helpers/sse.js';
+import { serviceForSuite } from './helpers/service.js';
+import { openSock, refusedUpgrade } from './helpers/sock.js';
+import { openSse } from './helpers/sse.js';
 
 const KEY = { 'x-api-key': 'k' };
 const auth = secretAuth({ apiKeys: ['k'] });
@@ -28,16 +28,7 @@ const post = async (url: string, body: string, headers: Record<string, string> =
 
 for (const mode of MODES) {
   describe(`server HTTP API${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode, { auth });
-    });
-    after(() => svc?.close());
-    afterEach(() => {
-      closeAll();
-      closeSockets();
-      closeStreams();
-    });
+    const svc = inModeForSuite(mode, { auth });
 
     it('every route: 401 without or with bad credentials; the API-key-only routes are 403 for a user token', async () => {
       const token = await hsToken({ sub: 'ann', rooms: { subscribe: ['*'], publish: ['*'] } });

@@ -4,26 +4,18 @@
  * cluster mode; the API key rules of POST /bus-message.
  */
 import { expect } from 'chai';
-import { closeAll, connect, next, recorder, request } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
+import { connect, next, recorder, request } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 import { secretAuth } from './helpers/auth.js';
-import { serviceForSuite, type Running } from './helpers/service.js';
-import { closeSockets, openSock } from './helpers/sock.js';
+import { serviceForSuite } from './helpers/service.js';
+import { openSock } from './helpers/sock.js';
 
 const post = (url: string, body: string, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', body, headers });
 const errorCode = async (res: Response): Promise<string> => ((await res.json()) as { error: { code: string } }).error.code;
 
 for (const mode of MODES) {
   describe(`POST /publish/:namespace/:room${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode);
-    });
-    after(() => svc?.close());
-    afterEach(() => {
-      closeAll();
-      closeSockets();
-    });
+    const svc = inModeForSuite(mode);
 
     it('/layout and /bus members get EVENT {sender: POST, room, message}; the other namespace does not', async () => {
       const [layout, bus] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v2', svc.url, '/bus')]);

@@ -1,15 +1,9 @@
 import { expect } from 'chai';
-import { closeAll, connect, next, recorder, request } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
-import type { Running } from './helpers/service.js';
+import { connect, next, recorder, request } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 
 for (const mode of MODES) describe(`HTTP routes${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-  let svc: Running;
-  before(async function () {
-    svc = await startInMode(this, mode, { maxPayload: 64 * 1024 });
-  });
-  after(() => svc?.close());
-  afterEach(closeAll);
+  const svc = inModeForSuite(mode, { maxPayload: 64 * 1024 });
 
   const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     fetch(svc.url + path, { method: 'POST', body, headers });

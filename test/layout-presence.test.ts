@@ -7,11 +7,9 @@
  */
 import { expect } from 'chai';
 import { closeAll, collect, connect, next, recorder, request, type TestClient } from './helpers/clients.js';
-import { clusterNodesForSuite, MODES, startInMode, startNodes, waitUntil } from './helpers/cluster.js';
-import { startCli, type RunningProcess } from './helpers/process.js';
-import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './helpers/redis.js';
+import { clusterNodesForSuite, FAILOVER_TTL_MS, MODES, nodesAndAProcess, waitUntil, inModeForSuite } from './helpers/cluster.js';
 import type { Running } from './helpers/service.js';
-import { closeStreams, openSse } from './helpers/sse.js';
+import { openSse } from './helpers/sse.js';
 
 const joinRoom = async (client: TestClient, room: string, name: string, presence?: unknown) => {
   const reply = await request(client, 'JOIN', presence === undefined ? { room, name } : { room, name, presence });
@@ -21,15 +19,7 @@ const joinRoom = async (client: TestClient, room: string, name: string, presence
 
 for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
   describe(`${nsp} presence notices${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode);
-    });
-    after(() => svc?.close());
-    afterEach(() => {
-      closeAll();
-      closeStreams();
-    });
+    const svc = inModeForSuite(mode);
 
     it('a watcher gets JOINED / LEFT {room, id, name} about the others (LEAVE, disconnect), none about itself or those already there', async () => {
       const [early, w, b, c, last] = await Promise.all([
@@ -157,28 +147,8 @@ for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
   });
 }
 
-const TTL_MS = 1000;
+const TTL_MS = FAILOVER_TTL_MS;
 
-/** For one suite: `count` in-process nodes and one node as a process of its own (to kill or freeze), short presence TTL. */
-function nodesAndAProcess(name: string, count: number): { nodes: Running[]; proc?: RunningProcess } {
-  const prefix = uniquePrefix(name);
-  const suite: { nodes: Running[]; proc?: RunningProcess; redis?: RedisServer } = { nodes: [] };
-  before(async function () {
-    requireRedisOrSkip(this);
-    suite.redis = await useRedis();
-    suite.nodes = await startNodes(count, suite.redis.url, prefix, {}, TTL_MS);
-    suite.proc = await startCli(['--redis', suite.redis.url, '--redis-prefix', prefix, '--presence-ttl', `${TTL_MS}ms`]);
-  });
-  after(async () => {
-    suite.proc?.child.kill('SIGKILL');
-    await suite.proc?.exited;
-    await Promise.allSettled(suite.nodes.map((n) => n.close()));
-    if (suite.redis) await deletePrefix(suite.redis.url, prefix);
-    await suite.redis?.stop();
-  });
-  afterEach(closeAll);
-  return suite;
-}
 
 describe('presence notices across three nodes (one of them killed with SIGKILL)', function () {
   const suite = nodesAndAProcess('layout-presence', 2);

@@ -1,17 +1,11 @@
 import { expect } from 'chai';
-import { closeAll, connect, next, recorder, request, type TestClient } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
-import type { Running } from './helpers/service.js';
+import { connect, next, recorder, request, type TestClient } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 
 // /bus speaks the same protocol as /layout: the whole suite runs on both, in memory and on Redis.
 for (const mode of MODES) for (const nsp of ['/layout', '/bus']) {
   describe(`${nsp} namespace${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode);
-    });
-    after(() => svc?.close());
-    afterEach(closeAll);
+    const svc = inModeForSuite(mode);
 
     const join = async (client: TestClient, room: string, name?: string) => {
       const reply = await request(client, 'JOIN', JSON.stringify(name === undefined ? { room } : { room, name }));

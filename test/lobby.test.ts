@@ -1,16 +1,10 @@
 import { expect } from 'chai';
-import { closeAll, connect, next, recorder, request } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
-import type { Running } from './helpers/service.js';
+import { connect, next, recorder, request } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 
 // The same suite in memory and on Redis: only the adapter and the presence store differ.
 for (const mode of MODES) describe(`/lobby namespace${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-  let svc: Running;
-  before(async function () {
-    svc = await startInMode(this, mode);
-  });
-  after(() => svc?.close());
-  afterEach(closeAll);
+  const svc = inModeForSuite(mode);
 
   it('joins the lobby given as ?lobbyId= at connect: PEERS to the joiner, JOINED to the lobby', async () => {
     const a = await connect('v4', svc.url, '/lobby', { query: { lobbyId: 'q1' } });

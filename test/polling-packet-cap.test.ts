@@ -6,9 +6,8 @@
  */
 import { expect } from 'chai';
 import { MAX_PACKETS_PER_POLL } from '../lib/transport/index.js';
-import { closeAll, connect, request } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
-import type { Running } from './helpers/service.js';
+import { connect, request } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 
 /** A long-polling client speaking Engine.IO by hand; `query` is the handshake query as a client writes it. */
 class RawPolling {
@@ -67,12 +66,7 @@ class RawPolling {
 
 for (const mode of MODES) {
   describe(`long-polling: packets per response and recovery offsets (${mode === 'memory' ? 'one node in memory' : 'cluster mode'})`, function () {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode);
-    });
-    after(() => svc?.close());
-    afterEach(closeAll);
+    const svc = inModeForSuite(mode);
 
     const cases = [
       // socket.io-client 4's handshake: gets the recovery offset.

@@ -6,9 +6,8 @@
 import { expect } from 'chai';
 import { Adapter } from 'socket.io-adapter';
 import { chooseOffsetPerConnection, offsetsWanted } from '../lib/transport/index.js';
-import { closeAll, connect, request, TRANSPORTS, VERSIONS, type ClientVersion, type TestClient } from './helpers/clients.js';
-import { MODES, startInMode, waitUntil } from './helpers/cluster.js';
-import type { Running } from './helpers/service.js';
+import { connect, request, TRANSPORTS, VERSIONS, type ClientVersion, type TestClient } from './helpers/clients.js';
+import { MODES, waitUntil, inModeForSuite } from './helpers/cluster.js';
 
 describe('recovery offsets: the choice at the handshake', () => {
   const path = '/socket.io/?';
@@ -40,12 +39,7 @@ describe('recovery offsets: the choice at the handshake', () => {
 
 for (const mode of MODES) {
   describe(`recovery offsets: what JavaScript clients receive (${mode === 'memory' ? 'one node in memory' : 'cluster mode'})`, function () {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode);
-    });
-    after(() => svc?.close());
-    afterEach(closeAll);
+    const svc = inModeForSuite(mode);
 
     /** The arguments of every EVENT a client gets. */
     const listen = (client: TestClient): unknown[][] => {

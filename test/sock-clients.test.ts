@@ -8,12 +8,10 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { requirePythonOrSkip } from './helpers/python.js';
 import { startService, type Running } from './helpers/service.js';
-import { openBrowser, requireBrowserOrSkip, type Browser } from './helpers/browser.js';
+import { openBrowser, reportingSite, requireBrowserOrSkip, type Browser, type ReportingSite } from './helpers/browser.js';
 import { closeSockets, openSock, type SockFrameIn } from './helpers/sock.js';
 
 
@@ -45,7 +43,7 @@ ws.onclose = (event) => { frames.push({ action: 'closed', code: event.code }); r
 describe('/sock from a real browser (headless Chromium)', function () {
   this.timeout(30_000);
   let svc: Running;
-  let site: http.Server;
+  let site: ReportingSite | undefined;
   let origin: string;
   let reported: Promise<SockFrameIn[]>;
   let browser: Browser | undefined;
@@ -55,22 +53,11 @@ describe('/sock from a real browser (headless Chromium)', function () {
     let wsUrl = '';
     let resolveReport: (frames: SockFrameIn[]) => void;
     reported = new Promise((resolve) => (resolveReport = resolve));
-    site = http.createServer((req, res) => {
-      if (req.method === 'POST' && req.url === '/report') {
-        let body = '';
-        req.setEncoding('utf8');
-        req.on('data', (chunk: string) => (body += chunk));
-        req.on('end', () => {
-          res.end();
-          resolveReport(JSON.parse(body) as SockFrameIn[]);
-        });
-        return;
-      }
-      res.setHeader('content-type', 'text/html; charset=utf-8');
-      res.end(page(wsUrl));
-    });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    site = await reportingSite(
+      () => page(wsUrl),
+      (frames) => resolveReport(frames as SockFrameIn[]),
+    );
+    origin = site.origin;
     svc = await startService({ corsOrigin: [origin] });
     wsUrl = `${svc.url.replace('http', 'ws')}/sock?name=browser`;
   });

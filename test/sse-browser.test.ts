@@ -5,11 +5,9 @@
  * reconnects by itself with Last-Event-ID: every one once, in order, no reset. Skipped without
  * Chromium unless REQUIRE_BROWSER=1.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { hsToken, secretAuth } from './helpers/auth.js';
-import { openBrowser, requireBrowserOrSkip, type Browser } from './helpers/browser.js';
+import { openBrowser, reportingSite, requireBrowserOrSkip, type Browser, type ReportingSite } from './helpers/browser.js';
 import { startService, type Running } from './helpers/service.js';
 
 const KEY = 'the-api-key';
@@ -35,7 +33,7 @@ events.onerror = () => report({ event: 'error', id: '', message: events.readySta
 describe('GET /events from a real EventSource (headless Chromium)', function () {
   this.timeout(30_000);
   let svc: Running;
-  let site: http.Server;
+  let site: ReportingSite | undefined;
   let browser: Browser | undefined;
   const seen: Seen[] = [];
   let waiters: Array<() => void> = [];
@@ -55,25 +53,16 @@ describe('GET /events from a real EventSource (headless Chromium)', function () 
   before(async function () {
     requireBrowserOrSkip(this);
     let html = '';
-    site = http.createServer((req, res) => {
-      if (req.method === 'POST' && req.url === '/report') {
-        let body = '';
-        req.setEncoding('utf8');
-        req.on('data', (chunk: string) => (body += chunk));
-        req.on('end', () => {
-          res.end();
-          seen.push(JSON.parse(body) as Seen);
-          const list = waiters;
-          waiters = [];
-          for (const w of list) w();
-        });
-        return;
-      }
-      res.setHeader('content-type', 'text/html; charset=utf-8');
-      res.end(html);
-    });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    site = await reportingSite(
+      () => html,
+      (body) => {
+        seen.push(body as Seen);
+        const list = waiters;
+        waiters = [];
+        for (const w of list) w();
+      },
+    );
+    const origin = site.origin;
     svc = await startService({ corsOrigin: [origin], auth: secretAuth({ apiKeys: [KEY] }) });
     // A token in the query: EventSource cannot set headers, and reconnects with the same URL.
     const token = await hsToken({ sub: 'viewer', rooms: { subscribe: ['screen-*'] } });

@@ -6,11 +6,11 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
-import { closeAll, connect, next, request } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
+import { connect, next, request } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 import { hsToken, secretAuth } from './helpers/auth.js';
 import { serviceForSuite, startService, type Running } from './helpers/service.js';
-import { closeSockets, openSock } from './helpers/sock.js';
+import { openSock } from './helpers/sock.js';
 import { closeStreams, openSse, type SseClient } from './helpers/sse.js';
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', body: JSON.stringify(body), headers });
@@ -27,16 +27,7 @@ async function members(svc: Running, ns: string, room: string, n: number): Promi
 
 for (const mode of MODES) {
   describe(`GET /events/:namespace/:room${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-    let svc: Running;
-    before(async function () {
-      svc = await startInMode(this, mode);
-    });
-    after(() => svc?.close());
-    afterEach(() => {
-      closeAll();
-      closeSockets();
-      closeStreams();
-    });
+    const svc = inModeForSuite(mode);
 
     it('streams a /layout room: every EVENT once, with id <epoch>:<offset>, beside socket.io members, publisher excluded', async () => {
       const stream = await openSse(`${svc.url}/events/layout/r1`);

@@ -1,16 +1,10 @@
 import { expect } from 'chai';
-import { closeAll, connect, next, recorder, request } from './helpers/clients.js';
-import { MODES, startInMode } from './helpers/cluster.js';
-import type { Running } from './helpers/service.js';
+import { connect, next, recorder, request } from './helpers/clients.js';
+import { MODES, inModeForSuite } from './helpers/cluster.js';
 
 // The same suite in memory and on Redis: only the adapter and the presence store differ.
 for (const mode of MODES) describe(`/trigger namespace${mode === 'redis' ? ' (cluster mode, one node)' : ''}`, () => {
-  let svc: Running;
-  before(async function () {
-    svc = await startInMode(this, mode);
-  });
-  after(() => svc?.close());
-  afterEach(closeAll);
+  const svc = inModeForSuite(mode);
 
   for (const [verb, event] of [
     ['BROADCAST_EVENTS', 'EVENTS'],

@@ -36,11 +36,6 @@ export interface AccessControl {
   authorize(who: Publisher, action: Action, room: string): void | Promise<void>;
 }
 
-/** A verb's result once a publication that may have waited for authorization is done. */
-export function whenDone<T>(sent: unknown, result: T): T | Promise<T> {
-  return sent instanceof Promise ? sent.then(() => result) : result;
-}
-
 export interface HubLimits extends Limits {
   maxRoomsPerSocket: number;
 }
@@ -267,7 +262,7 @@ export class Hub {
    *
    * A member's publication needs publish rights: when they must be asked for (--authorize-url),
    * the result is a promise that rejects with FORBIDDEN and nothing is sent; return it from the
-   * verb (`whenDone`, or `receipt` for the ack). The message first gets the room's next offset and
+   * verb (`receipt` gives the ack). The message first gets the room's next offset and
    * goes out with its meta (lib/history/types.ts META_STYLE); notices about members use `announce`.
    */
   publish<E extends keyof ServerEvents>(from: Publisher, room: string, event: E, ...args: Parameters<ServerEvents[E]>): MaybePromise<Published> {

@@ -5,6 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tempDir } from './process.js';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -39,4 +41,33 @@ export function openBrowser(url: string): Browser {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+export interface ReportingSite {
+  /** `http://127.0.0.1:<port>`: another origin than the service's. */
+  origin: string;
+  close(): void;
+}
+
+/**
+ * The test's own site: `GET /` answers the page `html()` gives at that moment; the page sends what
+ * it saw with `POST /report`, each body handed to `report` as parsed JSON.
+ */
+export async function reportingSite(html: () => string, report: (body: unknown) => void): Promise<ReportingSite> {
+  const site = http.createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/report') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        res.end();
+        report(JSON.parse(body));
+      });
+      return;
+    }
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(html());
+  });
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${(site.address() as AddressInfo).port}`, close: () => site.close() };
 }

@@ -2,6 +2,10 @@
 import { clusterConfig, type Config } from '../../lib/config/index.js';
 import { deletePrefix, requireRedisOrSkip, uniquePrefix, useRedis, type RedisServer } from './redis.js';
 import { startService, type Running } from './service.js';
+import { closeAll } from './clients.js';
+import { closeSockets } from './sock.js';
+import { closeStreams } from './sse.js';
+import { startCli, type RunningProcess } from './process.js';
 
 export async function startNodes(count: number, redisUrl: string, keyPrefix: string, overrides: Partial<Config> = {}, presenceTtlMs = 1500): Promise<Running[]> {
   const nodes: Running[] = [];
@@ -41,6 +45,27 @@ export async function readyz(url: string): Promise<number> {
 /** The suites that test the namespaces run in both modes: the same handlers, another adapter and presence. */
 export type Mode = 'memory' | 'redis';
 export const MODES: readonly Mode[] = ['memory', 'redis'];
+
+/** Closes every test client a test opened: socket.io clients, /sock WebSockets, SSE streams. */
+export function closeClients(): void {
+  closeAll();
+  closeSockets();
+  closeStreams();
+}
+
+/**
+ * One service in `mode` for a describe block (as startInMode): started before its tests, closed
+ * after them, every client a test opened closed after each test. Filled in by the time tests run.
+ */
+export function inModeForSuite(mode: Mode, overrides: Partial<Config> = {}): Running {
+  const running = {} as Running;
+  before(async function () {
+    Object.assign(running, await startInMode(this, mode, overrides));
+  });
+  after(() => running.close?.());
+  afterEach(closeClients);
+  return running;
+}
 
 /**
  * One node in `mode` for a suite (call from `before` with mocha's `this`). In redis mode it gets
@@ -88,4 +113,38 @@ export function clusterNodesForSuite(name: string, count: number, overrides: Par
     await redis?.stop();
   });
   return () => nodes;
+}
+
+/** The presence TTL of the suites with a node to kill or freeze: short, so they take seconds. */
+export const FAILOVER_TTL_MS = 1000;
+
+export interface NodesAndAProcess {
+  prefix: string;
+  redis?: RedisServer;
+  nodes: Running[];
+  proc?: RunningProcess;
+}
+
+/**
+ * For one suite: a private Redis, `count` in-process nodes and one node as a process of its own
+ * (so it can be killed or frozen for real), all in cluster mode with the short presence TTL.
+ */
+export function nodesAndAProcess(name: string, count: number, overrides: Partial<Config> = {}, cliArgs: string[] = [], env: Record<string, string> = {}): NodesAndAProcess {
+  const prefix = uniquePrefix(name);
+  const suite: NodesAndAProcess = { prefix, nodes: [] };
+  before(async function () {
+    requireRedisOrSkip(this);
+    suite.redis = await useRedis();
+    suite.nodes = await startNodes(count, suite.redis.url, prefix, overrides, FAILOVER_TTL_MS);
+    suite.proc = await startCli(['--redis', suite.redis.url, '--redis-prefix', prefix, '--presence-ttl', `${FAILOVER_TTL_MS}ms`, ...cliArgs], env);
+  });
+  after(async () => {
+    suite.proc?.child.kill('SIGKILL');
+    await suite.proc?.exited;
+    await Promise.allSettled(suite.nodes.map((n) => n.close()));
+    if (suite.redis) await deletePrefix(suite.redis.url, prefix);
+    await suite.redis?.stop();
+  });
+  afterEach(closeAll);
+  return suite;
 }
