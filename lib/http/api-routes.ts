@@ -18,12 +18,11 @@ import type { HttpProtocol } from '../core/dispatch.js';
 import { ServiceError } from '../core/errors.js';
 import { serverPublisher, type Hub } from '../core/hub.js';
 import type { Publisher } from '../core/types.js';
-import { roomName } from '../core/validate.js';
 import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT } from '../history/parse.js';
 import { isBefore, type HistoryEntry } from '../history/types.js';
 import { userKeyPrefix } from '../presence/users.js';
 import { parseEventId } from './sse.js';
-import { readBody, sendJson } from './http-io.js';
+import { pathSegment, readBody, roomFromPath, sendJson } from './http-io.js';
 import type { Route } from './route-table.js';
 
 export interface ApiDeps {
@@ -51,7 +50,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     methods: ['GET'],
     async handle({ req, res, params, query }) {
       const protocol = protocolOf(deps, params[0]!);
-      const room = decodedRoom(params[1]!, deps);
+      const room = roomFromPath(params[1]!, deps.core.limits);
       const who = await publisherFor(req, query, deps, protocol.name);
       sendJson(res, 200, await serve(protocol, who, room, query));
     },
@@ -73,7 +72,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       methods: ['POST'],
       async handle({ req, res, params, query }) {
         await requireKey(req, query, deps);
-        const user = decoded(params[0]!, 'user');
+        const user = pathSegment(params[0]!, 'user');
         // A token's sub is kept to 1024 characters (lib/auth/principal.ts): no user is longer.
         if (user.length > MAX_USER_LENGTH) throw new ServiceError('INVALID_PAYLOAD', `user must be at most ${MAX_USER_LENGTH} characters`);
         const blockMs = parseBlock(await readBody(req, 4096));
@@ -104,18 +103,6 @@ function protocolOf(deps: ApiDeps, ns: string): HttpProtocol {
   const protocol = deps.protocols.find((p) => p.name === `/${ns}`);
   if (!protocol) throw new ServiceError('NOT_FOUND', `no namespace /${ns.slice(0, 64)}`);
   return protocol;
-}
-
-function decoded(text: string, what: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new ServiceError(what === 'room' ? 'INVALID_ROOM' : 'INVALID_PAYLOAD', `${what} is not valid percent-encoding`);
-  }
-}
-
-function decodedRoom(text: string, deps: ApiDeps): string {
-  return roomName(decoded(text, 'room'), deps.core.limits);
 }
 
 /** An integer query parameter from 1 to `max`, `fallback` when absent. */

@@ -1,6 +1,21 @@
-/** Reading a bounded request body and writing a JSON answer: what every HTTP route does. */
+/** Reading a path segment and a bounded request body, writing a JSON answer: what every HTTP route does. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ServiceError } from '../core/errors.js';
+import { roomName, type Limits } from '../core/validate.js';
+
+/** A percent-encoded path segment; `what` names it in the refusal (INVALID_PAYLOAD). */
+export function pathSegment(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ServiceError(what === 'room' ? 'INVALID_ROOM' : 'INVALID_PAYLOAD', `${what} is not valid percent-encoding`);
+  }
+}
+
+/** A room named by a percent-encoded path segment (`/` as `%2F`), checked as every room is (INVALID_ROOM). */
+export function roomFromPath(text: string, limits: Limits): string {
+  return roomName(pathSegment(text, 'room'), limits);
+}
 
 /** Reads a body of at most `max` bytes as UTF-8; past that the request is refused with 413. */
 export function readBody(req: IncomingMessage, max: number): Promise<string> {

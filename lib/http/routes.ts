@@ -30,8 +30,7 @@ import type { Readiness } from './readiness.js';
 import type { HttpProtocol } from '../core/dispatch.js';
 import type { SseStreams } from './sse.js';
 import { parseMessageBody } from '../json/large-body.js';
-import { readBody, sendJson } from './http-io.js';
-import { roomName } from '../core/validate.js';
+import { readBody, roomFromPath, sendJson } from './http-io.js';
 import { apiRoutes, publisherFor, type ApiDeps } from './api-routes.js';
 import { openApiDocument } from './openapi.js';
 import { routePattern, type Route } from './route-table.js';
@@ -158,13 +157,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, deps: HttpDeps
   const module = deps.namespaces.find((m) => m.name === ns);
   if (!module?.httpMessage) throw new ServiceError('NOT_FOUND', `no namespace ${ns.slice(0, 64)} that takes HTTP messages`);
   if (deps.isClosing()) throw new ServiceError('SHUTTING_DOWN');
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(encodedRoom);
-  } catch {
-    throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
-  }
-  const room = roomName(decoded, deps.core.limits);
+  const room = roomFromPath(encodedRoom, deps.core.limits);
   const message = await parseMessageBody(await readBody(req, deps.core.limits.maxPayload), deps.core.limits.maxDepth);
   const store = storeParam(query) || (module.alwaysStored === true && deps.core.storing);
   const { event, args } = module.httpMessage(room, message, store);

@@ -20,6 +20,7 @@ import { ServiceError } from '../core/errors.js';
 import type { Hub } from '../core/hub.js';
 import type { Position } from '../core/types.js';
 import { roomName } from '../core/validate.js';
+import { roomFromPath } from './http-io.js';
 import type { Logger } from '../log/logger.js';
 import { SseMember, sseText } from './sse-member.js';
 
@@ -135,13 +136,7 @@ export class SseStreams {
   /** The rooms a request names: the path's, then each `?room=`, once each, within the room limit. */
   private rooms(encodedRoom: string, query: URLSearchParams): string[] {
     const limits = this.options.core.limits;
-    let first: string;
-    try {
-      first = decodeURIComponent(encodedRoom);
-    } catch {
-      throw new ServiceError('INVALID_ROOM', 'room is not valid percent-encoding');
-    }
-    const rooms = new Set([roomName(first, limits)]);
+    const rooms = new Set([roomFromPath(encodedRoom, limits)]);
     for (const extra of query.getAll('room')) {
       rooms.add(roomName(extra, limits));
       if (rooms.size > limits.maxRoomsPerSocket) throw new ServiceError('TOO_MANY_ROOMS', `a stream may follow at most ${limits.maxRoomsPerSocket} rooms`);
