@@ -28,17 +28,24 @@ export interface Browser {
 /** Headless Chromium on a fresh profile, showing `url` (DEBUG_BROWSER=1: its log on stderr). */
 export function openBrowser(url: string): Browser {
   const profile = tempDir('ns-chromium-');
+  // A process group of its own: stopping it stops its renderer and zygote processes too.
   const child: ChildProcess = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, url], {
     stdio: process.env.DEBUG_BROWSER ? 'inherit' : 'ignore',
+    detached: true,
   });
   return {
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill();
+        try {
+          process.kill(-child.pid!, 'SIGTERM');
+        } catch {
+          child.kill();
+        }
         await exited;
       }
-      rmSync(profile, { recursive: true, force: true });
+      // A child process may still be closing a file in the profile: retry rather than fail.
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
