@@ -44,6 +44,7 @@ import type { LostMembers } from './presence/redis.js';
 import { MonitoredStore } from './storage/health.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './http/tls.js';
+import { Metrics } from './metrics/metrics.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -76,6 +77,8 @@ export interface Service {
   readonly readiness: Readiness;
   /** The plain HTTP routes, for an embedder to mount in its own request handler. */
   readonly httpHandler: HttpHandler;
+  /** This node's Prometheus metrics (lib/metrics/metrics.ts). */
+  readonly metrics: Metrics;
   listen(): Promise<AddressInfo>;
   /** The bound address, once listening. */
   address(): AddressInfo;
@@ -98,6 +101,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // naming the package, its version and what is missing), before anything is opened.
   checkTransportInternals();
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = new Metrics();
   const tls = await loadTls(config.tls, logger);
   const owned = options.httpServer === undefined;
   const httpServer = options.httpServer ?? (tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer());
@@ -409,6 +413,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     cluster,
     readiness,
     httpHandler,
+    metrics,
     address,
     listen() {
       return new Promise((resolve, reject) => {
