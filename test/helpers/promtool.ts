@@ -1,20 +1,23 @@
 /**
- * Prometheus' own checker, `promtool` (Debian package `prometheus`), for the files of
- * deploy/prometheus. Where it is missing the checks skip with a clear message, unless
- * REQUIRE_PROMTOOL=1 (CI), where that is a failure.
+ * Prometheus' own tools, from the Debian package `prometheus`: `promtool` for the files of
+ * deploy/prometheus and the `prometheus` server itself (test/helpers/prometheus-server.ts). Where
+ * they are missing the tests skip with a clear message, unless REQUIRE_PROMTOOL=1 (CI), where that
+ * is a failure.
  */
 import { spawnSync } from 'node:child_process';
 
-export function promtoolAvailable(): boolean {
-  return spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+export type PrometheusTool = 'promtool' | 'prometheus';
+
+export function toolAvailable(tool: PrometheusTool): boolean {
+  return spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Call first in a test (with mocha's `this`): skips it without promtool, fails instead when REQUIRE_PROMTOOL=1. */
-export function requirePromtoolOrSkip(ctx: Mocha.Context): void {
-  if (promtoolAvailable()) return;
-  if (process.env.REQUIRE_PROMTOOL === '1') throw new Error('promtool required (REQUIRE_PROMTOOL=1) but not on PATH');
+/** Call first in a test or suite (with mocha's `this`): skips it without `tool`, fails instead when REQUIRE_PROMTOOL=1. */
+export function requirePromtoolOrSkip(ctx: Mocha.Context, tool: PrometheusTool = 'promtool'): void {
+  if (toolAvailable(tool)) return;
+  if (process.env.REQUIRE_PROMTOOL === '1') throw new Error(`${tool} required (REQUIRE_PROMTOOL=1) but not on PATH`);
   // eslint-disable-next-line no-console
-  console.log('      (skipped: no `promtool` on PATH; install it, e.g. apt-get install --no-install-recommends prometheus, to run it)');
+  console.log(`      (skipped: no \`${tool}\` on PATH; install it, e.g. apt-get install --no-install-recommends prometheus, to run it)`);
   ctx.skip();
 }
 
