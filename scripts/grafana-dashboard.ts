@@ -178,11 +178,12 @@ const ROWS: RowSpec[] = [
     title: 'History and message store',
     panels: [
       {
-        kind: 'timeseries', width: 6, title: 'History bytes', description: 'Bytes of recent room history held in memory by each replica.',
-        unit: 'bytes', queries: [{ expr: of('notify_history_bytes'), legend: '{{instance}}' }], min: 0,
+        kind: 'timeseries', width: 6, title: 'History bytes', description: 'Bytes of recent room history held in memory by a single node (in cluster mode the history is in Redis).',
+        unit: 'bytes', noValue: 'in Redis (cluster mode)', queries: [{ expr: of('notify_history_bytes'), legend: '{{instance}}' }], min: 0,
       },
       {
-        kind: 'timeseries', width: 6, title: 'History messages', description: 'Messages of recent room history held in memory by each replica.',
+        kind: 'timeseries', width: 6, title: 'History messages', description: 'Messages of recent room history held in memory by a single node (in cluster mode the history is in Redis).',
+        noValue: 'in Redis (cluster mode)',
         queries: [{ expr: of('notify_history_messages'), legend: '{{instance}}' }], min: 0,
       },
       {
