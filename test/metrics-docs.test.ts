@@ -7,15 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { openMessageStore } from '../lib/storage/index.js';
+import { CLUSTER_ONLY } from './helpers/metrics.js';
 import { tempDir } from './helpers/process.js';
 import { startService } from './helpers/service.js';
 
 const DOC = readFileSync(new URL('../../docs/METRICS.md', import.meta.url), 'utf8');
-/** Metrics that only a cluster node registers. */
-export const CLUSTER_ONLY = ['notify_cluster_nodes', 'notify_redis_up'];
-
 /** The names in the first column of the metrics table. */
-export function documentedMetrics(): string[] {
+function documentedMetrics(): string[] {
   return [...DOC.matchAll(/^\| `(notify_[a-z_]+)` \|/gm)].map((m) => m[1]!).sort();
 }
 
