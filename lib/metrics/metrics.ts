@@ -44,6 +44,8 @@ export interface ClusterState {
 export class Metrics {
   readonly registry = new Registry();
   private readonly recorders = new Map<string, NamespaceRecorder>();
+  /** Connections accepted per namespace and protocol: plain numbers, exported at scrape (a connect burst pays no label hashing). */
+  private readonly accepted = new Map<string, Partial<Record<'socketio' | 'sock' | 'sse', number>>>();
   private live: LiveState | undefined;
   private storeWrites: Counter<'result'> | undefined;
   private storeDuration: Histogram | undefined;
@@ -76,7 +78,16 @@ export class Metrics {
         for (const c of metrics.live?.connections() ?? []) this.inc({ namespace: c.namespace, protocol: c.protocol, transport: c.transport }, c.count);
       },
     });
-    this.connectionsTotal = new Counter({ name: 'notify_connections_total', help: 'Client connections accepted', labelNames: ['namespace', 'protocol'] as const, registers });
+    this.connectionsTotal = new Counter({
+      name: 'notify_connections_total',
+      help: 'Client connections accepted',
+      labelNames: ['namespace', 'protocol'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [ns, byProtocol] of metrics.accepted) for (const [protocol, n] of Object.entries(byProtocol)) this.inc({ namespace: ns, protocol }, n);
+      },
+    });
     this.clientProtocolConnections = new Gauge({
       name: 'notify_client_protocol_connections',
       help: 'Open Engine.IO connections by protocol revision',
@@ -186,7 +197,10 @@ export class Metrics {
   }
 
   connected(namespace: string, protocol: 'socketio' | 'sock' | 'sse'): void {
-    if (this.enabled) this.connectionsTotal.inc({ namespace, protocol });
+    if (!this.enabled) return;
+    let byProtocol = this.accepted.get(namespace);
+    if (!byProtocol) this.accepted.set(namespace, (byProtocol = {}));
+    byProtocol[protocol] = (byProtocol[protocol] ?? 0) + 1;
   }
 
   error(code: string): void {
