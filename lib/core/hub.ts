@@ -27,6 +27,7 @@ import { OwnCopies, type OwnCopy } from './own-copies.js';
 import { PresenceNotices } from './presence-notices.js';
 import type { ClientCounts, Envelope, MaybePromise, MemberGroup, Position, Publisher, PublishSource, Subscriber } from './types.js';
 import type { NamespaceRecorder } from '../metrics/recorder.js';
+import { positionKey, StreamedPublications } from '../metrics/streamed-publications.js';
 import type { Limits } from './validate.js';
 
 /**
@@ -89,6 +90,8 @@ export class Hub {
   private readonly recorders = new Map<string, NamespaceRecorder>();
   /** The source of a connection's publications in each namespace, when not `socket` (/chat's). */
   private readonly sources = new Map<string, PublishSource>();
+  /** Cluster mode, metrics on: publications timed until this node writes them, read back from the stream. */
+  private readonly streamed: StreamedPublications | undefined;
   /** Errors, refusals and slow consumers, counted for the metrics (nothing when they are off). */
   readonly counts: ClientCounts;
   /** JOINED / LEFT to the members that asked for them (/layout, /bus: lib/core/presence-notices.ts). */
@@ -103,6 +106,7 @@ export class Hub {
     private readonly metrics?: HubMetrics,
   ) {
     this.counts = metrics ?? NO_COUNTS;
+    this.streamed = metrics ? new StreamedPublications() : undefined;
     broker.onDeliver((envelope, except, streamOffset) => this.deliver(envelope, except, streamOffset));
     this.notices = new PresenceNotices(presence, presence instanceof MemoryPresence, broker, logger);
   }
@@ -334,15 +338,15 @@ export class Hub {
     // A publisher closed meanwhile (its join or rights were awaited) gets no copy: none is kept for it.
     if (own === undefined || from.id === undefined || !(from as Subscriber).connected) {
       const meta = this.broker.publish(ns, room, event, args, from.id);
-      if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m, started));
+      if (meta instanceof Promise) return this.awaitingStream(meta, ns, room, started).then((m) => this.published(from, ns, room, event, args, m, undefined));
       return this.published(from, ns, room, event, args, meta, started);
     }
     // Expected before the broker has it: this node may deliver it before the broker answers.
     const id = from.id;
     const copy = this.ownCopies.expect(ns, id, room, own);
-    const done = (meta: MessageMeta): Published => {
+    const done = (meta: MessageMeta, timedAt: number | undefined): Published => {
       this.ownCopies.published(copy, { ns, room, event, args, meta });
-      return this.published(from, ns, room, event, args, meta, started);
+      return this.published(from, ns, room, event, args, meta, timedAt);
     };
     let meta: MaybePromise<MessageMeta>;
     try {
@@ -351,17 +355,38 @@ export class Hub {
       this.ownCopies.cancel(ns, id, copy);
       throw err;
     }
-    if (!(meta instanceof Promise)) return done(meta);
-    return meta.then(done, (err: unknown) => {
+    if (!(meta instanceof Promise)) return done(meta, started);
+    return this.awaitingStream(meta, ns, room, started).then((m) => done(m, undefined), (err: unknown) => {
       this.ownCopies.cancel(ns, id, copy);
       throw err;
     });
   }
 
-  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta, started: number): Published {
-    // A single node delivered it in broker.publish; in cluster mode Redis has it in the cluster stream.
-    this.recorder(ns)?.publication(this.sourceOf(from), performance.now() - started);
+  /**
+   * `started`: when it was accepted, for a publication this node delivered in broker.publish (a
+   * single node); undefined when it is timed until it is read back from the cluster stream.
+   */
+  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta, started: number | undefined): Published {
+    this.recorder(ns)?.publication(this.sourceOf(from), started === undefined ? undefined : performance.now() - started);
     return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, ns, room) };
+  }
+
+  /** Cluster mode: the broker answers once Redis has the message; this node's write of it ends its duration. */
+  private awaitingStream(meta: Promise<MessageMeta>, ns: string, room: string, started: number): Promise<MessageMeta> {
+    const streamed = this.streamed;
+    const recorder = this.recorder(ns);
+    if (!streamed || !recorder) return meta;
+    streamed.sent();
+    return meta.then(
+      (m) => {
+        streamed.answered(positionKey(ns, room, m), started, recorder);
+        return m;
+      },
+      (err: unknown) => {
+        streamed.answered(undefined, started, recorder);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -384,6 +409,7 @@ export class Hub {
       }
     }
     this.sendToHeld(envelope, except, recorder);
+    if (recorder && this.streamed!.busy) this.streamed!.delivered(positionKey(envelope.ns, envelope.room, envelope.meta!));
     try {
       this.ownCopies.delivered(envelope, except);
     } catch (err) {

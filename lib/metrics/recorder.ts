@@ -25,9 +25,17 @@ export class NamespaceRecorder {
   sum = 0;
   count = 0;
 
-  /** One publication accepted and written to this node's members `ms` after it was accepted. */
-  publication(source: PublishSource, ms: number): void {
+  /**
+   * One publication accepted and, with `ms`, written to this node's members `ms` after it was
+   * accepted (cluster mode times it apart: `took`, lib/metrics/streamed-publications.ts).
+   */
+  publication(source: PublishSource, ms?: number): void {
     this.published[source]++;
+    if (ms !== undefined) this.took(ms);
+  }
+
+  /** A publication's duration, from accepted to its last local member written. */
+  took(ms: number): void {
     this.count++;
     this.sum += ms / 1000;
     const bounds = BOUNDS_MS;
