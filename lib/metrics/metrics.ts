@@ -6,9 +6,10 @@
  *
  * What it costs, by kind:
  * - gauges are read from the live state when scraped (`collect`): nothing per message;
- * - the message path's counters are plain numbers per namespace (NamespaceRecorder), turned into
- *   prom-client values when scraped; its histogram is one `observe` per publication;
- * - the rest (connections accepted, errors, refusals, store writes) count rare events directly.
+ * - the message path's counters and its duration buckets are plain numbers per namespace
+ *   (NamespaceRecorder, lib/metrics/recorder.ts), turned into prom-client values when scraped;
+ *   connections accepted likewise;
+ * - the rest (errors, refusals, store writes, recoveries) count rare events directly.
  *
  * Off (`--metrics false`): nothing is recorded (`enabled` false: the hub gets no recorder) and the
  * service serves no /metrics; the registry exists, empty of values.
