@@ -45,6 +45,7 @@ import { MonitoredStore } from './storage/health.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './http/tls.js';
 import { Metrics } from './metrics/metrics.js';
+import { createAdmin, type Admin } from './admin/admin.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -79,6 +80,8 @@ export interface Service {
   readonly httpHandler: HttpHandler;
   /** This node's Prometheus metrics (lib/metrics/metrics.ts). */
   readonly metrics: Metrics;
+  /** The admin page (GET /admin, lib/admin/) and the figures of every node it shows. */
+  readonly admin: Admin;
   listen(): Promise<AddressInfo>;
   /** The bound address, once listening. */
   address(): AddressInfo;
@@ -346,9 +349,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
     cluster !== undefined,
     logger,
   );
+  // The admin page: every node's figures gathered each second, the server API's reads and disconnect.
+  const admin = createAdmin({ config, metrics, nodeId, readiness, cluster, logger, api: { core, protocols, disconnect, nodeId } });
   const httpHandler = createHttpHandler({
     sse,
     api: { disconnect, nodeId },
+    more: admin.routes,
     core,
     logger,
     readiness,
@@ -388,6 +394,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     await core.close();
     stopSendLimit();
     await access.close();
+    // Before Redis closes: this node's entry of the admin figures is removed.
+    await admin.close();
     await cluster?.close();
     logger.info('closed');
   };
@@ -396,6 +404,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     try {
       await cluster.start();
     } catch (err) {
+      await admin.close();
       await cluster.close().catch(() => undefined);
       throw err;
     }
@@ -414,6 +423,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     readiness,
     httpHandler,
     metrics,
+    admin,
     address,
     listen() {
       return new Promise((resolve, reject) => {

@@ -18,6 +18,7 @@
  *   /rooms..., /users/:user/disconnect
  *                              the server API (api-routes.ts)
  *   GET  /openapi.json         the OpenAPI document of all of these
+ *   /admin...                  the admin page and its JSON API (lib/admin/routes.ts, given as `more`)
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -48,6 +49,8 @@ export interface HttpDeps {
   access?: Pick<Access, 'checkPublisher' | 'ticketRoute' | 'httpCaller'>;
   /** The server API (api-routes.ts); absent: not served. */
   api?: Pick<ApiDeps, 'disconnect' | 'nodeId'>;
+  /** Routes of other parts: the admin page's (lib/admin/routes.ts). */
+  more?: readonly Route[];
 }
 
 export interface HttpHandler {
@@ -134,6 +137,7 @@ function routeTable(deps: HttpDeps): Route[] {
   if (sse) routes.push({ path: '/events/{namespace}/{room}', methods: ['GET'], handle: ({ req, res, params, query }) => sse.handle(req, res, params[0]!, params[1]!, query) });
   if (access) routes.push({ path: '/ticket', methods: ['POST', 'OPTIONS'], handle: ({ req, res }) => access.ticketRoute(req, res) });
   if (api) routes.push(...apiRoutes({ ...api, ...httpCallerOf(deps), core: deps.core, protocols: deps.namespaces }));
+  routes.push(...(deps.more ?? []));
   return routes;
 }
 
