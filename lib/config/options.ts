@@ -143,6 +143,12 @@ export const OPTIONS = {
     help: '`node:sqlite` (Node 24.15+), `better-sqlite3`, or `auto`: the first where it runs without a warning, else the second', more: ' ([What it needs](#two-commands))',
   },
   database: { env: 'DATABASE_URL', group: 'service', kind: postgresUrl, defaultText: '— (SQLite)', help: 'PostgreSQL for stored messages instead: `postgres://user:password@host:5432/db` (never logged with its password)' },
+  metrics: { env: 'METRICS', group: 'service', kind: boolean, default: 'true', help: 'record Prometheus metrics and serve `GET /metrics`; `false`: neither', more: ' ([Metrics](docs/METRICS.md))' },
+  'metrics-port': {
+    env: 'METRICS_PORT', group: 'service', kind: integer(0, 65535), defaultText: '— (the main port only)',
+    help: 'also serve `GET /metrics` (and nothing else) on this port, on the same `--host`, so it need not be public',
+  },
+  'metrics-public': { env: 'METRICS_PUBLIC', group: 'service', kind: boolean, default: 'false', help: 'auth on: serve `GET /metrics` without an API key' },
   retention: { env: 'RETENTION', group: 'service', kind: historyDuration, default: '7d', help: 'how long stored messages are kept (`12h`, `30d`); `0`: forever' },
 
   auth: { env: 'AUTH', group: 'auth', kind: oneOf(['none', 'jwt', 'oauth'], { trim: true, ignoreCase: true }), default: 'none', help: '`none`, `jwt` (signed tokens) or `oauth` (opaque tokens, RFC 7662 introspection)' },

@@ -68,6 +68,17 @@ export interface Config {
   storage: StorageConfig;
   /** How long stored messages are kept, ms; 0 keeps them forever. */
   retentionMs: number;
+  /** Prometheus metrics (docs/METRICS.md); absent: recorded, served on the main port only, with an API key when auth is on. */
+  metrics?: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  /** Record them and serve GET /metrics. */
+  enabled: boolean;
+  /** Serve GET /metrics on this port too (only it), on the same host. */
+  port?: number;
+  /** Auth on: GET /metrics without an API key. */
+  public: boolean;
 }
 
 /** Cluster mode: the Redis that joins the nodes, and how presence outlives a dead node. */

@@ -25,7 +25,8 @@ import { stringifyWithRaw } from '../json/raw-json.js';
 import type { MessageStore } from '../storage/types.js';
 import { OwnCopies, type OwnCopy } from './own-copies.js';
 import { PresenceNotices } from './presence-notices.js';
-import type { Envelope, MaybePromise, MemberGroup, Position, Publisher, Subscriber } from './types.js';
+import type { ClientCounts, Envelope, MaybePromise, MemberGroup, Position, Publisher, PublishSource, Subscriber } from './types.js';
+import type { NamespaceRecorder } from '../metrics/recorder.js';
 import type { Limits } from './validate.js';
 
 /**
@@ -69,6 +70,13 @@ export interface Published {
 /** The members the hub holds itself (no group): namespace → room → id → member. */
 type HeldMembers = Map<string, Map<string, Map<string, Subscriber>>>;
 
+/** What the hub records into (lib/metrics/metrics.ts); absent when metrics are off. */
+export interface HubMetrics extends ClientCounts {
+  namespace(ns: string): NamespaceRecorder;
+}
+
+const NO_COUNTS: ClientCounts = { error: () => undefined, limited: () => undefined, slowConsumer: () => undefined };
+
 export class Hub {
   /** Set when authentication is on (lib/auth/authorization.ts); absent, everything is allowed. */
   access?: AccessControl;
@@ -77,6 +85,12 @@ export class Hub {
   private readonly groups = new Map<string, MemberGroup[]>();
   private readonly held: HeldMembers = new Map();
   private readonly ownCopies = new OwnCopies();
+  /** Each namespace's metrics recorder, bound once (none when metrics are off). */
+  private readonly recorders = new Map<string, NamespaceRecorder>();
+  /** The source of a connection's publications in each namespace, when not `socket` (/chat's). */
+  private readonly sources = new Map<string, PublishSource>();
+  /** Errors, refusals and slow consumers, counted for the metrics (nothing when they are off). */
+  readonly counts: ClientCounts;
   /** JOINED / LEFT to the members that asked for them (/layout, /bus: lib/core/presence-notices.ts). */
   readonly notices: PresenceNotices;
 
@@ -86,7 +100,9 @@ export class Hub {
     private readonly logger: Logger,
     private readonly broker: Broker,
     private readonly store?: MessageStore,
+    private readonly metrics?: HubMetrics,
   ) {
+    this.counts = metrics ?? NO_COUNTS;
     broker.onDeliver((envelope, except, streamOffset) => this.deliver(envelope, except, streamOffset));
     this.notices = new PresenceNotices(presence, presence instanceof MemoryPresence, broker, logger);
   }
@@ -96,6 +112,23 @@ export class Hub {
     const list = this.groups.get(ns);
     if (list) list.push(group);
     else this.groups.set(ns, [group]);
+  }
+
+  /** The connections of namespace `ns` publish as `source` (metrics: `chat`); the default is `socket`. */
+  publishSource(ns: string, source: PublishSource): void {
+    this.sources.set(ns, source);
+  }
+
+  private recorder(ns: string): NamespaceRecorder | undefined {
+    const metrics = this.metrics;
+    if (!metrics) return undefined;
+    let recorder = this.recorders.get(ns);
+    if (!recorder) this.recorders.set(ns, (recorder = metrics.namespace(ns)));
+    return recorder;
+  }
+
+  private sourceOf(from: Publisher): PublishSource {
+    return from.source ?? (from.trusted && from.id === undefined ? 'http' : (this.sources.get(from.ns) ?? 'socket'));
   }
 
   /** Throws FORBIDDEN unless `who` may `action` the room (always allowed with auth off or when trusted). */
@@ -296,18 +329,20 @@ export class Hub {
 
   private send(from: Publisher, room: string, event: string, args: unknown[], own: OwnCopy | undefined): MaybePromise<Published> {
     const ns = from.ns;
+    // Accepted: from here to its last local member written (docs/METRICS.md).
+    const started = this.metrics ? performance.now() : 0;
     // A publisher closed meanwhile (its join or rights were awaited) gets no copy: none is kept for it.
     if (own === undefined || from.id === undefined || !(from as Subscriber).connected) {
       const meta = this.broker.publish(ns, room, event, args, from.id);
-      if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m));
-      return this.published(from, ns, room, event, args, meta);
+      if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m, started));
+      return this.published(from, ns, room, event, args, meta, started);
     }
     // Expected before the broker has it: this node may deliver it before the broker answers.
     const id = from.id;
     const copy = this.ownCopies.expect(ns, id, room, own);
     const done = (meta: MessageMeta): Published => {
       this.ownCopies.published(copy, { ns, room, event, args, meta });
-      return this.published(from, ns, room, event, args, meta);
+      return this.published(from, ns, room, event, args, meta, started);
     };
     let meta: MaybePromise<MessageMeta>;
     try {
@@ -323,7 +358,9 @@ export class Hub {
     });
   }
 
-  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta): Published {
+  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta, started: number): Published {
+    // A single node delivered it in broker.publish; in cluster mode Redis has it in the cluster stream.
+    this.recorder(ns)?.publication(this.sourceOf(from), performance.now() - started);
     return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, ns, room) };
   }
 
@@ -334,16 +371,19 @@ export class Hub {
   private deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void {
     if (this.notices.deliver(envelope, except, (e, err) => this.failedDelivery(e, err))) return;
     const groups = this.groups.get(envelope.ns);
+    // Messages only (notices about members are not counted): one addition per group and protocol.
+    const recorder = envelope.meta === undefined ? undefined : this.recorder(envelope.ns);
     if (groups) {
       for (const group of groups) {
         try {
+          if (recorder) recorder.delivered.socketio += group.recipients(envelope.room, except);
           group.deliver(envelope, except, streamOffset);
         } catch (err) {
           this.failedDelivery(envelope, err);
         }
       }
     }
-    this.sendToHeld(envelope, except);
+    this.sendToHeld(envelope, except, recorder);
     try {
       this.ownCopies.delivered(envelope, except);
     } catch (err) {
@@ -352,17 +392,42 @@ export class Hub {
   }
 
   /** To the members held here (not in a group); one member's failure is not the others'. */
-  private sendToHeld(envelope: Envelope, except: string | undefined): void {
+  private sendToHeld(envelope: Envelope, except: string | undefined, recorder: NamespaceRecorder | undefined): void {
     const members = this.held.get(envelope.ns)?.get(envelope.room);
     if (!members) return;
+    let sse = 0;
+    let sock = 0;
     for (const member of members.values()) {
       if (member.id === except) continue;
       try {
         member.send(envelope);
+        if (member.protocol === 'sse') sse++;
+        else sock++;
       } catch (err) {
         this.failedDelivery(envelope, err);
       }
     }
+    if (recorder) {
+      recorder.delivered.sse += sse;
+      recorder.delivered.sock += sock;
+    }
+  }
+
+  /** Rooms with members on this node in namespace `ns`, and the sum of their memberships (read when metrics are scraped). */
+  roomCounts(ns: string): { rooms: number; members: number } {
+    const rooms = new Set<string>();
+    let members = 0;
+    for (const group of this.groups.get(ns) ?? []) {
+      for (const [room, size] of group.roomSizes()) {
+        rooms.add(room);
+        members += size;
+      }
+    }
+    for (const [room, held] of this.held.get(ns) ?? []) {
+      rooms.add(room);
+      members += held.size;
+    }
+    return { rooms: rooms.size, members };
   }
 
   private failedDelivery(envelope: Envelope, err: unknown): void {

@@ -99,6 +99,17 @@ export class SocketIoGroup implements MemberGroup {
     return this.nsp.adapter.rooms.get(roomKey(room))?.size ?? 0;
   }
 
+  recipients(room: string, except: string | undefined): number {
+    const members = this.nsp.adapter.rooms.get(roomKey(room));
+    if (!members) return 0;
+    return except !== undefined && members.has(except) ? members.size - 1 : members.size;
+  }
+
+  *roomSizes(): Iterable<[string, number]> {
+    // The adapter's rooms are ours (prefixed) and socket.io's own room of each socket id.
+    for (const [key, members] of this.nsp.adapter.rooms) if (key.startsWith(ROOM_PREFIX)) yield [key.slice(ROOM_PREFIX.length), members.size];
+  }
+
   deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void {
     // What `nsp.to(room).except(id).emit(...)` hands the adapter, delivered on this node only.
     const packet = { type: EVENT_PACKET, data: [envelope.event, ...envelope.args] };

@@ -97,7 +97,7 @@ export async function disconnectUser(deps: Pick<ApiDeps, 'disconnect'>, req: Inc
 export async function publisherFor(req: IncomingMessage, query: URLSearchParams, deps: Pick<ApiDeps, 'caller'>, ns: string): Promise<Publisher> {
   const caller = deps.caller ? await deps.caller(req, query) : { kind: 'key' as const };
   if (caller.kind === 'key') return serverPublisher(ns);
-  return { ns, id: undefined, auth: caller.principal, trusted: false };
+  return { ns, id: undefined, auth: caller.principal, trusted: false, source: 'http' };
 }
 
 /** An API key, else 401 (no or bad credentials) or 403 (a user's token: not enough). */

@@ -55,6 +55,14 @@ export const openApiDocument = {
       get: { summary: 'readiness: Redis (cluster) and the message store can serve', responses: { '200': { description: 'OK (text/plain)' }, '503': error } },
       head: { summary: 'readiness, no body', responses: { '200': { description: 'OK' }, '503': error } },
     },
+    '/metrics': {
+      get: {
+        summary: "this node's Prometheus metrics (text format; docs/METRICS.md); with auth on an API key, unless --metrics-public",
+        security: keyOnly,
+        responses: { '200': { description: 'the metrics (text/plain; version=0.0.4)' }, '401': error },
+      },
+      head: { summary: 'the metrics, no body', security: keyOnly, responses: { '200': { description: 'OK' }, '401': error } },
+    },
     '/openapi.json': { get: { summary: 'this document', responses: { '200': json({ type: 'object' }, 'the OpenAPI document') } } },
     '/bus-message/{room}': {
       post: {

@@ -38,6 +38,8 @@ export interface SseOptions {
   pingMs: number;
   maxSendBuffer: number;
   isClosing: () => boolean;
+  /** A stream started in namespace `ns` (the metrics). */
+  opened?: (ns: string) => void;
 }
 
 /** `<epoch>:<offset>` (epochs never contain a colon), or undefined when it is not one. */
@@ -74,6 +76,13 @@ export class SseStreams {
     return this.open.size;
   }
 
+  /** Streams open now per namespace (read when metrics are scraped). */
+  countsByNamespace(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { member } of this.open) counts.set(member.ns, (counts.get(member.ns) ?? 0) + 1);
+    return counts;
+  }
+
   /** Serves GET /events/:namespace/:room (`ns` without its slash, `room` still percent-encoded). */
   async handle(req: IncomingMessage, res: ServerResponse, ns: string, encodedRoom: string, query: URLSearchParams): Promise<void> {
     const { core, logger } = this.options;
@@ -89,7 +98,10 @@ export class SseStreams {
       res,
       format: protocol.sseEvent,
       maxSendBuffer: this.options.maxSendBuffer,
-      onSlow: (unsent) => logger.warn('slow SSE reader disconnected', { nsp: protocol.name, member: member.id, unsentBytes: unsent }),
+      onSlow: (unsent) => {
+        core.counts.slowConsumer();
+        logger.warn('slow SSE reader disconnected', { nsp: protocol.name, member: member.id, unsentBytes: unsent });
+      },
     });
     // Every right before the stream starts: a refusal is still a plain JSON answer.
     for (const room of rooms) await core.authorize(member, 'subscribe', room);
@@ -107,6 +119,7 @@ export class SseStreams {
       ...(origin === undefined ? {} : { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }),
     });
     res.write(`retry: ${RETRY_MS}\n\n`);
+    this.options.opened?.(member.ns);
     const entry: Stream = { member, res, timer: undefined };
     this.open.add(entry);
     this.expireWithToken(entry, principal);
@@ -128,6 +141,7 @@ export class SseStreams {
     } catch (err) {
       const error = err instanceof ServiceError ? { code: err.code, message: err.message } : { code: 'INTERNAL_ERROR', message: 'internal error' };
       if (error.code === 'INTERNAL_ERROR') logger.error('SSE stream failed', { nsp: member.ns, err });
+      core.counts.error(error.code);
       member.write(sseText('error', error));
       res.end();
     }
@@ -155,6 +169,7 @@ export class SseStreams {
         entry.timer.unref();
         return;
       }
+      this.options.core.counts.error('TOKEN_EXPIRED');
       entry.member.write(sseText('error', { code: 'TOKEN_EXPIRED', message: 'the token has expired: reconnect with a new one' }));
       entry.res.end();
     };
