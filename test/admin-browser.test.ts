@@ -76,6 +76,9 @@ describe('admin page in Chromium (playwright-core)', function () {
 
   it('the rate chart moves after publications', async () => {
     expect(await page.getAttribute('#chart', 'data-max-published')).to.equal('0');
+    // A member, so there are deliveries too.
+    const member = await connect('v4', svc.url, '/layout', withToken('v4', await hsToken({ sub: 'cy', rooms })));
+    await request(member, 'JOIN', { room: 'browser-room', name: 'cy' });
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${svc.url}/publish/layout/browser-room`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ n: i, note: 'shown-to-the-admin' }) });
       expect(res.status).to.equal(200);

@@ -30,6 +30,27 @@ describe('admin page on three nodes', () => {
     }
   });
 
+  it("connections are summed over the nodes, and a publication on one node moves the others' rate chart", async () => {
+    const [a, b, c] = nodes();
+    const token = await hsToken({ sub: 'eve', rooms });
+    for (const node of [a!, b!, b!]) await request(await connect('v4', node.url, '/layout', withToken('v4', token)), 'JOIN', { room: 'admin-rates', name: 'Eve' });
+    await waitUntil('three connections on the overview of the third node', async () => (await overview(c!.url)).totals.connections === 3);
+    const o = await overview(c!.url);
+    expect(o.totals.byKind).to.deep.equal([{ namespace: '/layout', protocol: 'socketio', transport: 'websocket', count: 3 }]);
+    expect(o.totals.eio).to.deep.equal({ '4': 3 });
+    expect(o.nodes.find((n: any) => n.node === b!.service.cluster!.nodeId).connections).to.equal(2);
+
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${b!.url}/publish/layout/admin-rates`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).to.equal(200);
+    }
+    // Ten publications, each delivered to three members (on two nodes): seen from the third node.
+    await waitUntil('the rates on the third node', async () => {
+      const { rates, totals } = await overview(c!.url);
+      return Math.max(...rates.published) > 0 && Math.max(...rates.deliveries) > 0 && totals.deliveries >= 30;
+    });
+  });
+
   it('rooms and members are the whole cluster\'s; a room of another node shows its members with their node', async () => {
     const [a, b] = nodes();
     const token = await hsToken({ sub: 'dee', rooms });
