@@ -7,6 +7,9 @@
 import { expect } from 'chai';
 import { ADMIN_CSP } from '../lib/admin/headers.js';
 import { defaultAuthConfig } from '../lib/auth/config.js';
+import { buildConfig, defaultConfig } from '../lib/config/index.js';
+import { createService } from '../lib/service.js';
+import { captureLogger } from './helpers/logs.js';
 import { ADMIN_PASSWORD, API_KEY, adminGet, asAdmin, basic, tagsOf } from './helpers/admin.js';
 import { hsToken, refusal, secretAuth, withToken } from './helpers/auth.js';
 import { connect, next, request } from './helpers/clients.js';
@@ -57,6 +60,24 @@ describe('admin page: never open with auth on, open with --auth none and nothing
     } finally {
       await svc.close();
     }
+  });
+
+  it('open on an address other than loopback: a warning at start; on loopback or with a password: none', async () => {
+    const warned = async (host: string, auth = defaultAuthConfig()): Promise<boolean> => {
+      const { logger, entries } = captureLogger('info');
+      const svc = await createService(defaultConfig({ port: 0, host, auth, storage: { kind: 'off' } }), { logger, store: null });
+      await svc.close();
+      return entries.some((e) => e.level === 'warn' && String(e.message).includes('admin page /admin is open'));
+    };
+    expect(await warned('0.0.0.0')).to.equal(true);
+    expect(await warned('127.0.0.1')).to.equal(false);
+    expect(await warned('0.0.0.0', { ...defaultAuthConfig(), adminPassword: ADMIN_PASSWORD })).to.equal(false);
+  });
+
+  it('--admin-password (ADMIN_PASSWORD): 12 characters at least', () => {
+    expect(buildConfig((name) => (name === 'admin-password' ? ADMIN_PASSWORD : undefined)).auth.adminPassword).to.equal(ADMIN_PASSWORD);
+    expect(() => buildConfig((name) => (name === 'admin-password' ? 'short' : undefined))).to.throw(/at least 12 characters/);
+    expect(buildConfig(() => undefined).auth).to.not.have.property('adminPassword');
   });
 
   it('--auth none, no admin password, no API key: open', async () => {

@@ -76,7 +76,8 @@ export class Rooms {
       'no member',
       5,
     );
-    $('messages').replaceChildren(...detail.messages.map((m) => el('li', {}, el('pre', {}, short(m)))));
+    // Newest first.
+    $('messages').replaceChildren(...detail.messages.toReversed().map((m) => el('li', {}, el('pre', {}, short(m)))));
     if (detail.messages.length === 0) $('messages').append(el('li', { class: 'muted' }, 'no recent message'));
   }
 }
