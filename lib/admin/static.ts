@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ServiceError } from '../core/errors.js';
 
 /** From dist/lib/admin/ (or lib/admin/ when run from source) to the repository's lib/admin/static/. */
-export const STATIC_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../lib/admin/static/' : './static/', import.meta.url));
+export const STATIC_DIR = fileURLToPath(new URL(import.meta.url.endsWith('/dist/lib/admin/static.js') ? '../../../lib/admin/static/' : './static/', import.meta.url));
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
