@@ -31,7 +31,8 @@ import { maxFrameBytes, maxQueuedBytes } from './abuse/memory-budget.js';
 import { byteBurst } from './abuse/packet-rates.js';
 import { MemoryPresence } from './presence/memory.js';
 import type { PresenceStore } from './presence/types.js';
-import type { AppServer } from './core/app-socket.js';
+import type { AppServer, AppSocket } from './core/app-socket.js';
+import { logClosed, socketIoReason } from './log/connection-close.js';
 import { Hub } from './core/hub.js';
 import { SocketIoGroup } from './core/socketio-members.js';
 import type { WsModule } from './core/ws-modules.js';
@@ -290,6 +291,19 @@ export async function createService(config: Config, options: ServiceOptions = {}
   access.install(io, core);
   // Slow consumers: a connection whose unsent bytes pass --max-send-buffer is closed.
   const stopSendLimit = limitSendBuffers(io, config.abuse.maxSendBuffer, logger, recording && (() => recording.slowConsumer()));
+  // One info line per closed socket.io connection (lib/log/connection-close.ts): a listener shared
+  // by every socket (the socket is `this`), no closure per connection.
+  function socketClosed(this: AppSocket, reason: string): void {
+    logClosed(logger, {
+      protocol: 'socketio',
+      namespace: this.nsp.name,
+      transport: (this.conn as unknown as { transport?: { name: string } }).transport?.name ?? 'unknown',
+      reason: socketIoReason(reason),
+      openedAt: this.handshake.issued,
+      user: this.data.auth?.user,
+    });
+  }
+  for (const module of modules) io.of(module.name).on('connection', (socket) => socket.on('disconnect', socketClosed));
   // Connections accepted, and connection-state recoveries tried (a v4 client sends its session's pid).
   if (recording) {
     if (recovery || cluster) recording.addRecoveries();
@@ -335,6 +349,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
         return module.open({ conn, principal, query, req, core, logger });
       },
       ...(recording ? { counts: recording } : {}),
+      userOf: ({ principal }) => principal?.user,
     }),
   );
 

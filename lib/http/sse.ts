@@ -23,6 +23,7 @@ import { roomName } from '../core/validate.js';
 import { roomFromPath } from './http-io.js';
 import type { Logger } from '../log/logger.js';
 import { SseMember, sseText } from './sse-member.js';
+import { logClosed } from '../log/connection-close.js';
 
 /** What a browser waits before it reconnects a dropped stream. */
 const RETRY_MS = 3000;
@@ -57,6 +58,8 @@ interface Stream {
   res: ServerResponse;
   /** Ends the stream when its token expires. */
   timer: NodeJS.Timeout | undefined;
+  /** Why it ended, when the service ended it (else the client closed it). */
+  reason: string | undefined;
 }
 
 export class SseStreams {
@@ -92,6 +95,8 @@ export class SseStreams {
     if (this.options.isClosing()) throw new ServiceError('SHUTTING_DOWN');
     const rooms = this.rooms(encodedRoom, query);
     const principal = await this.options.admit(req, query);
+    // Made first: a slow reader's cut, seen by the member, says why the stream ended.
+    const entry = { res, timer: undefined, reason: undefined } as Omit<Stream, 'member'> as Stream;
     const member = new SseMember({
       ns: protocol.name,
       auth: principal,
@@ -99,6 +104,7 @@ export class SseStreams {
       format: protocol.sseEvent,
       maxSendBuffer: this.options.maxSendBuffer,
       onSlow: (unsent) => {
+        entry.reason = 'slow_consumer';
         core.counts.slowConsumer();
         logger.warn('slow SSE reader disconnected', { nsp: protocol.name, member: member.id, unsentBytes: unsent });
       },
@@ -120,13 +126,15 @@ export class SseStreams {
     });
     res.write(`retry: ${RETRY_MS}\n\n`);
     this.options.opened?.(member.ns);
-    const entry: Stream = { member, res, timer: undefined };
+    entry.member = member;
     this.open.add(entry);
+    const openedAt = Date.now();
     this.expireWithToken(entry, principal);
     res.on('close', () => {
       member.closed = true;
       clearTimeout(entry.timer);
       this.open.delete(entry);
+      logClosed(logger, { protocol: 'sse', namespace: member.ns, rooms: rooms.length, reason: entry.reason ?? 'client_closed', openedAt, user: principal?.user });
       core.detach(member).catch((err: unknown) => logger.error('SSE stream cleanup failed', { nsp: member.ns, err }));
     });
 
@@ -142,6 +150,7 @@ export class SseStreams {
       const error = err instanceof ServiceError ? { code: err.code, message: err.message } : { code: 'INTERNAL_ERROR', message: 'internal error' };
       if (error.code === 'INTERNAL_ERROR') logger.error('SSE stream failed', { nsp: member.ns, err });
       core.counts.error(error.code);
+      entry.reason = 'error';
       member.write(sseText('error', error));
       res.end();
     }
@@ -170,6 +179,7 @@ export class SseStreams {
         return;
       }
       this.options.core.counts.error('TOKEN_EXPIRED');
+      entry.reason = 'token_expired';
       entry.member.write(sseText('error', { code: 'TOKEN_EXPIRED', message: 'the token has expired: reconnect with a new one' }));
       entry.res.end();
     };
@@ -179,8 +189,10 @@ export class SseStreams {
   /** POST /users/:user/disconnect: the user's streams get `event: disconnect` and end; answers how many. */
   disconnectUser(user: string): number {
     let count = 0;
-    for (const { member, res } of this.open) {
+    for (const entry of this.open) {
+      const { member, res } = entry;
       if (member.auth?.user !== user || !member.connected) continue;
+      entry.reason = 'disconnected_by_server';
       member.write(sseText('disconnect', { code: 'DISCONNECTED_BY_SERVER' }));
       res.end();
       count++;
@@ -191,7 +203,9 @@ export class SseStreams {
   /** Shutdown: every stream gets `event: shutdown` and a proper end of its response. */
   close(): void {
     clearInterval(this.pinger);
-    for (const { member, res } of this.open) {
+    for (const entry of this.open) {
+      const { member, res } = entry;
+      entry.reason = 'shutdown';
       member.write(sseText('shutdown', {}));
       res.end();
     }

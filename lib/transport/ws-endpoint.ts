@@ -24,6 +24,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { toErrorBody, ServiceError, type ErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ClientCounts } from '../core/types.js';
+import { logClosed, wsCloseReason } from '../log/connection-close.js';
 import { PacketRates, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
 
 /** Close codes of the endpoint (docs/PROTOCOL.md). */
@@ -81,6 +82,8 @@ export interface WsEndpointOptions<A> {
   violation?: (req: IncomingMessage) => void;
   /** Told of coded refusals, rate limits and slow consumers (the metrics); absent: nothing is counted. */
   counts?: ClientCounts;
+  /** The user of an admitted connection, for its close log line (never its token). */
+  userOf?: (admitted: A) => string | undefined;
   /** Before the handshake: what the connection is admitted as, or a ServiceError (its status answers the upgrade). */
   admit(req: IncomingMessage, query: URLSearchParams, pathSegment: string | undefined): Promise<A>;
   /** The connection is open. */
@@ -210,6 +213,7 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
 
   const opened = (ws: WebSocket, admitted: A, req: IncomingMessage): void => {
     const conn = new Connection(ws, options.maxSendBuffer, logger, options.counts);
+    const openedAt = Date.now();
     connections.add(conn);
     const rates = new PacketRates(options.rates);
     let session: WsSession | undefined;
@@ -221,9 +225,10 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
       if (logger.isDebugEnabled()) logger.debug('WebSocket error', { conn: conn.id, reason: err.message });
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') options.violation?.(req);
     });
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
       connections.delete(conn);
       session?.closed();
+      logClosed(logger, { protocol: 'sock', path, reason: wsCloseReason(code), code, openedAt, user: options.userOf?.(admitted) });
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!session || !conn.open) return;

@@ -1,5 +1,8 @@
 /** Reads a service's GET /metrics (Prometheus text format) into samples a test can look up. */
 
+/** Metrics that only a cluster node registers (docs/METRICS.md). */
+export const CLUSTER_ONLY = ['notify_cluster_nodes', 'notify_redis_up'];
+
 export interface Sample {
   name: string;
   labels: Record<string, string>;
