@@ -407,7 +407,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
   const httpHandler = createHttpHandler({
     sse,
     api: { disconnect, nodeId },
-    more: admin.routes,
+    more: admin.http,
     core,
     logger,
     readiness,

@@ -127,8 +127,11 @@ describe('admin page: files and headers', () => {
   });
 
   it('every answer has the CSP, nosniff and no referrer; the API is not cached; a file is revalidated by its ETag', async () => {
-    for (const path of ['/admin', '/admin/admin.css', '/admin/vendor/uPlot.min.css', '/admin/api/overview', '/admin/api/rooms', '/admin/no-such-file.js']) {
-      const res = await adminGet(svc.url + path);
+    const paths = ['/admin', '/admin/', '/admin/admin.css', '/admin/vendor/uPlot.min.css', '/admin/api/overview', '/admin/api/rooms?prefix=x', '/admin/no-such-file.js', '/admin/api/no/such/route', 'POST /admin', 'DELETE /admin/api/rooms'];
+    for (const route of paths) {
+      const [method, path] = route.includes(' ') ? route.split(' ') : ['GET', route];
+      const res = await fetch(svc.url + path!, { method: method!, headers: asAdmin });
+      await res.arrayBuffer();
       expect(res.headers.get('content-security-policy'), path).to.equal(ADMIN_CSP);
       expect(res.headers.get('x-content-type-options'), path).to.equal('nosniff');
       expect(res.headers.get('referrer-policy'), path).to.equal('no-referrer');

@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { AdminAuth } from './auth.js';
 import { ClusterStats } from './cluster-stats.js';
+import { setAdminHeaders } from './headers.js';
 import { adminRoutes, type AdminDeps } from './routes.js';
 
 export interface AdminOptions {
@@ -25,7 +26,8 @@ export interface AdminOptions {
 }
 
 export interface Admin {
-  readonly routes: readonly Route[];
+  /** Its routes, all under /admin, and the headers every answer there gets (headers.ts). */
+  readonly http: { under: '/admin'; routes: readonly Route[]; headers: typeof setAdminHeaders };
   readonly stats: ClusterStats;
   close(): Promise<void>;
 }
@@ -44,5 +46,5 @@ export function createAdmin(options: AdminOptions): Admin {
     ...(cluster && config.cluster ? { redis: { connection: cluster.connection, prefix: config.cluster.keyPrefix } } : {}),
   });
   stats.start();
-  return { routes: adminRoutes({ auth, stats, api: options.api }), stats, close: () => stats.close() };
+  return { http: { under: '/admin', routes: adminRoutes({ auth, stats, api: options.api }), headers: setAdminHeaders }, stats, close: () => stats.close() };
 }

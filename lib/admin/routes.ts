@@ -1,5 +1,6 @@
 /**
- * The admin page's routes, all behind its basic auth (auth.ts) and its headers (headers.ts):
+ * The admin page's routes, all behind its basic auth (auth.ts); every answer under /admin gets its
+ * headers (headers.ts, set by lib/http/routes.ts for the whole prefix):
  *   GET  /admin, /admin/{file}           the page (static.ts), /admin/vendor/{file}: uPlot
  *   GET  /admin/api/overview             nodes, connections, errors, slow consumers, rates (cluster-wide)
  *   GET  /admin/api/rooms                rooms with members, a page (as GET /rooms)
@@ -14,7 +15,7 @@ import type { Route, RouteRequest } from '../http/route-table.js';
 import { aggregate } from './aggregate.js';
 import type { AdminAuth } from './auth.js';
 import type { ClusterStats } from './cluster-stats.js';
-import { checkSameOrigin, setAdminHeaders } from './headers.js';
+import { checkSameOrigin } from './headers.js';
 import { StaticFiles } from './static.js';
 
 export interface AdminDeps {
@@ -33,7 +34,6 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     path,
     methods,
     async handle(request) {
-      setAdminHeaders(request.res);
       try {
         deps.auth.check(request.req, request.res);
       } catch (err) {
@@ -43,7 +43,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       await handle(request);
     },
   });
-  const api = { ...deps.api };
+  const api = deps.api;
   return [
     guarded('/admin', ['GET'], ({ req, res }) => files.serveOwn(req, res, 'index.html')),
     guarded('/admin/vendor/{file}', ['GET'], ({ req, res, params }) => files.serveVendor(req, res, pathSegment(params[0]!, 'file'))),
