@@ -92,6 +92,12 @@ describe('metrics: GET /metrics', () => {
     expect(moved('notify_deliveries_total', { ...LAYOUT, protocol: 'socketio' })).to.equal(4);
     expect(moved('notify_deliveries_total', { ...LAYOUT, protocol: 'sse' })).to.equal(2);
     expect(moved('notify_publish_duration_seconds_count', LAYOUT)).to.equal(2);
+    expect(after.value('notify_publish_duration_seconds_sum', LAYOUT)).to.be.greaterThan(0);
+    // Cumulative buckets, the last (+Inf) equal to the count.
+    const buckets = after.all('notify_publish_duration_seconds_bucket').filter((x) => x.labels.namespace === '/layout');
+    expect(buckets.map((x) => x.labels.le)).to.include.members(['0.0001', '1', '+Inf']);
+    for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.value).to.be.at.least(buckets[i - 1]!.value);
+    expect(buckets.at(-1)!.value).to.equal(after.value('notify_publish_duration_seconds_count', LAYOUT));
     expect(moved('notify_history_messages')).to.equal(2);
     expect(after.value('notify_history_bytes')).to.be.greaterThan(0);
   });

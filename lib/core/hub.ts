@@ -376,8 +376,8 @@ export class Hub {
     if (groups) {
       for (const group of groups) {
         try {
-          if (recorder) recorder.delivered.socketio += group.recipients(envelope.room, except);
-          group.deliver(envelope, except, streamOffset);
+          const written = group.deliver(envelope, except, streamOffset);
+          if (recorder) recorder.delivered.socketio += written;
         } catch (err) {
           this.failedDelivery(envelope, err);
         }

@@ -123,12 +123,11 @@ export interface MemberGroup {
   /** Members of the room on this node. */
   count(room: string): number;
   /**
-   * Writes a delivery to the group's members of the room on this node, except `except`.
+   * Writes a delivery to the group's members of the room on this node, except `except`; answers
+   * how many it wrote to (the metrics).
    * `streamOffset`: the cluster stream entry it came from (connection-state recovery resumes from it).
    */
-  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void;
-  /** How many members `deliver` writes the room's delivery to (`except` left out): for the metrics, only asked when they are on. */
-  recipients(room: string, except: string | undefined): number;
+  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): number;
   /** Each room of the group with members on this node, and how many (read when metrics are scraped). */
   roomSizes(): Iterable<[string, number]>;
   /** Sends to one member by id, on whichever node it is. */

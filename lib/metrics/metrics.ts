@@ -14,7 +14,7 @@
  * service serves no /metrics; the registry exists, empty of values.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { NamespaceRecorder, PROTOCOLS, SOURCES } from './recorder.js';
+import { NamespaceRecorder, PROTOCOLS, PUBLISH_BUCKETS, SOURCES } from './recorder.js';
 import type { LiveState } from './live-state.js';
 import type { AuthFailureReason } from '../auth/failure-reasons.js';
 
@@ -25,7 +25,13 @@ export { NamespaceRecorder } from './recorder.js';
 export type RateLimit = 'events' | 'bytes' | 'connections';
 export type RecoveryResult = 'recovered' | 'failed';
 
-const PUBLISH_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** A histogram series as prom-client keeps it (its `hashMap` values): what collect() writes. */
+interface HistogramEntry {
+  labels: Record<string, string>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** What the cluster metrics read when scraped. */
@@ -38,6 +44,8 @@ export interface ClusterState {
 export class Metrics {
   readonly registry = new Registry();
   private readonly recorders = new Map<string, NamespaceRecorder>();
+  /** Connections accepted per namespace and protocol: plain numbers, exported at scrape (a connect burst pays no label hashing). */
+  private readonly accepted = new Map<string, Partial<Record<'socketio' | 'sock' | 'sse', number>>>();
   private live: LiveState | undefined;
   private storeWrites: Counter<'result'> | undefined;
   private storeDuration: Histogram | undefined;
@@ -70,7 +78,16 @@ export class Metrics {
         for (const c of metrics.live?.connections() ?? []) this.inc({ namespace: c.namespace, protocol: c.protocol, transport: c.transport }, c.count);
       },
     });
-    this.connectionsTotal = new Counter({ name: 'notify_connections_total', help: 'Client connections accepted', labelNames: ['namespace', 'protocol'] as const, registers });
+    this.connectionsTotal = new Counter({
+      name: 'notify_connections_total',
+      help: 'Client connections accepted',
+      labelNames: ['namespace', 'protocol'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [ns, byProtocol] of metrics.accepted) for (const [protocol, n] of Object.entries(byProtocol)) this.inc({ namespace: ns, protocol }, n);
+      },
+    });
     this.clientProtocolConnections = new Gauge({
       name: 'notify_client_protocol_connections',
       help: 'Open Engine.IO connections by protocol revision',
@@ -127,8 +144,19 @@ export class Metrics {
       name: 'notify_publish_duration_seconds',
       help: 'From a publication accepted to its last local member written (docs/METRICS.md)',
       labelNames: ['namespace'] as const,
-      buckets: PUBLISH_BUCKETS,
+      buckets: [...PUBLISH_BUCKETS],
       registers,
+      // Filled from the recorders' buckets: prom-client's per-call `observe` cost too much on the
+      // message path. Its series are its `hashMap` entries (checked by test/metrics.test.ts).
+      collect() {
+        this.reset();
+        const series = (this as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
+        for (const [ns, r] of metrics.recorders) {
+          const bucketValues: Record<number, number> = {};
+          PUBLISH_BUCKETS.forEach((bound, i) => (bucketValues[bound] = r.buckets[i]!));
+          series[ns] = { labels: { namespace: ns }, bucketValues, sum: r.sum, count: r.count };
+        }
+      },
     });
     this.errors = new Counter({ name: 'notify_errors_total', help: 'Coded errors sent to clients', labelNames: ['code'] as const, registers });
     this.authFailures = new Counter({ name: 'notify_auth_failures_total', help: 'Refused authentications', labelNames: ['reason'] as const, registers });
@@ -162,14 +190,17 @@ export class Metrics {
   namespace(ns: string): NamespaceRecorder {
     let recorder = this.recorders.get(ns);
     if (!recorder) {
-      recorder = new NamespaceRecorder(this.publishDuration.labels(ns));
+      recorder = new NamespaceRecorder();
       this.recorders.set(ns, recorder);
     }
     return recorder;
   }
 
   connected(namespace: string, protocol: 'socketio' | 'sock' | 'sse'): void {
-    if (this.enabled) this.connectionsTotal.inc({ namespace, protocol });
+    if (!this.enabled) return;
+    let byProtocol = this.accepted.get(namespace);
+    if (!byProtocol) this.accepted.set(namespace, (byProtocol = {}));
+    byProtocol[protocol] = (byProtocol[protocol] ?? 0) + 1;
   }
 
   error(code: string): void {
