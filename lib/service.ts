@@ -48,6 +48,7 @@ import { loadTls, type TlsMaterial } from './http/tls.js';
 import { Metrics } from './metrics/metrics.js';
 import { liveState } from './metrics/live-state.js';
 import { createMetricsServer, listenOn } from './http/metrics-route.js';
+import { createAdmin, type Admin } from './admin/admin.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -82,6 +83,8 @@ export interface Service {
   readonly httpHandler: HttpHandler;
   /** This node's Prometheus metrics (lib/metrics/metrics.ts). */
   readonly metrics: Metrics;
+  /** The admin page (GET /admin, lib/admin/) and the figures of every node it shows. */
+  readonly admin: Admin;
   listen(): Promise<AddressInfo>;
   /** The bound address, once listening. */
   address(): AddressInfo;
@@ -399,9 +402,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger,
   );
   const metricsRoute = { metrics, ...(metricsConfig.public ? {} : { check: (req: IncomingMessage) => access.checkMetricsReader(req) }) };
+  // The admin page: every node's figures gathered each second, the server API's reads and disconnect.
+  const admin = createAdmin({ config, metrics, nodeId, readiness, cluster, logger, api: { core, protocols, disconnect, nodeId } });
   const httpHandler = createHttpHandler({
     sse,
     api: { disconnect, nodeId },
+    more: admin.http,
     core,
     logger,
     readiness,
@@ -462,6 +468,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     await core.close();
     stopSendLimit();
     await access.close();
+    // Before Redis closes: this node's entry of the admin figures is removed.
+    await admin.close();
     await cluster?.close();
     logger.info('closed');
   };
@@ -470,6 +478,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     try {
       await cluster.start();
     } catch (err) {
+      await admin.close();
       await cluster.close().catch(() => undefined);
       throw err;
     }
@@ -488,6 +497,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     readiness,
     httpHandler,
     metrics,
+    admin,
     address,
     metricsAddress: () => metricsAddress,
     listen() {

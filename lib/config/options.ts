@@ -64,6 +64,11 @@ const apiKeys = kind((value, name) => {
   if (keys.some((k) => k.length < 16)) throw new ConfigError(`${name}: every key must be at least 16 characters long`);
   return keys;
 });
+const adminPassword = kind((value, name) => {
+  // The page can read every room's messages and disconnect users: no short password.
+  if (value.length < 12) throw new ConfigError(`${name} must be at least 12 characters long`);
+  return value;
+});
 /** Addresses, or `none` for an empty list. */
 const addresses = kind((value) => (value.trim().toLowerCase() === 'none' ? [] : parseList(value)));
 const count = integer(0, 1e9);
@@ -160,6 +165,11 @@ export const OPTIONS = {
   'authorize-cache-ttl': { env: 'AUTHORIZE_CACHE_TTL', group: 'auth', kind: authDuration(0), default: '30s', help: 'how long `--authorize-url` answers are kept (`0`: ask every time)' },
   'authorize-timeout': { env: 'AUTHORIZE_TIMEOUT', group: 'auth', kind: authDuration(1), default: '2s', help: 'how long `--authorize-url` may take to answer; later denies' },
   'api-key': { env: 'API_KEYS', group: 'auth', kind: apiKeys, repeatable: true, help: 'key for HTTP publishing, 16+ characters; repeat the flag for several' },
+  'admin-password': {
+    env: 'ADMIN_PASSWORD', group: 'auth', kind: adminPassword, defaultText: '— (an API key)',
+    help: 'password of the user `admin` on the admin page `/admin` (HTTP basic auth; an API key is accepted too), 12+ characters (use the variable: flags show in `ps`)',
+    more: ' ([Admin page](#admin-page))',
+  },
   'token-grace': { env: 'TOKEN_GRACE', group: 'auth', kind: authDuration(0), default: '10s', help: 'time to `REFRESH` after `TOKEN_EXPIRED` before the disconnect' },
   'ticket-ttl': { env: 'TICKET_TTL', group: 'auth', kind: authDuration(1), default: '30s', help: 'lifetime of a `POST /ticket` ticket' },
   'jwt-allow-no-exp': {

@@ -147,6 +147,8 @@ export interface AuthConfig {
   authorize?: AuthorizeUrlConfig;
   /** Keys for HTTP publishing; required for it whenever mode is not `none`. */
   apiKeys: string[];
+  /** Password of the user `admin` on the admin page (an API key opens it too); absent: the keys only. */
+  adminPassword?: string;
   /** After TOKEN_EXPIRED, how long a connection has to REFRESH before it is disconnected. */
   refreshGraceMs: number;
   /** Lifetime of a ticket from POST /ticket. */

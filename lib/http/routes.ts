@@ -19,6 +19,7 @@
  *                              the server API (api-routes.ts)
  *   GET  /openapi.json         the OpenAPI document of all of these
  *   GET  /metrics              Prometheus metrics (metrics-route.ts; an API key when auth is on)
+ *   /admin...                  the admin page and its JSON API (lib/admin/, given as `more`)
  * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status. Each request
  * is logged at the `http` level once answered (method, path without its query, status, ms).
  */
@@ -55,6 +56,11 @@ export interface HttpDeps {
   metrics?: MetricsRouteDeps;
   /** Told the code of every error body it answers (the `notify_errors_total` metric). */
   failed?: (code: string) => void;
+  /**
+   * Routes of another part under one path prefix (the admin page's, lib/admin/): every answer under
+   * the prefix, its refusals and NOT_FOUND / METHOD_NOT_ALLOWED included, gets that part's headers.
+   */
+  more?: { under: string; routes: readonly Route[]; headers(res: ServerResponse): void };
 }
 
 export interface HttpHandler {
@@ -65,9 +71,10 @@ export interface HttpHandler {
 
 export function createHttpHandler(deps: HttpDeps): HttpHandler {
   const table = routeTable(deps).map((route) => ({ route, pattern: routePattern(route.path) }));
-  const { logger } = deps;
+  const { logger, more } = deps;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (logger.isLevelEnabled('http')) logRequest(logger, req, res);
+    if (more && (req.url === more.under || req.url?.startsWith(`${more.under}/`) || req.url?.startsWith(`${more.under}?`))) more.headers(res);
     dispatch(req, res, table).catch((err: unknown) => {
       const body = toErrorBody(err);
       // The path only: a query string may hold a credential.
@@ -159,6 +166,7 @@ function routeTable(deps: HttpDeps): Route[] {
   if (sse) routes.push({ path: '/events/{namespace}/{room}', methods: ['GET'], handle: ({ req, res, params, query }) => sse.handle(req, res, params[0]!, params[1]!, query) });
   if (access) routes.push({ path: '/ticket', methods: ['POST', 'OPTIONS'], handle: ({ req, res }) => access.ticketRoute(req, res) });
   if (api) routes.push(...apiRoutes({ ...api, ...httpCallerOf(deps), core: deps.core, protocols: deps.namespaces }));
+  routes.push(...(deps.more?.routes ?? []));
   return routes;
 }
 
