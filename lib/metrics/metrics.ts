@@ -6,9 +6,9 @@
  *
  * What it costs, by kind:
  * - gauges are read from the live state when scraped (`collect`): nothing per message;
- * - the message path's counters and its duration buckets are plain numbers per namespace
- *   (NamespaceRecorder, lib/metrics/recorder.ts), turned into prom-client values when scraped;
- *   connections accepted likewise;
+ * - the message path's counters are plain numbers per namespace (NamespaceRecorder,
+ *   lib/metrics/recorder.ts), turned into prom-client values when scraped; connections accepted
+ *   likewise; its duration is observed into the namespace's histogram series, bound once;
  * - the rest (errors, refusals, store writes, recoveries) count rare events directly.
  *
  * Off (`--metrics false`): nothing is recorded (`enabled` false: the hub gets no recorder) and the
@@ -26,13 +26,6 @@ export { NamespaceRecorder } from './recorder.js';
 export type RateLimit = 'events' | 'bytes' | 'connections';
 export type RecoveryResult = 'recovered' | 'failed';
 
-/** A histogram series as prom-client keeps it (its `hashMap` values): what collect() writes. */
-interface HistogramEntry {
-  labels: Record<string, string>;
-  bucketValues: Record<number, number>;
-  sum: number;
-  count: number;
-}
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** What the cluster metrics read when scraped. */
@@ -147,17 +140,6 @@ export class Metrics {
       labelNames: ['namespace'] as const,
       buckets: [...PUBLISH_BUCKETS],
       registers,
-      // Filled from the recorders' buckets: prom-client's per-call `observe` cost too much on the
-      // message path. Its series are its `hashMap` entries (checked by test/metrics.test.ts).
-      collect() {
-        this.reset();
-        const series = (this as unknown as { hashMap: Record<string, HistogramEntry> }).hashMap;
-        for (const [ns, r] of metrics.recorders) {
-          const bucketValues: Record<number, number> = {};
-          PUBLISH_BUCKETS.forEach((bound, i) => (bucketValues[bound] = r.buckets[i]!));
-          series[ns] = { labels: { namespace: ns }, bucketValues, sum: r.sum, count: r.count };
-        }
-      },
     });
     this.errors = new Counter({ name: 'notify_errors_total', help: 'Coded errors sent to clients', labelNames: ['code'] as const, registers });
     this.authFailures = new Counter({ name: 'notify_auth_failures_total', help: 'Refused authentications', labelNames: ['reason'] as const, registers });
@@ -191,7 +173,8 @@ export class Metrics {
   namespace(ns: string): NamespaceRecorder {
     let recorder = this.recorders.get(ns);
     if (!recorder) {
-      recorder = new NamespaceRecorder();
+      const series = this.publishDuration.labels({ namespace: ns });
+      recorder = new NamespaceRecorder((seconds) => series.observe(seconds));
       this.recorders.set(ns, recorder);
     }
     return recorder;
