@@ -1,19 +1,11 @@
 /** The cluster's figures for the admin page: the nodes' snapshots (snapshot.ts) summed. */
 import type { NodeSnapshot } from './snapshot.js';
 
-export interface ClusterTotals {
+/** The counters and per-kind counts of every node summed, and the open connections in all and by kind. */
+export interface ClusterTotals extends Pick<NodeSnapshot, 'eio' | 'members' | 'published' | 'deliveries' | 'errors' | 'slowConsumerDisconnects' | 'authFailures' | 'rateLimited'> {
   connections: number;
   /** Open connections by namespace, protocol and transport, most first. */
   byKind: { namespace: string; protocol: string; transport: string; count: number }[];
-  eio: Record<string, number>;
-  /** Room memberships by namespace (a connection in two rooms counts twice). */
-  members: Record<string, number>;
-  published: number;
-  deliveries: number;
-  errors: Record<string, number>;
-  slowConsumerDisconnects: number;
-  authFailures: number;
-  rateLimited: number;
 }
 
 const add = (into: Record<string, number>, from: Record<string, number>): void => {
