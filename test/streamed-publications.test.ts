@@ -12,7 +12,7 @@ const key = (offset: number): string => positionKey('/layout', 'r', { epoch: 'e'
 /** A recorder whose durations (in seconds) are kept for the test to read. */
 function recorded(): { recorder: NamespaceRecorder; seconds: number[] } {
   const seconds: number[] = [];
-  return { recorder: new NamespaceRecorder((s) => seconds.push(s)), seconds };
+  return { recorder: new NamespaceRecorder({ observe: (s) => seconds.push(s) }), seconds };
 }
 
 describe('streamed publications (cluster publish duration)', () => {

@@ -8,7 +8,8 @@
  * - gauges are read from the live state when scraped (`collect`): nothing per message;
  * - the message path's counters are plain numbers per namespace (NamespaceRecorder,
  *   lib/metrics/recorder.ts), turned into prom-client values when scraped; connections accepted
- *   likewise; its duration is observed into the namespace's histogram series, bound once;
+ *   likewise; its duration goes into the namespace's series of a histogram of plain numbers
+ *   (lib/metrics/bucket-histogram.ts), made once;
  * - the rest (errors, refusals, store writes, recoveries) count rare events directly.
  *
  * Off (`--metrics false`): nothing is recorded (`enabled` false: the hub gets no recorder) and the
@@ -16,6 +17,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { NamespaceRecorder, PROTOCOLS, PUBLISH_BUCKETS, SOURCES } from './recorder.js';
+import { BucketHistogram } from './bucket-histogram.js';
 import type { LiveState } from './live-state.js';
 import type { AuthFailureReason } from '../auth/failure-reasons.js';
 
@@ -52,7 +54,7 @@ export class Metrics {
   readonly roomMembers: Gauge<'namespace'>;
   readonly messagesPublished: Counter<'namespace' | 'source'>;
   readonly deliveries: Counter<'namespace' | 'protocol'>;
-  readonly publishDuration: Histogram<'namespace'>;
+  readonly publishDuration: BucketHistogram;
   readonly errors: Counter<'code'>;
   readonly authFailures: Counter<'reason'>;
   readonly rateLimited: Counter<'limit'>;
@@ -134,12 +136,12 @@ export class Metrics {
         for (const [ns, r] of metrics.recorders) for (const protocol of PROTOCOLS) this.inc({ namespace: ns, protocol }, r.delivered[protocol]);
       },
     });
-    this.publishDuration = new Histogram({
+    this.publishDuration = new BucketHistogram({
       name: 'notify_publish_duration_seconds',
       help: 'From a publication accepted to its last local member written (docs/METRICS.md)',
-      labelNames: ['namespace'] as const,
-      buckets: [...PUBLISH_BUCKETS],
-      registers,
+      labelName: 'namespace',
+      buckets: PUBLISH_BUCKETS,
+      registry: this.registry,
     });
     this.errors = new Counter({ name: 'notify_errors_total', help: 'Coded errors sent to clients', labelNames: ['code'] as const, registers });
     this.authFailures = new Counter({ name: 'notify_auth_failures_total', help: 'Refused authentications', labelNames: ['reason'] as const, registers });
@@ -173,8 +175,7 @@ export class Metrics {
   namespace(ns: string): NamespaceRecorder {
     let recorder = this.recorders.get(ns);
     if (!recorder) {
-      const series = this.publishDuration.labels({ namespace: ns });
-      recorder = new NamespaceRecorder((seconds) => series.observe(seconds));
+      recorder = new NamespaceRecorder(this.publishDuration.labels(ns));
       this.recorders.set(ns, recorder);
     }
     return recorder;
