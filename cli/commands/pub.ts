@@ -44,7 +44,8 @@ async function run(args: PubArgs): Promise<number> {
     const r = await client.publish(namespace, room, message, { store: args.store });
     out.record(r, () => `offset ${r.offset}, ${r.recipients} recipient${r.recipients === 1 ? '' : 's'}`);
   };
-  if (args.message !== '-') {
+  // yargs reads a lone `-` as an empty string.
+  if (args.message !== '-' && args.message !== '') {
     await send(parse(args.message, args.text, 'the message'));
     return EXIT.OK;
   }
