@@ -61,8 +61,9 @@ export class Cursor<T> {
    * The JOIN's answer. `quiet`: the first JOIN, whose `since` only asked for the room's position,
    * so that a recovery failure is no news to the application.
    */
-  joined(outcome: JoinOutcome, quiet = false): void {
-    const held = this.held ?? [];
+  joined(outcome: JoinOutcome, quiet = false, replayed: Array<{ meta: Position | undefined; item: T }> = []): void {
+    // `replayed`: what was read back another way (HTTP history), older than anything held.
+    const held = [...replayed, ...(this.held ?? [])];
     this.held = undefined;
     if (outcome.recovered === false) {
       const head = typeof outcome.epoch === 'string' && outcome.epoch !== '' && typeof outcome.offset === 'number' ? { epoch: outcome.epoch, offset: outcome.offset } : undefined;
