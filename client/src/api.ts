@@ -82,14 +82,15 @@ export class NotifyApi {
 
   /** A one-time connection ticket for the token (for browsers: /sock, SSE, socket.io `?ticket=`). */
   async ticket(): Promise<{ ticket: string; expiresIn: number }> {
-    const body = await this.call('POST', '/ticket');
+    const body = await this.call('POST', '/ticket', undefined, true);
     return { ticket: body.ticket as string, expiresIn: body.expiresIn as number };
   }
 
-  private async call(method: string, path: string, body?: string): Promise<Record<string, unknown>> {
+  /** The API key when there is one (it works on every route; a token beside it would be taken for the caller), else the token. */
+  private async call(method: string, path: string, body?: string, asUser = false): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = {};
-    if (this.options.apiKey !== undefined) headers['x-api-key'] = this.options.apiKey;
-    if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.options.apiKey !== undefined && !asUser) headers['x-api-key'] = this.options.apiKey;
+    else if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {

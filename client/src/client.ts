@@ -151,6 +151,8 @@ class NamespaceChannel implements Channel {
   private readonly subscriptions = new Map<string, Subscription<unknown>>();
   private readonly backoff: Backoff;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** DISCONNECTED_BY_SERVER: an operator closed this user's connections; do not come back. */
+  private dismissed = false;
 
   constructor(
     private readonly client: NotifyClient,
@@ -245,7 +247,7 @@ class NamespaceChannel implements Channel {
     this.client.announce('disconnect', { namespace: this.namespace, reason });
     if (this.client.isClosed || reason === 'io client disconnect') return;
     // socket.io-client does not reconnect after the server's own disconnect: do it, later.
-    if (reason === 'io server disconnect') this.retryLater();
+    if (reason === 'io server disconnect' && !this.dismissed) this.retryLater();
   }
 
   /** connect_error: the transport failed (socket.io-client retries) or the namespace refused (we retry). */
@@ -275,6 +277,7 @@ class NamespaceChannel implements Channel {
       this.client.tokens.renew().catch((e: unknown) => this.client.fail(asNotifyError(e, 'TOKEN_EXPIRED')));
       return;
     }
+    if (err.code === 'DISCONNECTED_BY_SERVER') this.dismissed = true;
     this.client.fail(err);
   }
 }
