@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { build } from 'esbuild';
+import { readImportGraph } from './helpers/import-graph.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLIENT = join(ROOT, 'client');
@@ -40,6 +41,15 @@ describe('client SDK package', function () {
       expect(mod.NotifyError, `${entry} exports NotifyError`).to.be.a('function');
     }
     expect(readFileSync(built('./dist/index.d.ts'), 'utf8')).to.include('NotifyErrorCode');
+  });
+
+  it('stands apart from the service: client/src imports only itself, cli/ only itself and client/src', () => {
+    const graph = readImportGraph(join(ROOT, 'tsconfig.json'));
+    const outside = (prefix: string, allowed: string[]) =>
+      [...graph].filter(([from]) => from.startsWith(prefix)).flatMap(([from, to]) => [...to].filter((t) => !allowed.some((a) => t.startsWith(a))).map((t) => `${from} -> ${t}`));
+    expect(graph.has('client/src/index'), 'client/src is compiled by tsconfig.json').to.equal(true);
+    expect(outside('client/src/', ['client/src/'])).to.deep.equal([]);
+    expect(outside('cli/', ['cli/', 'client/src/'])).to.deep.equal([]);
   });
 
   for (const [entry, external, budget] of [
