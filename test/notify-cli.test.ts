@@ -88,6 +88,25 @@ describe('notify CLI', function () {
     expect(pretty.stdout.trim().split('\n')).to.deep.equal(['#1 POST: {"n":1}', '#2 POST: two', '#3 POST: [3]']);
   });
 
+  it('sub follows the other namespaces over SSE (here /chat and /sock rooms in one run)', async () => {
+    const token = await mint('--sub', 'erin', '--rooms', 'ev-*');
+    const sub = notify(['sub', 'chat/ev-chat', 'sock/ev-sock', '--count', '2', '--json', '--timeout', '10', '--token', token, '--url', svc.url]);
+    const streams = async (ns: string, room: string) =>
+      ((await (await fetch(`${svc.url}/rooms/${ns}/${room}/presence`, { headers: { 'x-api-key': API_KEY } })).json()) as { members: Array<{ protocol: string }> }).members.filter((m) => m.protocol === 'sse').length;
+    await waitUntil('both streams open', async () => (await streams('chat', 'ev-chat')) === 1 && (await streams('sock', 'ev-sock')) === 1);
+    const env = { NOTIFY_URL: svc.url, NOTIFY_API_KEY: API_KEY };
+    expect((await notify(['pub', 'chat/ev-chat', '{"bodyText":"hi"}'], env)).code).to.equal(0);
+    expect((await notify(['pub', 'sock/ev-sock', '"frame"'], env)).code).to.equal(0);
+    const got = await sub;
+    expect(got.code, got.stderr).to.equal(0);
+    const [chat, sock] = lines(got.stdout);
+    expect(chat).to.deep.include({ event: 'message', namespace: 'chat', room: 'ev-chat', name: 'MESSAGE_SENT' });
+    expect(chat.data.content.bodyText).to.equal('hi');
+    expect(chat.id).to.match(/:1$/);
+    expect(sock).to.deep.include({ event: 'message', namespace: 'sock', room: 'ev-sock', name: 'message' });
+    expect(sock.data.payload).to.equal('frame');
+  });
+
   it('disconnect closes the user\'s connections (the client hears DISCONNECTED_BY_SERVER)', async () => {
     const c = createClient(svc.url, { token: await mint('--sub', 'bob', '--rooms', '*') });
     opened.push(c);
@@ -122,6 +141,9 @@ describe('notify CLI', function () {
     const forbidden = await notify(['sub', 'layout/closed', '--token', reader], env);
     expect(forbidden.code, forbidden.stderr).to.equal(4);
     expect(forbidden.stderr).to.match(/FORBIDDEN/);
+    const forbiddenStream = await notify(['sub', 'chat/closed', '--token', reader], env);
+    expect(forbiddenStream.code, forbiddenStream.stderr).to.equal(4);
+    expect(forbiddenStream.stderr).to.match(/FORBIDDEN/);
     const quiet = await notify(['sub', 'layout/open', '--token', reader, '--count', '1', '--timeout', '0.5'], env);
     expect(quiet.code, quiet.stderr).to.equal(6);
   });

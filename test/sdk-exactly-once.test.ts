@@ -69,6 +69,17 @@ describe('client SDK: exactly once and in order across a transport cut', () => {
     });
   }
 
+  it('the client\'s name in the rooms it joins; history and presence through the subscription', async () => {
+    const c = client(svc.url, { name: 'tv-1' });
+    const subscription = c.subscribe('named', () => undefined);
+    await subscription.ready;
+    expect(await subscription.presence()).to.deep.equal(['tv-1']);
+    await client(svc.url).publish('named', { n: 1 });
+    const [first] = await subscription.history({ limit: 5 });
+    expect(first).to.deep.include({ room: 'named', message: { n: 1 } });
+    expect(first!.meta.offset).to.equal(1);
+  });
+
   it('a cut longer than the history: `reset` with TOO_OLD, then the live messages, none twice', async () => {
     // A service of its own that keeps 3 messages per room.
     const { startService } = await import('./helpers/service.js');

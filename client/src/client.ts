@@ -15,6 +15,8 @@ import type { NotifyMessage, PresenceNotice, PublishResult, RoomNamespace } from
 import type { Position } from './cursor.js';
 
 export interface ClientOptions extends TokenOptions {
+  /** display name in every room joined, unless a subscription gives its own (with auth on the token's name is used) */
+  name?: string;
   /** how long a call waits for its ack, ms (default 10 000) */
   timeout?: number;
   /** reconnect delays (default 500 ms doubling to 10 s, with jitter) */
@@ -190,7 +192,8 @@ class NamespaceChannel implements Channel {
 
   subscribe<M>(room: string, onMessage: (message: NotifyMessage<M>) => void, options: SubscribeOptions): Subscription<M> {
     if (this.subscriptions.has(room)) throw new Error(`already subscribed to ${this.namespace}/${room}: unsubscribe first`);
-    const sub = new Subscription<M>(room, this.namespace, this, onMessage, options);
+    const name = options.name ?? this.client.options.name;
+    const sub = new Subscription<M>(room, this.namespace, this, onMessage, name === undefined ? options : { ...options, name });
     this.subscriptions.set(room, sub as Subscription<unknown>);
     if (this.socket.connected) sub.join(); // else on connect
     return sub;

@@ -172,7 +172,10 @@ export class SockClient extends Emitter<SockClientEvents> {
     }
     if (this.closed) return;
     const Ctor = this.options.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Ctor) throw new Error('no WebSocket: pass options.WebSocket (e.g. `ws`)');
+    if (!Ctor) {
+      this.emit('error', new NotifyError('CONNECTION_FAILED', 'no WebSocket here: pass options.WebSocket (e.g. the `ws` package)'));
+      return;
+    }
     const ws = new Ctor(url);
     this.ws = ws;
     ws.onmessage = (ev) => this.frame(String(ev.data));

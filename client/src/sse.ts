@@ -22,7 +22,7 @@ export type EventSourceConstructor = new (url: string) => EventSourceLike;
 export interface SseClientOptions extends TokenOptions {
   /** display name in presence with `--auth none` */
   name?: string;
-  /** default: globalThis.EventSource */
+  /** default: globalThis.EventSource; where there is none (Node.js), FetchEventSource from this entry */
   EventSource?: EventSourceConstructor;
   fetch?: typeof fetch;
   reconnect?: BackoffOptions;
@@ -115,11 +115,18 @@ export class SseStream<D = unknown> extends Emitter<SseStreamEvents> {
     try {
       url = await this.client.streamUrl(this.namespace, this.room, this.lastEventId);
     } catch (err) {
-      this.emit('error', err instanceof NotifyError ? err : new NotifyError('CONNECTION_FAILED', String(err)));
-      return this.again();
+      const error = err instanceof NotifyError ? err : new NotifyError('CONNECTION_FAILED', String(err));
+      this.emit('error', error);
+      return this.hopeless(error) ? this.close() : this.again();
     }
     if (this.closed) return;
-    const source = this.client.eventSource(url);
+    let source: EventSourceLike;
+    try {
+      source = this.client.eventSource(url);
+    } catch (err) {
+      this.emit('error', new NotifyError('CONNECTION_FAILED', err instanceof Error ? err.message : String(err)));
+      return;
+    }
     this.source = source;
     source.addEventListener('open', () => (this.backoff.reset(), this.emit('open', undefined)));
     for (const name of this.options.events ?? MESSAGES[this.namespace] ?? ['message']) {
@@ -135,7 +142,11 @@ export class SseStream<D = unknown> extends Emitter<SseStreamEvents> {
       if (ev.data !== undefined) {
         const err = errorFromBody(parse(ev.data));
         this.emit('error', err);
-        if (err.code === 'TOKEN_EXPIRED') void this.client.renew();
+        if (err.code === 'TOKEN_EXPIRED' || err.code === 'UNAUTHORIZED') void this.client.renew();
+        if (this.hopeless(err)) {
+          source.close();
+          return this.close();
+        }
       }
       this.dropped(source);
     });
@@ -144,6 +155,12 @@ export class SseStream<D = unknown> extends Emitter<SseStreamEvents> {
       this.close(); // DISCONNECTED_BY_SERVER: not again until allowed
     });
     source.addEventListener('shutdown', () => this.dropped(source));
+  }
+
+  /** A refusal that the same request would get again: FORBIDDEN, a bad room, a bad token that cannot be renewed. */
+  private hopeless(err: NotifyError): boolean {
+    if (err.temporary || err.code === 'CONNECTION_FAILED') return false;
+    return !(err.code === 'UNAUTHORIZED' && this.client.canRenew);
   }
 
   private dropped(source: EventSourceLike): void {
@@ -191,10 +208,17 @@ export class SseClient {
   }
 
   /** @internal */
+  get canRenew(): boolean {
+    return this.tokens.canRenew;
+  }
+
+  /** @internal */
   async renew(): Promise<void> {
     await this.tokens.renew().catch(() => undefined);
   }
 }
+
+export { FetchEventSource } from './fetch-event-source.js';
 
 export function createSseClient(url: string, options: SseClientOptions = {}): SseClient {
   return new SseClient(url, options);
