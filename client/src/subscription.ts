@@ -1,7 +1,7 @@
 /**
  * One room subscribed on one namespace: JOINs it (again after every reconnect, with the position
  * of the last message handed over), hands each message to the application once and in order
- * (lib: cursor.ts), and forwards presence notices.
+ * (cursor.ts), and forwards presence notices.
  */
 import { Backoff } from './backoff.js';
 import { Cursor, type Position, type ResetEvent } from './cursor.js';
