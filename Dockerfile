@@ -54,6 +54,8 @@ WORKDIR /app
 # Application files stay root-owned, so the app user cannot modify them.
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The admin page's files (plain HTML, CSS, ES modules: served as they are, read from here by dist/lib/admin/static.js).
+COPY --from=build /app/lib/admin/static ./lib/admin/static
 # Needed at run time: "type": "module" for dist/*.js, and the version for --version.
 COPY package.json ./
 # The message store must run on node:sqlite here (there is no better-sqlite3 in the image).

@@ -12,7 +12,8 @@
  * what history costs in the same run: `us-nohistory` (--history-size 0 --recovery-window 0: offsets
  * and meta only), `us-norecovery` (history on, connection-state recovery off) and `us-store` (the
  * defaults, with every NOTIFY sent with `store: true`: acked after the SQLite commit). Every `us`
- * process gets a fresh temporary --data-dir, removed when it exits.
+ * process gets a fresh temporary --data-dir, removed when it exits. `us-nometrics` (--metrics false)
+ * measures what recording the Prometheus metrics costs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,17 +23,19 @@ import { fileURLToPath } from 'node:url';
 import { ENVIRONMENT } from '../lib/config/index.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before' | 'us-nometrics';
 /** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
 /** Every kind --servers accepts. */
-export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before'];
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before', 'us-nometrics'];
 const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2, 'us-redis2-before': 2 };
 /** [history] Variants of `us`: its flags. */
 const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
   'us-nohistory': ['--history-size', '0', '--recovery-window', '0'],
   'us-norecovery': ['--recovery-window', '0'],
   'us-store': [],
+  // What recording the metrics costs (docs/METRICS.md): the same server with --metrics false.
+  'us-nometrics': ['--metrics', 'false'],
 };
 
 /** Whether the publishers of a run against this server ask for storage. */

@@ -31,7 +31,8 @@ import { maxFrameBytes, maxQueuedBytes } from './abuse/memory-budget.js';
 import { byteBurst } from './abuse/packet-rates.js';
 import { MemoryPresence } from './presence/memory.js';
 import type { PresenceStore } from './presence/types.js';
-import type { AppServer } from './core/app-socket.js';
+import type { AppServer, AppSocket } from './core/app-socket.js';
+import { logClosed, socketIoReason } from './log/connection-close.js';
 import { Hub } from './core/hub.js';
 import { SocketIoGroup } from './core/socketio-members.js';
 import type { WsModule } from './core/ws-modules.js';
@@ -45,6 +46,9 @@ import { MonitoredStore } from './storage/health.js';
 import { keepRetention, openMessageStore, type MessageStore } from './storage/index.js';
 import { loadTls, type TlsMaterial } from './http/tls.js';
 import { Metrics } from './metrics/metrics.js';
+import { liveState } from './metrics/live-state.js';
+import { createMetricsServer, listenOn } from './http/metrics-route.js';
+import { createAdmin, type Admin } from './admin/admin.js';
 
 export interface ServiceOptions {
   logger?: Logger;
@@ -79,9 +83,13 @@ export interface Service {
   readonly httpHandler: HttpHandler;
   /** This node's Prometheus metrics (lib/metrics/metrics.ts). */
   readonly metrics: Metrics;
+  /** The admin page (GET /admin, lib/admin/) and the figures of every node it shows. */
+  readonly admin: Admin;
   listen(): Promise<AddressInfo>;
   /** The bound address, once listening. */
   address(): AddressInfo;
+  /** The --metrics-port listener's bound address, once listening; undefined without one. */
+  metricsAddress(): AddressInfo | undefined;
   /**
    * Refuses new publications (SHUTTING_DOWN) and answers those in flight (lib/core/drain.ts), then closes
    * every client connection (clients see a transport close and reconnect elsewhere), flushes and
@@ -101,7 +109,10 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // naming the package, its version and what is missing), before anything is opened.
   checkTransportInternals();
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const metrics = new Metrics();
+  // Prometheus metrics (lib/metrics/): `recording` undefined when --metrics false, so nothing records.
+  const metricsConfig = config.metrics ?? { enabled: true, public: false };
+  const metrics = new Metrics(metricsConfig.enabled);
+  const recording = metricsConfig.enabled ? metrics : undefined;
   const tls = await loadTls(config.tls, logger);
   const owned = options.httpServer === undefined;
   const httpServer = options.httpServer ?? (tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer());
@@ -127,13 +138,19 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // stream on any node in cluster mode (lib/history/cluster-recovery.ts).
   const opened = options.store === undefined ? await openMessageStore(config.storage) : (options.store ?? undefined);
   // Its saves' outcomes (and a probe while failing) tell readiness whether it can store.
-  const store = opened && new MonitoredStore(opened, logger);
+  const store = opened && new MonitoredStore(opened, logger, undefined, recording && ((ok, seconds) => recording.storeWrite(ok, seconds)));
+  if (store && recording) recording.addStore();
   if (store) logger.info('message store open', { store: store.description, retentionMs: config.retentionMs });
   const stopRetention = store ? keepRetention(store, config.retentionMs, logger) : () => undefined;
   const recovery = config.recoveryWindowMs > 0;
 
   // Connections closed for protocol violations, per client address (lib/abuse/violations.ts).
   const violations = new Violations(config.abuse);
+  // A connect_error of a socket.io namespace no client may join (cluster mode's internal ones), counted.
+  const notANamespace = (err: Error, fields: { data: { code: 'NOT_FOUND'; message: string } }): Error => {
+    recording?.error('NOT_FOUND');
+    return Object.assign(err, fields);
+  };
   const csr = { maxDisconnectionDuration: config.recoveryWindowMs, skipMiddlewares: false, maxBufferedBytes: config.recoveryMemory };
   const io: AppServer = new Server(httpServer, {
     transports: config.transports,
@@ -199,6 +216,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
   let hub: Hub | undefined;
   const inUse = (ns: string, room: string): boolean => (hub?.localCount(ns, room) ?? 0) > 0;
   let broker: Broker;
+  // Single node: the history in memory, whose size the metrics report.
+  let memoryHistory: MemoryHistory | undefined;
   if (cluster && !options.history) {
     const redisBroker = new RedisBroker(
       new RedisHistory({
@@ -216,7 +235,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
     cluster.onRoomDelivery((ns, room, data, except, offset) => redisBroker.fromStream({ ns, room, data, except }, offset));
     broker = redisBroker;
   } else {
-    broker = new MemoryBroker(options.history ?? new MemoryHistory({ ...config.history, inUse }));
+    if (!options.history) memoryHistory = new MemoryHistory({ ...config.history, inUse });
+    broker = new MemoryBroker(options.history ?? memoryHistory!);
   }
   const core = (hub = new Hub(
     { ...config.limits, maxPayload: config.maxPayload, maxDepth: config.maxDepth },
@@ -224,6 +244,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     logger,
     broker,
     store,
+    recording,
   ));
   // Authentication, authorization and the handshake's abuse limits (lib/auth/access.ts): every
   // verb is guarded, the core asks it before JOINs and publications, every namespace gets its
@@ -244,6 +265,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     ...options.access,
     ...(ticketStore ? { ticketStore } : {}),
     ...(connectionLimiter ? { connectionLimiter } : {}),
+    ...(recording ? { metrics: recording } : {}),
   });
   for (const module of modules) {
     attachNamespace(io.of(module.name), access.wrap(module), core, logger);
@@ -254,21 +276,44 @@ export async function createService(config: Config, options: ServiceOptions = {}
   if (cluster) {
     for (const module of wsModules) {
       const nsp = io.of(module.ns);
-      nsp.use((_socket, next) => next(Object.assign(new Error(`${module.ns} is a plain WebSocket endpoint`), { data: { code: 'NOT_FOUND', message: `${module.ns} is a plain WebSocket endpoint, not a socket.io namespace` } })));
+      nsp.use((_socket, next) => next(notANamespace(new Error(`${module.ns} is a plain WebSocket endpoint`), { data: { code: 'NOT_FOUND', message: `${module.ns} is a plain WebSocket endpoint, not a socket.io namespace` } })));
       new SocketIoGroup(nsp, core, logger);
     }
     // Presence notices (lib/core/presence-notices.ts) go to their watchers' own namespace, which
     // the other nodes read from the cluster stream through a socket.io namespace of that name: no
     // socket.io client may join it, and no member group is attached (the hub holds the watchers).
     for (const name of core.notices.watchNamespaces()) {
-      io.of(name).use((_socket, next) => next(Object.assign(new Error(`${name} is not a namespace`), { data: { code: 'NOT_FOUND', message: `${name} is not a namespace` } })));
+      io.of(name).use((_socket, next) => next(notANamespace(new Error(`${name} is not a namespace`), { data: { code: 'NOT_FOUND', message: `${name} is not a namespace` } })));
     }
   }
   // Engine.IO v3 clients always join '/': answer anything sent there with UNKNOWN_EVENT too.
   if (!modules.some((m) => m.name === '/')) attachNamespace(io.of('/'), access.wrap({ name: '/', verbs: {} }), core, logger);
   access.install(io, core);
   // Slow consumers: a connection whose unsent bytes pass --max-send-buffer is closed.
-  const stopSendLimit = limitSendBuffers(io, config.abuse.maxSendBuffer, logger);
+  const stopSendLimit = limitSendBuffers(io, config.abuse.maxSendBuffer, logger, recording && (() => recording.slowConsumer()));
+  // One info line per closed socket.io connection (lib/log/connection-close.ts): a listener shared
+  // by every socket (the socket is `this`), no closure per connection.
+  function socketClosed(this: AppSocket, reason: string): void {
+    logClosed(logger, {
+      protocol: 'socketio',
+      namespace: this.nsp.name,
+      transport: (this.conn as unknown as { transport?: { name: string } }).transport?.name ?? 'unknown',
+      reason: socketIoReason(reason),
+      openedAt: this.handshake.issued,
+      user: this.data.auth?.user,
+    });
+  }
+  for (const module of modules) io.of(module.name).on('connection', (socket) => socket.on('disconnect', socketClosed));
+  // Connections accepted, and connection-state recoveries tried (a v4 client sends its session's pid).
+  if (recording) {
+    if (recovery || cluster) recording.addRecoveries();
+    for (const module of modules) {
+      io.of(module.name).on('connection', (socket) => {
+        recording.connected(module.name, 'socketio');
+        if (typeof (socket.handshake.auth as { pid?: unknown } | undefined)?.pid === 'string') recording.recovery(socket.recovered ? 'recovered' : 'failed');
+      });
+    }
+  }
   // Auth on: small frames only until a namespace admitted the connection with credentials. Auth off:
   // small frames only for the connections of an address on probation for breaking the protocol.
   if (config.auth.mode !== 'none' || violations.enabled) {
@@ -299,7 +344,12 @@ export async function createService(config: Config, options: ServiceOptions = {}
       logger,
       ...(violations.enabled ? { violation: (req: IncomingMessage) => violations.record(clientAddress(req, config.abuse.trustProxy)) } : {}),
       admit: async (req, query, pathTicket) => ({ principal: await access.admitUpgrade(req, query, pathTicket), query }),
-      open: (conn, { principal, query }, req) => module.open({ conn, principal, query, req, core, logger }),
+      open: (conn, { principal, query }, req) => {
+        recording?.connected(module.ns, 'sock');
+        return module.open({ conn, principal, query, req, core, logger });
+      },
+      ...(recording ? { counts: recording } : {}),
+      userOf: ({ principal }) => principal?.user,
     }),
   );
 
@@ -337,26 +387,55 @@ export async function createService(config: Config, options: ServiceOptions = {}
     pingMs: config.ssePingMs,
     maxSendBuffer: config.abuse.maxSendBuffer,
     isClosing: () => closing !== undefined,
+    ...(recording ? { opened: (ns: string) => recording.connected(ns, 'sse') } : {}),
   });
   // POST /users/:user/disconnect: this node's connections of the user in each protocol, and the other nodes'.
   const disconnect = new UserDisconnect(
     io,
-    (user, error) => disconnectSocketIo(io, user, error) + sse.disconnectUser(user) + wsModules.reduce((n, m) => n + (m.disconnectUser?.(core, user, error) ?? 0), 0),
+    (user, error) => {
+      const closed = disconnectSocketIo(io, user, error) + sse.disconnectUser(user) + wsModules.reduce((n, m) => n + (m.disconnectUser?.(core, user, error) ?? 0), 0);
+      if (recording && closed > 0) recording.errors.inc({ code: error.code }, closed);
+      return closed;
+    },
     blocks,
     cluster !== undefined,
     logger,
   );
+  const metricsRoute = { metrics, ...(metricsConfig.public ? {} : { check: (req: IncomingMessage) => access.checkMetricsReader(req) }) };
+  // The admin page: every node's figures gathered each second, the server API's reads and disconnect.
+  const admin = createAdmin({ config, metrics, nodeId, readiness, cluster, logger, api: { core, protocols, disconnect, nodeId } });
   const httpHandler = createHttpHandler({
     sse,
     api: { disconnect, nodeId },
+    more: admin.http,
     core,
     logger,
     readiness,
     access,
     namespaces: protocols,
     isClosing: () => closing !== undefined,
+    ...(recording ? { metrics: metricsRoute, failed: (code: string) => recording.error(code) } : {}),
   });
   routes = httpHandler;
+  if (recording) {
+    recording.watch(
+      liveState({
+        io,
+        hub: core,
+        socketIoNamespaces: modules.map((m) => m.name),
+        transports: config.transports,
+        webSockets: wsEndpoints.map((endpoint, i) => ({ ns: wsModules[i]!.ns, count: () => endpoint.count })),
+        sse,
+        namespaces: protocols.map((p) => p.name),
+        ready: () => closing === undefined && readiness.state().ready,
+        ...(memoryHistory ? { history: () => ({ bytes: memoryHistory!.retainedBytes, messages: memoryHistory!.retainedMessages }) } : {}),
+      }),
+    );
+    if (cluster) recording.addCluster({ redisUp: () => cluster.connection.healthy, nodes: () => cluster.presence.nodeCount });
+  }
+  // --metrics-port: GET /metrics alone on a listener of its own (same host), closed with the service.
+  const metricsServer = recording && metricsConfig.port !== undefined ? createMetricsServer(metricsRoute, (code) => recording.error(code)) : undefined;
+  let metricsAddress: AddressInfo | undefined;
 
   const address = (): AddressInfo => {
     const addr = httpServer.address();
@@ -384,10 +463,13 @@ export async function createService(config: Config, options: ServiceOptions = {}
       const internal = cluster ? [...wsModules.map((m) => m.ns), ...core.notices.watchNamespaces()] : [];
       await Promise.allSettled(['/', ...modules.map((m) => m.name), ...internal].map((name) => io.of(name).adapter.close()));
     }
+    if (metricsServer?.listening) await new Promise((resolve) => metricsServer.close(resolve));
     stopRetention();
     await core.close();
     stopSendLimit();
     await access.close();
+    // Before Redis closes: this node's entry of the admin figures is removed.
+    await admin.close();
     await cluster?.close();
     logger.info('closed');
   };
@@ -396,6 +478,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
     try {
       await cluster.start();
     } catch (err) {
+      await admin.close();
       await cluster.close().catch(() => undefined);
       throw err;
     }
@@ -414,13 +497,28 @@ export async function createService(config: Config, options: ServiceOptions = {}
     readiness,
     httpHandler,
     metrics,
+    admin,
     address,
+    metricsAddress: () => metricsAddress,
     listen() {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.port, config.host, () => {
           httpServer.off('error', reject);
           const addr = address();
+          if (metricsServer) {
+            listenOn(metricsServer, metricsConfig.port!, config.host).then(
+              (addr) => {
+                metricsAddress = addr;
+                logger.info('metrics listening', { url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/metrics` });
+                resolve(address());
+              },
+              (err: unknown) => {
+                httpServer.close();
+                reject(err as Error);
+              },
+            );
+          }
           logger.info('listening', {
             url: openableUrl(addr, tls !== undefined),
             // What it is bound to (0.0.0.0: every interface), apart from the URL to open.
@@ -430,7 +528,7 @@ export async function createService(config: Config, options: ServiceOptions = {}
             namespaces: (options.namespaces ?? defaultNamespaces).map((m) => m.name),
             webSockets: wsModules.map((m) => m.path),
           });
-          resolve(addr);
+          if (!metricsServer) resolve(addr);
         });
       });
     },

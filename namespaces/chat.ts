@@ -61,7 +61,9 @@ async function answer<T>(ctx: VerbContext, acked: boolean, event: string, fields
   } catch (err) {
     const error = toErrorBody(err);
     if (ctx.socket.connected) emitHere(ctx.socket, event, { ...fields(error), error });
+    // The dispatcher answers (and counts) it too.
     if (acked || error.code === 'INTERNAL_ERROR') throw err;
+    ctx.core.counts.error(error.code);
     return undefined;
   }
 }
@@ -130,6 +132,7 @@ function httpMessage(channel: string, body: unknown): { event: 'MESSAGE_SENT'; a
 
 export const chat: NamespaceModule = {
   name: '/chat',
+  publishSource: 'chat',
   httpMessage,
   alwaysStored: true,
   // As SEND_MESSAGE: a message published over HTTP that cannot be stored is not sent.
@@ -218,7 +221,9 @@ export const chat: NamespaceModule = {
       checkQueryName(ctx.socket, ctx.core.limits);
     } catch (err) {
       // The name is the user's identity: a connection cannot go on without a usable one.
-      emitHere(ctx.socket, 'ERROR', { ...toErrorBody(err), event: 'connect' });
+      const error = toErrorBody(err);
+      ctx.core.counts.error(error.code);
+      emitHere(ctx.socket, 'ERROR', { ...error, event: 'connect' });
       ctx.socket.disconnect(true);
       return;
     }

@@ -61,7 +61,7 @@ export class SockMember implements Subscriber {
     readonly identity: Identity,
   ) {
     this.presenceName = JSON.stringify(identity);
-    this.publisher = { ns: NS, id: undefined, auth, trusted: false };
+    this.publisher = { ns: NS, id: undefined, auth, trusted: false, source: 'sock' };
   }
 
   get id(): string {

@@ -118,6 +118,7 @@ class SockSession implements WsSession {
   }
 
   refused(error: { code: string; message: string }): void {
+    this.core.counts.error(error.code);
     this.member.sendFrame(frame('error', { payload: error }));
   }
 
@@ -162,6 +163,7 @@ class SockSession implements WsSession {
 
   private error(topic: string | undefined, err: unknown): void {
     const payload = toErrorBody(err);
+    this.core.counts.error(payload.code);
     if (payload.code === 'INTERNAL_ERROR') this.logger.error('/sock frame failed', { nsp: NS, member: this.member.id, err });
     else if (this.logger.isDebugEnabled()) this.logger.debug('refused /sock frame', { nsp: NS, member: this.member.id, code: payload.code, reason: payload.message });
     this.member.sendFrame(frame('error', topic === undefined ? { payload } : { topic, payload }));

@@ -38,6 +38,7 @@ describe('docs/ARCHITECTURE.md', () => {
       'POST /publish/layout/some-room',
       'POST /ticket',
       'GET /openapi.json',
+      'GET /metrics',
       'GET /rooms/layout/some-room/history',
       'GET /rooms/layout/some-room/messages',
       'GET /rooms/layout/some-room/presence',

@@ -29,6 +29,8 @@ export class HandshakeGate {
     private readonly logger: Logger,
     private readonly connections: ConnectionLimiter,
     private readonly violations: Violations | undefined,
+    /** Told of each refusal over the connection rate or of a blocked address (metrics). */
+    private readonly limited: () => void = () => undefined,
   ) {}
 
   /** Sets Engine.IO's `allowRequest` when there is anything to check. */
@@ -51,10 +53,16 @@ export class HandshakeGate {
       throw new ServiceError('FORBIDDEN', 'origin not allowed');
     }
     const address = clientAddress(req, abuse.trustProxy);
-    if (this.violations?.blocked(address)) throw connectionRateError();
+    if (this.violations?.blocked(address)) {
+      this.limited();
+      throw connectionRateError();
+    }
     if (abuse.connectionsPerSecond <= 0) return;
     const verdict = await this.connections.check(address).catch(() => 'ok' as const);
-    if (verdict !== 'ok') throw connectionRateError();
+    if (verdict !== 'ok') {
+      this.limited();
+      throw connectionRateError();
+    }
   }
 
   /** This connection's handshake came over the connection rate: refuse it at the namespace. */
@@ -73,12 +81,14 @@ export class HandshakeGate {
     const address = clientAddress(req, this.config.abuse.trustProxy);
     if (this.violations?.blocked(address)) {
       if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: too many protocol violations', { address });
+      this.limited();
       fn('RATE_LIMITED', false);
       return;
     }
     this.connections.check(address).then((verdict) => {
       if (verdict === 'cut') {
         if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: connection rate', { address });
+        this.limited();
         fn('RATE_LIMITED', false);
         return;
       }

@@ -27,6 +27,8 @@ export interface Refusal {
   event: string;
   /** Close the connection (past twice a burst; a packet that socket.io would not have parsed). */
   cut: boolean;
+  /** RATE_LIMITED: the rate it went over (`notify_rate_limited_total{limit}`). */
+  limit?: 'events' | 'bytes';
 }
 
 export interface PacketRateLimits {
@@ -38,7 +40,7 @@ export interface PacketRateLimits {
 }
 
 /** What the decoder does with a packet. */
-export type PacketVerdict = { kind: 'ok' } | { kind: 'refuse'; code: Refusal['code']; message: string; cut: boolean } | { kind: 'drop' } | { kind: 'cut' };
+export type PacketVerdict = { kind: 'ok' } | { kind: 'refuse'; code: Refusal['code']; message: string; cut: boolean; limit: Refusal['limit'] } | { kind: 'drop' } | { kind: 'cut' };
 
 /** Events can be answered; an ACK over the budget is dropped unparsed; others (CONNECT, DISCONNECT) pass. */
 export type PacketKind = 'event' | 'ack' | 'other';
@@ -63,6 +65,7 @@ export class PacketRates {
     const { eventsPerSecond, eventBurst, bytesPerSecond, byteBurst } = this.limits;
     let verdict: RateVerdict = 'ok';
     let code: Refusal['code'] = 'RATE_LIMITED';
+    let limit: Refusal['limit'] = 'bytes';
     let message = '';
     if (bytesPerSecond > 0) {
       verdict = (this.bytes ??= new EventBucket(bytesPerSecond, byteBurst)).hit(length);
@@ -79,6 +82,7 @@ export class PacketRates {
       if (events === 'cut' || (events === 'limited' && verdict === 'ok')) {
         verdict = events;
         code = 'RATE_LIMITED';
+        limit = 'events';
         message = `over ${eventsPerSecond} events per second on this connection: slow down`;
       }
     }
@@ -86,7 +90,7 @@ export class PacketRates {
     if (verdict === 'cut' && !isEvent) return { kind: 'cut' };
     if (kind === 'ack') return { kind: 'drop' };
     if (kind === 'other') return OK;
-    return { kind: 'refuse', code, message, cut: verdict === 'cut' };
+    return { kind: 'refuse', code, message, cut: verdict === 'cut', limit: code === 'RATE_LIMITED' ? limit : undefined };
   }
 
   /** A binary attachment of an admitted packet: counted; only cut when far over. */

@@ -35,6 +35,7 @@ import type { Action } from './rights.js';
 import { MemoryTicketStore, Tickets, type TicketStore } from './tickets.js';
 import { TokenExpiry } from './token-expiry.js';
 import type { UserBlocks } from './user-blocks.js';
+import { authFailureReason, type AccessMetrics } from './failure-reasons.js';
 
 export interface AccessOptions {
   /** Shared by every node of a cluster (Redis); default: in memory, this node only. */
@@ -50,6 +51,8 @@ export interface AccessOptions {
   now?: () => number;
   /** Users refused for a while (lib/auth/user-blocks.ts); default: none is. */
   blocks?: UserBlocks;
+  /** Told of refused credentials and connection rates (lib/metrics/metrics.ts). */
+  metrics?: AccessMetrics;
 }
 
 /**
@@ -73,6 +76,7 @@ export class Access implements AccessControl {
   private readonly handshake: HandshakeGate;
   private readonly admission: Admission;
   private readonly on: AuthOn | undefined;
+  private readonly metrics: AccessMetrics | undefined;
 
   constructor(
     private readonly config: Config,
@@ -82,6 +86,7 @@ export class Access implements AccessControl {
     const auth = config.auth;
     this.mode = auth.mode;
     const now = options.now ?? Date.now;
+    this.metrics = options.metrics;
     const connections = new ConnectionLimiter(config.abuse, options.connectionLimiter);
     if (auth.mode !== 'none') {
       const ownTicketStore = options.ticketStore === undefined ? new MemoryTicketStore(now) : undefined;
@@ -89,14 +94,14 @@ export class Access implements AccessControl {
       const authentication = new Authentication(config, logger, tickets, now, options.blocks);
       this.on = {
         authentication,
-        expiry: new TokenExpiry(config, authentication, logger, now),
+        expiry: new TokenExpiry(config, authentication, logger, now, options.metrics && (() => options.metrics!.error('TOKEN_EXPIRED'))),
         tickets: new TicketRoute(config, tickets, authentication, connections),
         ownTicketStore,
       };
     }
     this.authorization = new Authorization(auth, logger, now);
-    this.handshake = new HandshakeGate(config, logger, connections, options.violations);
-    this.admission = new Admission(this.handshake, this.on?.authentication, logger, config.abuse.trustProxy);
+    this.handshake = new HandshakeGate(config, logger, connections, options.violations, options.metrics && (() => options.metrics!.limited('connections')));
+    this.admission = new Admission(this.handshake, this.on?.authentication, logger, config.abuse.trustProxy, options.metrics);
   }
 
   /** Applies everything to a service's socket.io server; call after the namespaces are attached. */
@@ -133,7 +138,22 @@ export class Access implements AccessControl {
   async admitUpgrade(req: IncomingMessage, query: URLSearchParams, pathTicket: string | undefined): Promise<Principal | undefined> {
     await this.handshake.checkUpgrade(req);
     if (!this.on) return undefined;
-    return this.on.authentication.authenticateUpgrade(query, req.headers, pathTicket);
+    return this.counted(this.on.authentication.authenticateUpgrade(query, req.headers, pathTicket));
+  }
+
+  /** A refused authentication counted by its reason (`notify_auth_failures_total`). */
+  private counted<T>(authenticated: Promise<T>): Promise<T> {
+    const metrics = this.metrics;
+    if (!metrics) return authenticated;
+    return authenticated.catch((err: unknown) => {
+      metrics.authFailure(authFailureReason(err));
+      throw err;
+    });
+  }
+
+  /** An API key refused (`notify_auth_failures_total{reason="api_key"}`). */
+  private keyRefused(): void {
+    this.metrics?.authFailure('api_key');
   }
 
   /** See Authorization.authorize: FORBIDDEN unless `who` may `action` `room`. */
@@ -143,7 +163,23 @@ export class Access implements AccessControl {
 
   /** Before an HTTP publication: an API key whenever auth is on or keys are configured. */
   checkPublisher(req: IncomingMessage): void {
-    this.authorization.checkPublisher(req);
+    try {
+      this.authorization.checkPublisher(req);
+    } catch (err) {
+      this.keyRefused();
+      throw err;
+    }
+  }
+
+  /**
+   * GET /metrics: with auth on, an API key (Authorization: Bearer or X-API-Key); a user's token does
+   * not open it. Throws UNAUTHORIZED. Open with auth off.
+   */
+  checkMetricsReader(req: IncomingMessage): void {
+    if (!this.on) return;
+    if (this.authorization.keyAccepted(req)) return;
+    this.keyRefused();
+    throw new ServiceError('UNAUTHORIZED', 'an API key is required for /metrics (Authorization: Bearer or X-API-Key)');
   }
 
   /**
@@ -153,8 +189,11 @@ export class Access implements AccessControl {
    */
   async httpCaller(req: IncomingMessage, query: URLSearchParams): Promise<HttpCaller> {
     if (this.authorization.keyAccepted(req)) return { kind: 'key' };
-    if (!this.on) throw new ServiceError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer or X-API-Key)');
-    return { kind: 'user', principal: await this.on.authentication.authenticateUpgrade(query, req.headers, undefined) };
+    if (!this.on) {
+      this.keyRefused();
+      throw new ServiceError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer or X-API-Key)');
+    }
+    return { kind: 'user', principal: await this.counted(this.on.authentication.authenticateUpgrade(query, req.headers, undefined)) };
   }
 
   /** POST /ticket (lib/http/ticket-route.ts); NOT_FOUND with auth off. */

@@ -10,6 +10,7 @@ import { connectionRateError, type HandshakeGate } from '../abuse/handshake.js';
 import { clientAddress } from '../abuse/rate-limits.js';
 import type { Authentication } from './authentication.js';
 import { AuthError } from './principal.js';
+import { authFailureReason, type AccessMetrics } from './failure-reasons.js';
 
 export class Admission {
   constructor(
@@ -18,6 +19,7 @@ export class Admission {
     private readonly authentication: Pick<Authentication, 'authenticate'> | undefined,
     private readonly logger: Logger,
     private readonly trustProxy: boolean,
+    private readonly metrics?: AccessMetrics,
   ) {}
 
   install(nsp: AppNamespace): void {
@@ -56,6 +58,11 @@ export class Admission {
         reason: err instanceof AuthError && err.reason ? err.reason : message,
         address: clientAddress(socket.request, this.trustProxy),
       });
+    }
+    if (this.metrics) {
+      if (code === 'RATE_LIMITED') this.metrics.limited('connections');
+      else this.metrics.authFailure(authFailureReason(err));
+      this.metrics.error(code);
     }
     const refusal = new Error(message) as Error & { data: { code: string; message: string } };
     refusal.data = { code, message };

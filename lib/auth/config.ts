@@ -87,6 +87,7 @@ function readAuth({ given, value, where }: OptionValues): AuthConfig {
   }
 
   const apiKeys = value('api-key') ?? [];
+  const adminPassword = value('admin-password');
   const refreshGraceMs = value('token-grace');
   const ticketTtlMs = value('ticket-ttl');
   if (given('jwt-allow-no-exp') && mode === 'none') throw new ConfigError(`${where('jwt-allow-no-exp')} needs --auth jwt or --auth oauth`);
@@ -94,7 +95,7 @@ function readAuth({ given, value, where }: OptionValues): AuthConfig {
   if (given('jwt-max-lifetime') && !allowNoExp) throw new ConfigError(`${where('jwt-max-lifetime')} needs --jwt-allow-no-exp`);
   const maxLifetimeMs = value('jwt-max-lifetime');
 
-  return { mode, ...defined({ jwt, oauth }), nameClaims, ...defined({ authorize }), apiKeys, refreshGraceMs, ticketTtlMs, allowNoExp, maxLifetimeMs };
+  return { mode, ...defined({ jwt, oauth }), nameClaims, ...defined({ authorize, adminPassword }), apiKeys, refreshGraceMs, ticketTtlMs, allowNoExp, maxLifetimeMs };
 }
 
 function readAbuse({ given, value, where }: OptionValues, maxPayload: number): AbuseLimits {

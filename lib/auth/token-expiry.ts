@@ -30,6 +30,8 @@ export class TokenExpiry {
     private readonly authentication: Pick<Authentication, 'verifyToken' | 'withExpiry'>,
     private readonly logger: Logger,
     private readonly now: () => number,
+    /** Told of each TOKEN_EXPIRED sent (the metrics). */
+    private readonly expiredSent: () => void = () => undefined,
   ) {}
 
   /** A new connection: TOKEN_EXPIRED at its token's expiry. */
@@ -77,6 +79,7 @@ export class TokenExpiry {
     }
     auth.expired = true;
     const grace = this.config.auth.refreshGraceMs;
+    this.expiredSent();
     emitHere(socket, 'ERROR', {
       code: 'TOKEN_EXPIRED',
       message: `the token has expired: send REFRESH {token} within ${Math.round(grace / 100) / 10} s or be disconnected`,

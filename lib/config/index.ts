@@ -82,6 +82,8 @@ export function buildConfig(raw: RawValues): Config {
   const recoveryMemory = value('recovery-memory');
   const ssePingMs = value('sse-ping');
   const retentionMs = value('retention');
+  const metricsPort = value('metrics-port');
+  const metrics = { enabled: value('metrics'), public: value('metrics-public'), ...(metricsPort === undefined ? {} : { port: metricsPort }) };
   let storage: StorageConfig;
   const database = value('database');
   if (database !== undefined) {
@@ -95,6 +97,6 @@ export function buildConfig(raw: RawValues): Config {
   return {
     port, host, tls, transports, maxPayload, maxDepth, corsOrigin, logLevel, logFormat,
     limits: { ...FIXED_LIMITS }, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
-    auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs, ssePingMs,
+    auth, abuse, ...(cluster ? { cluster } : {}), history, recoveryWindowMs, recoveryMemory, storage, retentionMs, ssePingMs, metrics,
   };
 }

@@ -64,6 +64,11 @@ const apiKeys = kind((value, name) => {
   if (keys.some((k) => k.length < 16)) throw new ConfigError(`${name}: every key must be at least 16 characters long`);
   return keys;
 });
+const adminPassword = kind((value, name) => {
+  // The page can read every room's messages and disconnect users: no short password.
+  if (value.length < 12) throw new ConfigError(`${name} must be at least 12 characters long`);
+  return value;
+});
 /** Addresses, or `none` for an empty list. */
 const addresses = kind((value) => (value.trim().toLowerCase() === 'none' ? [] : parseList(value)));
 const count = integer(0, 1e9);
@@ -138,6 +143,12 @@ export const OPTIONS = {
     help: '`node:sqlite` (Node 24.15+), `better-sqlite3`, or `auto`: the first where it runs without a warning, else the second', more: ' ([What it needs](#two-commands))',
   },
   database: { env: 'DATABASE_URL', group: 'service', kind: postgresUrl, defaultText: '— (SQLite)', help: 'PostgreSQL for stored messages instead: `postgres://user:password@host:5432/db` (never logged with its password)' },
+  metrics: { env: 'METRICS', group: 'service', kind: boolean, default: 'true', help: 'record Prometheus metrics and serve `GET /metrics`; `false`: neither', more: ' ([Metrics](docs/METRICS.md))' },
+  'metrics-port': {
+    env: 'METRICS_PORT', group: 'service', kind: integer(0, 65535), defaultText: '— (the main port only)',
+    help: 'also serve `GET /metrics` (and nothing else) on this port, on the same `--host`, so it need not be public',
+  },
+  'metrics-public': { env: 'METRICS_PUBLIC', group: 'service', kind: boolean, default: 'false', help: 'auth on: serve `GET /metrics` without an API key' },
   retention: { env: 'RETENTION', group: 'service', kind: historyDuration, default: '7d', help: 'how long stored messages are kept (`12h`, `30d`); `0`: forever' },
 
   auth: { env: 'AUTH', group: 'auth', kind: oneOf(['none', 'jwt', 'oauth'], { trim: true, ignoreCase: true }), default: 'none', help: '`none`, `jwt` (signed tokens) or `oauth` (opaque tokens, RFC 7662 introspection)' },
@@ -154,6 +165,11 @@ export const OPTIONS = {
   'authorize-cache-ttl': { env: 'AUTHORIZE_CACHE_TTL', group: 'auth', kind: authDuration(0), default: '30s', help: 'how long `--authorize-url` answers are kept (`0`: ask every time)' },
   'authorize-timeout': { env: 'AUTHORIZE_TIMEOUT', group: 'auth', kind: authDuration(1), default: '2s', help: 'how long `--authorize-url` may take to answer; later denies' },
   'api-key': { env: 'API_KEYS', group: 'auth', kind: apiKeys, repeatable: true, help: 'key for HTTP publishing, 16+ characters; repeat the flag for several' },
+  'admin-password': {
+    env: 'ADMIN_PASSWORD', group: 'auth', kind: adminPassword, defaultText: '— (an API key)',
+    help: 'password of the user `admin` on the admin page `/admin` (HTTP basic auth; an API key is accepted too), 12+ characters (use the variable: flags show in `ps`)',
+    more: ' ([Admin page](#admin-page))',
+  },
   'token-grace': { env: 'TOKEN_GRACE', group: 'auth', kind: authDuration(0), default: '10s', help: 'time to `REFRESH` after `TOKEN_EXPIRED` before the disconnect' },
   'ticket-ttl': { env: 'TICKET_TTL', group: 'auth', kind: authDuration(1), default: '30s', help: 'lifetime of a `POST /ticket` ticket' },
   'jwt-allow-no-exp': {

@@ -68,6 +68,17 @@ export interface Config {
   storage: StorageConfig;
   /** How long stored messages are kept, ms; 0 keeps them forever. */
   retentionMs: number;
+  /** Prometheus metrics (docs/METRICS.md); absent: recorded, served on the main port only, with an API key when auth is on. */
+  metrics?: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  /** Record them and serve GET /metrics. */
+  enabled: boolean;
+  /** Serve GET /metrics on this port too (only it), on the same host. */
+  port?: number;
+  /** Auth on: GET /metrics without an API key. */
+  public: boolean;
 }
 
 /** Cluster mode: the Redis that joins the nodes, and how presence outlives a dead node. */
@@ -136,6 +147,8 @@ export interface AuthConfig {
   authorize?: AuthorizeUrlConfig;
   /** Keys for HTTP publishing; required for it whenever mode is not `none`. */
   apiKeys: string[];
+  /** Password of the user `admin` on the admin page (an API key opens it too); absent: the keys only. */
+  adminPassword?: string;
   /** After TOKEN_EXPIRED, how long a connection has to REFRESH before it is disconnected. */
   refreshGraceMs: number;
   /** Lifetime of a ticket from POST /ticket. */

@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { REFUSED_EVENT, type Refusal } from '../abuse/packet-rates.js';
 import type { AppNamespace, AppSocket } from './app-socket.js';
 import type { ServerEvents } from './events.js';
-import type { Envelope } from './types.js';
+import type { Envelope, PublishSource } from './types.js';
 import type { Hub } from './hub.js';
 import { SocketIoGroup, SocketMember } from './socketio-members.js';
 
@@ -87,6 +87,8 @@ export interface NamespaceModule extends HttpProtocol {
    * (lib/core/presence-notices.ts): the hub then tells a room's watchers about every member.
    */
   presenceNotices?: boolean;
+  /** What its connections' publications count as in `notify_messages_published_total{source}` (default `socket`). */
+  publishSource?: PublishSource;
 }
 
 type AckFn = (reply: unknown) => void;
@@ -94,10 +96,12 @@ type AckFn = (reply: unknown) => void;
 export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core: Hub, logger: Logger): void {
   const group = new SocketIoGroup(nsp, core, logger);
   if (module.presenceNotices) core.notices.enable(nsp.name);
+  if (module.publishSource) core.publishSource(nsp.name, module.publishSource);
   const verbs = new Map(Object.entries(module.verbs));
 
   const fail = (socket: AppSocket, event: string, ack: AckFn | undefined, err: unknown): void => {
     const error: ErrorBody = toErrorBody(err);
+    core.counts.error(error.code);
     if (error.code === 'INTERNAL_ERROR') {
       logger.error('verb failed', { nsp: nsp.name, event, socket: socket.id, err });
     } else if (logger.isDebugEnabled()) {
@@ -132,6 +136,7 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
 
   /** A packet the decoder refused unparsed (rate limits, lib/abuse/packet-rates.ts): answered, maybe cut. */
   const refused = (socket: AppSocket, refusal: Refusal, ack: AckFn | undefined): void => {
+    if (refusal.limit) core.counts.limited(refusal.limit);
     // Answered first: Engine.IO sends what is queued before it closes.
     fail(socket, refusal.event, ack, new ServiceError(refusal.code, refusal.message));
     if (refusal.cut && socket.connected) {

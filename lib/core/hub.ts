@@ -25,7 +25,9 @@ import { stringifyWithRaw } from '../json/raw-json.js';
 import type { MessageStore } from '../storage/types.js';
 import { OwnCopies, type OwnCopy } from './own-copies.js';
 import { PresenceNotices } from './presence-notices.js';
-import type { Envelope, MaybePromise, MemberGroup, Position, Publisher, Subscriber } from './types.js';
+import type { ClientCounts, Envelope, MaybePromise, MemberGroup, Position, Publisher, PublishSource, Subscriber } from './types.js';
+import type { NamespaceRecorder } from '../metrics/recorder.js';
+import { positionKey, StreamedPublications } from '../metrics/streamed-publications.js';
 import type { Limits } from './validate.js';
 
 /**
@@ -69,6 +71,13 @@ export interface Published {
 /** The members the hub holds itself (no group): namespace → room → id → member. */
 type HeldMembers = Map<string, Map<string, Map<string, Subscriber>>>;
 
+/** What the hub records into (lib/metrics/metrics.ts); absent when metrics are off. */
+export interface HubMetrics extends ClientCounts {
+  namespace(ns: string): NamespaceRecorder;
+}
+
+const NO_COUNTS: ClientCounts = { error: () => undefined, limited: () => undefined, slowConsumer: () => undefined };
+
 export class Hub {
   /** Set when authentication is on (lib/auth/authorization.ts); absent, everything is allowed. */
   access?: AccessControl;
@@ -77,6 +86,14 @@ export class Hub {
   private readonly groups = new Map<string, MemberGroup[]>();
   private readonly held: HeldMembers = new Map();
   private readonly ownCopies = new OwnCopies();
+  /** Each namespace's metrics recorder, bound once (none when metrics are off). */
+  private readonly recorders = new Map<string, NamespaceRecorder>();
+  /** The source of a connection's publications in each namespace, when not `socket` (/chat's). */
+  private readonly sources = new Map<string, PublishSource>();
+  /** Cluster mode, metrics on: publications timed until this node writes them, read back from the stream. */
+  private readonly streamed: StreamedPublications | undefined;
+  /** Errors, refusals and slow consumers, counted for the metrics (nothing when they are off). */
+  readonly counts: ClientCounts;
   /** JOINED / LEFT to the members that asked for them (/layout, /bus: lib/core/presence-notices.ts). */
   readonly notices: PresenceNotices;
 
@@ -86,7 +103,10 @@ export class Hub {
     private readonly logger: Logger,
     private readonly broker: Broker,
     private readonly store?: MessageStore,
+    private readonly metrics?: HubMetrics,
   ) {
+    this.counts = metrics ?? NO_COUNTS;
+    this.streamed = metrics ? new StreamedPublications() : undefined;
     broker.onDeliver((envelope, except, streamOffset) => this.deliver(envelope, except, streamOffset));
     this.notices = new PresenceNotices(presence, presence instanceof MemoryPresence, broker, logger);
   }
@@ -96,6 +116,23 @@ export class Hub {
     const list = this.groups.get(ns);
     if (list) list.push(group);
     else this.groups.set(ns, [group]);
+  }
+
+  /** The connections of namespace `ns` publish as `source` (metrics: `chat`); the default is `socket`. */
+  publishSource(ns: string, source: PublishSource): void {
+    this.sources.set(ns, source);
+  }
+
+  private recorder(ns: string): NamespaceRecorder | undefined {
+    const metrics = this.metrics;
+    if (!metrics) return undefined;
+    let recorder = this.recorders.get(ns);
+    if (!recorder) this.recorders.set(ns, (recorder = metrics.namespace(ns)));
+    return recorder;
+  }
+
+  private sourceOf(from: Publisher): PublishSource {
+    return from.source ?? (from.trusted && from.id === undefined ? 'http' : (this.sources.get(from.ns) ?? 'socket'));
   }
 
   /** Throws FORBIDDEN unless `who` may `action` the room (always allowed with auth off or when trusted). */
@@ -296,18 +333,20 @@ export class Hub {
 
   private send(from: Publisher, room: string, event: string, args: unknown[], own: OwnCopy | undefined): MaybePromise<Published> {
     const ns = from.ns;
+    // Accepted: from here to its last local member written (docs/METRICS.md).
+    const started = this.metrics ? performance.now() : 0;
     // A publisher closed meanwhile (its join or rights were awaited) gets no copy: none is kept for it.
     if (own === undefined || from.id === undefined || !(from as Subscriber).connected) {
       const meta = this.broker.publish(ns, room, event, args, from.id);
-      if (meta instanceof Promise) return meta.then((m) => this.published(from, ns, room, event, args, m));
-      return this.published(from, ns, room, event, args, meta);
+      if (meta instanceof Promise) return this.awaitingStream(meta, ns, room, started).then((m) => this.published(from, ns, room, event, args, m, undefined));
+      return this.published(from, ns, room, event, args, meta, started);
     }
     // Expected before the broker has it: this node may deliver it before the broker answers.
     const id = from.id;
     const copy = this.ownCopies.expect(ns, id, room, own);
-    const done = (meta: MessageMeta): Published => {
+    const done = (meta: MessageMeta, timedAt: number | undefined): Published => {
       this.ownCopies.published(copy, { ns, room, event, args, meta });
-      return this.published(from, ns, room, event, args, meta);
+      return this.published(from, ns, room, event, args, meta, timedAt);
     };
     let meta: MaybePromise<MessageMeta>;
     try {
@@ -316,15 +355,38 @@ export class Hub {
       this.ownCopies.cancel(ns, id, copy);
       throw err;
     }
-    if (!(meta instanceof Promise)) return done(meta);
-    return meta.then(done, (err: unknown) => {
+    if (!(meta instanceof Promise)) return done(meta, started);
+    return this.awaitingStream(meta, ns, room, started).then((m) => done(m, undefined), (err: unknown) => {
       this.ownCopies.cancel(ns, id, copy);
       throw err;
     });
   }
 
-  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta): Published {
+  /**
+   * `started`: when it was accepted, for a publication this node delivered in broker.publish (a
+   * single node); undefined when it is timed until it is read back from the cluster stream.
+   */
+  private published(from: Publisher, ns: string, room: string, event: string, args: unknown[], meta: MessageMeta, started: number | undefined): Published {
+    this.recorder(ns)?.publication(this.sourceOf(from), started === undefined ? undefined : performance.now() - started);
     return { ns, room, entry: { event, args, meta }, recipients: this.recipients(from, ns, room) };
+  }
+
+  /** Cluster mode: the broker answers once Redis has the message; this node's write of it ends its duration. */
+  private awaitingStream(meta: Promise<MessageMeta>, ns: string, room: string, started: number): Promise<MessageMeta> {
+    const streamed = this.streamed;
+    const recorder = this.recorder(ns);
+    if (!streamed || !recorder) return meta;
+    streamed.sent();
+    return meta.then(
+      (m) => {
+        streamed.answered(positionKey(ns, room, m), started, recorder);
+        return m;
+      },
+      (err: unknown) => {
+        streamed.answered(undefined, started, recorder);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -334,16 +396,20 @@ export class Hub {
   private deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void {
     if (this.notices.deliver(envelope, except, (e, err) => this.failedDelivery(e, err))) return;
     const groups = this.groups.get(envelope.ns);
+    // Messages only (notices about members are not counted): one addition per group and protocol.
+    const recorder = envelope.meta === undefined ? undefined : this.recorder(envelope.ns);
     if (groups) {
       for (const group of groups) {
         try {
-          group.deliver(envelope, except, streamOffset);
+          const written = group.deliver(envelope, except, streamOffset);
+          if (recorder) recorder.delivered.socketio += written;
         } catch (err) {
           this.failedDelivery(envelope, err);
         }
       }
     }
-    this.sendToHeld(envelope, except);
+    this.sendToHeld(envelope, except, recorder);
+    if (recorder && this.streamed!.busy) this.streamed!.delivered(positionKey(envelope.ns, envelope.room, envelope.meta!));
     try {
       this.ownCopies.delivered(envelope, except);
     } catch (err) {
@@ -352,17 +418,42 @@ export class Hub {
   }
 
   /** To the members held here (not in a group); one member's failure is not the others'. */
-  private sendToHeld(envelope: Envelope, except: string | undefined): void {
+  private sendToHeld(envelope: Envelope, except: string | undefined, recorder: NamespaceRecorder | undefined): void {
     const members = this.held.get(envelope.ns)?.get(envelope.room);
     if (!members) return;
+    let sse = 0;
+    let sock = 0;
     for (const member of members.values()) {
       if (member.id === except) continue;
       try {
         member.send(envelope);
+        if (member.protocol === 'sse') sse++;
+        else sock++;
       } catch (err) {
         this.failedDelivery(envelope, err);
       }
     }
+    if (recorder) {
+      recorder.delivered.sse += sse;
+      recorder.delivered.sock += sock;
+    }
+  }
+
+  /** Rooms with members on this node in namespace `ns`, and the sum of their memberships (read when metrics are scraped). */
+  roomCounts(ns: string): { rooms: number; members: number } {
+    const rooms = new Set<string>();
+    let members = 0;
+    for (const group of this.groups.get(ns) ?? []) {
+      for (const [room, size] of group.roomSizes()) {
+        rooms.add(room);
+        members += size;
+      }
+    }
+    for (const [room, held] of this.held.get(ns) ?? []) {
+      rooms.add(room);
+      members += held.size;
+    }
+    return { rooms: rooms.size, members };
   }
 
   private failedDelivery(envelope: Envelope, err: unknown): void {

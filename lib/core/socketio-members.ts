@@ -99,11 +99,22 @@ export class SocketIoGroup implements MemberGroup {
     return this.nsp.adapter.rooms.get(roomKey(room))?.size ?? 0;
   }
 
-  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void {
+  *roomSizes(): Iterable<[string, number]> {
+    // The adapter's rooms are ours (prefixed) and socket.io's own room of each socket id.
+    for (const [key, members] of this.nsp.adapter.rooms) if (key.startsWith(ROOM_PREFIX)) yield [key.slice(ROOM_PREFIX.length), members.size];
+  }
+
+  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): number {
+    const key = roomKey(envelope.room);
+    // Broadcast even to a room without members here: connection-state recovery keeps the packet
+    // for the sessions of the room that are away.
+    const members = this.nsp.adapter.rooms.get(key);
+    const count = members === undefined ? 0 : except !== undefined && members.has(except) ? members.size - 1 : members.size;
     // What `nsp.to(room).except(id).emit(...)` hands the adapter, delivered on this node only.
     const packet = { type: EVENT_PACKET, data: [envelope.event, ...envelope.args] };
-    const opts = { rooms: new Set([roomKey(envelope.room)]), except: except === undefined ? new Set<string>() : new Set([except]), flags: {} };
+    const opts = { rooms: new Set([key]), except: except === undefined ? new Set<string>() : new Set([except]), flags: {} };
     broadcastHere(this.nsp.adapter, packet, opts, streamOffset);
+    return count;
   }
 
   sendTo(id: string, event: string, args: unknown[]): void {

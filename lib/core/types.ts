@@ -44,6 +44,19 @@ export interface Envelope {
   readonly meta: MessageMeta | undefined;
 }
 
+/**
+ * Rare events about clients that the metrics count (lib/metrics/metrics.ts): every protocol reaches
+ * them through the hub (`core.counts`); without metrics they do nothing.
+ */
+export interface ClientCounts {
+  /** A coded error sent to a client (ack, ERROR event, /sock error frame, SSE error event). */
+  error(code: string): void;
+  /** A request refused by a rate limit. */
+  limited(limit: 'events' | 'bytes' | 'connections'): void;
+  /** A connection closed for not reading its messages. */
+  slowConsumer(): void;
+}
+
 /** The protocols a subscriber can speak (metrics and logs name them so). */
 export type Protocol = 'socketio' | 'sock' | 'sse';
 
@@ -56,7 +69,15 @@ export interface Publisher {
   readonly auth: AuthState | undefined;
   /** Authorized already (an API key was checked): the hub asks no rights. */
   readonly trusted: boolean;
+  /**
+   * Where its publications come from, for the metrics (`notify_messages_published_total{source}`);
+   * absent: `http` for a trusted publisher without a connection, else its namespace's (hub.publishSource).
+   */
+  readonly source?: PublishSource;
 }
+
+/** Where a publication came from: a socket.io verb, an HTTP call, a /sock frame, a /chat message. */
+export type PublishSource = 'socket' | 'http' | 'sock' | 'chat';
 
 /**
  * A member of rooms: a socket.io socket, a plain WebSocket, an SSE response. The hub keeps the
@@ -102,10 +123,13 @@ export interface MemberGroup {
   /** Members of the room on this node. */
   count(room: string): number;
   /**
-   * Writes a delivery to the group's members of the room on this node, except `except`.
+   * Writes a delivery to the group's members of the room on this node, except `except`; answers
+   * how many it wrote to (the metrics).
    * `streamOffset`: the cluster stream entry it came from (connection-state recovery resumes from it).
    */
-  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): void;
+  deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): number;
+  /** Each room of the group with members on this node, and how many (read when metrics are scraped). */
+  roomSizes(): Iterable<[string, number]>;
   /** Sends to one member by id, on whichever node it is. */
   sendTo(id: string, event: string, args: unknown[]): void;
 }

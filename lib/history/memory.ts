@@ -176,6 +176,11 @@ export class MemoryHistory implements HistoryStore {
     return this.bytes;
   }
 
+  /** Messages retained, every room together (metrics). */
+  get retainedMessages(): number {
+    return this.entries;
+  }
+
   private released(bytes: number, entries: number): void {
     this.bytes -= bytes;
     this.entries -= entries;

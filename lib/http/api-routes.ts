@@ -72,21 +72,32 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       methods: ['POST'],
       async handle({ req, res, params, query }) {
         await requireKey(req, query, deps);
-        const user = pathSegment(params[0]!, 'user');
-        // A token's sub is kept to 1024 characters (lib/auth/principal.ts): no user is longer.
-        if (user.length > MAX_USER_LENGTH) throw new ServiceError('INVALID_PAYLOAD', `user must be at most ${MAX_USER_LENGTH} characters`);
-        const blockMs = parseBlock(await readBody(req, 4096));
-        sendJson(res, 200, { ok: true, disconnected: await deps.disconnect.disconnect(user, blockMs) });
+        sendJson(res, 200, await disconnectUser(deps, req, params[0]!));
       },
     },
   ];
+}
+
+/**
+ * Closes the connections of the user named by a percent-encoded path segment on every node, blocked
+ * for a while when the body says `{"block": "10m"}` (also the admin page's, lib/admin/routes.ts).
+ */
+export async function disconnectUser(deps: Pick<ApiDeps, 'disconnect'>, req: IncomingMessage, encodedUser: string): Promise<{ ok: true; disconnected: number }> {
+  const user = pathSegment(encodedUser, 'user');
+  // A token's sub is kept to 1024 characters (lib/auth/principal.ts): no user is longer.
+  if (user.length > MAX_USER_LENGTH) {
+    req.resume();
+    throw new ServiceError('INVALID_PAYLOAD', `user must be at most ${MAX_USER_LENGTH} characters`);
+  }
+  const blockMs = parseBlock(await readBody(req, 4096));
+  return { ok: true, disconnected: await deps.disconnect.disconnect(user, blockMs) };
 }
 
 /** The caller as a publisher of namespace `ns`: trusted with an API key, else the user with its own rights. */
 export async function publisherFor(req: IncomingMessage, query: URLSearchParams, deps: Pick<ApiDeps, 'caller'>, ns: string): Promise<Publisher> {
   const caller = deps.caller ? await deps.caller(req, query) : { kind: 'key' as const };
   if (caller.kind === 'key') return serverPublisher(ns);
-  return { ns, id: undefined, auth: caller.principal, trusted: false };
+  return { ns, id: undefined, auth: caller.principal, trusted: false, source: 'http' };
 }
 
 /** An API key, else 401 (no or bad credentials) or 403 (a user's token: not enough). */
@@ -99,7 +110,7 @@ async function requireKey(req: IncomingMessage, query: URLSearchParams, deps: Ap
   }
 }
 
-function protocolOf(deps: ApiDeps, ns: string): HttpProtocol {
+export function protocolOf(deps: ApiDeps, ns: string): HttpProtocol {
   const protocol = deps.protocols.find((p) => p.name === `/${ns}`);
   if (!protocol) throw new ServiceError('NOT_FOUND', `no namespace /${ns.slice(0, 64)}`);
   return protocol;
@@ -120,7 +131,7 @@ const itemOf = (protocol: HttpProtocol) => (entry: HistoryEntry): unknown => (pr
  * Recent messages (history merged with the store), oldest first: the newest `limit`, or with
  * `since` the first `limit` after that position (of the newest MAX_HISTORY_LIMIT).
  */
-async function history(core: Hub, protocol: HttpProtocol, who: Publisher, room: string, query: URLSearchParams): Promise<unknown[]> {
+export async function history(core: Hub, protocol: HttpProtocol, who: Publisher, room: string, query: URLSearchParams): Promise<unknown[]> {
   const limit = intParam(query, 'limit', DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT);
   const sinceText = query.get('since');
   if (sinceText === null || sinceText === '') return (await core.history(who, room, limit)).map(itemOf(protocol));
@@ -152,7 +163,7 @@ async function messages(core: Hub, protocol: HttpProtocol, who: Publisher, room:
   return { messages: entries.slice(hasMore ? 1 : 0).map(itemOf(protocol)), hasMore };
 }
 
-async function presence(deps: ApiDeps, protocol: HttpProtocol, who: Publisher, room: string): Promise<unknown[]> {
+export async function presence(deps: ApiDeps, protocol: HttpProtocol, who: Publisher, room: string): Promise<unknown[]> {
   await deps.core.authorize(who, 'subscribe', room);
   const members = await deps.core.members(protocol.name, room);
   // Connections only: a protocol's own entries (none in a client room today) have no protocol.
@@ -174,7 +185,7 @@ function parseCursor(text: string): { namespace: string; room: string } {
   throw new ServiceError('INVALID_PAYLOAD', 'cursor is not one this service gave');
 }
 
-async function rooms(deps: ApiDeps, query: URLSearchParams): Promise<{ rooms: { namespace: string; room: string; members: number }[]; next: string | null }> {
+export async function rooms(deps: ApiDeps, query: URLSearchParams): Promise<{ rooms: { namespace: string; room: string; members: number }[]; next: string | null }> {
   const limit = intParam(query, 'limit', DEFAULT_ROOMS, MAX_ROOMS);
   const ns = query.get('namespace');
   const prefix = query.get('prefix');

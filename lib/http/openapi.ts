@@ -17,6 +17,12 @@ const messageList = { type: 'array', items: { description: 'a message as HISTORY
 const refusals = { '400': error, '401': error, '403': error, '404': error, '405': error, '500': error, '503': error };
 const apiKey = [{ apiKey: [] }, { bearer: [] }];
 const keyOnly = [{ apiKey: [] }];
+const adminOnly = [{ adminBasic: [] }];
+/** The admin routes' refusals: 401 asks for credentials (WWW-Authenticate: Basic), never a redirect. */
+const adminRefusals = { '401': error, '404': error, '405': error, '500': error };
+const adminFile = (summary: string, parameters: object[] = []): object => ({
+  get: { summary, security: adminOnly, parameters, responses: { '200': { description: 'the file (HTML, JavaScript or CSS)' }, '304': { description: 'not modified (ETag)' }, ...adminRefusals } },
+});
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -29,6 +35,7 @@ export const openApiDocument = {
     securitySchemes: {
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'an --api-key (also as Authorization: Bearer <key>)' },
       bearer: { type: 'http', scheme: 'bearer', description: "a user's token (auth on): the rights of its rooms claim apply" },
+      adminBasic: { type: 'http', scheme: 'basic', description: 'the admin page: user `admin`, password --admin-password or an API key (open only with --auth none and neither)' },
     },
     schemas: {
       Error: {
@@ -47,6 +54,14 @@ export const openApiDocument = {
     '/readyz': {
       get: { summary: 'readiness: Redis (cluster) and the message store can serve', responses: { '200': { description: 'OK (text/plain)' }, '503': error } },
       head: { summary: 'readiness, no body', responses: { '200': { description: 'OK' }, '503': error } },
+    },
+    '/metrics': {
+      get: {
+        summary: "this node's Prometheus metrics (text format; docs/METRICS.md); with auth on an API key, unless --metrics-public",
+        security: keyOnly,
+        responses: { '200': { description: 'the metrics (text/plain; version=0.0.4)' }, '401': error },
+      },
+      head: { summary: 'the metrics, no body', security: keyOnly, responses: { '200': { description: 'OK' }, '401': error } },
     },
     '/openapi.json': { get: { summary: 'this document', responses: { '200': json({ type: 'object' }, 'the OpenAPI document') } } },
     '/bus-message/{room}': {
@@ -154,6 +169,41 @@ export const openApiDocument = {
         parameters: [path('user', "the token's sub")],
         requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { block: { type: ['string', 'integer'], description: 'a duration: 10m, 1h, or ms' } } } } } },
         responses: { '200': json({ type: 'object', required: ['ok', 'disconnected'], properties: { ok: { const: true }, disconnected: { type: 'integer' } } }, 'how many connections were closed'), ...refusals },
+      },
+    },
+    '/admin': adminFile('the admin page (docs: README, Admin page)'),
+    '/admin/{file}': adminFile("one of the admin page's files", [path('file', 'admin.js, admin.css, ...')]),
+    '/admin/vendor/{file}': adminFile('uPlot, as installed with the service', [path('file', 'uPlot.iife.min.js or uPlot.min.css')]),
+    '/admin/api/overview': {
+      get: {
+        summary: "the admin page's figures: every node (readiness, last seen, connections), connections by kind and client version, errors by code, slow consumers, publish and delivery rates of the last minutes",
+        security: adminOnly,
+        responses: { '200': json({ type: 'object', required: ['self', 'redis', 'nodes', 'totals', 'rates'] }, 'the figures'), ...adminRefusals },
+      },
+    },
+    '/admin/api/rooms': {
+      get: {
+        summary: 'rooms with members, a page (as GET /rooms)',
+        security: adminOnly,
+        parameters: [query('namespace', 'only this namespace'), query('prefix', 'only rooms whose name starts so'), query('limit', '1 to 1000, default 100', { type: 'integer' }), query('cursor', 'the `next` of the page before')],
+        responses: { '200': json({ type: 'object', required: ['rooms', 'next'] }, 'a page'), '400': error, ...adminRefusals },
+      },
+    },
+    '/admin/api/rooms/{namespace}/{room}': {
+      get: {
+        summary: "a room's members (as GET /rooms/{namespace}/{room}/presence) and its 20 most recent messages (as .../history)",
+        security: adminOnly,
+        parameters: [namespace, room],
+        responses: { '200': json({ type: 'object', required: ['members', 'messages'] }, 'the room'), '400': error, ...adminRefusals },
+      },
+    },
+    '/admin/api/users/{user}/disconnect': {
+      post: {
+        summary: 'as POST /users/{user}/disconnect, from the admin page only: a JSON body and the same origin (Sec-Fetch-Site, Origin), else 403',
+        security: adminOnly,
+        parameters: [path('user', "the token's sub")],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { block: { type: ['string', 'integer'], description: 'a duration: 10m, 1h, or ms' } } } } } },
+        responses: { '200': json({ type: 'object', required: ['ok', 'disconnected'], properties: { ok: { const: true }, disconnected: { type: 'integer' } } }, 'how many connections were closed'), '400': error, '403': error, '413': error, ...adminRefusals },
       },
     },
   },

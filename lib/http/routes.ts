@@ -18,7 +18,10 @@
  *   /rooms..., /users/:user/disconnect
  *                              the server API (api-routes.ts)
  *   GET  /openapi.json         the OpenAPI document of all of these
- * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status.
+ *   GET  /metrics              Prometheus metrics (metrics-route.ts; an API key when auth is on)
+ *   /admin...                  the admin page and its JSON API (lib/admin/, given as `more`)
+ * Every failure is a JSON `{error: {code, message}}` with the catalog's HTTP status. Each request
+ * is logged at the `http` level once answered (method, path without its query, status, ms).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Access } from '../auth/access.js';
@@ -34,6 +37,7 @@ import { readBody, roomFromPath, sendJson } from './http-io.js';
 import { apiRoutes, publisherFor, type ApiDeps } from './api-routes.js';
 import { openApiDocument } from './openapi.js';
 import { routePattern, type Route } from './route-table.js';
+import { metricsRoute, type MetricsRouteDeps } from './metrics-route.js';
 
 export interface HttpDeps {
   core: Hub;
@@ -48,6 +52,15 @@ export interface HttpDeps {
   access?: Pick<Access, 'checkPublisher' | 'ticketRoute' | 'httpCaller'>;
   /** The server API (api-routes.ts); absent: not served. */
   api?: Pick<ApiDeps, 'disconnect' | 'nodeId'>;
+  /** GET /metrics (metrics-route.ts); absent: not served. */
+  metrics?: MetricsRouteDeps;
+  /** Told the code of every error body it answers (the `notify_errors_total` metric). */
+  failed?: (code: string) => void;
+  /**
+   * Routes of another part under one path prefix (the admin page's, lib/admin/): every answer under
+   * the prefix, its refusals and NOT_FOUND / METHOD_NOT_ALLOWED included, gets that part's headers.
+   */
+  more?: { under: string; routes: readonly Route[]; headers(res: ServerResponse): void };
 }
 
 export interface HttpHandler {
@@ -58,17 +71,35 @@ export interface HttpHandler {
 
 export function createHttpHandler(deps: HttpDeps): HttpHandler {
   const table = routeTable(deps).map((route) => ({ route, pattern: routePattern(route.path) }));
+  const { logger, more } = deps;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (logger.isLevelEnabled('http')) logRequest(logger, req, res);
+    if (more && (req.url === more.under || req.url?.startsWith(`${more.under}/`) || req.url?.startsWith(`${more.under}?`))) more.headers(res);
     dispatch(req, res, table).catch((err: unknown) => {
       const body = toErrorBody(err);
       // The path only: a query string may hold a credential.
       const path = (req.url ?? '/').split('?', 1)[0];
-      if (body.code === 'INTERNAL_ERROR') deps.logger.error('HTTP route failed', { path, err });
-      else if (deps.logger.isDebugEnabled()) deps.logger.debug('HTTP request refused', { path, code: body.code });
+      if (body.code === 'INTERNAL_ERROR') logger.error('HTTP route failed', { path, err });
+      else if (logger.isDebugEnabled()) logger.debug('HTTP request refused', { path, code: body.code });
+      // An answer already under way (a stream) cannot carry an error body.
+      if (!res.headersSent) deps.failed?.(body.code);
       sendJson(res, err instanceof ServiceError ? err.status : body.code === 'INTERNAL_ERROR' ? 500 : 400, { error: body });
     });
   };
   return Object.assign(handler, { routes: table.map(({ route }) => ({ path: route.path, methods: route.methods })) });
+}
+
+/** One `http`-level line once the request is answered (or its connection closed): never its query string, headers or body. */
+function logRequest(logger: Logger, req: IncomingMessage, res: ServerResponse): void {
+  const started = performance.now();
+  res.once('close', () => {
+    logger.http('http request', {
+      method: req.method,
+      path: (req.url ?? '/').split('?', 1)[0],
+      status: res.statusCode,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
 }
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, table: { route: Route; pattern: RegExp }[]): Promise<void> {
@@ -130,10 +161,12 @@ function routeTable(deps: HttpDeps): Route[] {
     },
     { path: '/openapi.json', methods: ['GET'], handle: async ({ res }) => sendJson(res, 200, openApiDocument) },
   ];
-  const { sse, access, api } = deps;
+  const { sse, access, api, metrics } = deps;
+  if (metrics) routes.push(metricsRoute(metrics));
   if (sse) routes.push({ path: '/events/{namespace}/{room}', methods: ['GET'], handle: ({ req, res, params, query }) => sse.handle(req, res, params[0]!, params[1]!, query) });
   if (access) routes.push({ path: '/ticket', methods: ['POST', 'OPTIONS'], handle: ({ req, res }) => access.ticketRoute(req, res) });
   if (api) routes.push(...apiRoutes({ ...api, ...httpCallerOf(deps), core: deps.core, protocols: deps.namespaces }));
+  routes.push(...(deps.more?.routes ?? []));
   return routes;
 }
 

@@ -23,6 +23,7 @@ import { roomName } from '../core/validate.js';
 import { roomFromPath } from './http-io.js';
 import type { Logger } from '../log/logger.js';
 import { SseMember, sseText } from './sse-member.js';
+import { logClosed } from '../log/connection-close.js';
 
 /** What a browser waits before it reconnects a dropped stream. */
 const RETRY_MS = 3000;
@@ -38,6 +39,8 @@ export interface SseOptions {
   pingMs: number;
   maxSendBuffer: number;
   isClosing: () => boolean;
+  /** A stream started in namespace `ns` (the metrics). */
+  opened?: (ns: string) => void;
 }
 
 /** `<epoch>:<offset>` (epochs never contain a colon), or undefined when it is not one. */
@@ -55,6 +58,8 @@ interface Stream {
   res: ServerResponse;
   /** Ends the stream when its token expires. */
   timer: NodeJS.Timeout | undefined;
+  /** Why it ended, when the service ended it (else the client closed it). */
+  reason: string | undefined;
 }
 
 export class SseStreams {
@@ -74,6 +79,13 @@ export class SseStreams {
     return this.open.size;
   }
 
+  /** Streams open now per namespace (read when metrics are scraped). */
+  countsByNamespace(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { member } of this.open) counts.set(member.ns, (counts.get(member.ns) ?? 0) + 1);
+    return counts;
+  }
+
   /** Serves GET /events/:namespace/:room (`ns` without its slash, `room` still percent-encoded). */
   async handle(req: IncomingMessage, res: ServerResponse, ns: string, encodedRoom: string, query: URLSearchParams): Promise<void> {
     const { core, logger } = this.options;
@@ -83,13 +95,19 @@ export class SseStreams {
     if (this.options.isClosing()) throw new ServiceError('SHUTTING_DOWN');
     const rooms = this.rooms(encodedRoom, query);
     const principal = await this.options.admit(req, query);
+    // Made first: a slow reader's cut, seen by the member, says why the stream ended.
+    const entry = { res, timer: undefined, reason: undefined } as Omit<Stream, 'member'> as Stream;
     const member = new SseMember({
       ns: protocol.name,
       auth: principal,
       res,
       format: protocol.sseEvent,
       maxSendBuffer: this.options.maxSendBuffer,
-      onSlow: (unsent) => logger.warn('slow SSE reader disconnected', { nsp: protocol.name, member: member.id, unsentBytes: unsent }),
+      onSlow: (unsent) => {
+        entry.reason = 'slow_consumer';
+        core.counts.slowConsumer();
+        logger.warn('slow SSE reader disconnected', { nsp: protocol.name, member: member.id, unsentBytes: unsent });
+      },
     });
     // Every right before the stream starts: a refusal is still a plain JSON answer.
     for (const room of rooms) await core.authorize(member, 'subscribe', room);
@@ -107,13 +125,16 @@ export class SseStreams {
       ...(origin === undefined ? {} : { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' }),
     });
     res.write(`retry: ${RETRY_MS}\n\n`);
-    const entry: Stream = { member, res, timer: undefined };
+    this.options.opened?.(member.ns);
+    entry.member = member;
     this.open.add(entry);
+    const openedAt = Date.now();
     this.expireWithToken(entry, principal);
     res.on('close', () => {
       member.closed = true;
       clearTimeout(entry.timer);
       this.open.delete(entry);
+      logClosed(logger, { protocol: 'sse', namespace: member.ns, rooms: rooms.length, reason: entry.reason ?? 'client_closed', openedAt, user: principal?.user });
       core.detach(member).catch((err: unknown) => logger.error('SSE stream cleanup failed', { nsp: member.ns, err }));
     });
 
@@ -128,6 +149,8 @@ export class SseStreams {
     } catch (err) {
       const error = err instanceof ServiceError ? { code: err.code, message: err.message } : { code: 'INTERNAL_ERROR', message: 'internal error' };
       if (error.code === 'INTERNAL_ERROR') logger.error('SSE stream failed', { nsp: member.ns, err });
+      core.counts.error(error.code);
+      entry.reason = 'error';
       member.write(sseText('error', error));
       res.end();
     }
@@ -155,6 +178,8 @@ export class SseStreams {
         entry.timer.unref();
         return;
       }
+      this.options.core.counts.error('TOKEN_EXPIRED');
+      entry.reason = 'token_expired';
       entry.member.write(sseText('error', { code: 'TOKEN_EXPIRED', message: 'the token has expired: reconnect with a new one' }));
       entry.res.end();
     };
@@ -164,8 +189,10 @@ export class SseStreams {
   /** POST /users/:user/disconnect: the user's streams get `event: disconnect` and end; answers how many. */
   disconnectUser(user: string): number {
     let count = 0;
-    for (const { member, res } of this.open) {
+    for (const entry of this.open) {
+      const { member, res } = entry;
       if (member.auth?.user !== user || !member.connected) continue;
+      entry.reason = 'disconnected_by_server';
       member.write(sseText('disconnect', { code: 'DISCONNECTED_BY_SERVER' }));
       res.end();
       count++;
@@ -176,7 +203,9 @@ export class SseStreams {
   /** Shutdown: every stream gets `event: shutdown` and a proper end of its response. */
   close(): void {
     clearInterval(this.pinger);
-    for (const { member, res } of this.open) {
+    for (const entry of this.open) {
+      const { member, res } = entry;
+      entry.reason = 'shutdown';
       member.write(sseText('shutdown', {}));
       res.end();
     }

@@ -91,6 +91,7 @@ export class RedisPresence implements PresenceStore {
   private readonly onLost: ((lost: LostMembers[]) => void) | undefined;
   private readonly onBack: ((back: LostMembers[]) => void) | undefined;
   private readonly nodesKey: string;
+  private liveNodes = 1;
   private readonly nodeKey: string;
   private readonly hbKey: string;
   /** This node's members: room key -> socket id -> member (encodeMember). */
@@ -115,6 +116,11 @@ export class RedisPresence implements PresenceStore {
     this.nodesKey = `${this.prefix}:nodes`;
     this.nodeKey = this.nodeHashKey(this.nodeId);
     this.hbKey = this.heartbeatKey(this.nodeId);
+  }
+
+  /** Nodes with a live heartbeat, this one included, as the last sweep saw them (`notify_cluster_nodes`). */
+  get nodeCount(): number {
+    return this.liveNodes;
   }
 
   /** Registers this node and starts the heartbeat and sweep ticks. */
@@ -317,12 +323,16 @@ export class RedisPresence implements PresenceStore {
   /** Removes the registered nodes whose heartbeat expired; reports their members once. */
   private async sweep(): Promise<void> {
     const nodes = (await this.connection.run((c) => c.sMembers(this.nodesKey))).filter((n) => n !== this.nodeId);
-    if (nodes.length === 0) return;
+    if (nodes.length === 0) {
+      this.liveNodes = 1;
+      return;
+    }
     const alive = await this.connection.run((c) => {
       const multi = c.multi();
       for (const node of nodes) multi.exists(this.heartbeatKey(node));
       return multi.exec();
     });
+    this.liveNodes = 1 + alive.filter((a) => Number(a) === 1).length;
     for (const [i, node] of nodes.entries()) {
       if (Number(alive[i]) === 1) continue;
       const entries = await this.connection.run((c) => this.removeNode(c, node, false));

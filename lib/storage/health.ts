@@ -29,6 +29,8 @@ export class MonitoredStore implements MessageStore {
     readonly inner: MessageStore,
     private readonly logger: Logger,
     private readonly probeIntervalMs = PROBE_INTERVAL_MS,
+    /** Told of every write's outcome and duration (the metrics). */
+    private readonly written?: (ok: boolean, seconds: number) => void,
   ) {
     this.description = inner.description;
     inner.onTrouble?.((reason) => this.failed(reason));
@@ -53,9 +55,15 @@ export class MonitoredStore implements MessageStore {
 
   /** A write's outcome tells whether the store works. */
   private watch(write: Promise<void>): Promise<void> {
+    const written = this.written;
+    const started = written ? performance.now() : 0;
     return write.then(
-      () => this.worked(),
+      () => {
+        written?.(true, (performance.now() - started) / 1000);
+        this.worked();
+      },
       (err: unknown) => {
+        written?.(false, (performance.now() - started) / 1000);
         this.failed((err as Error).message);
         throw err;
       },

@@ -310,7 +310,7 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
       }
       if (verdict.kind === 'refuse') {
         if (verdict.cut) onViolation?.(this.address, new PacketRateError());
-        this.next({ ready: standIn(header, { code: verdict.code, message: verdict.message, event: header.event, cut: verdict.cut }) } satisfies Ready);
+        this.next({ ready: standIn(header, { code: verdict.code, message: verdict.message, event: header.event, cut: verdict.cut, limit: verdict.limit }) } satisfies Ready);
       }
       return true;
     }

@@ -35,6 +35,8 @@ interface Policy {
   logger: Logger;
   /** Tests: called after each admitted write with the connection's unsent bytes including it. */
   observer?: (conn: EngineConn, queued: number) => void;
+  /** Told of each connection closed (the metrics). */
+  onCut?: () => void;
 }
 
 /** Engine.IO's write buffer as counted last: the array (replaced on each flush), packets counted, their bytes. */
@@ -99,13 +101,14 @@ function cut(conn: EngineConn, unsent: number, policy: Policy): void {
   // Drop what is queued: a graceful close would wait for the client to read it all.
   conn.close(true);
   conn.transport?.socket?.terminate?.();
+  policy.onCut?.();
 }
 
 /** Turns the limit on for every connection of `io` (0: no limit). Returns the undo. */
-export function limitSendBuffers(io: AppServer, maxSendBuffer: number, logger: Logger): () => void {
+export function limitSendBuffers(io: AppServer, maxSendBuffer: number, logger: Logger, onCut?: () => void): () => void {
   const engine = io.engine as unknown as { [POLICY]?: Policy };
   if (maxSendBuffer <= 0) return () => {};
-  engine[POLICY] = { limit: maxSendBuffer, logger };
+  engine[POLICY] = { limit: maxSendBuffer, logger, ...(onCut ? { onCut } : {}) };
   return () => {
     delete engine[POLICY];
   };

@@ -23,6 +23,8 @@ import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { toErrorBody, ServiceError, type ErrorBody } from '../core/errors.js';
 import type { Logger } from '../log/logger.js';
+import type { ClientCounts } from '../core/types.js';
+import { logClosed, wsCloseReason } from '../log/connection-close.js';
 import { PacketRates, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
 
 /** Close codes of the endpoint (docs/PROTOCOL.md). */
@@ -78,6 +80,10 @@ export interface WsEndpointOptions<A> {
   logger: Logger;
   /** A connection closed for breaking the protocol (a frame over the limit, far over a rate): counted against its address. */
   violation?: (req: IncomingMessage) => void;
+  /** Told of coded refusals, rate limits and slow consumers (the metrics); absent: nothing is counted. */
+  counts?: ClientCounts;
+  /** The user of an admitted connection, for its close log line (never its token). */
+  userOf?: (admitted: A) => string | undefined;
   /** Before the handshake: what the connection is admitted as, or a ServiceError (its status answers the upgrade). */
   admit(req: IncomingMessage, query: URLSearchParams, pathSegment: string | undefined): Promise<A>;
   /** The connection is open. */
@@ -135,6 +141,7 @@ class Connection implements WsConnection {
     readonly ws: WebSocket,
     private readonly maxSendBuffer: number,
     private readonly logger: Logger,
+    private readonly counts: ClientCounts | undefined,
   ) {}
 
   get open(): boolean {
@@ -147,6 +154,7 @@ class Connection implements WsConnection {
       // Sizes only, never the body.
       this.logger.warn('slow consumer disconnected', { conn: this.id, unsentBytes: this.ws.bufferedAmount, limit: this.maxSendBuffer });
       this.ws.terminate();
+      this.counts?.slowConsumer();
       return false;
     }
     this.ws.send(text);
@@ -176,13 +184,17 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
     if (target === undefined) {
       if (options.ownsUpgrades) {
         socket.on('error', () => undefined);
+        options.counts?.error('NOT_FOUND');
         refuseUpgrade(socket, 404, { code: 'NOT_FOUND', message: 'no WebSocket endpoint at this path' });
       }
       return;
     }
     const { query: parsedQuery, segment } = target;
     socket.on('error', () => undefined); // a client gone while it is admitted: nothing to do
-    if (closed) return refuseUpgrade(socket, 503, { code: 'SHUTTING_DOWN', message: 'the service is shutting down' });
+    if (closed) {
+      options.counts?.error('SHUTTING_DOWN');
+      return refuseUpgrade(socket, 503, { code: 'SHUTTING_DOWN', message: 'the service is shutting down' });
+    }
     options.admit(req, parsedQuery, segment).then(
       (admitted) => {
         if (closed || !socket.writable) return void socket.destroy();
@@ -193,13 +205,15 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
         const status = err instanceof ServiceError ? err.status : 500;
         if (status === 500) logger.error('WebSocket admission failed', { path, err });
         else if (logger.isDebugEnabled()) logger.debug('WebSocket upgrade refused', { path, code: body.code, reason: body.message });
+        options.counts?.error(body.code);
         refuseUpgrade(socket, status, body);
       },
     );
   };
 
   const opened = (ws: WebSocket, admitted: A, req: IncomingMessage): void => {
-    const conn = new Connection(ws, options.maxSendBuffer, logger);
+    const conn = new Connection(ws, options.maxSendBuffer, logger, options.counts);
+    const openedAt = Date.now();
     connections.add(conn);
     const rates = new PacketRates(options.rates);
     let session: WsSession | undefined;
@@ -211,15 +225,17 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
       if (logger.isDebugEnabled()) logger.debug('WebSocket error', { conn: conn.id, reason: err.message });
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') options.violation?.(req);
     });
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
       connections.delete(conn);
       session?.closed();
+      logClosed(logger, { protocol: 'sock', path, reason: wsCloseReason(code), code, openedAt, user: options.userOf?.(admitted) });
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!session || !conn.open) return;
       const length = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data instanceof ArrayBuffer ? data.byteLength : data.length;
       const verdict = rates.packet('event', length);
       if (verdict.kind === 'refuse') {
+        if (verdict.limit) options.counts?.limited(verdict.limit);
         session.refused({ code: verdict.code, message: verdict.message });
         if (verdict.cut) {
           logger.warn('frame refused: disconnected', { conn: conn.id, code: verdict.code, reason: verdict.message });

@@ -1,0 +1,78 @@
+/**
+ * What the gauges read when scraped: the live state of a service's connections, rooms, history and
+ * readiness, walked once per scrape (nothing is counted per message or per connection for them).
+ */
+import type { Hub } from '../core/hub.js';
+import type { AppServer } from '../core/app-socket.js';
+import type { Protocol } from '../core/types.js';
+
+export interface ConnectionCount {
+  namespace: string;
+  protocol: Protocol;
+  transport: string;
+  count: number;
+}
+
+export interface LiveState {
+  connections(): ConnectionCount[];
+  /** Open Engine.IO connections by protocol revision. */
+  engineIo(): { v3: number; v4: number };
+  rooms(): { namespace: string; rooms: number; members: number }[];
+  ready(): boolean;
+  /** Memory history (single node): what it holds. Absent: not registered. */
+  history?: () => { bytes: number; messages: number };
+}
+
+export interface LiveSources {
+  io: AppServer;
+  hub: Hub;
+  /** The socket.io namespaces of the modules (not the internal ones of cluster mode). */
+  socketIoNamespaces: readonly string[];
+  /** socket.io's transports (--transports): each namespace reports them, at 0 when none is open. */
+  transports: readonly string[];
+  /** The plain WebSocket endpoints' namespaces and their open connections. */
+  webSockets: readonly { ns: string; count: () => number }[];
+  sse: { countsByNamespace(): Map<string, number> };
+  /** Every namespace a room can be in (socket.io's, the plain WebSockets'). */
+  namespaces: readonly string[];
+  ready: () => boolean;
+  history?: () => { bytes: number; messages: number };
+}
+
+interface EngineSocket {
+  protocol: number;
+  transport: { name: string };
+}
+
+export function liveState(s: LiveSources): LiveState {
+  return {
+    connections() {
+      const counts: ConnectionCount[] = [];
+      for (const name of s.socketIoNamespaces) {
+        const byTransport = new Map<string, number>(s.transports.map((t) => [t, 0]));
+        for (const socket of s.io.of(name).sockets.values()) {
+          const transport = (socket.conn as unknown as EngineSocket).transport.name;
+          byTransport.set(transport, (byTransport.get(transport) ?? 0) + 1);
+        }
+        for (const [transport, count] of byTransport) counts.push({ namespace: name, protocol: 'socketio', transport, count });
+      }
+      for (const ws of s.webSockets) counts.push({ namespace: ws.ns, protocol: 'sock', transport: 'websocket', count: ws.count() });
+      for (const [namespace, count] of s.sse.countsByNamespace()) counts.push({ namespace, protocol: 'sse', transport: 'sse', count });
+      return counts;
+    },
+    engineIo() {
+      let v3 = 0;
+      let v4 = 0;
+      for (const conn of Object.values((s.io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)) {
+        if (conn.protocol === 3) v3++;
+        else v4++;
+      }
+      return { v3, v4 };
+    },
+    rooms() {
+      return s.namespaces.map((namespace) => ({ namespace, ...s.hub.roomCounts(namespace) }));
+    },
+    ready: s.ready,
+    ...(s.history ? { history: s.history } : {}),
+  };
+}
