@@ -38,19 +38,24 @@ describe('metrics: who may read GET /metrics', () => {
       expect((await scrape(svc.url, { 'x-api-key': 'not-the-key-at-all-0000000' })).status).to.equal(401);
     });
 
-    it('counts refused connections by reason: missing credentials, a bad token', async () => {
+    it('counts refused connections by reason: missing credentials, a bad token, an expired token, a blocked user', async () => {
       const before = await scrape(svc.url, { 'x-api-key': KEY });
       await connect('v4', svc.url, '/layout', { expectError: true });
       await connect('v4', svc.url, '/layout', { expectError: true, extra: { auth: { token: 'not.a.token' } } });
       const expired = await hsToken({ sub: 'u2', rooms: ALL_ROOMS }, { expiresIn: -60 });
       await connect('v4', svc.url, '/layout', { expectError: true, extra: { auth: { token: expired } } });
+      // A blocked user (POST /users/:user/disconnect with a block) comes back with a valid token.
+      const blocked = await fetch(`${svc.url}/users/u3/disconnect`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ block: '10m' }) });
+      expect(blocked.status).to.equal(200);
+      await connect('v4', svc.url, '/layout', { expectError: true, extra: { auth: { token: await hsToken({ sub: 'u3', rooms: ALL_ROOMS }) } } });
       const after = await scrape(svc.url, { 'x-api-key': KEY });
       const moved = (reason: string): number => after.value('notify_auth_failures_total', { reason }) - before.value('notify_auth_failures_total', { reason });
       expect(moved('missing')).to.equal(1);
       expect(moved('invalid')).to.equal(1);
       expect(moved('expired')).to.equal(1);
+      expect(moved('blocked')).to.equal(1);
       const errors = after.value('notify_errors_total', { code: 'UNAUTHORIZED' }) - before.value('notify_errors_total', { code: 'UNAUTHORIZED' });
-      expect(errors, 'each connect_error counted').to.equal(3);
+      expect(errors, 'each connect_error counted').to.equal(4);
     });
   });
 

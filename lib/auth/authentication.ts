@@ -46,7 +46,7 @@ export class Authentication {
   async authenticate(socket: AppSocket): Promise<Principal> {
     refuseQueryTokenOverPolling(socket.handshake.query);
     const credential = this.credential(socket);
-    if (!credential) throw unauthorized('credentials required: auth.token, ?token=, ?ticket= or Authorization: Bearer');
+    if (!credential) throw unauthorized('credentials required: auth.token, ?token=, ?ticket= or Authorization: Bearer', undefined, 'missing');
     let perConnection = this.verified.get(socket.conn);
     if (!perConnection) this.verified.set(socket.conn, (perConnection = new Map()));
     const key = `${credential.kind}:${credential.kind === 'token' ? (credential.type ?? '') : ''}:${credential.value}`;
@@ -72,7 +72,7 @@ export class Authentication {
     let principal: Principal;
     if (ticket !== undefined) principal = await this.tickets.redeem(ticket);
     else if (token !== undefined) principal = await this.verifyToken(token, type);
-    else throw unauthorized('credentials required: a ticket (/sock/<ticket> or ?ticket=), ?token= or Authorization: Bearer');
+    else throw unauthorized('credentials required: a ticket (/sock/<ticket> or ?ticket=), ?token= or Authorization: Bearer', undefined, 'missing');
     return this.withExpiry(principal);
   }
 
@@ -90,7 +90,7 @@ export class Authentication {
   withExpiry(principal: Principal): Principal {
     const now = this.now();
     const exp = connectionExpiry(principal, this.config.auth, now);
-    if (exp * 1000 <= now) throw unauthorized('token expired');
+    if (exp * 1000 <= now) throw unauthorized('token expired', undefined, 'expired');
     // Every admission passes here: a blocked user is refused whatever its credential.
     this.blocks?.check(principal.user);
     return { ...principal, exp };

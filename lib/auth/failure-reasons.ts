@@ -8,16 +8,15 @@ export type AuthFailureReason = 'missing' | 'invalid' | 'expired' | 'blocked' | 
 
 export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = ['missing', 'invalid', 'expired', 'blocked', 'api_key', 'unavailable'];
 
-/** The reason of a refused authentication (`err` as Authentication throws it). */
+/**
+ * The reason of a refused authentication: an AuthError's (lib/auth/principal.ts) `failure`, set
+ * where it is thrown; any other refusal is `invalid`, and anything but a refusal `unavailable`.
+ */
 export function authFailureReason(err: unknown): AuthFailureReason {
   if (!(err instanceof ServiceError)) return 'unavailable';
   if (err.code === 'TOKEN_EXPIRED') return 'expired';
-  const message = err.message;
-  if (message.startsWith('credentials required')) return 'missing';
-  if (message.includes('expired')) return 'expired';
-  if (message.includes('blocked')) return 'blocked';
-  if (message.startsWith('cannot verify')) return 'unavailable';
-  return 'invalid';
+  const failure = (err as { failure?: AuthFailureReason }).failure;
+  return failure ?? 'invalid';
 }
 
 /** What Access reports (lib/metrics/metrics.ts implements it); every call is a rare event. */

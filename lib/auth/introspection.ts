@@ -58,20 +58,20 @@ export function createIntrospectionVerifier(config: OAuthConfig, logger: Logger,
       });
     } catch (err) {
       logger.warn('token introspection failed', { reason: (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message });
-      throw unauthorized('cannot verify the token now', 'introspection unreachable');
+      throw unauthorized('cannot verify the token now', 'introspection unreachable', 'unavailable');
     }
     if (!res.ok) {
       await res.body?.cancel();
       logger.warn('token introspection failed', { status: res.status });
-      throw unauthorized('cannot verify the token now', `introspection status ${res.status}`);
+      throw unauthorized('cannot verify the token now', `introspection status ${res.status}`, 'unavailable');
     }
     let body: unknown;
     try {
       body = await res.json();
     } catch {
-      throw unauthorized('cannot verify the token now', 'introspection answer is not JSON');
+      throw unauthorized('cannot verify the token now', 'introspection answer is not JSON', 'unavailable');
     }
-    if (typeof body !== 'object' || body === null) throw unauthorized('cannot verify the token now', 'introspection answer is not an object');
+    if (typeof body !== 'object' || body === null) throw unauthorized('cannot verify the token now', 'introspection answer is not an object', 'unavailable');
     const claims = body as Record<string, unknown>;
     if (claims.active !== true) return { active: false };
     // An answer past its own expiry is an inactive token, whatever `active` says.
@@ -109,7 +109,7 @@ export function createIntrospectionVerifier(config: OAuthConfig, logger: Logger,
         answer = await pending;
       }
       if (!answer.active) throw unauthorized('token is not active', 'introspection: inactive');
-      if (typeof answer.claims.exp === 'number' && answer.claims.exp * 1000 <= now()) throw unauthorized('token expired', 'introspection: exp');
+      if (typeof answer.claims.exp === 'number' && answer.claims.exp * 1000 <= now()) throw unauthorized('token expired', 'introspection: exp', 'expired');
       return answer.claims;
     },
   };

@@ -71,7 +71,7 @@ export function createJwtVerifier(config: JwtConfig, logger: Logger): TokenVerif
 function toAuthError(err: unknown, logger: Logger): AuthError {
   if (err instanceof AuthError) return err;
   const code = (err as { code?: string }).code ?? 'unknown';
-  if (err instanceof errors.JWTExpired) return unauthorized('token expired', code);
+  if (err instanceof errors.JWTExpired) return unauthorized('token expired', code, 'expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
     const claim = err.claim;
     if (claim === 'nbf') return unauthorized('token not yet valid', code);
@@ -89,7 +89,7 @@ function toAuthError(err: unknown, logger: Logger): AuthError {
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError)) {
     // The key set could not be fetched or read: an operator problem, not the client's.
     logger.warn('cannot verify tokens: key set unavailable', { code, reason: (err as Error).message });
-    return unauthorized('cannot verify the token now', code);
+    return unauthorized('cannot verify the token now', code, 'unavailable');
   }
   return unauthorized('invalid token', code);
 }

@@ -2,6 +2,7 @@
  * Who a connection is, once its credentials are verified: the identity and rights it carries for
  * its lifetime (kept in socket.data.auth as plain data), and the coded refusals of authentication.
  */
+import type { AuthFailureReason } from './failure-reasons.js';
 import { ServiceError, type ErrorCode } from '../core/errors.js';
 import { parseRoomsClaim, type RoomRights } from './rights.js';
 
@@ -25,20 +26,22 @@ export interface AuthState extends Principal {
 
 /**
  * A refusal of credentials. Its message is safe to show: it never contains the token, and the
- * cause (a jose or HTTP error) stays in `reason`, for debug logs only.
+ * cause (a jose or HTTP error) stays in `reason`, for debug logs only. `failure` is its kind, as
+ * `notify_auth_failures_total{reason}` counts it.
  */
 export class AuthError extends ServiceError {
   constructor(
     code: ErrorCode,
     message: string,
     readonly reason?: string,
+    readonly failure: AuthFailureReason = 'invalid',
   ) {
     super(code, message);
     this.name = 'AuthError';
   }
 }
 
-export const unauthorized = (message: string, reason?: string): AuthError => new AuthError('UNAUTHORIZED', message, reason);
+export const unauthorized = (message: string, reason?: string, failure?: AuthFailureReason): AuthError => new AuthError('UNAUTHORIZED', message, reason, failure);
 
 /** Builds the principal from verified claims (JWT payload or introspection answer). */
 export function principalFromClaims(claims: Record<string, unknown>, nameClaims: readonly string[], maxNameLength: number): Principal {

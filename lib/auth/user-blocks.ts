@@ -6,7 +6,7 @@
  * others (lib/auth/user-disconnect.ts); in cluster mode it also writes `P:blocked:<user>` with the
  * block as its TTL, which a node that starts later reads at start (load()).
  */
-import { ServiceError } from '../core/errors.js';
+import { AuthError } from './principal.js';
 import { globEscape } from '../cluster/glob.js';
 import type { RedisConnection } from '../cluster/redis-connection.js';
 
@@ -33,7 +33,7 @@ export class UserBlocks {
       this.until.delete(user);
       return;
     }
-    throw new ServiceError('UNAUTHORIZED', `this user is blocked for another ${Math.ceil(left / 1000)} s`);
+    throw new AuthError('UNAUTHORIZED', `this user is blocked for another ${Math.ceil(left / 1000)} s`, undefined, 'blocked');
   }
 
   /** Blocks `user` for `ms` on this node (another node's block, or this node's own). */
