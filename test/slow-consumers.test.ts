@@ -9,6 +9,7 @@ import { defaultAbuseLimits } from '../lib/auth/config.js';
 import { ROOM_PREFIX, type AppSocket } from '../lib/core/app-socket.js';
 import { type EngineConn, observeSendBuffers, unsentBytes } from '../lib/transport/index.js';
 import { closeAll, connect, next, request } from './helpers/clients.js';
+import { scrape } from './helpers/metrics.js';
 import { startService } from './helpers/service.js';
 
 const LIMIT = 1024 * 1024;
@@ -76,6 +77,8 @@ describe('slow consumers: the send-buffer limit at each write', function () {
           if (rooms.length > 1) await new Promise((resolve) => setImmediate(resolve));
         }
         expect(await disconnected).to.be.oneOf(['transport close', 'forced close', 'transport error']);
+        // Counted for the metrics (notify_slow_consumer_disconnects_total): this one connection only.
+        expect((await scrape(svc.url)).value('notify_slow_consumer_disconnects_total')).to.equal(1);
         const oneMessage = CHUNK + 1024;
         expect(largestAfterAck, 'unsent bytes after a publication').to.be.at.most(LIMIT + oneMessage);
         expect(largestSeen, 'unsent bytes at a write').to.be.at.most(LIMIT + oneMessage);

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import { defaultAbuseLimits } from '../lib/auth/config.js';
+import { scrape } from './helpers/metrics.js';
 import { connect, next, request } from './helpers/clients.js';
 import { MODES, inModeForSuite } from './helpers/cluster.js';
 import { hsToken, secretAuth } from './helpers/auth.js';
@@ -162,6 +163,8 @@ describe('GET /events: a reader that does not read', () => {
       await post(`${svc.url}/publish/layout/firehose`, 'after');
       for (;;) if ((await reading.next('EVENT')).json.message === 'after') break;
       expect(reading.events.filter((e) => e.event === 'EVENT')).to.have.length(sent + 1);
+      // Counted for the metrics (notify_slow_consumer_disconnects_total): the stalled stream only.
+      expect((await scrape(svc.url)).value('notify_slow_consumer_disconnects_total')).to.equal(1);
       stalled.destroy();
     } finally {
       closeStreams();
