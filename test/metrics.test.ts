@@ -138,3 +138,26 @@ describe('metrics: GET /metrics', () => {
 });
 
 after(closeAll);
+
+describe('metrics: the rooms walk', () => {
+  const svc = serviceForSuite();
+
+  it('walks each namespace’s rooms once per scrape, for notify_rooms and notify_room_members both', async () => {
+    const hub = svc.service.core;
+    const walk = hub.roomCounts.bind(hub);
+    let walks = 0;
+    hub.roomCounts = (ns: string) => (walks++, walk(ns));
+    try {
+      const first = await scrape(svc.url);
+      expect(first.value('notify_rooms', { namespace: '/layout' })).to.equal(0);
+      const perScrape = walks;
+      expect(perScrape, 'one walk per namespace').to.be.greaterThan(0);
+      await scrape(svc.url);
+      expect(walks, 'a later scrape walks again, once').to.equal(2 * perScrape);
+      const namespaces = new Set(first.all('notify_room_members').map((s) => s.labels.namespace)).size;
+      expect(perScrape).to.equal(namespaces);
+    } finally {
+      hub.roomCounts = walk;
+    }
+  });
+});
