@@ -64,6 +64,8 @@ export interface RunningServer {
   ports: number[];
   /** Every process whose CPU and memory count: the nodes and, for cluster kinds, Redis. */
   pids: number[];
+  /** The nodes' processes alone (no Redis): the busiest one bounds what the set can do with a core each. */
+  nodePids: number[];
   /** Set once the process has exited (a crash mid-run shows up here). */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The last few KiB of its output, for error reports. */
@@ -116,6 +118,7 @@ async function startCluster(kind: ServerKind, count: number, timeoutMs: number):
     port: first.port,
     ports: nodes.map((n) => n.port),
     pids: [...nodes.map((n) => n.pid), ...(redis.pid ? [redis.pid] : [])],
+    nodePids: nodes.map((n) => n.pid),
     get exit() {
       return nodes.find((n) => n.exit)?.exit;
     },
@@ -170,6 +173,7 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
         port,
         ports: [port],
         pids: [child.pid!],
+        nodePids: [child.pid!],
         get exit() {
           return exit;
         },
