@@ -122,7 +122,7 @@ function describe(s: Scenario): string {
     case 'rooms':
       return `${s.rooms} rooms x ${s.members} members, 1 publisher per room at ~${s.ratePerSec} msg/s (jittered) for ${s.durationMs / 1000} s`;
     case 'capacity':
-      return `${s.connections} idle connections, each JOINs a room of ${s.members}${s.broadcast ? `, then ${s.broadcast} messages to all of them, one at a time` : ''}`;
+      return `${s.connections} idle connections, ${s.members >= s.connections ? 'all JOINed to one room' : `each JOINs a room of ${s.members}`}${s.broadcast ? `, then ${s.broadcast} messages to all of them, one at a time` : ''}`;
     case 'hostile':
       return `${s.clients} clients NOTIFY with an ack every ${s.pingMs} ms, ${s.durationMs / 1000} s quiet then ${s.durationMs / 1000} s while ${s.heavyFrames ? 'one client sends max-size max-depth frames and another ' : 'one client sends '}4 MB [[[[... frames (refused)`;
   }
