@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENVIRONMENT } from '../lib/config/index.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
+import type { BenchProtocol } from './pool.js';
 
 export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before' | 'us-nometrics';
 /** The default comparison. */
@@ -41,13 +42,16 @@ const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
 /** Whether the publishers of a run against this server ask for storage. */
 export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store';
 
-type ProcessKind = 'us' | 'baseline' | 'limit' | 'us-before';
+type ProcessKind = 'us' | 'baseline' | 'limit' | 'us-before' | 'limit-sock' | 'limit-sse';
 const DIST = new URL('../', import.meta.url); // dist/
 const SCRIPTS: Record<ProcessKind, string> = {
   // BENCH_US_SERVER=/other/checkout/dist/server.js measures another build as "us" (before/after).
   us: process.env.BENCH_US_SERVER ?? fileURLToPath(new URL('server.js', DIST)),
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
+  // `limit` of the /sock and SSE scenarios: the same floor for those protocols.
+  'limit-sock': fileURLToPath(new URL('bench/baselines/sock-limit.js', DIST)),
+  'limit-sse': fileURLToPath(new URL('bench/baselines/sse-limit.js', DIST)),
   // BENCH_BEFORE_SERVER=/other/checkout/dist/server.js: another build beside "us" in the same run.
   'us-before': process.env.BENCH_BEFORE_SERVER ?? '(set BENCH_BEFORE_SERVER to measure us-before)',
 };
@@ -83,7 +87,15 @@ export function killAllServers(): void {
   liveRedis.clear();
 }
 
-export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<RunningServer> {
+/** The server has nothing that speaks the scenario's protocol (the socket.io baseline and /sock or SSE). */
+export class NotApplicable extends Error {}
+
+/** Starts `kind` for clients of `protocol` (socket.io unless said): `limit` is the protocol's own. */
+export function startServer(kind: ServerKind, protocol: BenchProtocol = 'socketio', timeoutMs = 15_000): Promise<RunningServer> {
+  if (protocol !== 'socketio') {
+    if (kind === 'baseline') throw new NotApplicable(`the socket.io baseline has no ${protocol === 'sock' ? '/sock' : 'SSE'} endpoint`);
+    if (kind === 'limit') return startProcess(protocol === 'sock' ? 'limit-sock' : 'limit-sse', [], timeoutMs).then((s) => ({ ...s, kind }));
+  }
   const nodes = CLUSTER_NODES[kind];
   if (nodes !== undefined) return startCluster(kind, nodes, timeoutMs);
   const variant = US_VARIANTS[kind];
@@ -165,7 +177,7 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
       port = Number(m[1]);
       clearTimeout(timer);
       resolve({
-        kind,
+        kind: kind as ServerKind,
         pid: child.pid!,
         port,
         ports: [port],
