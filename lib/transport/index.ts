@@ -16,6 +16,7 @@ export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } fr
 
 // Plain WebSocket endpoints (/sock): upgrade, admission, frame limits, pings.
 export { createWsEndpoint, newConnectionId, WS_CLOSE, type WsConnection, type WsEndpoint, type WsEndpointOptions, type WsSession } from './ws-endpoint.js';
+export { SharedFrame, sharedFrameCount } from './ws-frames.js';
 
 // Reading from connections: socket.io's parser with the limits in front.
 export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';

@@ -155,9 +155,9 @@ function loadInternals(): Internal[] {
 
     // ws (engine.io's copy)
     { pkg: 'ws', what: 'Receiver `_maxPayload`', usedBy: 'preauth-frames', present: () => isFunction(ws.Receiver) && new ws.Receiver({ maxPayload: 12345 })._maxPayload === 12345 },
-    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
-    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
-    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
+    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes, ws-frames', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
+    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames, ws-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
 
     // socket.io-parser (the ESM build the service imports: the parser socket.io is given)
     { pkg: parser, what: 'Decoder.prototype.add(), destroy() and emitReserved()', usedBy: 'guarded-parser', present: () => ['add', 'destroy', 'emitReserved'].every((f) => isFunction(method(Decoder.prototype, f))) },
