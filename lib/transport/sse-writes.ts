@@ -1,0 +1,89 @@
+/**
+ * The short path from a Server-Sent Events delivery to the wire (lib/http/sse-member.ts): an
+ * event is encoded once into a Buffer, framed once as an HTTP/1.1 chunk (`<hex size>\r\n<event>\r\n`),
+ * and that same Buffer is written straight to every stream's socket. `res.write(text)` would instead
+ * encode the text again, write the chunk size, the event and the CRLF as separate socket writes
+ * and schedule an uncork, per stream.
+ *
+ * Writes are also coalesced: each socket written to is corked once and uncorked after the current
+ * event (and the promise jobs it started) has been handled, so a stream that gets several
+ * publications in one turn (pipelined HTTP publications, a busy publisher) receives them in one
+ * writev. No delay is added: the flush runs before the event loop moves on.
+ *
+ * This relies on internals of node:http's OutgoingMessage (`socket._httpMessage`, `outputData`,
+ * `_headerSent`, `chunkedEncoding`), checked at start-up (internals.ts). The short path is taken
+ * only when the response owns its socket, its headers are out and nothing of it waits in node's
+ * own buffer: then node would write to the socket directly too, and the order is the same.
+ * Anything else (an HTTP/1.0 stream without chunks is handled; a response still waiting for its
+ * turn on a pipelined connection, an ended one) takes `res.write`.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** The OutgoingMessage fields the short path reads (untyped internals). */
+interface ResponseInternals {
+  socket: (Socket & { _httpMessage?: unknown }) | null;
+  outputData: unknown[];
+  _headerSent: boolean;
+  chunkedEncoding: boolean;
+  writableEnded: boolean;
+}
+
+const CRLF = '\r\n';
+
+/** One SSE event as bytes, shared by every stream it goes to. */
+export class SharedChunk {
+  /** The event's bytes. */
+  readonly data: Buffer;
+  private chunk: Buffer | undefined;
+
+  constructor(text: string) {
+    this.data = Buffer.from(text);
+  }
+
+  get bytes(): number {
+    return this.data.length;
+  }
+
+  /** The event as one HTTP/1.1 chunk, made on first use. */
+  chunked(): Buffer {
+    if (this.chunk === undefined) {
+      const head = `${this.data.length.toString(16)}${CRLF}`;
+      const chunk = Buffer.allocUnsafe(head.length + this.data.length + 2);
+      chunk.write(head, 0, 'latin1');
+      this.data.copy(chunk, head.length);
+      chunk.write(CRLF, head.length + this.data.length, 'latin1');
+      this.chunk = chunk;
+    }
+    return this.chunk;
+  }
+}
+
+/** Events written through the short path (read by test/protocol-fast-paths.test.ts). */
+let chunksWritten = 0;
+export function sharedChunkCount(): number {
+  return chunksWritten;
+}
+
+let corked: Socket[] = [];
+
+function uncorkAll(): void {
+  const list = corked;
+  corked = [];
+  for (const socket of list) socket.uncork();
+}
+
+/** Writes a shared event to a stream, straight to its socket when node would too; never reorders. */
+export function writeSharedChunk(res: ServerResponse, shared: SharedChunk): void {
+  const r = res as unknown as ResponseInternals;
+  const socket = r.socket;
+  if (socket === null || socket._httpMessage !== res || !socket.writable || !r._headerSent || r.outputData.length !== 0 || r.writableEnded) {
+    res.write(shared.data);
+    return;
+  }
+  socket.cork();
+  // Uncorked once the event and its promise jobs are done (a tick queued from a promise job runs after them).
+  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+  chunksWritten++;
+  socket.write(r.chunkedEncoding ? shared.chunked() : shared.data);
+}
