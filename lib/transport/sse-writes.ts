@@ -5,10 +5,13 @@
  * encode the text again, write the chunk size, the event and the CRLF as separate socket writes
  * and schedule an uncork, per stream.
  *
- * Writes are also coalesced: each socket written to is corked once and uncorked after the current
- * event (and the promise jobs it started) has been handled, so a stream that gets several
- * publications in one turn (pipelined HTTP publications, a busy publisher) receives them in one
- * writev. No delay is added: the flush runs before the event loop moves on.
+ * Writes are also coalesced: each socket written to is corked once and uncorked in the check phase
+ * of the current event-loop iteration (setImmediate), so a stream that gets several publications in
+ * one iteration receives them in one writev. Not at the end of the current event (process.nextTick,
+ * as the WebSocket paths do): node's HTTP server handles each of the pipelined requests a publisher
+ * sent in one packet in an event of its own, and a flush per event measured one writev per
+ * publication and stream. The flush still runs before the loop waits for I/O again: no timer, no
+ * added wait beyond the I/O events already being handled.
  *
  * This relies on internals of node:http's OutgoingMessage (`socket._httpMessage`, `outputData`,
  * `_headerSent`, `chunkedEncoding`), checked at start-up (internals.ts). The short path is taken
@@ -82,8 +85,8 @@ export function writeSharedChunk(res: ServerResponse, shared: SharedChunk): void
     return;
   }
   socket.cork();
-  // Uncorked once the event and its promise jobs are done (a tick queued from a promise job runs after them).
-  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+  // Uncorked once this iteration's I/O events are handled (see the header).
+  if (corked.push(socket) === 1) setImmediate(uncorkAll);
   chunksWritten++;
   socket.write(r.chunkedEncoding ? shared.chunked() : shared.data);
 }
