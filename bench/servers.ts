@@ -3,6 +3,11 @@
  * pid for the /proc readings, always killed when the harness exits (normally, on error or on a
  * signal).
  *
+ * `limit` is the floor of the scenario's protocol: bench/baselines/limit.ts for socket.io,
+ * sock-limit.ts for /sock, sse-limit.ts for SSE (the socket.io `baseline` has neither: its runs
+ * there are reported as not applicable). `limit-coalesced` (/sock and SSE only) is that limit with
+ * each socket corked for the rest of the event-loop iteration, as the service writes.
+ *
  * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes
  * (`us-redis2-before` the same with the BENCH_BEFORE_SERVER build); each with a
  * private redis-server on a free port (no persistence), started and killed with them. Their CPU
@@ -24,11 +29,11 @@ import { ENVIRONMENT } from '../lib/config/index.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
 import type { BenchProtocol } from './pool.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before' | 'us-nometrics';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'limit-coalesced' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before' | 'us-nometrics';
 /** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
 /** Every kind --servers accepts. */
-export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before', 'us-nometrics'];
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'limit-coalesced', 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before', 'us-nometrics'];
 const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2, 'us-redis2-before': 2 };
 /** [history] Variants of `us`: its flags. */
 const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
@@ -94,7 +99,11 @@ export class NotApplicable extends Error {}
 export function startServer(kind: ServerKind, protocol: BenchProtocol = 'socketio', timeoutMs = 15_000): Promise<RunningServer> {
   if (protocol !== 'socketio') {
     if (kind === 'baseline') throw new NotApplicable(`the socket.io baseline has no ${protocol === 'sock' ? '/sock' : 'SSE'} endpoint`);
-    if (kind === 'limit') return startProcess(protocol === 'sock' ? 'limit-sock' : 'limit-sse', [], timeoutMs).then((s) => ({ ...s, kind }));
+    if (kind === 'limit' || kind === 'limit-coalesced') {
+      return startProcess(protocol === 'sock' ? 'limit-sock' : 'limit-sse', kind === 'limit' ? [] : ['--coalesce'], timeoutMs).then((s) => ({ ...s, kind }));
+    }
+  } else if (kind === 'limit-coalesced') {
+    throw new NotApplicable('limit-coalesced is a /sock and SSE limit');
   }
   const nodes = CLUSTER_NODES[kind];
   if (nodes !== undefined) return startCluster(kind, nodes, timeoutMs);

@@ -5,14 +5,16 @@
  * to every subscriber of the topic, the sender included, as `{sender, action, topic, payload,
  * store, timestamp, meta}`. Each publication is serialized and framed once and the same frame
  * buffers are written to every member socket (as bench/baselines/limit.ts does for socket.io): the
- * floor any /sock server can reach on this machine. No presence, no rights, no limits.
+ * floor any /sock server can reach on this machine. No presence, no rights, no limits. With
+ * `--coalesce` (server kind `limit-coalesced`) it also corks each socket for the rest of the
+ * event-loop iteration, as the service does.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { optionDefault } from '../../lib/config/option-values.js';
-import { announce, exitOnSignals, listenArgs } from './args.js';
+import { announce, corker, exitOnSignals, listenArgs } from './args.js';
 
 const MAX_PAYLOAD = optionDefault('max-payload');
 const PING_INTERVAL_MS = 25_000;
@@ -20,8 +22,14 @@ const PING_INTERVAL_MS = 25_000;
 type FrameList = Buffer[];
 const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): FrameList } }).Sender;
 const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
-const writeFrame = (ws: WebSocket, frame: FrameList): void =>
-  (ws as unknown as { _sender: { sendFrame(list: FrameList): void } })._sender.sendFrame(frame);
+type Internals = { _sender: { sendFrame(list: FrameList): void }; _socket: { cork(): void; uncork(): void } };
+const { port, host, coalesce } = listenArgs();
+const cork = corker(coalesce);
+const writeFrame = (ws: WebSocket, frame: FrameList): void => {
+  const internals = ws as unknown as Internals;
+  cork(internals._socket);
+  internals._sender.sendFrame(frame);
+};
 
 interface Conn {
   ws: WebSocket;
@@ -84,7 +92,6 @@ function leaveAll(conn: Conn): void {
   }
 }
 
-const { port, host } = listenArgs();
 const httpServer = http.createServer((_req, res) => res.writeHead(404).end());
 const wss = new WebSocketServer({ server: httpServer, path: '/sock', perMessageDeflate: false, maxPayload: MAX_PAYLOAD, clientTracking: false });
 

@@ -4,17 +4,21 @@
  * the JSON body and writes one pre-built event (`id: <epoch>:<offset>`, `event: EVENT`, `data:` the
  * /layout envelope `{sender, room, message, meta}`) to every response of the room as the same
  * Buffer, then answers `{offset, recipients}`. The floor any SSE server on node:http can reach on
- * this machine. No rights, no resumption, no limits.
+ * this machine. No rights, no resumption, no limits. With `--coalesce` (server kind
+ * `limit-coalesced`) it also corks each socket for the rest of the event-loop iteration, as the
+ * service does.
  */
 import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { optionDefault } from '../../lib/config/option-values.js';
-import { announce, exitOnSignals, listenArgs } from './args.js';
+import { announce, corker, exitOnSignals, listenArgs } from './args.js';
 
 const MAX_PAYLOAD = optionDefault('max-payload');
 const PING_MS = 25_000;
 const PING = Buffer.from(': ping\n\n');
 
+const { port, host, coalesce } = listenArgs();
+const cork = corker(coalesce);
 const rooms = new Map<string, Set<ServerResponse>>();
 const epoch = Date.now().toString(36);
 let offset = 0;
@@ -49,6 +53,7 @@ function publish(res: ServerResponse, room: string, body: string): void {
   let recipients = 0;
   if (members) {
     for (const member of members) {
+      if (member.socket) cork(member.socket);
       member.write(chunk);
       recipients++;
     }
@@ -56,7 +61,6 @@ function publish(res: ServerResponse, room: string, body: string): void {
   json(res, 200, { offset: meta.offset, recipients });
 }
 
-const { port, host } = listenArgs();
 const server = http.createServer((req, res) => {
   const m = /^\/(events|publish)\/([^/?]+)\/([^/?]+)/.exec(req.url ?? '');
   if (!m) return json(res, 404, { error: { code: 'NOT_FOUND', message: 'not found' } });
