@@ -51,12 +51,16 @@ export class SharedFrame {
     this.bytes = Buffer.byteLength(text);
   }
 
-  /** The frame buffers (header, payload), made on first use. */
+  /**
+   * The frame as one buffer (header and payload joined), made on first use: ws's sendFrame then
+   * writes it with one socket write per recipient instead of two.
+   */
   frame(): Buffer[] {
     if (this.list === undefined) {
-      this.list = frameText(Buffer.from(this.text), FRAME_OPTIONS);
+      const parts = frameText(Buffer.from(this.text), FRAME_OPTIONS);
+      this.list = [parts.length === 1 ? parts[0]! : Buffer.concat(parts)];
       stats.framed++;
-      this.bytes = this.list[0]!.length + this.list[1]!.length;
+      this.bytes = this.list[0]!.length;
     }
     return this.list;
   }
