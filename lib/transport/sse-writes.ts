@@ -16,9 +16,9 @@
  * This relies on internals of node:http's OutgoingMessage (`socket._httpMessage`, `outputData`,
  * `_headerSent`, `chunkedEncoding`), checked at start-up (internals.ts). The short path is taken
  * only when the response owns its socket, its headers are out and nothing of it waits in node's
- * own buffer: then node would write to the socket directly too, and the order is the same.
- * Anything else (an HTTP/1.0 stream without chunks is handled; a response still waiting for its
- * turn on a pipelined connection, an ended one) takes `res.write`.
+ * own buffer: then node would write to the socket directly too, and the order is the same. An
+ * HTTP/1.0 stream (no chunked encoding) gets the plain event the same way; anything else (a
+ * response still waiting for its turn on a pipelined connection, an ended one) takes `res.write`.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
