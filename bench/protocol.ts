@@ -86,8 +86,8 @@ export function isEventFrame(buf: Buffer): boolean {
  * frame does not carry a benchmark message. Sender and room come before the message in every
  * server's envelope, and the harness never puts `"seq":` in a room or display name.
  */
-export function readSeqAndTime(buf: Buffer, out: { seq: number; t: number }): boolean {
-  let i = buf.indexOf(SEQ_NEEDLE, EVENT_NEEDLE.length);
+export function readSeqAndTime(buf: Buffer, out: { seq: number; t: number }, from = EVENT_NEEDLE.length): boolean {
+  let i = buf.indexOf(SEQ_NEEDLE, from);
   if (i < 0) return false;
   i += SEQ_NEEDLE.length;
   let seq = 0;
@@ -103,6 +103,22 @@ export function readSeqAndTime(buf: Buffer, out: { seq: number; t: number }): bo
   while (end < buf.length && buf[end] !== 0x2c /* , */ && buf[end] !== 0x7d /* } */) end++;
   out.seq = seq;
   out.t = Number(buf.toString('latin1', start, end));
+  return true;
+}
+
+/** Just the seq of a benchmark message anywhere in `buf` (a /sock publisher's own copy). */
+export function readSeq(buf: Buffer, out: { seq: number }): boolean {
+  let i = buf.indexOf(SEQ_NEEDLE);
+  if (i < 0) return false;
+  i += SEQ_NEEDLE.length;
+  let seq = 0;
+  let c = buf[i]!;
+  if (c < 0x30 || c > 0x39) return false;
+  while (c >= 0x30 && c <= 0x39) {
+    seq = seq * 10 + (c - 0x30);
+    c = buf[++i]!;
+  }
+  out.seq = seq;
   return true;
 }
 

@@ -20,7 +20,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { machine } from './proc.js';
-import { summarizeRuns, table, type Plan } from './report.js';
+import { referenceFor, summarizeRuns, table, type Plan } from './report.js';
 import { DEFAULT_SERVERS, runOnce, scenarios, type RunOptions, type RunResult } from './scenarios.js';
 import { ALL_SERVER_KINDS, killAllServers, SERVER_KINDS, type ServerKind } from './servers.js';
 
@@ -78,7 +78,7 @@ const plan: Plan = (scenario) => {
   const own = DEFAULT_SERVERS[scenario.name];
   const servers = chosen ?? own?.servers ?? [...SERVER_KINDS];
   const fallback = own && servers.includes(own.reference) ? own.reference : servers.includes('baseline') ? 'baseline' : servers[0]!;
-  return { servers, reference: ratioTo && servers.includes(ratioTo) ? ratioTo : fallback };
+  return { servers, reference: referenceFor(scenario, servers, ratioTo && servers.includes(ratioTo) ? ratioTo : fallback) };
 };
 const allServers = [...new Set(list.flatMap((s) => plan(s).servers))];
 if (args.payload !== 'object' && args.payload !== 'string') usage('--payload must be object or string');

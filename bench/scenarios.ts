@@ -5,16 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { BenchClient } from './client.js';
+import { HttpPublisher } from './http-publisher.js';
+import { SockBenchClient } from './sock-client.js';
 import { hostile, type HostileScenario } from './hostile.js';
-import { WorkerPool, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
+import { WorkerPool, type BenchProtocol, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
 import { nowMs } from './protocol.js';
-import { publishAtRate, publishMax, type PublishOutcome } from './publisher.js';
-import { startServer, storesMessages, type RunningServer, type ServerKind } from './servers.js';
+import { publishAtRate, publishMax, type PublishClient, type PublishOutcome } from './publisher.js';
+import { NotApplicable, startServer, storesMessages, type RunningServer, type ServerKind } from './servers.js';
 import { LatencyHistogram } from './stats.js';
 
 export type Scenario =
-  | { name: string; kind: 'fanout-max'; subscribers: number; messages: number }
+  | { name: string; kind: 'fanout-max'; subscribers: number; messages: number; protocol?: BenchProtocol }
   | { name: string; kind: 'fanout-rate'; subscribers: number; ratePerSec: number; durationMs: number }
   | { name: string; kind: 'rooms'; rooms: number; members: number; ratePerSec: number; durationMs: number }
   | {
@@ -42,6 +44,10 @@ export function scenarios(quick: boolean): Scenario[] {
   const q = <T>(full: T, small: T): T => (quick ? small : full);
   return [
     { name: 'fanout-1000-max', kind: 'fanout-max', subscribers: q(1000, 300), messages: q(400, 150) },
+    // The two protocols without socket.io: /sock topics (published over /sock) and SSE streams of
+    // /layout (published with POST /publish/layout/:room); `limit` is then the protocol's own.
+    { name: 'sock-fanout-1000', kind: 'fanout-max', protocol: 'sock', subscribers: q(1000, 300), messages: q(400, 150) },
+    { name: 'sse-fanout-1000', kind: 'fanout-max', protocol: 'sse', subscribers: q(1000, 300), messages: q(400, 150) },
     { name: 'fanout-5000-max', kind: 'fanout-max', subscribers: q(5000, 1500), messages: q(80, 40) },
     { name: 'fanout-1000-rate', kind: 'fanout-rate', subscribers: q(1000, 300), ratePerSec: 20, durationMs: q(10_000, 4_000) },
     { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
@@ -94,8 +100,15 @@ export interface RunResult {
   checks: Checks;
   /** Why the run failed (figures are then partial or empty). */
   error?: string;
+  /** The server does not speak the scenario's protocol (the socket.io baseline for /sock and SSE). */
+  notApplicable?: boolean;
   notes: string[];
 }
+
+const emptyChecks = (): Checks => ({ lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 });
+
+/** The protocol of a scenario's clients. */
+export const protocolOf = (s: Scenario): BenchProtocol => (s.kind === 'fanout-max' ? (s.protocol ?? 'socketio') : 'socketio');
 
 /** Resident memory of every process of the server set. */
 const serverRss = (server: RunningServer): number => server.pids.reduce((sum, pid) => sum + rssBytes(pid), 0);
@@ -128,7 +141,8 @@ class Run {
   readonly notes: string[] = [];
   readonly checks: Checks = { lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 };
   /** Self-deliveries and disconnects seen by the coordinator's own publisher. */
-  publisherSelf = 0;
+  selfSeen = 0;
+  publisherSelf = (): number => this.selfSeen;
   publisherLost: string | undefined;
 
   constructor(
@@ -162,11 +176,29 @@ class Run {
     return connected / seconds;
   }
 
-  /** A publisher connection in this thread, member of `room` (so a self-delivery would show). */
-  async publisher(room: string): Promise<BenchClient> {
+  /** The publisher of a fan-out scenario, in this thread: socket.io, /sock or HTTP. */
+  async publisher(room: string, protocol: BenchProtocol): Promise<PublishClient & { terminate(): void }> {
+    if (protocol === 'sse') {
+      const client = new HttpPublisher(this.server.port, 'layout', room);
+      await client.connect();
+      return client;
+    }
+    if (protocol === 'sock') {
+      // Its own copies are its acks (/sock delivers to the sender too); any other copy is a self-delivery.
+      const client = new SockBenchClient({ port: this.server.port, onLost: (reason) => void (this.publisherLost ??= reason) });
+      this.publisherSelf = () => client.unexpectedOwn;
+      await client.connect('publisher');
+      await client.subscribe(room);
+      return client;
+    }
+    return this.socketIoPublisher(room);
+  }
+
+  /** A socket.io publisher connection in this thread, member of `room` (so a self-delivery would show). */
+  async socketIoPublisher(room: string): Promise<BenchClient> {
     const client = new BenchClient({
       port: this.server.port,
-      onEvent: () => void this.publisherSelf++,
+      onEvent: () => void this.selfSeen++,
       onLost: (reason) => void (this.publisherLost ??= reason),
     });
     await client.connect();
@@ -207,7 +239,7 @@ class Run {
       if (s.firstDisconnect) this.notes.push(`disconnect: ${s.firstDisconnect}`);
       hist.merge(s.hist);
     }
-    this.checks.self += this.publisherSelf;
+    this.checks.self += this.publisherSelf();
     if (this.publisherLost) {
       this.checks.disconnects++;
       this.notes.push(`publisher disconnect: ${this.publisherLost}`);
@@ -266,9 +298,10 @@ class Run {
 
 async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fanout-rate' }>): Promise<void> {
   const room = 'fanout';
-  const specs = Array.from({ length: s.subscribers }, (_, i): ClientSpec => ({ room, name: `sub-${i}`, publisher: false }));
+  const protocol = protocolOf(s);
+  const specs = Array.from({ length: s.subscribers }, (_, i): ClientSpec => ({ room, name: `sub-${i}`, publisher: false, protocol }));
   run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, false));
-  const client = await run.publisher(room);
+  const client = await run.publisher(room, protocol);
   await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
   await sleep(300);
   const common = { client, room, pad: run.opts.pad, asString: run.opts.asString, store: run.opts.store === true };
@@ -354,7 +387,7 @@ async function capacity(run: Run, s: Extract<Scenario, { kind: 'capacity' }>): P
 
 /** Publishes `messages` to the room every idle connection joined, one at a time, and counts who got them. */
 async function broadcastToAll(run: Run, room: string, connections: number, messages: number): Promise<void> {
-  const client = await run.publisher(room);
+  const client = await run.publisher(room, 'socketio');
   await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
   const start = nowMs();
   const outcome = await withTimeout(
@@ -379,7 +412,7 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
   let run: Run | undefined;
   let error: string | undefined;
   try {
-    server = await startServer(kind);
+    server = await startServer(kind, protocolOf(scenario));
     pool = WorkerPool.start(opts.workers, { ...opts, store: storesMessages(kind) });
     run = new Run(server, pool, { ...opts, store: storesMessages(kind) });
     await sleep(300);
@@ -395,6 +428,7 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
     await withTimeout(body, 240_000, `${scenario.name} on ${kind}`);
     if (server.exit) throw new Error(`server exited during the run (${JSON.stringify(server.exit)})`);
   } catch (err) {
+    if (err instanceof NotApplicable) return { scenario: scenario.name, server: kind, round, figures: {}, checks: emptyChecks(), notes: [err.message], notApplicable: true };
     error = (err as Error).message;
     if (server?.exit) error += ` | server exited ${JSON.stringify(server.exit)}: ${server.output().slice(-1500)}`;
   } finally {
@@ -406,7 +440,7 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
     server: kind,
     round,
     figures: run?.figures ?? {},
-    checks: run?.checks ?? { lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 },
+    checks: run?.checks ?? emptyChecks(),
     notes: run?.notes ?? [],
   };
   if (error !== undefined) result.error = error;

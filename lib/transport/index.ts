@@ -16,6 +16,9 @@ export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } fr
 
 // Plain WebSocket endpoints (/sock): upgrade, admission, frame limits, pings.
 export { createWsEndpoint, newConnectionId, WS_CLOSE, type WsConnection, type WsEndpoint, type WsEndpointOptions, type WsSession } from './ws-endpoint.js';
+export { SharedFrame, sharedFrameCount } from './ws-frames.js';
+// Server-Sent Events streams: one shared chunk per delivery, straight to the sockets.
+export { SharedChunk, sharedChunkCount, writeSharedChunk } from './sse-writes.js';
 
 // Reading from connections: socket.io's parser with the limits in front.
 export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';

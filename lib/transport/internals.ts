@@ -1,5 +1,5 @@
 /**
- * Every internal of socket.io, engine.io, ws, socket.io-parser, socket.io-adapter and the Redis
+ * Every internal of socket.io, engine.io, ws, socket.io-parser, socket.io-adapter, node:http and the Redis
  * Streams adapter that the modules of lib/transport/ rely on, in one list, checked once when the service starts
  * (`checkTransportInternals`, from createService) rather than at the first message. The versions
  * these were written for are pinned in package.json; an upgrade that drops or renames one of them
@@ -12,6 +12,7 @@
  * one could come from elsewhere.
  */
 import { readFileSync } from 'node:fs';
+import { OutgoingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Adapter, ClusterAdapter } from 'socket.io-adapter';
@@ -19,7 +20,7 @@ import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
 
-export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter';
+export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
 
 interface Internal {
   pkg: Package;
@@ -63,7 +64,7 @@ const ioDir = packageDir('socket.io');
 const requireFromIo = createRequire(join(ioDir, 'package.json'));
 const engineDir = packageDir('engine.io', requireFromIo);
 const requireFromEngine = createRequire(join(engineDir, 'package.json'));
-const DIRS: Record<Package, string> = {
+const DIRS: Record<Exclude<Package, 'node'>, string> = {
   'socket.io': ioDir,
   'engine.io': engineDir,
   ws: packageDir('ws', requireFromEngine),
@@ -155,9 +156,19 @@ function loadInternals(): Internal[] {
 
     // ws (engine.io's copy)
     { pkg: 'ws', what: 'Receiver `_maxPayload`', usedBy: 'preauth-frames', present: () => isFunction(ws.Receiver) && new ws.Receiver({ maxPayload: 12345 })._maxPayload === 12345 },
-    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
-    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
-    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
+    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes, ws-frames', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
+    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames, ws-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+
+    // node:http (the runtime itself: Node's major version is pinned in package.json engines)
+    {
+      pkg: 'node',
+      what: 'http OutgoingMessage writes straight to its socket when it owns it (`socket._httpMessage`, `outputData`, `_headerSent`, `chunkedEncoding`)',
+      usedBy: 'sse-writes',
+      present: () =>
+        says(OutgoingMessage, 'this.outputData = []', 'this._headerSent = false', 'this.chunkedEncoding = false') &&
+        says(method(OutgoingMessage.prototype, '_writeRaw'), 'conn._httpMessage === this', 'this.outputData.length', 'conn.write(data'),
+    },
 
     // socket.io-parser (the ESM build the service imports: the parser socket.io is given)
     { pkg: parser, what: 'Decoder.prototype.add(), destroy() and emitReserved()', usedBy: 'guarded-parser', present: () => ['add', 'destroy', 'emitReserved'].every((f) => isFunction(method(Decoder.prototype, f))) },
@@ -193,7 +204,7 @@ export function missingInternals(): MissingInternal[] {
     } catch {
       ok = false;
     }
-    if (!ok) missing.push({ pkg: internal.pkg, version: versionOf(DIRS[internal.pkg]), what: internal.what, usedBy: internal.usedBy });
+    if (!ok) missing.push({ pkg: internal.pkg, version: internal.pkg === 'node' ? process.version : versionOf(DIRS[internal.pkg]), what: internal.what, usedBy: internal.usedBy });
   }
   return missing;
 }
