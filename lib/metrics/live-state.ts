@@ -42,9 +42,32 @@ export interface LiveSources {
 interface EngineSocket {
   protocol: number;
   transport: { name: string };
+  once(event: 'close', listener: () => void): unknown;
+}
+
+interface Engine {
+  clientsCount: number;
+  on(event: 'connection', listener: (conn: EngineSocket) => void): unknown;
+}
+
+/**
+ * Open Engine.IO v3 connections, counted as they open and close: listing Engine.IO's `clients` (an
+ * object in dictionary mode, whose keys are sorted on every listing) took ~3 ms per admin tick with
+ * 5000 connections. Only v3 (legacy) connections get a close listener; v4 is the rest.
+ */
+function countV3(engine: Engine): () => number {
+  let v3 = 0;
+  engine.on('connection', (conn) => {
+    if (conn.protocol !== 3) return;
+    v3++;
+    conn.once('close', () => v3--);
+  });
+  return () => v3;
 }
 
 export function liveState(s: LiveSources): LiveState {
+  const engine = s.io.engine as unknown as Engine;
+  const v3Open = countV3(engine);
   return {
     connections() {
       const counts: ConnectionCount[] = [];
@@ -61,13 +84,8 @@ export function liveState(s: LiveSources): LiveState {
       return counts;
     },
     engineIo() {
-      let v3 = 0;
-      let v4 = 0;
-      for (const conn of Object.values((s.io.engine as unknown as { clients: Record<string, EngineSocket> }).clients)) {
-        if (conn.protocol === 3) v3++;
-        else v4++;
-      }
-      return { v3, v4 };
+      const v3 = v3Open();
+      return { v3, v4: engine.clientsCount - v3 };
     },
     rooms() {
       return s.namespaces.map((namespace) => ({ namespace, ...s.hub.roomCounts(namespace) }));
