@@ -19,6 +19,7 @@ export { createWsEndpoint, newConnectionId, WS_CLOSE, type WsConnection, type Ws
 
 // Reading from connections: socket.io's parser with the limits in front.
 export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';
+export { acceptFastEvents, fastEventCount, useFastEvents, type Ack, type FastEventHandler, type FastSocket } from './event-fast-path.js';
 export { encodedEventCount } from './raw-encoder.js';
 export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './preauth-frames.js';
 
