@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import * as ws from 'ws';
-import { messageFrame, oneBufferFrame } from '../lib/transport/direct-writes.js';
+import { messageFrame, oneBufferFrame } from '../lib/transport/index.js';
 
 const wsFrame = (text: string): Buffer[] =>
   (ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame(Buffer.from(text), { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true });

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import { fastEventCount } from '../lib/transport/index.js';
 import { collect, connect, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';
+import { checkSize } from '../lib/core/validate.js';
 
 interface Envelope {
   message: { i: number; blob?: unknown };
@@ -96,5 +97,39 @@ describe('event fast path: text events straight to the verbs', () => {
     expect(seen).to.deep.equal(['NOTIFY', 'LEAVE']);
     // Decoded by the fast path, handed to socket.io's _onpacket when its turn came.
     expect(fastEventCount() - before).to.equal(2);
+  });
+});
+
+describe('event fast path: the packet length bounds a message (checkSize skips measuring it)', () => {
+  it('no JSON text re-encodes to more than 6 UTF-8 bytes per character', () => {
+    // The worst cases: numbers written out longer than their source, multi-byte characters.
+    const texts = ['1e20', '-1e20', '9e20', '1e19', '123e18', '[1e20,1e20,1e20]', '{"a":1e20}', '5e-324', '"é"', '"\\u00e9"', '"😀"', '"\\ud800"', '"\\u0000"', '[0.1,-0,1E20]', '"\\/"'];
+    for (let e = 0; e <= 25; e++) texts.push(`1e${e}`, `7e${e}`, `1.5e${e}`, `-3e-${e}`);
+    for (const text of texts) {
+      const bytes = Buffer.byteLength(JSON.stringify(JSON.parse(text)));
+      expect(bytes, text).to.be.at.most(6 * text.length);
+    }
+  });
+
+  it('answers as before whichever way it decides', () => {
+    const limits = { maxPayload: 600 } as Parameters<typeof checkSize>[2];
+    // Short packet: cannot exceed, not measured. Long packet: measured, refused when over.
+    expect(() => checkSize(undefined, { x: 'y'.repeat(50) }, limits, 90)).not.to.throw();
+    expect(() => checkSize(undefined, { x: 'y'.repeat(700) }, limits, 740)).to.throw(/exceeds 600 bytes/);
+    expect(() => checkSize(undefined, { x: 'y'.repeat(500) }, limits, 540)).not.to.throw();
+  });
+});
+
+describe('event fast path with a small --max-payload', () => {
+  const svc = serviceForSuite({ maxPayload: 600 });
+
+  it('a NOTIFY over WebSocket is refused PAYLOAD_TOO_LARGE when its message is over, accepted just under', async () => {
+    const publisher = await connect('v4', svc.url, '/layout');
+    const before = fastEventCount();
+    const over = await request<{ ok: boolean; error?: { code: string } }>(publisher, 'NOTIFY', { room: 'small', message: { blob: 'x'.repeat(600) } });
+    expect(over.error?.code).to.equal('PAYLOAD_TOO_LARGE');
+    expect(await request(publisher, 'NOTIFY', { room: 'small', message: { blob: 'x'.repeat(560) } })).to.include({ ok: true });
+    expect(await request(publisher, 'NOTIFY', { room: 'small', message: { blob: 'x'.repeat(50) } })).to.include({ ok: true });
+    expect(fastEventCount() - before).to.equal(3);
   });
 });

@@ -23,6 +23,8 @@ export interface VerbContext {
   core: Hub;
   /** The socket as a hub member: what join, leave, publish and history take. */
   member: SocketMember;
+  /** The length of the text packet the event came in, when known (bounds its payload: checkSize). */
+  packetChars?: number;
 }
 
 /** What the hooks without a socket get. */
@@ -160,22 +162,22 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
   }
 
   /** A client event and its arguments (the ack taken off), by either path. */
-  const handle = (socket: AppSocket, event: unknown, args: unknown[], ack: AckFn | undefined): void => {
+  const handle = (socket: AppSocket, event: unknown, args: unknown[], ack: AckFn | undefined, packetChars?: number): void => {
     const verb = typeof event === 'string' ? verbs.get(event) : undefined;
     if (!verb) {
       const name = shown(event);
       fail(socket, name, ack, new ServiceError('UNKNOWN_EVENT', `unknown event "${name}" in ${nsp.name}`));
       return;
     }
-    run({ socket, nsp, core, member: new SocketMember(socket, group) }, event as string, verb, args, ack);
+    run({ socket, nsp, core, member: new SocketMember(socket, group), packetChars }, event as string, verb, args, ack);
   };
 
   // A text event the transport decoded itself (lib/transport/event-fast-path.ts): `data` is
   // [event, ...args], fresh from JSON.parse, so the event name is taken off in place. Never a
   // refusal (those are stand-in packets, which take socket.io's path) and never a function argument.
-  acceptFastEvents(nsp, onEvent, (socket, data, ack) => {
+  acceptFastEvents(nsp, onEvent, (socket, data, ack, packetChars) => {
     const event = data.shift();
-    handle(socket as unknown as AppSocket, event, data, ack);
+    handle(socket as unknown as AppSocket, event, data, ack, packetChars);
   });
 
   function onDisconnect(this: AppSocket): void {

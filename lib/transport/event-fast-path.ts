@@ -49,8 +49,11 @@ const PLAIN_NSP = /^\/[A-Za-z0-9_-]*$/;
 const MAX_ID_DIGITS = 15;
 
 export type Ack = (reply: unknown) => void;
-/** What the namespace does with an event: `data` is `[event, ...args]`; `ack` when the client asked for one. */
-export type FastEventHandler = (socket: FastSocket, data: unknown[], ack: Ack | undefined) => void;
+/**
+ * What the namespace does with an event: `data` is `[event, ...args]`; `ack` when the client asked
+ * for one; `packetChars`, the length of the packet's text.
+ */
+export type FastEventHandler = (socket: FastSocket, data: unknown[], ack: Ack | undefined, packetChars: number) => void;
 
 export interface FastSocket {
   nsp: object;
@@ -132,15 +135,15 @@ export function takeFastEvent(client: FastClient, text: string): boolean {
   if (!Array.isArray(data) || typeof data[0] !== 'string' || RESERVED.has(data[0])) return false;
   const id = i > idStart ? Number(text.slice(idStart, i)) : undefined;
   fastEvents++;
-  process.nextTick(dispatchFast, socket, registration, nsp, data, id);
+  process.nextTick(dispatchFast, socket, registration, nsp, data, id, text.length);
   return true;
 }
 
 /** The packet's turn (see the header): our handler alone, or socket.io's own handling. */
-function dispatchFast(socket: FastSocket, registration: Registration, nsp: string, data: unknown[], id: number | undefined): void {
+function dispatchFast(socket: FastSocket, registration: Registration, nsp: string, data: unknown[], id: number | undefined, chars: number): void {
   const any = socket._anyListeners;
   if (any?.length === 1 && any[0] === registration.listener && socket.fns.length === 0 && socket.listenerCount(data[0] as string) === 0) {
-    registration.handler(socket, data, id === undefined ? undefined : ackFor(socket, id));
+    registration.handler(socket, data, id === undefined ? undefined : ackFor(socket, id), chars);
     return;
   }
   socket._onpacket(id === undefined ? { type: 2, nsp, data } : { type: 2, nsp, id, data });
