@@ -17,6 +17,7 @@ import { exceedsDepth } from '../abuse/json-depth.js';
 import { LARGE_PACKET_CHARS, readLargeEvent, type ArgumentStyle, type LargeEvent } from '../core/large-packets.js';
 import { PacketRates, REFUSED_EVENT, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
 import { RawEncoder } from './raw-encoder.js';
+import { DECODER_CLIENT, takeFastEvent, type FastClient } from './event-fast-path.js';
 
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
@@ -172,6 +173,8 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
     private closed = false;
     /** For reporting violations: the client address of this decoder's connection. */
     private readonly address = connectionAddress;
+    /** Its socket.io Client, once events may take the fast path (lib/transport/event-fast-path.ts). */
+    [DECODER_CLIENT]: FastClient | undefined = undefined;
 
     /** socket.io closes the connection on any error thrown here: each one is a violation. */
     override add(obj: unknown): void {
@@ -222,8 +225,16 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
 
     private handle(item: string | Ready | unknown): void {
       if (typeof item === 'string' && item.length > LARGE_PACKET_CHARS) this.readLarge(item);
+      else if (typeof item === 'string' && this.fast(item)) return;
       else if (typeof item === 'object' && item !== null && 'ready' in item) this.emitReserved('decoded', (item as Ready).ready);
       else super.add(item);
+    }
+
+    /** A text EVENT handed straight to its namespace (event-fast-path.ts); false: socket.io-parser decodes it. */
+    private fast(text: string): boolean {
+      const client = this[DECODER_CLIENT];
+      // Inside a binary packet, text is socket.io-parser's to refuse.
+      return client !== undefined && !(this as unknown as { reconstructor?: unknown }).reconstructor && takeFastEvent(client, text);
     }
 
     /** Input that waited behind a large packet; a failure closes the connection, as it would have. */

@@ -8,7 +8,7 @@
 export { checkTransportInternals, missingInternals, type MissingInternal } from './internals.js';
 
 // Writing to connections: the short path to the wire and the single-room fan-out.
-export { directFrameCount, useDirectWrites } from './direct-writes.js';
+export { directFrameCount, messageFrame, oneBufferFrame, useDirectWrites } from './direct-writes.js';
 export { broadcastHere, FanoutAdapter, singleRoomBroadcastCount } from './fanout-adapter.js';
 export { emitHere } from './emit-here.js';
 export { socketsOnConnection } from './connection-sockets.js';
@@ -22,6 +22,7 @@ export { SharedChunk, sharedChunkCount, writeSharedChunk } from './sse-writes.js
 
 // Reading from connections: socket.io's parser with the limits in front.
 export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';
+export { acceptFastEvents, fastEventCount, useFastEvents, type Ack, type FastEventHandler, type FastSocket } from './event-fast-path.js';
 export { encodedEventCount } from './raw-encoder.js';
 export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './preauth-frames.js';
 

@@ -136,7 +136,15 @@ function loadInternals(): Internal[] {
     // socket.io
     { pkg: io, what: 'Client.prototype.writeToEngine()', usedBy: 'direct-writes, fanout-adapter, recovery-offsets', present: () => isFunction(method(Client?.prototype, 'writeToEngine')) },
     { pkg: io, what: 'Client keeps its sockets in `this.sockets` (a Map)', usedBy: 'connection-sockets', present: () => says(Client, 'this.sockets = new Map()') },
-    { pkg: io, what: 'Socket.prototype.packet()', usedBy: 'emit-here', present: () => isFunction(method(IoSocket?.prototype, 'packet')) },
+    { pkg: io, what: 'Socket.prototype.packet()', usedBy: 'emit-here, event-fast-path', present: () => isFunction(method(IoSocket?.prototype, 'packet')) },
+    { pkg: io, what: 'Client `conn` and `decoder` (made in its constructor), `nsps` keyed by namespace name', usedBy: 'event-fast-path', present: () => says(Client, 'this.conn = conn', 'this.decoder = new server._parser.Decoder()') && says(method(Client?.prototype, 'doConnect'), 'this.nsps.set(nsp.name, socket)') },
+    {
+      pkg: io,
+      what: 'Socket `fns` (per-packet middlewares), `_anyListeners` (onAny) and _onpacket() handling EVENT packets by onevent()',
+      usedBy: 'event-fast-path',
+      present: () => says(IoSocket, 'this.fns = []') && says(method(IoSocket?.prototype, 'onAny'), 'this._anyListeners') && says(method(IoSocket?.prototype, '_onpacket'), 'this.onevent(packet)') && says(method(IoSocket?.prototype, 'onevent'), 'this._anyListeners', 'this.dispatch(args)'),
+    },
+    { pkg: io, what: 'Client.ondecoded() defers a packet to its socket on process.nextTick', usedBy: 'event-fast-path', present: () => says(method(Client?.prototype, 'ondecoded'), 'process.nextTick', 'socket._onpacket(packet)') },
     { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
     { pkg: io, what: 'the engine.io it loads is the one the service imports', usedBy: 'every engine.io hook', present: () => load(requireFromIo, 'engine.io') === load(requireHere, 'engine.io') },
 
