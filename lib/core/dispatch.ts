@@ -6,7 +6,7 @@
  */
 import type { HistoryEntry } from '../history/types.js';
 import type { Member } from '../presence/types.js';
-import { emitHere, useDirectWrites } from '../transport/index.js';
+import { emitHere, onAnyEvent, useDirectWrites } from '../transport/index.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from '../log/logger.js';
@@ -180,7 +180,7 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
   nsp.on('connection', (socket) => {
     const restored = group.attach(socket);
     useDirectWrites(socket.client);
-    socket.onAny(onEvent);
+    onAnyEvent(socket, onEvent);
     socket.on('disconnect', onDisconnect);
     if (module.onConnect) {
       const ctx: VerbContext = { socket, nsp, core, member: new SocketMember(socket, group) };

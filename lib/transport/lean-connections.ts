@@ -9,6 +9,12 @@
  * (to build `socket.handshake` when a namespace is joined, possibly later), so a small object
  * with just those replaces it. Consequence for code using `socket.request`: only those fields
  * (plus `method` and the peer address as `socket`/`connection`) are there; `socket.handshake` is unchanged.
+ *
+ * The `WebSocketResponse` itself (~0.4 KB with the 'close' forwarding listener on the TCP socket
+ * that keeps it) is released too: that listener only tells middlewares that the response is over,
+ * and the service's only engine middleware (below) does not listen. And the `onUpgradeError`
+ * listener engine.io puts on every new WebSocket (a closure per connection, only needed until the
+ * transport listens for errors itself, which it does from createTransport on) is removed then.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -27,7 +33,8 @@ export interface HandshakeRequest {
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 /** engine.io's `WebSocketResponse` (not exported): `req` is only read by middlewares' setHeader(). */
-type UpgradeResponse = { req: EngineRequest | null };
+type UpgradeResponse = { req: EngineRequest | null; socket: NodeJS.EventEmitter };
+type UpgradedRequest = EngineRequest & { websocket?: NodeJS.EventEmitter };
 interface EngineInternals {
   use(fn: (req: EngineRequest, res: ServerResponse | UpgradeResponse, next: (err?: Error) => void) => void): void;
   createTransport(name: string, req: EngineRequest): unknown;
@@ -40,13 +47,32 @@ function slim(req: EngineRequest): HandshakeRequest {
   return { method: req.method, url: req.url, headers: req.headers, _query: req._query ?? {}, connection: peer, socket: peer };
 }
 
+/** engine.io's WebSocketResponse forwards the TCP socket's 'close' with exactly this listener. */
+const RESPONSE_CLOSE_SOURCE = '() => this.emit("close")';
+/** The listener engine.io's onWebSocket() declares (a new closure per connection). */
+const UPGRADE_ERROR_LISTENER = 'onUpgradeError';
+
+/** The response's 'close' forwarding, if it is the socket's last 'close' listener (it was just added). */
+function closeForwarder(res: UpgradeResponse): ((...args: unknown[]) => void) | undefined {
+  const listeners = res.socket.listeners('close') as ((...args: unknown[]) => void)[];
+  const last = listeners[listeners.length - 1];
+  return last !== undefined && Function.prototype.toString.call(last) === RESPONSE_CLOSE_SOURCE ? last : undefined;
+}
+
+function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
+  for (const fn of websocket.listeners('error') as ((...args: unknown[]) => void)[]) {
+    if (fn.name === UPGRADE_ERROR_LISTENER) websocket.removeListener('error', fn);
+  }
+}
+
 export function releaseHandshakeRequests(io: AppServer): void {
   const engine = io.engine as unknown as EngineInternals;
   // WebSocket upgrade request -> its WebSocketResponse, until a transport is made from it.
   // Weak: a refused upgrade takes its entry with it.
-  const upgrades = new WeakMap<EngineRequest, UpgradeResponse>();
+  const upgrades = new WeakMap<EngineRequest, { res: UpgradeResponse; forwarder: ((...args: unknown[]) => void) | undefined }>();
   engine.use((req, res, next) => {
-    if (!(res instanceof ServerResponse)) upgrades.set(req, res);
+    // First middleware: the response was made, and its listener added, just before.
+    if (!(res instanceof ServerResponse)) upgrades.set(req, { res, forwarder: closeForwarder(res) });
     next();
   });
 
@@ -54,13 +80,17 @@ export function releaseHandshakeRequests(io: AppServer): void {
   // ws has answered the upgrade: the response object has no further use (new sessions and
   // polling -> websocket upgrades alike).
   const createTransport = engine.createTransport;
-  engine.createTransport = function (this: unknown, name: string, req: EngineRequest) {
-    const res = upgrades.get(req);
-    if (res) {
+  engine.createTransport = function (this: unknown, name: string, req: UpgradedRequest) {
+    const upgrade = upgrades.get(req);
+    if (upgrade) {
       upgrades.delete(req);
-      res.req = null;
+      upgrade.res.req = null;
+      if (upgrade.forwarder) upgrade.res.socket.removeListener('close', upgrade.forwarder);
     }
-    return createTransport.call(this, name, req);
+    const transport = createTransport.call(this, name, req);
+    // The transport listens for ws errors now (a new session; an upgrade removed it already).
+    if (req.websocket) dropUpgradeErrorListener(req.websocket);
+    return transport;
   };
 
   // socket.io has built its Client (and, for Engine.IO v3, the '/' socket) by now: its
