@@ -3,7 +3,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import type { AppSocket } from '../lib/core/app-socket.js';
-import { isLeanSocket, NO_AUTH } from '../lib/transport/index.js';
+import { hasCompactListeners, isLeanSocket, NO_AUTH, noteCompactedTables } from '../lib/transport/index.js';
 import { closeAll, connect, request, TRANSPORTS, VERSIONS, type ConnectOptions } from './helpers/clients.js';
 import { startService, type Running } from './helpers/service.js';
 
@@ -19,6 +19,7 @@ describe('lean connections: the opening HTTP request is released', () => {
   /** the WebSocketResponse engine.io made for each of them, weakly */
   let responses: WeakRef<object>[] = [];
   before(async () => {
+    noteCompactedTables();
     svc = await startService();
     // Runs after the service's own middleware.
     (svc.service.io.engine as unknown as { use(fn: (req: IncomingMessage, res: unknown, next: () => void) => void): void }).use((req, res, next) => {
@@ -78,9 +79,16 @@ describe('lean connections: the opening HTTP request is released', () => {
         const decoder = (socket.client as unknown as { decoder: { opts: object; _callbacks: Record<string, unknown[]> } }).decoder;
         expect(Object.isFrozen(decoder.opts), 'shared decoder options').to.equal(true);
         expect(decoder._callbacks.$decoded).to.have.length(1);
+        // Listener tables in fast-mode objects, on every emitter of the connection.
+        expect(hasCompactListeners(socket), 'socket.io Socket').to.equal(true);
+        expect(hasCompactListeners(socket.conn), 'Engine.IO socket').to.equal(true);
+        expect(hasCompactListeners(socket.conn.transport), 'Engine.IO transport').to.equal(true);
+        // The polling cap's flush only on connections that poll.
+        expect(Object.prototype.hasOwnProperty.call(socket.conn, 'flush')).to.equal(transport === 'polling');
         if (transport === 'websocket') {
-          const ws = (socket.conn.transport as unknown as { socket: NodeJS.EventEmitter }).socket;
+          const ws = (socket.conn.transport as unknown as { socket: NodeJS.EventEmitter & { _receiver: unknown; _socket: unknown } }).socket;
           expect(ws.listeners('error').map((fn) => fn.name)).to.not.include('onUpgradeError');
+          expect([ws, ws._receiver, ws._socket].map(hasCompactListeners), 'ws WebSocket, Receiver, TCP socket').to.deep.equal([true, true, true]);
         }
       });
     }

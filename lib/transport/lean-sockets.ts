@@ -15,6 +15,7 @@
  * (every server in it shares socket.io's Socket class); checked at start-up (internals.ts).
  */
 import { createRequire } from 'node:module';
+import { compactListeners } from './compact-listeners.js';
 
 type AnyAck = (...args: unknown[]) => void;
 
@@ -124,4 +125,22 @@ export function onAnyEvent<S extends { onAny(fn: (...args: any[]) => void): unkn
   const s = socket as unknown as { _anyListeners?: unknown[] };
   if (s._anyListeners === undefined) s._anyListeners = [listener];
   else socket.onAny(listener);
+}
+
+/**
+ * Compacts the listener tables of a connected socket and of the connection under it
+ * (lib/transport/compact-listeners.ts): the socket.io Socket, the Engine.IO socket and transport,
+ * and over WebSocket ws's WebSocket, its Receiver and the TCP socket. Call once its listeners are set.
+ */
+export function compactSocketListeners(socket: { conn: unknown }): void {
+  compactListeners(socket);
+  const conn = socket.conn as { transport?: { socket?: { _receiver?: unknown; _socket?: unknown } } } | undefined;
+  compactListeners(conn);
+  const transport = conn?.transport;
+  compactListeners(transport);
+  const ws = transport?.socket;
+  if (ws === undefined) return;
+  compactListeners(ws);
+  compactListeners(ws._receiver);
+  compactListeners(ws._socket);
 }
