@@ -87,6 +87,15 @@ const says = (fn: unknown, ...parts: string[]): boolean => {
   return source !== '' && parts.every((part) => source.includes(part));
 };
 
+/** The text of the file at `path` ('' when it cannot be read). */
+const fileText = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
 /** Whether the file at `path` contains every one of `parts` (false when it cannot be read). */
 const fileSays = (path: string, ...parts: string[]): boolean => {
   let text: string;
@@ -139,6 +148,12 @@ function loadInternals(): Internal[] {
     { pkg: io, what: 'Socket.prototype.packet()', usedBy: 'emit-here', present: () => isFunction(method(IoSocket?.prototype, 'packet')) },
     { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
     { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(unwrapped(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
+    {
+      pkg: io,
+      what: 'the Client assigns `this.sockets = new Map()` and `this.nsps = new Map()` and uses only size, has, get, set, delete, clear, values of them',
+      usedBy: 'lean-sockets',
+      present: () => says(Client, 'this.sockets = new Map()', 'this.nsps = new Map()') && [...fileText(join(ioDir, 'dist', 'client.js')).matchAll(/this\.(?:sockets|nsps)\.(\w+)/g)].every((m) => ['size', 'has', 'get', 'set', 'delete', 'clear', 'values'].includes(m[1]!)),
+    },
     { pkg: io, what: 'Socket `_anyListeners`, an array onAny() pushes to', usedBy: 'lean-sockets', present: () => says(method(IoSocket?.prototype, 'onAny'), 'this._anyListeners = this._anyListeners || []', 'this._anyListeners.push(listener)') },
     { pkg: io, what: 'the engine.io it loads is the one the service imports', usedBy: 'every engine.io hook', present: () => load(requireFromIo, 'engine.io') === load(requireHere, 'engine.io') },
 

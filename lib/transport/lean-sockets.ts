@@ -9,6 +9,8 @@
  *   the handshake's JSON.
  * - `socket.handshake.auth`: a client that sends no CONNECT payload (most do not) gets one shared,
  *   frozen empty object instead of a new `{}` (~56 B).
+ * - the Client's `sockets` and `nsps` Maps (one entry each: the connection's one namespace) are
+ *   SmallMaps, the entry inline (~290 B less; lib/transport/small-map.ts).
  *
  * socket.io assigns `this.acks = new Map()` in its constructor: an accessor on the prototype turns
  * that assignment into a call, so the empty Map is dropped at once. Installed once per process
@@ -16,6 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { compactListeners } from './compact-listeners.js';
+import { SmallMap } from './small-map.js';
 
 type AnyAck = (...args: unknown[]) => void;
 
@@ -103,6 +106,20 @@ export function installLeanSockets(): void {
     },
   });
 
+  // socket.io's Client assigns `this.sockets = new Map()` and `this.nsps = new Map()`: the setter
+  // makes each an own property holding a SmallMap instead (both empty then).
+  const clientProto = (requireFromIo('./client.js') as { Client: { prototype: object } }).Client.prototype;
+  for (const name of ['sockets', 'nsps']) {
+    Object.defineProperty(clientProto, name, {
+      configurable: true,
+      set(this: object, map: Map<unknown, unknown>) {
+        const small = new SmallMap<unknown, unknown>();
+        for (const [key, value] of map) small.set(key, value);
+        Object.defineProperty(this, name, { value: small, writable: true, enumerable: true, configurable: true });
+      },
+    });
+  }
+
   const buildHandshake = proto.buildHandshake;
   const lean = function (this: unknown, auth: Record<string, unknown>) {
     return new LeanHandshake(buildHandshake.call(this, auth)) as unknown as HandshakeFields;
@@ -113,8 +130,8 @@ export function installLeanSockets(): void {
 
 /** Whether a socket is lean (for the tests that fail when it is not). */
 export function isLeanSocket(socket: object): boolean {
-  const s = socket as { handshake?: unknown };
-  return !Object.prototype.hasOwnProperty.call(socket, 'acks') && s.handshake instanceof LeanHandshake;
+  const s = socket as { handshake?: unknown; client?: { sockets?: unknown; nsps?: unknown } };
+  return !Object.prototype.hasOwnProperty.call(socket, 'acks') && s.handshake instanceof LeanHandshake && s.client?.sockets instanceof SmallMap && s.client.nsps instanceof SmallMap;
 }
 
 /**
