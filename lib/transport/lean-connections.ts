@@ -10,9 +10,10 @@
  * with just those replaces it. Consequence for code using `socket.request`: only those fields
  * (plus `method` and the peer address as `socket`/`connection`) are there; `socket.handshake` is unchanged.
  *
- * The `WebSocketResponse` itself (~0.4 KB with the 'close' forwarding listener on the TCP socket
- * that keeps it) is released too: that listener only tells middlewares that the response is over,
- * and the service's only engine middleware (below) does not listen. And the `onUpgradeError`
+ * The `WebSocketResponse` (with `req`, ~0.4 KB besides the request) is released by removing the
+ * one thing that keeps it, its 'close' forwarding listener on the TCP socket: that listener only
+ * tells middlewares that the response is over, and the service's only engine middleware (below)
+ * does not listen. And the `onUpgradeError`
  * listener engine.io puts on every new WebSocket (a closure per connection, only needed until the
  * transport listens for errors itself, which it does from createTransport on) is removed then.
  */
@@ -32,8 +33,8 @@ export interface HandshakeRequest {
 }
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
-/** engine.io's `WebSocketResponse` (not exported): `req` is only read by middlewares' setHeader(). */
-type UpgradeResponse = { req: EngineRequest | null; socket: NodeJS.EventEmitter };
+/** engine.io's `WebSocketResponse` (not exported), made for middlewares: it holds `req` and the TCP socket. */
+type UpgradeResponse = { socket: NodeJS.EventEmitter };
 type UpgradedRequest = EngineRequest & { websocket?: NodeJS.EventEmitter };
 interface EngineInternals {
   use(fn: (req: EngineRequest, res: ServerResponse | UpgradeResponse, next: (err?: Error) => void) => void): void;
@@ -67,28 +68,21 @@ function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
 
 export function releaseHandshakeRequests(io: AppServer): void {
   const engine = io.engine as unknown as EngineInternals;
-  // WebSocket upgrade request -> its WebSocketResponse, until a transport is made from it.
-  // Weak: a refused upgrade takes its entry with it.
-  const upgrades = new WeakMap<EngineRequest, { res: UpgradeResponse; forwarder: ((...args: unknown[]) => void) | undefined }>();
-  engine.use((req, res, next) => {
-    // First middleware: the response was made, and its listener added, just before.
-    if (!(res instanceof ServerResponse)) upgrades.set(req, { res, forwarder: closeForwarder(res) });
+  // First middleware: engine.io made the WebSocketResponse, and added its 'close' forwarding to the
+  // TCP socket, just before. Without that listener nothing holds the response (nor, through it,
+  // the request) once the upgrade is done. (A middleware of the engine does not see the response's 'close'.)
+  engine.use((_req, res, next) => {
+    if (!(res instanceof ServerResponse)) {
+      const forwarder = closeForwarder(res);
+      if (forwarder) res.socket.removeListener('close', forwarder);
+    }
     next();
   });
 
-  // A transport is built from the request once every middleware has run and, for WebSocket,
-  // ws has answered the upgrade: the response object has no further use (new sessions and
-  // polling -> websocket upgrades alike).
+  // A transport listens for ws errors once made (a new session; an upgrade removed it already).
   const createTransport = engine.createTransport;
   engine.createTransport = function (this: unknown, name: string, req: UpgradedRequest) {
-    const upgrade = upgrades.get(req);
-    if (upgrade) {
-      upgrades.delete(req);
-      upgrade.res.req = null;
-      if (upgrade.forwarder) upgrade.res.socket.removeListener('close', upgrade.forwarder);
-    }
     const transport = createTransport.call(this, name, req);
-    // The transport listens for ws errors now (a new session; an upgrade removed it already).
     if (req.websocket) dropUpgradeErrorListener(req.websocket);
     return transport;
   };
