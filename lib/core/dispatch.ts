@@ -6,7 +6,7 @@
  */
 import type { HistoryEntry } from '../history/types.js';
 import type { Member } from '../presence/types.js';
-import { acceptFastEvents, emitHere, useDirectWrites, useFastEvents } from '../transport/index.js';
+import { acceptFastEvents, compactSocketListeners, emitHere, onAnyEvent, useDirectWrites, useFastEvents } from '../transport/index.js';
 import { toErrorBody, ServiceError, type ErrorBody } from './errors.js';
 import type { ArgumentStyle } from './large-packets.js';
 import type { Logger } from '../log/logger.js';
@@ -196,8 +196,10 @@ export function attachNamespace(nsp: AppNamespace, module: NamespaceModule, core
     const restored = group.attach(socket);
     useDirectWrites(socket.client);
     useFastEvents(socket.client);
-    socket.onAny(onEvent);
+    onAnyEvent(socket, onEvent);
     socket.on('disconnect', onDisconnect);
+    // Its listeners are set: their tables in fast-mode objects (~0.7 KB less per idle connection).
+    compactSocketListeners(socket);
     if (module.onConnect) {
       const ctx: VerbContext = { socket, nsp, core, member: new SocketMember(socket, group) };
       // A restored socket's module hook runs once its rooms are back (lobby: JOINED again).

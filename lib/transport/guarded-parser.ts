@@ -140,6 +140,14 @@ export function noteConnectionAddress(address: string | undefined): void {
   connectionAddress = address;
 }
 
+/** socket.io-parser's Decoder options when it is made without any (as socket.io does). */
+const DECODER_DEFAULTS = Object.freeze({ reviver: undefined, maxAttachments: 10 });
+
+/** @socket.io/component-emitter keeps listeners in `_callbacks['$' + event]` (checked at start-up, internals.ts). */
+interface EmitterInternals {
+  _callbacks?: Record<string, ((...args: any[]) => void)[]>;
+}
+
 /** A stand-in packet (a refusal) waiting in the queue behind a large packet. */
 interface Ready {
   ready: Packet;
@@ -175,6 +183,22 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
     private readonly address = connectionAddress;
     /** Its socket.io Client, once events may take the fast path (lib/transport/event-fast-path.ts). */
     [DECODER_CLIENT]: FastClient | undefined = undefined;
+
+    constructor() {
+      super();
+      // socket.io makes its decoders without options: one frozen copy of the defaults for all, not one each.
+      (this as unknown as { opts: object }).opts = DECODER_DEFAULTS;
+    }
+
+    /** socket.io's one 'decoded' listener in a 1-slot array (the emitter's push reserves 17 slots: ~130 B per connection). */
+    override on(event: string, fn: (...args: any[]) => void): this {
+      const callbacks = ((this as unknown as EmitterInternals)._callbacks ??= {});
+      const key = '$' + event;
+      const list = callbacks[key];
+      if (list) list.push(fn);
+      else callbacks[key] = [fn];
+      return this;
+    }
 
     /** socket.io closes the connection on any error thrown here: each one is a violation. */
     override add(obj: unknown): void {

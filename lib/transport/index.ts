@@ -29,6 +29,9 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';
 export { releaseHandshakeRequests } from './lean-connections.js';
+export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
+export { hasCompactListeners, noteCompactedTables } from './compact-listeners.js';
+export { SmallMap } from './small-map.js';
 export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';
 export { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingFix, installLegacyPollingUtf8, type LegacyClientKind } from './legacy-polling-utf8.js';
 

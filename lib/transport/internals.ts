@@ -19,6 +19,7 @@ import { Adapter, ClusterAdapter } from 'socket.io-adapter';
 import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
+import { unwrapped } from './lean-sockets.js';
 
 export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
 
@@ -87,6 +88,15 @@ const says = (fn: unknown, ...parts: string[]): boolean => {
   return source !== '' && parts.every((part) => source.includes(part));
 };
 
+/** The text of the file at `path` ('' when it cannot be read). */
+const fileText = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
 /** Whether the file at `path` contains every one of `parts` (false when it cannot be read). */
 const fileSays = (path: string, ...parts: string[]): boolean => {
   let text: string;
@@ -146,10 +156,19 @@ function loadInternals(): Internal[] {
     },
     { pkg: io, what: 'Client.ondecoded() defers a packet to its socket on process.nextTick', usedBy: 'event-fast-path', present: () => says(method(Client?.prototype, 'ondecoded'), 'process.nextTick', 'socket._onpacket(packet)') },
     { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
+    { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(unwrapped(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
+    {
+      pkg: io,
+      what: 'the Client assigns `this.sockets = new Map()` and `this.nsps = new Map()` and uses only size, has, get, set, delete, clear, values of them',
+      usedBy: 'lean-sockets',
+      present: () => says(Client, 'this.sockets = new Map()', 'this.nsps = new Map()') && [...fileText(join(ioDir, 'dist', 'client.js')).matchAll(/this\.(?:sockets|nsps)\.(\w+)/g)].every((m) => ['size', 'has', 'get', 'set', 'delete', 'clear', 'values'].includes(m[1]!)),
+    },
+    { pkg: io, what: 'Socket `_anyListeners`, an array onAny() pushes to', usedBy: 'lean-sockets', present: () => says(method(IoSocket?.prototype, 'onAny'), 'this._anyListeners = this._anyListeners || []', 'this._anyListeners.push(listener)') },
     { pkg: io, what: 'the engine.io it loads is the one the service imports', usedBy: 'every engine.io hook', present: () => load(requireFromIo, 'engine.io') === load(requireHere, 'engine.io') },
 
     // engine.io
     { pkg: eio, what: 'Server.prototype.verify() and Server.errors.BAD_REQUEST', usedBy: 'eio-versions', present: () => isFunction(method(EngineServer?.prototype, 'verify')) && typeof engineErrors?.BAD_REQUEST === 'number' },
+    { pkg: eio, what: 'the WebSocketResponse forwards the socket\'s close with `() => this.emit("close")`; onWebSocket() adds an `onUpgradeError` listener', usedBy: 'lean-connections', present: () => fileSays(join(engineDir, 'build', 'server.js'), 'socket.once("close", () => this.emit("close"));', 'websocket.on("error", onUpgradeError);', 'function onUpgradeError()') },
     { pkg: eio, what: 'Server.prototype.createTransport()', usedBy: 'lean-connections, legacy-polling-utf8, preauth-frames', present: () => isFunction(method(EngineServer?.prototype, 'createTransport')) },
     { pkg: eio, what: 'the server keeps its connections in `this.clients`', usedBy: 'preauth-frames', present: () => says(BaseServer, 'this.clients = {}') },
     { pkg: eio, what: 'the handshake sets a polling transport\'s `maxHttpBufferSize`', usedBy: 'preauth-frames', present: () => says(method(EngineServer?.prototype, 'handshake'), 'transport.maxHttpBufferSize = ') },
@@ -180,6 +199,7 @@ function loadInternals(): Internal[] {
 
     // socket.io-parser (the ESM build the service imports: the parser socket.io is given)
     { pkg: parser, what: 'Decoder.prototype.add(), destroy() and emitReserved()', usedBy: 'guarded-parser', present: () => ['add', 'destroy', 'emitReserved'].every((f) => isFunction(method(Decoder.prototype, f))) },
+    { pkg: parser, what: 'the Decoder keeps its options in `this.opts`, and its emitter its listeners in `_callbacks[\'$\' + event]`', usedBy: 'guarded-parser', present: () => says(Decoder, 'this.opts = Object.assign(') && says(method(Decoder.prototype, 'on'), "this._callbacks['$' + event]") },
     { pkg: parser, what: 'Encoder.prototype.encode()', usedBy: 'raw-encoder', present: () => isFunction(method(Encoder.prototype, 'encode')) },
     { pkg: parser, what: 'protocol 5 with packet types EVENT 2, ACK 3, BINARY_EVENT 5, BINARY_ACK 6', usedBy: 'guarded-parser, emit-here, recovery-offsets', present: () => protocol === 5 && PacketType.EVENT === 2 && PacketType.ACK === 3 && PacketType.BINARY_EVENT === 5 && PacketType.BINARY_ACK === 6 },
 
