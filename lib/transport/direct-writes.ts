@@ -136,39 +136,9 @@ function encodedBytes(encoded: unknown): number {
   return bytes;
 }
 
-/** Up to this many bytes a frame is written as one buffer (one copy), beyond it as header and payload. */
-const ONE_BUFFER_MAX = 16 * 1024;
-
-/**
- * Engine.IO "message" packets as a WebSocket text frame ("4" + socket.io packet): for a small one,
- * header and payload in one buffer, which ws writes with one `write` where a [header, payload]
- * pair costs Node a writev (an array of chunks, a callback, a second buffer) for a few bytes.
- */
-export function messageFrame(encoded: string): unknown {
-  const length = Buffer.byteLength(encoded) + 1;
-  if (length > ONE_BUFFER_MAX) return frameText(Buffer.from('4' + encoded), FRAME_OPTIONS);
-  const header = length < 126 ? 2 : 4;
-  const frame = Buffer.allocUnsafe(header + length);
-  frame[0] = 0x81; // FIN, text
-  if (header === 2) {
-    frame[1] = length;
-  } else {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  }
-  frame[header] = 0x34; // '4'
-  frame.write(encoded, header + 1, 'utf8');
-  return [frame];
-}
-
-/**
- * A [header, payload] frame from ws's Sender.frame as one buffer when small (see messageFrame):
- * made once per publication, written to each member.
- */
-export function oneBufferFrame(frame: unknown): unknown {
-  const list = frame as Buffer[];
-  if (list.length !== 2 || list[0]!.length + list[1]!.length > ONE_BUFFER_MAX) return frame;
-  return [Buffer.concat(list)];
+/** Engine.IO "message" packets as a WebSocket text frame ("4" + socket.io packet). */
+function messageFrame(encoded: string): unknown {
+  return frameText(Buffer.from('4' + encoded), FRAME_OPTIONS);
 }
 
 let engineWrite: EngineClient['writeToEngine'] | undefined;

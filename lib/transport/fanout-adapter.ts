@@ -9,7 +9,7 @@
  */
 import type { BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
 import { Adapter } from 'socket.io-adapter';
-import { oneBufferFrame, writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
+import { writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
 import { getsOffsets, takePlain, writePlain, type PlainEncoding } from './recovery-offsets.js';
 
 /** Broadcasts that took the single-room path below (read by test/fast-paths.test.ts). */
@@ -62,7 +62,7 @@ function fanOutOneRoom(adapter: Adapter, packet: any, opts: BroadcastOptions): v
   // With recovery on: the packet without its offset, encoded once if a member gets none (lib/transport/recovery-offsets.ts).
   const plain = takePlain(adapter);
   const sockets: Map<SocketId, RoomSocket> = adapter.nsp.sockets as never;
-  const frame = packetOpts.wsPreEncodedFrame === undefined ? undefined : oneBufferFrame(packetOpts.wsPreEncodedFrame);
+  const frame = packetOpts.wsPreEncodedFrame;
   const one = typeof except === 'string' ? except : undefined;
   const many = typeof except === 'object' ? except : undefined;
   for (const id of members) {

@@ -8,7 +8,7 @@
 export { checkTransportInternals, missingInternals, type MissingInternal } from './internals.js';
 
 // Writing to connections: the short path to the wire and the single-room fan-out.
-export { directFrameCount, messageFrame, oneBufferFrame, useDirectWrites } from './direct-writes.js';
+export { directFrameCount, useDirectWrites } from './direct-writes.js';
 export { broadcastHere, FanoutAdapter, singleRoomBroadcastCount } from './fanout-adapter.js';
 export { emitHere } from './emit-here.js';
 export { socketsOnConnection } from './connection-sockets.js';
