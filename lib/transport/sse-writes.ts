@@ -22,6 +22,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { CorkUntilFlush } from './cork-until-flush.js';
 
 /** The OutgoingMessage fields the short path reads (untyped internals). */
 interface ResponseInternals {
@@ -63,36 +64,16 @@ export class SharedChunk {
   }
 }
 
+/** The sockets written during a burst, flushed together (cork-until-flush.ts). */
+const corked = new CorkUntilFlush(setImmediate);
+
 /**
  * What the short path did, for test/protocol-fast-paths.test.ts: events encoded, events written
  * through it, and socket flushes (uncorks), fewer than the writes when several share a socket.
  */
-const stats = { encoded: 0, written: 0, flushes: 0 };
+const stats = { encoded: 0, written: 0 };
 export function sharedChunkCount(): { encoded: number; written: number; flushes: number } {
-  return { ...stats };
-}
-
-/** Sockets corked until the flush, each once (marked with CORKED meanwhile). */
-let corked: Socket[] = [];
-const CORKED = Symbol('corkedUntilFlush');
-
-function uncorkAll(): void {
-  const list = corked;
-  corked = [];
-  stats.flushes += list.length;
-  for (const socket of list) {
-    (socket as { [CORKED]?: boolean })[CORKED] = false;
-    socket.uncork();
-  }
-}
-
-/** Corks `socket` until the flush (once however many writes it gets meanwhile). */
-function corkUntilFlush(socket: Socket): void {
-  const marked = socket as { [CORKED]?: boolean };
-  if (marked[CORKED] === true) return;
-  marked[CORKED] = true;
-  socket.cork();
-  if (corked.push(socket) === 1) setImmediate(uncorkAll);
+  return { ...stats, flushes: corked.flushes };
 }
 
 /** Writes a shared event to a stream, straight to its socket when node would too; never reorders. */
@@ -104,7 +85,7 @@ export function writeSharedChunk(res: ServerResponse, shared: SharedChunk): void
     return;
   }
   // Uncorked once this iteration's I/O events are handled (see the header).
-  corkUntilFlush(socket);
+  corked.cork(socket);
   stats.written++;
   socket.write(r.chunkedEncoding ? shared.chunked() : shared.data);
 }

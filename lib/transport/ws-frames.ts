@@ -17,11 +17,8 @@
  */
 import * as ws from 'ws';
 import type { WebSocket } from 'ws';
+import { CorkUntilFlush, type Corkable } from './cork-until-flush.js';
 
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
 
 /** ws's per-connection frame writer (untyped internals). */
 interface WsSender {
@@ -66,37 +63,18 @@ export class SharedFrame {
   }
 }
 
+/** The sockets written during a burst, flushed together (cork-until-flush.ts). */
+const corked = new CorkUntilFlush((flush) => process.nextTick(flush));
+
 /**
  * What the short path did, for test/protocol-fast-paths.test.ts: frames built, frames written
  * through it, and socket flushes (uncorks), fewer than the writes when several share a socket.
  */
-const stats = { framed: 0, written: 0, flushes: 0 };
+const stats = { framed: 0, written: 0 };
 export function sharedFrameCount(): { framed: number; written: number; flushes: number } {
-  return { ...stats };
+  return { ...stats, flushes: corked.flushes };
 }
 
-/** Sockets corked until the flush, each once (marked with CORKED meanwhile). */
-let corked: Corkable[] = [];
-const CORKED = Symbol('corkedUntilFlush');
-
-function uncorkAll(): void {
-  const list = corked;
-  corked = [];
-  stats.flushes += list.length;
-  for (const socket of list) {
-    (socket as { [CORKED]?: boolean })[CORKED] = false;
-    socket.uncork();
-  }
-}
-
-/** Corks `socket` until the flush (once however many writes it gets meanwhile). */
-function corkUntilFlush(socket: Corkable): void {
-  const marked = socket as { [CORKED]?: boolean };
-  if (marked[CORKED] === true) return;
-  marked[CORKED] = true;
-  socket.cork();
-  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
-}
 
 /**
  * Writes a shared frame to an open connection. Straight to ws's frame writer when it is idle,
@@ -111,7 +89,7 @@ export function writeShared(socket: WebSocket, shared: SharedFrame): void {
   }
   const tcp = internals._socket;
   // Uncorked once the event and its promise jobs are done (a tick queued from a promise job runs after them).
-  if (tcp) corkUntilFlush(tcp);
+  if (tcp) corked.cork(tcp);
   stats.written++;
   sender.sendFrame(shared.frame());
 }
