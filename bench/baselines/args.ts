@@ -36,3 +36,26 @@ export function announce(port: number): void {
 export function exitOnSignals(): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(0));
 }
+
+/** What the heartbeat needs of a connection: whether it answered the last ping. */
+export interface Pinged {
+  alive: boolean;
+  ws: { terminate(): void };
+}
+
+/**
+ * As the service: every `intervalMs` a ping to each connection (`ping`, the protocol's own), and a
+ * connection that answered none since the last one is dropped.
+ */
+export function heartbeat<C extends Pinged>(conns: Set<C>, intervalMs: number, ping: (conn: C) => void): void {
+  setInterval(() => {
+    for (const conn of conns) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      ping(conn);
+    }
+  }, intervalMs);
+}

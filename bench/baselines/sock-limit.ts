@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { optionDefault } from '../../lib/config/option-values.js';
-import { announce, corker, exitOnSignals, listenArgs } from './args.js';
+import { announce, corker, exitOnSignals, heartbeat, listenArgs } from './args.js';
 
 const MAX_PAYLOAD = optionDefault('max-payload');
 const PING_INTERVAL_MS = 25_000;
@@ -110,17 +110,8 @@ wss.on('connection', (ws, req) => {
   });
 });
 
-// As the service: a ping every 25 s, a connection that answered none of the last one is dropped.
-setInterval(() => {
-  for (const conn of conns) {
-    if (!conn.alive) {
-      conn.ws.terminate();
-      continue;
-    }
-    conn.alive = false;
-    conn.ws.ping();
-  }
-}, PING_INTERVAL_MS);
+// WebSocket pings, as the service's /sock endpoint.
+heartbeat(conns, PING_INTERVAL_MS, (conn) => conn.ws.ping());
 
 exitOnSignals();
 httpServer.listen(port, host, () => announce((httpServer.address() as AddressInfo).port));
