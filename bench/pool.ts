@@ -12,7 +12,12 @@ export interface ClientSpec {
   publisher: boolean;
   /** The node to connect to, when there are several (cluster kinds); else the command's port. */
   port?: number;
+  /** The protocol: socket.io on /layout (default), /sock topics, or an SSE stream of /layout. */
+  protocol?: BenchProtocol;
 }
+
+/** The protocols the load clients speak. */
+export type BenchProtocol = 'socketio' | 'sock' | 'sse';
 
 export interface WorkerSettings {
   /** JOIN and NOTIFY payloads as JSON strings (2-IMMERSE client library style) instead of objects. */

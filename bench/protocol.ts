@@ -86,24 +86,36 @@ export function isEventFrame(buf: Buffer): boolean {
  * frame does not carry a benchmark message. Sender and room come before the message in every
  * server's envelope, and the harness never puts `"seq":` in a room or display name.
  */
-export function readSeqAndTime(buf: Buffer, out: { seq: number; t: number }): boolean {
-  let i = buf.indexOf(SEQ_NEEDLE, EVENT_NEEDLE.length);
+export function readSeqAndTime(buf: Buffer, out: { seq: number; t: number }, from = EVENT_NEEDLE.length): boolean {
+  const i = readSeqAt(buf, from, out);
   if (i < 0) return false;
-  i += SEQ_NEEDLE.length;
-  let seq = 0;
-  let c = buf[i]!;
-  if (c < 0x30 || c > 0x39) return false;
-  while (c >= 0x30 && c <= 0x39) {
-    seq = seq * 10 + (c - 0x30);
-    c = buf[++i]!;
-  }
   if (buf.compare(T_NEEDLE, 0, T_NEEDLE.length, i, i + T_NEEDLE.length) !== 0) return false;
   const start = i + T_NEEDLE.length;
   let end = start;
   while (end < buf.length && buf[end] !== 0x2c /* , */ && buf[end] !== 0x7d /* } */) end++;
-  out.seq = seq;
   out.t = Number(buf.toString('latin1', start, end));
   return true;
+}
+
+/** Just the seq of a benchmark message anywhere in `buf` (a /sock publisher's own copy). */
+export function readSeq(buf: Buffer, out: { seq: number }): boolean {
+  return readSeqAt(buf, 0, out) >= 0;
+}
+
+/** Reads the digits after the first `"seq":` at or after `from` into out.seq; the index after them, or -1. */
+function readSeqAt(buf: Buffer, from: number, out: { seq: number }): number {
+  let i = buf.indexOf(SEQ_NEEDLE, from);
+  if (i < 0) return -1;
+  i += SEQ_NEEDLE.length;
+  let seq = 0;
+  let c = buf[i]!;
+  if (c < 0x30 || c > 0x39) return -1;
+  while (c >= 0x30 && c <= 0x39) {
+    seq = seq * 10 + (c - 0x30);
+    c = buf[++i]!;
+  }
+  out.seq = seq;
+  return i;
 }
 
 /** The full-parse alternative to readSeqAndTime (--parse full), to measure what parsing costs the client. */

@@ -2,7 +2,6 @@
  * The fan-out publisher, in the coordinator thread: one connection, NOTIFY with acks, either as
  * fast as the subscribers keep up (max) or on a fixed schedule (rate).
  */
-import type { BenchClient } from './client.js';
 import type { WorkerPool } from './pool.js';
 import { nowMs } from './protocol.js';
 
@@ -13,8 +12,14 @@ export interface PublishOutcome {
   truncated: boolean;
 }
 
+/** A publishing connection: socket.io NOTIFY (bench/client.ts), a /sock publication (sock-client.ts) or HTTP POST (http-publisher.ts). */
+export interface PublishClient {
+  readonly isConnected: boolean;
+  notify(roomJson: string, seq: number, t: number, pad: string, asString: boolean, done: (ok: boolean) => void, store?: boolean): void;
+}
+
 interface Common {
-  client: BenchClient;
+  client: PublishClient;
   room: string;
   pad: string;
   asString: boolean;

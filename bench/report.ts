@@ -3,7 +3,7 @@
  * figure as median [min-max] over the rounds and the median of its per-round ratios to baseline.
  */
 import type { Machine } from './proc.js';
-import type { Checks, RunResult, Scenario } from './scenarios.js';
+import { protocolOf, type Checks, type RunResult, type Scenario, type ScenarioServers } from './scenarios.js';
 import type { ServerKind } from './servers.js';
 import { ratios, summarize, type Summary } from './stats.js';
 
@@ -27,16 +27,21 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['clientCores', 'client cores busy'],
     ['clientCpuSecPer100k', 'client CPU s / 100k deliveries'],
     ['connectJoinPerSec', 'connect+join /s'],
+    ['busiestNodeCores', 'busiest node cores busy'],
+    ['projectedPerSec', 'deliveries/s, 1 core per node (projected)'],
   ],
   'fanout-rate': PACED,
   rooms: [...PACED, ['connectJoinPerSec', 'connect+join /s']],
   capacity: [
+    ['connections', 'connections (open-file limit caps it)'],
     ['connectJoinPerSec', 'connect+join /s (higher=better)'],
     ['cpuMsPer1kConnects', 'server CPU ms / 1k connect+join'],
     ['serverCores', 'server cores busy'],
     ['clientCores', 'client cores busy'],
     ['rssPerConnKiB', 'server RSS KiB / idle connection'],
     ['rssAfterMiB', 'server RSS with all, MiB'],
+    ['broadcastReached', 'share of them a broadcast reached'],
+    ['broadcastMsEach', 'ms from publish to the last of them'],
   ],
   hostile: [
     ['quietP50Ms', 'normal clients ack p50 ms, quiet'],
@@ -63,6 +68,8 @@ export interface ServerSummary {
   figures: Record<string, FigureSummary>;
   checks: Checks;
   errors: string[];
+  /** The server does not speak the scenario's protocol: its cells are '–'. */
+  notApplicable?: boolean;
 }
 
 export type ScenarioSummary = Record<string, ServerSummary>;
@@ -72,9 +79,21 @@ function valuesByRound(runs: RunResult[], scenario: string, server: ServerKind, 
   return Array.from({ length: rounds }, (_, r) => runs.find((x) => x.scenario === scenario && x.server === server && x.round === r)?.figures[key] ?? NaN);
 }
 
-export function summarizeRuns(runs: RunResult[], list: Scenario[], servers: ServerKind[], rounds: number, reference: ServerKind = 'baseline'): Record<string, ScenarioSummary> {
+/** Which servers a scenario ran against, and the one its ratios are to. */
+export type Plan = (scenario: Scenario) => ScenarioServers;
+
+/**
+ * What a scenario's ratios are to when the run's reference is the socket.io baseline: it has no
+ * /sock or SSE endpoint, so those scenarios are compared with their protocol's own `limit`.
+ */
+export function referenceFor(scenario: Scenario, servers: readonly ServerKind[], reference: ServerKind): ServerKind {
+  return reference === 'baseline' && protocolOf(scenario) !== 'socketio' && servers.includes('limit') ? 'limit' : reference;
+}
+
+export function summarizeRuns(runs: RunResult[], list: Scenario[], plan: Plan, rounds: number): Record<string, ScenarioSummary> {
   const out: Record<string, ScenarioSummary> = {};
   for (const scenario of list) {
+    const { servers, reference } = plan(scenario);
     const perServer: ScenarioSummary = {};
     const keys = new Set(runs.filter((r) => r.scenario === scenario.name).flatMap((r) => Object.keys(r.figures)));
     for (const server of servers) {
@@ -87,7 +106,7 @@ export function summarizeRuns(runs: RunResult[], list: Scenario[], servers: Serv
       }
       const checks = Object.fromEntries(CHECK_KEYS.map((k) => [k, mine.reduce((n, r) => n + r.checks[k], 0)])) as unknown as Checks;
       const errors = mine.flatMap((r) => (r.error ? [`round ${r.round}: ${r.error}`] : []));
-      perServer[server] = { figures, checks, errors };
+      perServer[server] = { figures, checks, errors, ...(mine.length > 0 && mine.every((r) => r.notApplicable) ? { notApplicable: true } : {}) };
     }
     out[scenario.name] = perServer;
   }
@@ -106,22 +125,30 @@ export function fmt(v: number): string {
 
 function describe(s: Scenario): string {
   switch (s.kind) {
-    case 'fanout-max':
-      return `1 publisher -> ${s.subscribers} subscribers in one room, ${s.messages} messages, max rate (flow-controlled)`;
+    case 'fanout-max': {
+      const how =
+        s.protocol === 'sock'
+          ? '/sock topic (plain WebSocket, published over /sock)'
+          : s.protocol === 'sse'
+            ? 'SSE streams of /layout (published with POST /publish, pipelined)'
+            : 'one room';
+      return `1 publisher -> ${s.subscribers} subscribers, ${how}, ${s.messages} messages, max rate (flow-controlled)`;
+    }
     case 'fanout-rate':
       return `1 publisher -> ${s.subscribers} subscribers, ${s.ratePerSec} msg/s for ${s.durationMs / 1000} s`;
     case 'rooms':
       return `${s.rooms} rooms x ${s.members} members, 1 publisher per room at ~${s.ratePerSec} msg/s (jittered) for ${s.durationMs / 1000} s`;
     case 'capacity':
-      return `${s.connections} idle connections, each JOINs a room of ${s.members}`;
+      return `${s.connections} idle connections, ${s.members >= s.connections ? 'all JOINed to one room' : `each JOINs a room of ${s.members}`}${s.broadcast ? `, then ${s.broadcast} messages to all of them, one at a time` : ''}`;
     case 'hostile':
       return `${s.clients} clients NOTIFY with an ack every ${s.pingMs} ms, ${s.durationMs / 1000} s quiet then ${s.durationMs / 1000} s while ${s.heavyFrames ? 'one client sends max-size max-depth frames and another ' : 'one client sends '}4 MB [[[[... frames (refused)`;
   }
 }
 
-export function table(summary: Record<string, ScenarioSummary>, list: Scenario[], servers: ServerKind[], machine: Machine, header: string, reference: ServerKind = 'baseline'): string {
+export function table(summary: Record<string, ScenarioSummary>, list: Scenario[], plan: Plan, machine: Machine, header: string): string {
   const lines: string[] = [header, `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, linux ${machine.kernel}; ${machine.date}`];
-  const cell = (f: FigureSummary | undefined, server: ServerKind): string => {
+  const cell = (f: FigureSummary | undefined, server: ServerKind, reference: ServerKind, notApplicable = false): string => {
+    if (notApplicable) return '–';
     if (!f || f.n === 0) return '—';
     const range = f.n > 1 ? ` [${fmt(f.min)}-${fmt(f.max)}]` : '';
     const ratio = server !== reference && f.ratio.n > 0 ? ` x${f.ratio.median.toFixed(2)}` : '';
@@ -132,21 +159,22 @@ export function table(summary: Record<string, ScenarioSummary>, list: Scenario[]
   for (const s of list) {
     const sum = summary[s.name];
     if (!sum) continue;
-    lines.push('', `== ${s.name}: ${describe(s)}`);
+    const { servers, reference } = plan(s);
+    lines.push('', `== ${s.name}: ${describe(s)}; ratios to ${reference}`);
     lines.push('figure'.padEnd(W0) + servers.map((k) => k.padEnd(W)).join(''));
     for (const [key, label] of FIGURES[s.kind]) {
-      lines.push(label.padEnd(W0) + servers.map((k) => cell(sum[k]?.figures[key], k).padEnd(W)).join(''));
+      lines.push(label.padEnd(W0) + servers.map((k) => cell(sum[k]?.figures[key], k, reference, sum[k]?.notApplicable).padEnd(W)).join(''));
     }
     lines.push(
       'lost/dup/self/ooo/foreign'.padEnd(W0) +
-        servers.map((k) => { const c = sum[k]!.checks; return `${c.lost}/${c.duplicates}/${c.self}/${c.outOfOrder}/${c.foreign}`.padEnd(W); }).join(''),
+        servers.map((k) => { const c = sum[k]!.checks; return (sum[k]!.notApplicable ? '–' : `${c.lost}/${c.duplicates}/${c.self}/${c.outOfOrder}/${c.foreign}`).padEnd(W); }).join(''),
     );
     lines.push(
       'disconn/connfail/nack/malformed'.padEnd(W0) +
-        servers.map((k) => { const c = sum[k]!.checks; return `${c.disconnects}/${c.connectFailures}/${c.nacks}/${c.malformed}`.padEnd(W); }).join(''),
+        servers.map((k) => { const c = sum[k]!.checks; return (sum[k]!.notApplicable ? '–' : `${c.disconnects}/${c.connectFailures}/${c.nacks}/${c.malformed}`).padEnd(W); }).join(''),
     );
     for (const k of servers) for (const e of sum[k]!.errors) lines.push(`  ! ${k} ${e.slice(0, 400)}`);
   }
-  lines.push('', `cells: median [min-max] over rounds, xR = median of per-round ratios to ${reference} (same round).`);
+  lines.push('', "cells: median [min-max] over rounds, xR = median of per-round ratios to the reference named in the heading (same round); '–': the server has no such endpoint.");
   return lines.join('\n');
 }

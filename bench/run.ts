@@ -1,6 +1,9 @@
 /**
  * Benchmark entry: `node dist/bench/run.js [--quick] [--rounds 3] [--scenarios a,b] [--servers us,baseline,limit]
- * [--json-out FILE] [--workers 1] [--concurrency 32] [--pad 100] [--payload object|string] [--parse fast|full]`.
+ * [--json-out FILE] [--workers 1] [--concurrency 32] [--pad 100] [--payload object|string] [--parse fast|full] [--window N]`.
+ *
+ * `--window N` holds max-rate fan-out to N messages in flight (default: about 50k deliveries' worth,
+ * 50 at 1000 subscribers); `--window 1` waits for every delivery before the next publication.
  *
  * `--servers us,us-redis,us-redis2` compares one node in memory, one node in cluster mode and two
  * nodes in cluster mode (subscribers split over both, the publisher on the first), each with a
@@ -17,15 +20,15 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { machine } from './proc.js';
-import { summarizeRuns, table } from './report.js';
-import { runOnce, scenarios, type RunOptions, type RunResult } from './scenarios.js';
+import { referenceFor, summarizeRuns, table, type Plan } from './report.js';
+import { DEFAULT_SERVERS, runOnce, scenarios, type RunOptions, type RunResult } from './scenarios.js';
 import { ALL_SERVER_KINDS, killAllServers, SERVER_KINDS, type ServerKind } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     scenarios: { type: 'string' },
-    servers: { type: 'string', default: SERVER_KINDS.join(',') },
+    servers: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'json-out': { type: 'string' },
     workers: { type: 'string', default: '1' },
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     payload: { type: 'string', default: 'object' },
     parse: { type: 'string', default: 'fast' },
     'ratio-to': { type: 'string' },
+    window: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -42,8 +46,8 @@ function usage(message?: string): never {
   if (message) process.stderr.write(`error: ${message}\n`);
   process.stderr.write(
     'usage: node dist/bench/run.js [--quick] [--rounds N] [--scenarios a,b] [--servers us,baseline,limit,us-redis,us-redis2] [--json-out FILE]\n' +
-      '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full] [--ratio-to SERVER]\n' +
-      `servers: ${ALL_SERVER_KINDS.join(', ')} (default ${SERVER_KINDS.join(',')})\n` +
+      '       [--workers N] [--concurrency N] [--pad BYTES] [--payload object|string] [--parse fast|full] [--ratio-to SERVER] [--window N]\n' +
+      `servers: ${ALL_SERVER_KINDS.join(', ')} (default ${SERVER_KINDS.join(',')}; ${Object.entries(DEFAULT_SERVERS).map(([name, d]) => `${name}: ${d.servers.join(',')}`).join('; ')})\n` +
       `scenarios: ${scenarios(false).map((s) => s.name).join(', ')}\n`,
   );
   process.exit(message ? 2 : 0);
@@ -61,11 +65,22 @@ const wanted = args.scenarios?.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = wanted?.filter((w) => !all.some((s) => s.name === w));
 if (unknown?.length) usage(`unknown scenario ${unknown.join(', ')}`);
 const list = wanted ? all.filter((s) => wanted.includes(s.name)) : all;
-const servers = args.servers!.split(',').map((s) => s.trim()) as ServerKind[];
-if (servers.some((s) => !ALL_SERVER_KINDS.includes(s)) || new Set(servers).size !== servers.length) usage(`--servers takes distinct names from ${ALL_SERVER_KINDS.join(', ')}`);
-// Ratios are to the baseline by default, or to the first server measured when it is not among them.
-const reference = (args['ratio-to'] ?? (servers.includes('baseline') ? 'baseline' : servers[0])) as ServerKind;
-if (!servers.includes(reference)) usage('--ratio-to must name one of the --servers');
+const chosen = args.servers?.split(',').map((s) => s.trim()) as ServerKind[] | undefined;
+if (chosen && (chosen.some((s) => !ALL_SERVER_KINDS.includes(s)) || new Set(chosen).size !== chosen.length)) usage(`--servers takes distinct names from ${ALL_SERVER_KINDS.join(', ')}`);
+const ratioTo = args['ratio-to'] as ServerKind | undefined;
+if (ratioTo && chosen && !chosen.includes(ratioTo)) usage('--ratio-to must name one of the --servers');
+/**
+ * Without --servers, each scenario runs against its own default set (the baselines, or for the
+ * cluster case one node against two); ratios are to --ratio-to when the scenario ran it, else to the
+ * scenario's reference: the baseline when present, else the first server.
+ */
+const plan: Plan = (scenario) => {
+  const own = DEFAULT_SERVERS[scenario.name];
+  const servers = chosen ?? own?.servers ?? [...SERVER_KINDS];
+  const fallback = own && servers.includes(own.reference) ? own.reference : servers.includes('baseline') ? 'baseline' : servers[0]!;
+  return { servers, reference: referenceFor(scenario, servers, ratioTo && servers.includes(ratioTo) ? ratioTo : fallback) };
+};
+const allServers = [...new Set(list.flatMap((s) => plan(s).servers))];
 if (args.payload !== 'object' && args.payload !== 'string') usage('--payload must be object or string');
 if (args.parse !== 'fast' && args.parse !== 'full') usage('--parse must be fast or full');
 const options: RunOptions = {
@@ -74,6 +89,7 @@ const options: RunOptions = {
   pad: 'x'.repeat(int('pad', args.pad!, 0, 1 << 20)),
   asString: args.payload === 'string',
   parse: args.parse,
+  ...(args.window !== undefined ? { window: int('window', args.window, 1, 10_000) } : {}),
 };
 
 // Children never outlive the harness: killed on every way out.
@@ -91,8 +107,9 @@ async function main(): Promise<void> {
   const runs: RunResult[] = [];
   const started = Date.now();
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? servers : [...servers].reverse();
     for (const scenario of list) {
+      const { servers } = plan(scenario);
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const server of order) {
         const t = Date.now();
         const result = await runOnce(scenario, server, round, options);
@@ -109,12 +126,12 @@ async function main(): Promise<void> {
     }
   }
 
-  const summary = summarizeRuns(runs, list, servers, rounds, reference);
-  const header = `notification-service bench: ${rounds} round(s)${args.quick ? ' (quick)' : ''}, ${options.workers} client worker(s), pad ${options.pad.length} B, ${args.payload} payloads, ${((Date.now() - started) / 60_000).toFixed(1)} min`;
-  process.stdout.write(`${table(summary, list, servers, host, header, reference)}\n`);
+  const summary = summarizeRuns(runs, list, plan, rounds);
+  const header = `notification-service bench: ${rounds} round(s)${args.quick ? ' (quick)' : ''}, ${options.workers} client worker(s), pad ${options.pad.length} B, ${args.payload} payloads,${options.window ? ` window ${options.window},` : ''} ${((Date.now() - started) / 60_000).toFixed(1)} min`;
+  process.stdout.write(`${table(summary, list, plan, host, header)}\n`);
   const json = JSON.stringify({
     machine: host,
-    options: { rounds, quick: args.quick, servers, workers: options.workers, concurrency: options.concurrency, pad: options.pad.length, payload: args.payload, parse: args.parse },
+    options: { rounds, quick: args.quick, servers: allServers, workers: options.workers, concurrency: options.concurrency, pad: options.pad.length, payload: args.payload, parse: args.parse, window: options.window ?? null },
     scenarios: list,
     summary,
     runs,

@@ -3,30 +3,59 @@
  * (paced), read the server's CPU and RSS, drive the load, wait for every delivery, read again,
  * collect the accounting from the workers. Each run gets a fresh server process and fresh workers.
  */
+import { readFileSync } from 'node:fs';
 import { BenchClient } from './client.js';
+import { HttpPublisher } from './http-publisher.js';
+import { SockBenchClient } from './sock-client.js';
 import { hostile, type HostileScenario } from './hostile.js';
-import { WorkerPool, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
+import { WorkerPool, type BenchProtocol, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
 import { cpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
 import { nowMs } from './protocol.js';
-import { publishAtRate, publishMax, type PublishOutcome } from './publisher.js';
-import { startServer, storesMessages, type RunningServer, type ServerKind } from './servers.js';
+import { publishAtRate, publishMax, type PublishClient, type PublishOutcome } from './publisher.js';
+import { NotApplicable, startServer, storesMessages, type RunningServer, type ServerKind } from './servers.js';
 import { LatencyHistogram } from './stats.js';
 
 export type Scenario =
-  | { name: string; kind: 'fanout-max'; subscribers: number; messages: number }
+  | { name: string; kind: 'fanout-max'; subscribers: number; messages: number; protocol?: BenchProtocol }
   | { name: string; kind: 'fanout-rate'; subscribers: number; ratePerSec: number; durationMs: number }
   | { name: string; kind: 'rooms'; rooms: number; members: number; ratePerSec: number; durationMs: number }
-  | { name: string; kind: 'capacity'; connections: number; members: number }
+  | {
+      name: string;
+      kind: 'capacity';
+      connections: number;
+      members: number;
+      /** Messages published to one room holding every connection once they are all idle (0: none). */
+      broadcast?: number;
+    }
   | HostileScenario;
+
+/** What `--servers` defaults to for a scenario that only means something against some kinds, and its ratio reference. */
+export interface ScenarioServers {
+  servers: ServerKind[];
+  reference: ServerKind;
+}
+
+/** The cluster case compares two nodes on Redis to one node of the same build, not to the baselines. */
+export const DEFAULT_SERVERS: Record<string, ScenarioServers> = {
+  'cluster-2000': { servers: ['us', 'us-redis2'], reference: 'us' },
+};
 
 export function scenarios(quick: boolean): Scenario[] {
   const q = <T>(full: T, small: T): T => (quick ? small : full);
   return [
     { name: 'fanout-1000-max', kind: 'fanout-max', subscribers: q(1000, 300), messages: q(400, 150) },
+    // The two protocols without socket.io: /sock topics (published over /sock) and SSE streams of
+    // /layout (published with POST /publish/layout/:room); `limit` is then the protocol's own.
+    { name: 'sock-fanout-1000', kind: 'fanout-max', protocol: 'sock', subscribers: q(1000, 300), messages: q(400, 150) },
+    { name: 'sse-fanout-1000', kind: 'fanout-max', protocol: 'sse', subscribers: q(1000, 300), messages: q(400, 150) },
     { name: 'fanout-5000-max', kind: 'fanout-max', subscribers: q(5000, 1500), messages: q(80, 40) },
     { name: 'fanout-1000-rate', kind: 'fanout-rate', subscribers: q(1000, 300), ratePerSec: 20, durationMs: q(10_000, 4_000) },
     { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
     { name: 'capacity-10k', kind: 'capacity', connections: q(10_000, 2_000), members: 5 },
+    // Capped by the open-file limit of the harness and the server (each holds one descriptor per connection).
+    { name: 'capacity-50k', kind: 'capacity', connections: q(50_000, 5_000), members: q(50_000, 5_000), broadcast: 3 },
+    // Two nodes on Redis, the subscribers alternating between them, against one node (DEFAULT_SERVERS).
+    { name: 'cluster-2000', kind: 'fanout-max', subscribers: q(2000, 600), messages: q(200, 60) },
     { name: 'hostile', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000), heavyFrames: true },
     { name: 'hostile-refused', kind: 'hostile', clients: 100, pingMs: 100, durationMs: q(10_000, 5_000), heavyFrames: false },
   ];
@@ -35,12 +64,16 @@ export function scenarios(quick: boolean): Scenario[] {
 interface CpuMark {
   server: number;
   serverMain: number;
+  /** Per node process (cluster kinds have several), in the order of `nodePids`. */
+  nodes: number[];
   client: number;
   at: number;
 }
 
 export interface RunOptions extends WorkerSettings {
   workers: number;
+  /** Max-rate fan-out: messages in flight, instead of about 50k deliveries' worth (--window). */
+  window?: number;
   /** Handshakes in flight per worker while connecting. */
   concurrency: number;
   pad: string;
@@ -67,8 +100,15 @@ export interface RunResult {
   checks: Checks;
   /** Why the run failed (figures are then partial or empty). */
   error?: string;
+  /** The server does not speak the scenario's protocol (the socket.io baseline for /sock and SSE). */
+  notApplicable?: boolean;
   notes: string[];
 }
+
+const emptyChecks = (): Checks => ({ lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 });
+
+/** The protocol of a scenario's clients. */
+export const protocolOf = (s: Scenario): BenchProtocol => (s.kind === 'fanout-max' ? (s.protocol ?? 'socketio') : 'socketio');
 
 /** Resident memory of every process of the server set. */
 const serverRss = (server: RunningServer): number => server.pids.reduce((sum, pid) => sum + rssBytes(pid), 0);
@@ -101,7 +141,8 @@ class Run {
   readonly notes: string[] = [];
   readonly checks: Checks = { lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 };
   /** Self-deliveries and disconnects seen by the coordinator's own publisher. */
-  publisherSelf = 0;
+  selfSeen = 0;
+  publisherSelf = (): number => this.selfSeen;
   publisherLost: string | undefined;
 
   constructor(
@@ -135,11 +176,29 @@ class Run {
     return connected / seconds;
   }
 
-  /** A publisher connection in this thread, member of `room` (so a self-delivery would show). */
-  async publisher(room: string): Promise<BenchClient> {
+  /** The publisher of a fan-out scenario, in this thread: socket.io, /sock or HTTP. */
+  async publisher(room: string, protocol: BenchProtocol): Promise<PublishClient & { terminate(): void }> {
+    if (protocol === 'sse') {
+      const client = new HttpPublisher(this.server.port, 'layout', room);
+      await client.connect();
+      return client;
+    }
+    if (protocol === 'sock') {
+      // Its own copies are its acks (/sock delivers to the sender too); any other copy is a self-delivery.
+      const client = new SockBenchClient({ port: this.server.port, onLost: (reason) => void (this.publisherLost ??= reason) });
+      this.publisherSelf = () => client.unexpectedOwn;
+      await client.connect('publisher');
+      await client.subscribe(room);
+      return client;
+    }
+    return this.socketIoPublisher(room);
+  }
+
+  /** A socket.io publisher connection in this thread, member of `room` (so a self-delivery would show). */
+  async socketIoPublisher(room: string): Promise<BenchClient> {
     const client = new BenchClient({
       port: this.server.port,
-      onEvent: () => void this.publisherSelf++,
+      onEvent: () => void this.selfSeen++,
       onLost: (reason) => void (this.publisherLost ??= reason),
     });
     await client.connect();
@@ -180,7 +239,7 @@ class Run {
       if (s.firstDisconnect) this.notes.push(`disconnect: ${s.firstDisconnect}`);
       hist.merge(s.hist);
     }
-    this.checks.self += this.publisherSelf;
+    this.checks.self += this.publisherSelf();
     if (this.publisherLost) {
       this.checks.disconnects++;
       this.notes.push(`publisher disconnect: ${this.publisherLost}`);
@@ -194,7 +253,7 @@ class Run {
     // Cluster kinds run several processes (nodes and their Redis): their CPU is summed.
     const pids = this.server.pids;
     const sum = (read: (pid: number) => number): number => pids.reduce((total, pid) => total + read(pid), 0);
-    return { server: sum(cpuSeconds), serverMain: sum(mainThreadCpuSeconds), client: (user + system) / 1e6, at: nowMs() };
+    return { server: sum(cpuSeconds), serverMain: sum(mainThreadCpuSeconds), nodes: this.server.nodePids.map(cpuSeconds), client: (user + system) / 1e6, at: nowMs() };
   }
 
   /**
@@ -208,6 +267,8 @@ class Run {
     // The rest of the server's CPU is V8's GC helper threads (and libuv's pool).
     this.figures.serverMainShare = now.server > mark.server ? (now.serverMain - mark.serverMain) / (now.server - mark.server) : NaN;
     this.figures.clientCores = (now.client - mark.client) / seconds;
+    // The node that works hardest: with a core of its own it could go 1 / busiestNodeCores times as fast.
+    this.figures.busiestNodeCores = Math.max(...now.nodes.map((cpu, i) => (cpu - mark.nodes[i]!) / seconds));
     return { server: now.server - mark.server, client: now.client - mark.client };
   }
 
@@ -221,6 +282,9 @@ class Run {
     const seconds = (Math.max(lastRecvT, start) - start) / 1000;
     this.figures.deliveries = deliveries;
     this.figures.deliveriesPerSec = seconds > 0 ? deliveries / seconds : NaN;
+    // Both sides share 2 cores here, so at max rate the client bounds deliveries/s; this is what the
+    // server set would deliver if each node had a core of its own and scaled linearly up to it.
+    this.figures.projectedPerSec = this.figures.deliveriesPerSec / this.figures.busiestNodeCores!;
     this.figures.cpuSecPer100k = deliveries > 0 ? (used.server / deliveries) * 1e5 : NaN;
     this.figures.clientCpuSecPer100k = deliveries > 0 ? (used.client / deliveries) * 1e5 : NaN;
     if (latency) {
@@ -234,9 +298,10 @@ class Run {
 
 async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fanout-rate' }>): Promise<void> {
   const room = 'fanout';
-  const specs = Array.from({ length: s.subscribers }, (_, i): ClientSpec => ({ room, name: `sub-${i}`, publisher: false }));
+  const protocol = protocolOf(s);
+  const specs = Array.from({ length: s.subscribers }, (_, i): ClientSpec => ({ room, name: `sub-${i}`, publisher: false, protocol }));
   run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, false));
-  const client = await run.publisher(room);
+  const client = await run.publisher(room, protocol);
   await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
   await sleep(300);
   const common = { client, room, pad: run.opts.pad, asString: run.opts.asString, store: run.opts.store === true };
@@ -244,7 +309,8 @@ async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fan
   let outcome: PublishOutcome;
   if (s.kind === 'fanout-max') {
     // About 50k deliveries in flight: enough to keep every socket busy, little enough to stay out of swap-like buffering.
-    const window = Math.max(4, Math.ceil(50_000 / s.subscribers));
+    // --window 1 publishes the next message only once every subscriber has the last one: nothing to batch.
+    const window = run.opts.window ?? Math.max(4, Math.ceil(50_000 / s.subscribers));
     outcome = await withTimeout(publishMax({ ...common, pool: run.pool, messages: s.messages, window, maxMs: 60_000 }), 90_000, 'max-rate publishing');
   } else {
     outcome = await withTimeout(publishAtRate({ ...common, ratePerSec: s.ratePerSec, durationMs: s.durationMs }), s.durationMs + 30_000, 'fixed-rate publishing');
@@ -277,24 +343,66 @@ async function rooms(run: Run, s: Extract<Scenario, { kind: 'rooms' }>): Promise
   await run.finish(mark, outcome, true);
 }
 
+/** The soft open-file limit this process (and the servers it starts, which inherit it) runs with. */
+function openFileLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 async function capacity(run: Run, s: Extract<Scenario, { kind: 'capacity' }>): Promise<void> {
+  // Each connection is one descriptor in the server and one in this process: stay below the limit
+  // (with room for the warm-up connections, the publisher, pipes and libraries), and say so.
+  const limit = openFileLimit();
+  const connections = Math.min(s.connections, limit - 1_000);
+  if (connections < s.connections) {
+    run.notes.push(`${connections} connections instead of ${s.connections}: the open-file limit is ${limit} (ulimit -n; the hard limit bounds it)`);
+  }
+  run.figures.connections = connections;
+  const members = Math.min(s.members, connections);
   // A few connections first, outside the measurement: lazy module loading and JIT warm-up are not per-connection costs.
-  const warm = Array.from({ length: 100 }, (_, i): ClientSpec => ({ room: `warm-${Math.floor(i / s.members)}`, name: `w-${i}`, publisher: false }));
+  // Marked as publishers (they never publish here) so that no tracker waits for messages to their rooms:
+  // the broadcast's flow control follows the slowest subscriber.
+  const warm = Array.from({ length: 100 }, (_, i): ClientSpec => ({ room: `warm-${Math.floor(i / 5)}`, name: `w-${i}`, publisher: true }));
   await run.connectAll(spread(warm, run.pool.size, true));
   await sleep(1_000);
   const rss0 = serverRss(run.server);
   const mark = run.cpuMark();
-  const specs = Array.from({ length: s.connections }, (_, i): ClientSpec => ({ room: `cap-${Math.floor(i / s.members)}`, name: `c-${i}`, publisher: false }));
+  const specs = Array.from({ length: connections }, (_, i): ClientSpec => ({ room: `cap-${Math.floor(i / members)}`, name: `c-${i}`, publisher: false }));
   run.figures.connectJoinPerSec = await run.connectAll(spread(specs, run.pool.size, true));
   const used = run.utilisation(mark);
-  run.figures.cpuMsPer1kConnects = (used.server * 1000) / (s.connections / 1000);
-  run.figures.clientCpuMsPer1kConnects = (used.client * 1000) / (s.connections / 1000);
+  run.figures.cpuMsPer1kConnects = (used.server * 1000) / (connections / 1000);
+  run.figures.clientCpuMsPer1kConnects = (used.client * 1000) / (connections / 1000);
   // Let the connection burst's garbage be collected before reading the resident size.
   await sleep(3_000);
   const rss1 = serverRss(run.server);
-  run.figures.rssPerConnKiB = (rss1 - rss0) / s.connections / 1024;
+  run.figures.rssPerConnKiB = (rss1 - rss0) / connections / 1024;
   run.figures.rssAfterMiB = rss1 / 2 ** 20;
-  await run.collect();
+  if (s.broadcast) await broadcastToAll(run, 'cap-0', connections, s.broadcast);
+  else await run.collect();
+}
+
+/** Publishes `messages` to the room every idle connection joined, one at a time, and counts who got them. */
+async function broadcastToAll(run: Run, room: string, connections: number, messages: number): Promise<void> {
+  const client = await run.publisher(room, 'socketio');
+  await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
+  const start = nowMs();
+  const outcome = await withTimeout(
+    publishMax({ client, room, pad: run.opts.pad, asString: run.opts.asString, store: false, pool: run.pool, messages, window: 1, maxMs: 60_000 }),
+    90_000,
+    'broadcast',
+  );
+  await run.pool.all(() => ({ cmd: 'expect', room, count: outcome.published }), 5_000);
+  await run.drain(60_000);
+  const { deliveries, lastRecvT } = await run.collect();
+  run.checks.nacks += outcome.nacks;
+  if (outcome.published < messages) run.notes.push(`only ${outcome.published} of ${messages} broadcasts were published`);
+  run.figures.broadcastReached = deliveries / (connections * messages);
+  run.figures.broadcastMsEach = (lastRecvT - start) / messages;
+  client.terminate();
 }
 
 /** One scenario against one fresh server process; never throws (a failure is reported in the result). */
@@ -304,7 +412,7 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
   let run: Run | undefined;
   let error: string | undefined;
   try {
-    server = await startServer(kind);
+    server = await startServer(kind, protocolOf(scenario));
     pool = WorkerPool.start(opts.workers, { ...opts, store: storesMessages(kind) });
     run = new Run(server, pool, { ...opts, store: storesMessages(kind) });
     await sleep(300);
@@ -320,6 +428,7 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
     await withTimeout(body, 240_000, `${scenario.name} on ${kind}`);
     if (server.exit) throw new Error(`server exited during the run (${JSON.stringify(server.exit)})`);
   } catch (err) {
+    if (err instanceof NotApplicable) return { scenario: scenario.name, server: kind, round, figures: {}, checks: emptyChecks(), notes: [err.message], notApplicable: true };
     error = (err as Error).message;
     if (server?.exit) error += ` | server exited ${JSON.stringify(server.exit)}: ${server.output().slice(-1500)}`;
   } finally {
@@ -331,7 +440,7 @@ export async function runOnce(scenario: Scenario, kind: ServerKind, round: numbe
     server: kind,
     round,
     figures: run?.figures ?? {},
-    checks: run?.checks ?? { lost: 0, duplicates: 0, self: 0, outOfOrder: 0, foreign: 0, malformed: 0, disconnects: 0, connectFailures: 0, nacks: 0 },
+    checks: run?.checks ?? emptyChecks(),
     notes: run?.notes ?? [],
   };
   if (error !== undefined) result.error = error;

@@ -3,6 +3,11 @@
  * pid for the /proc readings, always killed when the harness exits (normally, on error or on a
  * signal).
  *
+ * `limit` is the floor of the scenario's protocol: bench/baselines/limit.ts for socket.io,
+ * sock-limit.ts for /sock, sse-limit.ts for SSE (the socket.io `baseline` has neither: its runs
+ * there are reported as not applicable). `limit-coalesced` (/sock and SSE only) is that limit with
+ * each socket corked for the rest of the event-loop iteration, as the service writes.
+ *
  * Cluster kinds: `us-redis` is one node of ours in cluster mode, `us-redis2` two nodes
  * (`us-redis2-before` the same with the BENCH_BEFORE_SERVER build); each with a
  * private redis-server on a free port (no persistence), started and killed with them. Their CPU
@@ -22,12 +27,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENVIRONMENT } from '../lib/config/index.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis.js';
+import type { BenchProtocol } from './pool.js';
 
-export type ServerKind = 'us' | 'baseline' | 'limit' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before' | 'us-nometrics';
+export type ServerKind = 'us' | 'baseline' | 'limit' | 'limit-coalesced' | 'us-redis' | 'us-redis2' | 'us-redis2-before' | 'us-nohistory' | 'us-norecovery' | 'us-store' | 'us-before' | 'us-nometrics';
 /** The default comparison. */
 export const SERVER_KINDS: readonly ServerKind[] = ['us', 'baseline', 'limit'];
 /** Every kind --servers accepts. */
-export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before', 'us-nometrics'];
+export const ALL_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'limit-coalesced', 'us-redis', 'us-redis2', 'us-redis2-before', 'us-nohistory', 'us-norecovery', 'us-store', 'us-before', 'us-nometrics'];
 const CLUSTER_NODES: Partial<Record<ServerKind, number>> = { 'us-redis': 1, 'us-redis2': 2, 'us-redis2-before': 2 };
 /** [history] Variants of `us`: its flags. */
 const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
@@ -41,13 +47,16 @@ const US_VARIANTS: Partial<Record<ServerKind, string[]>> = {
 /** Whether the publishers of a run against this server ask for storage. */
 export const storesMessages = (kind: ServerKind): boolean => kind === 'us-store';
 
-type ProcessKind = 'us' | 'baseline' | 'limit' | 'us-before';
+type ProcessKind = 'us' | 'baseline' | 'limit' | 'us-before' | 'limit-sock' | 'limit-sse';
 const DIST = new URL('../', import.meta.url); // dist/
 const SCRIPTS: Record<ProcessKind, string> = {
   // BENCH_US_SERVER=/other/checkout/dist/server.js measures another build as "us" (before/after).
   us: process.env.BENCH_US_SERVER ?? fileURLToPath(new URL('server.js', DIST)),
   baseline: fileURLToPath(new URL('bench/baselines/baseline.js', DIST)),
   limit: fileURLToPath(new URL('bench/baselines/limit.js', DIST)),
+  // `limit` of the /sock and SSE scenarios: the same floor for those protocols.
+  'limit-sock': fileURLToPath(new URL('bench/baselines/sock-limit.js', DIST)),
+  'limit-sse': fileURLToPath(new URL('bench/baselines/sse-limit.js', DIST)),
   // BENCH_BEFORE_SERVER=/other/checkout/dist/server.js: another build beside "us" in the same run.
   'us-before': process.env.BENCH_BEFORE_SERVER ?? '(set BENCH_BEFORE_SERVER to measure us-before)',
 };
@@ -64,6 +73,8 @@ export interface RunningServer {
   ports: number[];
   /** Every process whose CPU and memory count: the nodes and, for cluster kinds, Redis. */
   pids: number[];
+  /** The nodes' processes alone (no Redis): the busiest one bounds what the set can do with a core each. */
+  nodePids: number[];
   /** Set once the process has exited (a crash mid-run shows up here). */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The last few KiB of its output, for error reports. */
@@ -83,7 +94,19 @@ export function killAllServers(): void {
   liveRedis.clear();
 }
 
-export function startServer(kind: ServerKind, timeoutMs = 15_000): Promise<RunningServer> {
+/** The server has nothing that speaks the scenario's protocol (the socket.io baseline and /sock or SSE). */
+export class NotApplicable extends Error {}
+
+/** Starts `kind` for clients of `protocol` (socket.io unless said): `limit` is the protocol's own. */
+export function startServer(kind: ServerKind, protocol: BenchProtocol = 'socketio', timeoutMs = 15_000): Promise<RunningServer> {
+  if (protocol !== 'socketio') {
+    if (kind === 'baseline') throw new NotApplicable(`the socket.io baseline has no ${protocol === 'sock' ? '/sock' : 'SSE'} endpoint`);
+    if (kind === 'limit' || kind === 'limit-coalesced') {
+      return startProcess(protocol === 'sock' ? 'limit-sock' : 'limit-sse', kind === 'limit' ? [] : ['--coalesce'], timeoutMs).then((s) => ({ ...s, kind }));
+    }
+  } else if (kind === 'limit-coalesced') {
+    throw new NotApplicable('limit-coalesced is a /sock and SSE limit');
+  }
   const nodes = CLUSTER_NODES[kind];
   if (nodes !== undefined) return startCluster(kind, nodes, timeoutMs);
   const variant = US_VARIANTS[kind];
@@ -116,6 +139,7 @@ async function startCluster(kind: ServerKind, count: number, timeoutMs: number):
     port: first.port,
     ports: nodes.map((n) => n.port),
     pids: [...nodes.map((n) => n.pid), ...(redis.pid ? [redis.pid] : [])],
+    nodePids: nodes.map((n) => n.pid),
     get exit() {
       return nodes.find((n) => n.exit)?.exit;
     },
@@ -165,11 +189,12 @@ function startProcess(kind: ProcessKind, extraArgs: string[], timeoutMs: number)
       port = Number(m[1]);
       clearTimeout(timer);
       resolve({
-        kind,
+        kind: kind as ServerKind,
         pid: child.pid!,
         port,
         ports: [port],
         pids: [child.pid!],
+        nodePids: [child.pid!],
         get exit() {
           return exit;
         },

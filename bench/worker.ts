@@ -7,6 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BenchClient } from './client.js';
 import type { ClientSpec, ConnectResult, Progress, PublishResult, WorkerCommand, WorkerSettings, WorkerStats } from './pool.js';
 import { isEventFrame, nowMs, parseEventFully, readSeqAndTime } from './protocol.js';
+import { SockBenchClient } from './sock-client.js';
+import { SseBenchClient } from './sse-client.js';
 import { LatencyHistogram } from './stats.js';
 import { DeliveryTracker } from './tracker.js';
 
@@ -17,13 +19,15 @@ interface Room {
   json: string;
   /** `"room":"<name>"` as bytes: an EVENT for another room lacks it. */
   needle: Buffer;
+  /** The same for /sock frames: `"topic":"<name>"`. */
+  topicNeedle: Buffer;
   /** Messages published to it so far; every subscriber should end up with exactly these. */
   expected: number;
   subscribers: DeliveryTracker[];
 }
 
 const rooms = new Map<string, Room>();
-const clients: BenchClient[] = [];
+const clients: { terminate(): void }[] = [];
 const publishers: { client: BenchClient; room: Room }[] = [];
 const hist = new LatencyHistogram();
 let lastRecvT = 0;
@@ -37,7 +41,7 @@ const scratch = { seq: 0, t: 0 };
 function roomOf(name: string): Room {
   let room = rooms.get(name);
   if (!room) {
-    room = { name, json: JSON.stringify(name), needle: Buffer.from(`"room":${JSON.stringify(name)}`), expected: 0, subscribers: [] };
+    room = { name, json: JSON.stringify(name), needle: Buffer.from(`"room":${JSON.stringify(name)}`), topicNeedle: Buffer.from(`"topic":${JSON.stringify(name)}`), expected: 0, subscribers: [] };
     rooms.set(name, room);
   }
   return room;
@@ -66,6 +70,58 @@ function subscriberHandler(room: Room, tracker: DeliveryTracker): (frame: Buffer
   };
 }
 
+const ID_LINE = Buffer.from('id: ');
+
+/**
+ * /sock and SSE subscribers: a /sock message frame, or an SSE event block (which must start with
+ * its `id:` line: a message without its position could not be resumed from).
+ */
+function plainHandler(protocol: 'sock' | 'sse', room: Room, tracker: DeliveryTracker): (frame: Buffer) => void {
+  const needle = protocol === 'sock' ? room.topicNeedle : room.needle;
+  return (frame) => {
+    if (protocol === 'sse' && frame.compare(ID_LINE, 0, ID_LINE.length, 0, ID_LINE.length) !== 0) return void malformed++;
+    if (!readSeqAndTime(frame, scratch, 0)) return void malformed++;
+    if (frame.indexOf(needle) < 0) return void tracker.foreign++;
+    const now = nowMs();
+    tracker.record(scratch.seq);
+    hist.add(now - scratch.t);
+    lastRecvT = now;
+  };
+}
+
+/** Connects one spec's client and joins its room; returns it (closed on failure). */
+async function open(spec: ClientSpec, port: number, timeoutMs: number, tracker: DeliveryTracker | undefined, room: Room): Promise<{ terminate(): void }> {
+  const protocol = spec.protocol ?? 'socketio';
+  if (protocol === 'socketio') {
+    const client = new BenchClient({ port, timeoutMs, onLost, onEvent: tracker ? subscriberHandler(room, tracker) : () => void self++ });
+    try {
+      await client.connect();
+      await client.join(spec.room, spec.name, settings.asString);
+    } catch (err) {
+      client.terminate();
+      throw err;
+    }
+    if (!tracker) publishers.push({ client, room });
+    return client;
+  }
+  if (!tracker) throw new Error(`${protocol}: publishers run in the coordinator`);
+  const onEvent = plainHandler(protocol, room, tracker);
+  if (protocol === 'sock') {
+    const client = new SockBenchClient({ port, timeoutMs, onLost, onEvent });
+    try {
+      await client.connect(spec.name);
+      await client.subscribe(spec.room, timeoutMs);
+    } catch (err) {
+      client.terminate();
+      throw err;
+    }
+    return client;
+  }
+  const client = new SseBenchClient({ port, timeoutMs, onLost, onEvent });
+  await client.connect('layout', spec.room, spec.name);
+  return client;
+}
+
 const onLost = (reason: string): void => {
   disconnects++;
   firstDisconnect ??= reason;
@@ -82,21 +138,11 @@ async function connect(port: number, specs: ClientSpec[], concurrency: number, t
       const spec = specs[next++]!;
       const room = roomOf(spec.room);
       const tracker = spec.publisher ? undefined : new DeliveryTracker();
-      const client = new BenchClient({
-        port: spec.port ?? port,
-        timeoutMs,
-        onLost,
-        onEvent: tracker ? subscriberHandler(room, tracker) : () => void self++,
-      });
       try {
-        await client.connect();
-        await client.join(spec.room, spec.name, settings.asString);
-        clients.push(client);
+        clients.push(await open(spec, spec.port ?? port, timeoutMs, tracker, room));
         if (tracker) room.subscribers.push(tracker);
-        else publishers.push({ client, room });
         connected++;
       } catch (err) {
-        client.terminate();
         failed++;
         firstError ??= (err as Error).message;
       }

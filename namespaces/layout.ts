@@ -52,11 +52,11 @@ export const layout: NamespaceModule = {
       return { room, wasMember };
     },
 
-    NOTIFY({ socket, core, member }, [raw]) {
+    NOTIFY({ socket, core, member, packetChars }, [raw]) {
       const payload = parseObject(raw, core.limits);
       const room = roomName(payload.room, core.limits);
       const message = requireField(payload, 'message');
-      checkSize(raw, message, core.limits);
+      checkSize(raw, message, core.limits, packetChars);
       const store = parseStore(payload.store);
       // Publishing to a room the socket has not joined is allowed: the layout service does that.
       return core.receipt(core.publish(member, room, 'EVENT', { sender: senderName(socket, room), room, message }), store, { room });

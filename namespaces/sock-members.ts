@@ -9,7 +9,7 @@ import type { Hub } from '../lib/core/hub.js';
 import { RoomNames } from '../lib/core/room-names.js';
 import type { Envelope, Protocol, Publisher, Subscriber } from '../lib/core/types.js';
 import type { Member } from '../lib/presence/types.js';
-import type { WsConnection } from '../lib/transport/index.js';
+import { SharedFrame, type WsConnection } from '../lib/transport/index.js';
 
 export const NS = '/sock';
 
@@ -29,12 +29,12 @@ export interface Participant extends Identity {
 
 export const frame = (action: string, fields: Omit<SockFrame, 'action' | 'timestamp'>): SockFrame => ({ action, ...fields, timestamp: new Date().toISOString() });
 
-/** A frame's JSON, made once however many subscribers it goes to. */
-const encoded = new WeakMap<object, string>();
-function encode(value: SockFrame): string {
-  let text = encoded.get(value);
-  if (text === undefined) encoded.set(value, (text = JSON.stringify(value)));
-  return text;
+/** A delivery's frame, serialized and framed once however many subscribers it goes to. */
+const encoded = new WeakMap<object, SharedFrame>();
+function encode(value: SockFrame): SharedFrame {
+  let shared = encoded.get(value);
+  if (shared === undefined) encoded.set(value, (shared = new SharedFrame(JSON.stringify(value))));
+  return shared;
 }
 
 /** A /sock connection as a hub member: held by the hub (no group), written to one JSON frame per delivery. */
@@ -75,7 +75,7 @@ export class SockMember implements Subscriber {
   /** A delivery of the hub: SOCK_MESSAGE or SOCK_NOTICE, whose one argument is the frame. */
   send(envelope: Envelope): void {
     const value = envelope.args[0];
-    if (typeof value === 'object' && value !== null) this.conn.send(encode(value as SockFrame));
+    if (typeof value === 'object' && value !== null) this.conn.sendShared(encode(value as SockFrame));
   }
 
   sendFrame(value: SockFrame): void {

@@ -55,6 +55,23 @@ describe('metrics: GET /metrics', () => {
     expect(total(down)).to.equal(total(up));
   });
 
+  it('counts a connection that upgrades from long-polling under WebSocket once it has, and every transport while one is on polling', async () => {
+    const ws = await connect('v4', svc.url, '/layout', { transport: 'websocket' });
+    const upgrading = await connect('v4', svc.url, '/layout', { transport: 'polling', extra: { transports: ['polling', 'websocket'], upgrade: true } });
+    const engine = upgrading.raw.io.engine as { transport: { name: string }; once(event: string, fn: () => void): void };
+    if (engine.transport.name !== 'websocket') await new Promise<void>((resolve) => engine.once('upgrade', () => resolve()));
+    const open = (s: Scrape, transport: string): number => s.value('notify_connections', { ...LAYOUT, protocol: 'socketio', transport });
+    // Every connection on WebSocket now: counted without walking the sockets (lib/metrics/live-state.ts).
+    const upgraded = await scrapeUntil('the upgrade is counted', (s) => open(s, 'websocket') === 2);
+    expect(open(upgraded, 'polling')).to.equal(0);
+    const polling = await connect('v4', svc.url, '/layout', { transport: 'polling' });
+    const mixed = await scrape(svc.url);
+    expect([open(mixed, 'websocket'), open(mixed, 'polling')]).to.deep.equal([2, 1]);
+    for (const c of [ws, upgrading, polling]) c.close();
+    const down = await scrapeUntil('the connections are gone', (s) => open(s, 'websocket') === 0 && open(s, 'polling') === 0);
+    expect(down.value('notify_client_protocol_connections', { eio: '4' })).to.equal(0);
+  });
+
   it('counts /sock and SSE connections', async () => {
     const sock = await openSock(svc.url, '/sock?name=a');
     const sse = await openSse(`${svc.url}/events/layout/sse-room`);

@@ -85,7 +85,7 @@ describe('transport internals', () => {
     const { Sender } = require('ws') as { Sender: { prototype: Record<string, unknown> } };
     await without(Sender.prototype, 'sendFrame', async () => {
       expect(missingInternals()).to.deep.equal([
-        { pkg: 'ws', version: installedVersion('ws'), what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes' },
+        { pkg: 'ws', version: installedVersion('ws'), what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames' },
       ]);
     });
   });

@@ -12,7 +12,7 @@ import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ACK_PREFIX, CONNECT, DISCONNECT, EVENT_PREFIX, splitIdAndBody } from '../protocol.js';
 import { optionDefault } from '../../lib/config/option-values.js';
-import { announce, exitOnSignals, listenArgs } from './args.js';
+import { announce, exitOnSignals, heartbeat, listenArgs } from './args.js';
 
 /** The service's default message limit. */
 const MAX_PAYLOAD = optionDefault('max-payload');
@@ -124,17 +124,8 @@ wss.on('connection', (ws) => {
   });
 });
 
-// Engine.IO v4 heartbeat: the server pings; a connection that missed the previous ping is dropped.
-setInterval(() => {
-  for (const conn of conns) {
-    if (!conn.alive) {
-      conn.ws.terminate();
-      continue;
-    }
-    conn.alive = false;
-    conn.ws.send('2');
-  }
-}, PING_INTERVAL_MS);
+// Engine.IO v4 heartbeat: the server pings ('2'), the client answers ('3').
+heartbeat(conns, PING_INTERVAL_MS, (conn) => conn.ws.send('2'));
 
 exitOnSignals();
 httpServer.listen(port, host, () => announce((httpServer.address() as AddressInfo).port));

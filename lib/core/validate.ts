@@ -65,10 +65,20 @@ export function displayName(value: unknown, fallback: string, limits: Limits): s
 }
 
 /**
- * Bounds a message by --max-payload. `raw` is the payload as it came off the wire: when it was a
- * JSON string its length bounds the message for free; an object message is measured once.
+ * UTF-8 bytes of JSON.stringify(JSON.parse(text)) per character of `text`, at most: numbers are
+ * what can grow (`1e20`, 4 characters, is written as 21 digits: ×5.25); strings keep or shorten
+ * their escapes, whitespace goes; a character is at most 3 bytes.
  */
-export function checkSize(raw: unknown, message: unknown, limits: Limits): void {
+const REENCODED_PER_CHAR = 6;
+
+/**
+ * Bounds a message by --max-payload. `raw` is the payload as it came off the wire: when it was a
+ * JSON string its length bounds the message for free; an object message is measured once, unless
+ * the text packet it was parsed from (`packetChars`, when known) is too short for it to exceed
+ * the limit re-encoded.
+ */
+export function checkSize(raw: unknown, message: unknown, limits: Limits, packetChars?: number): void {
+  if (packetChars !== undefined && packetChars * REENCODED_PER_CHAR <= limits.maxPayload) return;
   const text = typeof raw === 'string' ? raw : typeof message === 'string' || message instanceof RawJson ? message : stringifyWithRaw(message);
   if (text !== undefined && exceeds(text, limits.maxPayload)) {
     throw new ServiceError('PAYLOAD_TOO_LARGE', `message exceeds ${limits.maxPayload} bytes`);

@@ -11,6 +11,7 @@ import type { SseEvent } from '../core/dispatch.js';
 import { RoomNames } from '../core/room-names.js';
 import type { Envelope, Protocol, Subscriber } from '../core/types.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
+import { SharedChunk, writeSharedChunk } from '../transport/index.js';
 
 /** Why a stream must be reloaded, as `event: reset` says (from the history's RecoveryFailure). */
 const RESET_REASONS: Readonly<Record<string, string>> = {
@@ -26,19 +27,22 @@ export function sseText(event: string, data: unknown, id?: string): string {
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${stringifyWithRaw(data) ?? 'null'}\n\n`;
 }
 
-/** The last delivery encoded, and for which format: the next stream of the same delivery reuses it. */
+/**
+ * The last delivery encoded, and for which format: the next stream of the same delivery reuses its
+ * bytes (a fan-out writes one delivery to all its streams before the next).
+ */
 let lastEnvelope: Envelope | undefined;
 let lastFormat: SseEvent | undefined;
-let lastText = '';
+let lastChunk: SharedChunk | undefined;
 
-function encode(envelope: Envelope, format: SseEvent | undefined): string {
-  if (envelope === lastEnvelope && format === lastFormat) return lastText;
+function encode(envelope: Envelope, format: SseEvent | undefined): SharedChunk {
+  if (envelope === lastEnvelope && format === lastFormat) return lastChunk!;
   const { event, data } = format ? format(envelope) : { event: envelope.event, data: envelope.args[0] ?? null };
   const meta = envelope.meta;
-  lastText = sseText(event, data, meta ? `${meta.epoch}:${meta.offset}` : undefined);
+  lastChunk = new SharedChunk(sseText(event, data, meta ? `${meta.epoch}:${meta.offset}` : undefined));
   lastEnvelope = envelope;
   lastFormat = format;
-  return lastText;
+  return lastChunk;
 }
 
 export interface SseMemberOptions {
@@ -71,22 +75,29 @@ export class SseMember implements Subscriber {
     return !this.closed && !this.options.res.destroyed;
   }
 
+  /** A delivery: its bytes, made once for every stream, written by the short path (lib/transport/sse-writes.ts). */
   send(envelope: Envelope): void {
-    this.write(encode(envelope, this.options.format));
+    const shared = encode(envelope, this.options.format);
+    if (this.admit(shared.bytes)) writeSharedChunk(this.options.res, shared);
   }
 
   /** Writes text to the stream, unless it is closed or its reader is too far behind (then it is cut). */
   write(text: string): void {
-    if (!this.connected) return;
+    if (this.admit(text.length)) this.options.res.write(text);
+  }
+
+  /** Whether `bytes` more may be written: open, and within --max-send-buffer (else it is cut). */
+  private admit(bytes: number): boolean {
+    if (!this.connected) return false;
     const { res, maxSendBuffer } = this.options;
     const unsent = res.writableLength;
-    if (unsent + text.length > maxSendBuffer) {
+    if (unsent + bytes > maxSendBuffer) {
       this.closed = true;
       this.options.onSlow(unsent);
       res.destroy();
-      return;
+      return false;
     }
-    res.write(text);
+    return true;
   }
 
   /** A message it missed could not be replayed: `event: reset`, before any live message of the room. */

@@ -17,6 +17,7 @@ import { exceedsDepth } from '../abuse/json-depth.js';
 import { LARGE_PACKET_CHARS, readLargeEvent, type ArgumentStyle, type LargeEvent } from '../core/large-packets.js';
 import { PacketRates, REFUSED_EVENT, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
 import { RawEncoder } from './raw-encoder.js';
+import { DECODER_CLIENT, takeFastEvent, type FastClient } from './event-fast-path.js';
 
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
@@ -139,6 +140,14 @@ export function noteConnectionAddress(address: string | undefined): void {
   connectionAddress = address;
 }
 
+/** socket.io-parser's Decoder options when it is made without any (as socket.io does). */
+const DECODER_DEFAULTS = Object.freeze({ reviver: undefined, maxAttachments: 10 });
+
+/** @socket.io/component-emitter keeps listeners in `_callbacks['$' + event]` (checked at start-up, internals.ts). */
+interface EmitterInternals {
+  _callbacks?: Record<string, ((...args: any[]) => void)[]>;
+}
+
 /** A stand-in packet (a refusal) waiting in the queue behind a large packet. */
 interface Ready {
   ready: Packet;
@@ -172,6 +181,24 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
     private closed = false;
     /** For reporting violations: the client address of this decoder's connection. */
     private readonly address = connectionAddress;
+    /** Its socket.io Client, once events may take the fast path (lib/transport/event-fast-path.ts). */
+    [DECODER_CLIENT]: FastClient | undefined = undefined;
+
+    constructor() {
+      super();
+      // socket.io makes its decoders without options: one frozen copy of the defaults for all, not one each.
+      (this as unknown as { opts: object }).opts = DECODER_DEFAULTS;
+    }
+
+    /** socket.io's one 'decoded' listener in a 1-slot array (the emitter's push reserves 17 slots: ~130 B per connection). */
+    override on(event: string, fn: (...args: any[]) => void): this {
+      const callbacks = ((this as unknown as EmitterInternals)._callbacks ??= {});
+      const key = '$' + event;
+      const list = callbacks[key];
+      if (list) list.push(fn);
+      else callbacks[key] = [fn];
+      return this;
+    }
 
     /** socket.io closes the connection on any error thrown here: each one is a violation. */
     override add(obj: unknown): void {
@@ -222,8 +249,16 @@ export function guardedParser(limits: ParserLimits, onViolation?: (address: stri
 
     private handle(item: string | Ready | unknown): void {
       if (typeof item === 'string' && item.length > LARGE_PACKET_CHARS) this.readLarge(item);
+      else if (typeof item === 'string' && this.fast(item)) return;
       else if (typeof item === 'object' && item !== null && 'ready' in item) this.emitReserved('decoded', (item as Ready).ready);
       else super.add(item);
+    }
+
+    /** A text EVENT handed straight to its namespace (event-fast-path.ts); false: socket.io-parser decodes it. */
+    private fast(text: string): boolean {
+      const client = this[DECODER_CLIENT];
+      // Inside a binary packet, text is socket.io-parser's to refuse.
+      return client !== undefined && !(this as unknown as { reconstructor?: unknown }).reconstructor && takeFastEvent(client, text);
     }
 
     /** Input that waited behind a large packet; a failure closes the connection, as it would have. */

@@ -16,15 +16,22 @@ export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } fr
 
 // Plain WebSocket endpoints (/sock): upgrade, admission, frame limits, pings.
 export { createWsEndpoint, newConnectionId, WS_CLOSE, type WsConnection, type WsEndpoint, type WsEndpointOptions, type WsSession } from './ws-endpoint.js';
+export { SharedFrame, sharedFrameCount } from './ws-frames.js';
+// Server-Sent Events streams: one shared chunk per delivery, straight to the sockets.
+export { SharedChunk, sharedChunkCount, writeSharedChunk } from './sse-writes.js';
 
 // Reading from connections: socket.io's parser with the limits in front.
 export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parser.js';
+export { acceptFastEvents, fastEventCount, useFastEvents, type Ack, type FastEventHandler, type FastSocket } from './event-fast-path.js';
 export { encodedEventCount } from './raw-encoder.js';
 export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './preauth-frames.js';
 
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';
 export { releaseHandshakeRequests } from './lean-connections.js';
+export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
+export { hasCompactListeners, noteCompactedTables } from './compact-listeners.js';
+export { SmallMap } from './small-map.js';
 export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';
 export { asciiSafeSocketIoPacket, decodeUtf8ByteString, installLegacyPollingFix, installLegacyPollingUtf8, type LegacyClientKind } from './legacy-polling-utf8.js';
 

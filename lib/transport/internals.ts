@@ -1,5 +1,5 @@
 /**
- * Every internal of socket.io, engine.io, ws, socket.io-parser, socket.io-adapter and the Redis
+ * Every internal of socket.io, engine.io, ws, socket.io-parser, socket.io-adapter, node:http and the Redis
  * Streams adapter that the modules of lib/transport/ rely on, in one list, checked once when the service starts
  * (`checkTransportInternals`, from createService) rather than at the first message. The versions
  * these were written for are pinned in package.json; an upgrade that drops or renames one of them
@@ -12,14 +12,16 @@
  * one could come from elsewhere.
  */
 import { readFileSync } from 'node:fs';
+import { OutgoingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Adapter, ClusterAdapter } from 'socket.io-adapter';
 import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
+import { unwrapped } from './lean-sockets.js';
 
-export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter';
+export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
 
 interface Internal {
   pkg: Package;
@@ -63,7 +65,7 @@ const ioDir = packageDir('socket.io');
 const requireFromIo = createRequire(join(ioDir, 'package.json'));
 const engineDir = packageDir('engine.io', requireFromIo);
 const requireFromEngine = createRequire(join(engineDir, 'package.json'));
-const DIRS: Record<Package, string> = {
+const DIRS: Record<Exclude<Package, 'node'>, string> = {
   'socket.io': ioDir,
   'engine.io': engineDir,
   ws: packageDir('ws', requireFromEngine),
@@ -84,6 +86,15 @@ const method = (target: unknown, name: string): unknown => (target as Members | 
 const says = (fn: unknown, ...parts: string[]): boolean => {
   const source = sourceOf(fn);
   return source !== '' && parts.every((part) => source.includes(part));
+};
+
+/** The text of the file at `path` ('' when it cannot be read). */
+const fileText = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 };
 
 /** Whether the file at `path` contains every one of `parts` (false when it cannot be read). */
@@ -135,12 +146,29 @@ function loadInternals(): Internal[] {
     // socket.io
     { pkg: io, what: 'Client.prototype.writeToEngine()', usedBy: 'direct-writes, fanout-adapter, recovery-offsets', present: () => isFunction(method(Client?.prototype, 'writeToEngine')) },
     { pkg: io, what: 'Client keeps its sockets in `this.sockets` (a Map)', usedBy: 'connection-sockets', present: () => says(Client, 'this.sockets = new Map()') },
-    { pkg: io, what: 'Socket.prototype.packet()', usedBy: 'emit-here', present: () => isFunction(method(IoSocket?.prototype, 'packet')) },
+    { pkg: io, what: 'Socket.prototype.packet()', usedBy: 'emit-here, event-fast-path', present: () => isFunction(method(IoSocket?.prototype, 'packet')) },
+    { pkg: io, what: 'Client `conn` and `decoder` (made in its constructor), `nsps` keyed by namespace name', usedBy: 'event-fast-path', present: () => says(Client, 'this.conn = conn', 'this.decoder = new server._parser.Decoder()') && says(method(Client?.prototype, 'doConnect'), 'this.nsps.set(nsp.name, socket)') },
+    {
+      pkg: io,
+      what: 'Socket `fns` (per-packet middlewares), `_anyListeners` (onAny) and _onpacket() handling EVENT packets by onevent()',
+      usedBy: 'event-fast-path',
+      present: () => says(IoSocket, 'this.fns = []') && says(method(IoSocket?.prototype, 'onAny'), 'this._anyListeners') && says(method(IoSocket?.prototype, '_onpacket'), 'this.onevent(packet)') && says(method(IoSocket?.prototype, 'onevent'), 'this._anyListeners', 'this.dispatch(args)'),
+    },
+    { pkg: io, what: 'Client.ondecoded() defers a packet to its socket on process.nextTick', usedBy: 'event-fast-path', present: () => says(method(Client?.prototype, 'ondecoded'), 'process.nextTick', 'socket._onpacket(packet)') },
     { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
+    { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(unwrapped(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
+    {
+      pkg: io,
+      what: 'the Client assigns `this.sockets = new Map()` and `this.nsps = new Map()` and uses only size, has, get, set, delete, clear, values of them',
+      usedBy: 'lean-sockets',
+      present: () => says(Client, 'this.sockets = new Map()', 'this.nsps = new Map()') && [...fileText(join(ioDir, 'dist', 'client.js')).matchAll(/this\.(?:sockets|nsps)\.(\w+)/g)].every((m) => ['size', 'has', 'get', 'set', 'delete', 'clear', 'values'].includes(m[1]!)),
+    },
+    { pkg: io, what: 'Socket `_anyListeners`, an array onAny() pushes to', usedBy: 'lean-sockets', present: () => says(method(IoSocket?.prototype, 'onAny'), 'this._anyListeners = this._anyListeners || []', 'this._anyListeners.push(listener)') },
     { pkg: io, what: 'the engine.io it loads is the one the service imports', usedBy: 'every engine.io hook', present: () => load(requireFromIo, 'engine.io') === load(requireHere, 'engine.io') },
 
     // engine.io
     { pkg: eio, what: 'Server.prototype.verify() and Server.errors.BAD_REQUEST', usedBy: 'eio-versions', present: () => isFunction(method(EngineServer?.prototype, 'verify')) && typeof engineErrors?.BAD_REQUEST === 'number' },
+    { pkg: eio, what: 'the WebSocketResponse forwards the socket\'s close with `() => this.emit("close")`; onWebSocket() adds an `onUpgradeError` listener', usedBy: 'lean-connections', present: () => fileSays(join(engineDir, 'build', 'server.js'), 'socket.once("close", () => this.emit("close"));', 'websocket.on("error", onUpgradeError);', 'function onUpgradeError()') },
     { pkg: eio, what: 'Server.prototype.createTransport()', usedBy: 'lean-connections, legacy-polling-utf8, preauth-frames', present: () => isFunction(method(EngineServer?.prototype, 'createTransport')) },
     { pkg: eio, what: 'the server keeps its connections in `this.clients`', usedBy: 'preauth-frames', present: () => says(BaseServer, 'this.clients = {}') },
     { pkg: eio, what: 'the handshake sets a polling transport\'s `maxHttpBufferSize`', usedBy: 'preauth-frames', present: () => says(method(EngineServer?.prototype, 'handshake'), 'transport.maxHttpBufferSize = ') },
@@ -155,12 +183,23 @@ function loadInternals(): Internal[] {
 
     // ws (engine.io's copy)
     { pkg: 'ws', what: 'Receiver `_maxPayload`', usedBy: 'preauth-frames', present: () => isFunction(ws.Receiver) && new ws.Receiver({ maxPayload: 12345 })._maxPayload === 12345 },
-    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
-    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
-    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+    { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
+    { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes, ws-frames', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
+    { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames, ws-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+
+    // node:http (the runtime itself: Node's major version is pinned in package.json engines)
+    {
+      pkg: 'node',
+      what: 'http OutgoingMessage writes straight to its socket when it owns it (`socket._httpMessage`, `outputData`, `_headerSent`, `chunkedEncoding`)',
+      usedBy: 'sse-writes',
+      present: () =>
+        says(OutgoingMessage, 'this.outputData = []', 'this._headerSent = false', 'this.chunkedEncoding = false') &&
+        says(method(OutgoingMessage.prototype, '_writeRaw'), 'conn._httpMessage === this', 'this.outputData.length', 'conn.write(data'),
+    },
 
     // socket.io-parser (the ESM build the service imports: the parser socket.io is given)
     { pkg: parser, what: 'Decoder.prototype.add(), destroy() and emitReserved()', usedBy: 'guarded-parser', present: () => ['add', 'destroy', 'emitReserved'].every((f) => isFunction(method(Decoder.prototype, f))) },
+    { pkg: parser, what: 'the Decoder keeps its options in `this.opts`, and its emitter its listeners in `_callbacks[\'$\' + event]`', usedBy: 'guarded-parser', present: () => says(Decoder, 'this.opts = Object.assign(') && says(method(Decoder.prototype, 'on'), "this._callbacks['$' + event]") },
     { pkg: parser, what: 'Encoder.prototype.encode()', usedBy: 'raw-encoder', present: () => isFunction(method(Encoder.prototype, 'encode')) },
     { pkg: parser, what: 'protocol 5 with packet types EVENT 2, ACK 3, BINARY_EVENT 5, BINARY_ACK 6', usedBy: 'guarded-parser, emit-here, recovery-offsets', present: () => protocol === 5 && PacketType.EVENT === 2 && PacketType.ACK === 3 && PacketType.BINARY_EVENT === 5 && PacketType.BINARY_ACK === 6 },
 
@@ -193,7 +232,7 @@ export function missingInternals(): MissingInternal[] {
     } catch {
       ok = false;
     }
-    if (!ok) missing.push({ pkg: internal.pkg, version: versionOf(DIRS[internal.pkg]), what: internal.what, usedBy: internal.usedBy });
+    if (!ok) missing.push({ pkg: internal.pkg, version: internal.pkg === 'node' ? process.version : versionOf(DIRS[internal.pkg]), what: internal.what, usedBy: internal.usedBy });
   }
   return missing;
 }

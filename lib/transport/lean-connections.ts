@@ -9,6 +9,13 @@
  * (to build `socket.handshake` when a namespace is joined, possibly later), so a small object
  * with just those replaces it. Consequence for code using `socket.request`: only those fields
  * (plus `method` and the peer address as `socket`/`connection`) are there; `socket.handshake` is unchanged.
+ *
+ * The `WebSocketResponse` (with `req`, ~0.4 KB besides the request) is released by removing the
+ * one thing that keeps it, its 'close' forwarding listener on the TCP socket: that listener only
+ * tells middlewares that the response is over, and the service's only engine middleware (below)
+ * does not listen. And the `onUpgradeError`
+ * listener engine.io puts on every new WebSocket (a closure per connection, only needed until the
+ * transport listens for errors itself, which it does from createTransport on) is removed then.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -26,8 +33,9 @@ export interface HandshakeRequest {
 }
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
-/** engine.io's `WebSocketResponse` (not exported): `req` is only read by middlewares' setHeader(). */
-type UpgradeResponse = { req: EngineRequest | null };
+/** engine.io's `WebSocketResponse` (not exported), made for middlewares: it holds `req` and the TCP socket. */
+type UpgradeResponse = { socket: NodeJS.EventEmitter };
+type UpgradedRequest = EngineRequest & { websocket?: NodeJS.EventEmitter };
 interface EngineInternals {
   use(fn: (req: EngineRequest, res: ServerResponse | UpgradeResponse, next: (err?: Error) => void) => void): void;
   createTransport(name: string, req: EngineRequest): unknown;
@@ -40,27 +48,43 @@ function slim(req: EngineRequest): HandshakeRequest {
   return { method: req.method, url: req.url, headers: req.headers, _query: req._query ?? {}, connection: peer, socket: peer };
 }
 
+/** engine.io's WebSocketResponse forwards the TCP socket's 'close' with exactly this listener. */
+const RESPONSE_CLOSE_SOURCE = '() => this.emit("close")';
+/** The listener engine.io's onWebSocket() declares (a new closure per connection). */
+const UPGRADE_ERROR_LISTENER = 'onUpgradeError';
+
+/** The response's 'close' forwarding, if it is the socket's last 'close' listener (it was just added). */
+function closeForwarder(res: UpgradeResponse): ((...args: unknown[]) => void) | undefined {
+  const listeners = res.socket.listeners('close') as ((...args: unknown[]) => void)[];
+  const last = listeners[listeners.length - 1];
+  return last !== undefined && Function.prototype.toString.call(last) === RESPONSE_CLOSE_SOURCE ? last : undefined;
+}
+
+function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
+  for (const fn of websocket.listeners('error') as ((...args: unknown[]) => void)[]) {
+    if (fn.name === UPGRADE_ERROR_LISTENER) websocket.removeListener('error', fn);
+  }
+}
+
 export function releaseHandshakeRequests(io: AppServer): void {
   const engine = io.engine as unknown as EngineInternals;
-  // WebSocket upgrade request -> its WebSocketResponse, until a transport is made from it.
-  // Weak: a refused upgrade takes its entry with it.
-  const upgrades = new WeakMap<EngineRequest, UpgradeResponse>();
-  engine.use((req, res, next) => {
-    if (!(res instanceof ServerResponse)) upgrades.set(req, res);
+  // First middleware: engine.io made the WebSocketResponse, and added its 'close' forwarding to the
+  // TCP socket, just before. Without that listener nothing holds the response (nor, through it,
+  // the request) once the upgrade is done. (A middleware of the engine does not see the response's 'close'.)
+  engine.use((_req, res, next) => {
+    if (!(res instanceof ServerResponse)) {
+      const forwarder = closeForwarder(res);
+      if (forwarder) res.socket.removeListener('close', forwarder);
+    }
     next();
   });
 
-  // A transport is built from the request once every middleware has run and, for WebSocket,
-  // ws has answered the upgrade: the response object has no further use (new sessions and
-  // polling -> websocket upgrades alike).
+  // A transport listens for ws errors once made (a new session; an upgrade removed it already).
   const createTransport = engine.createTransport;
-  engine.createTransport = function (this: unknown, name: string, req: EngineRequest) {
-    const res = upgrades.get(req);
-    if (res) {
-      upgrades.delete(req);
-      res.req = null;
-    }
-    return createTransport.call(this, name, req);
+  engine.createTransport = function (this: unknown, name: string, req: UpgradedRequest) {
+    const transport = createTransport.call(this, name, req);
+    if (req.websocket) dropUpgradeErrorListener(req.websocket);
+    return transport;
   };
 
   // socket.io has built its Client (and, for Engine.IO v3, the '/' socket) by now: its

@@ -34,23 +34,40 @@ function usable(conn: EngineSocket): boolean {
   return typeof conn.flush === 'function' && Array.isArray(conn.writeBuffer) && typeof conn.transport?.name === 'string';
 }
 
-/** Caps the packets per polling response on this connection. */
+/** The capped flush of each (engine.io flush, cap): one function for every connection, no closure each. */
+const cappedFlushes = new Map<EngineSocket['flush'], Map<number, EngineSocket['flush']>>();
+
+function cappedFlush(flush: EngineSocket['flush'], max: number): EngineSocket['flush'] {
+  let byMax = cappedFlushes.get(flush);
+  if (!byMax) cappedFlushes.set(flush, (byMax = new Map()));
+  let capped = byMax.get(max);
+  if (!capped) {
+    capped = function (this: EngineSocket) {
+      const transport = this.transport;
+      // A pending close adds a packet to the response: leave room for it.
+      const limit = transport.shouldClose ? max - 1 : max;
+      if (transport.name !== 'polling' || !transport.writable || this.readyState === 'closed' || this.writeBuffer.length <= limit) {
+        flush.call(this);
+        return;
+      }
+      const rest = this.writeBuffer.splice(limit);
+      flush.call(this);
+      // Whatever was written while flushing goes after them.
+      this.writeBuffer = this.writeBuffer.length ? rest.concat(this.writeBuffer) : rest;
+    };
+    byMax.set(max, capped);
+  }
+  return capped;
+}
+
+/**
+ * Caps the packets per polling response on this connection. A connection opened over WebSocket
+ * never polls (Engine.IO does not go back to polling): it keeps Engine.IO's flush, no own property.
+ */
 export function capPollingPackets(conn: EngineSocket, max = MAX_PACKETS_PER_POLL): boolean {
   if (!usable(conn)) return false;
-  const flush = conn.flush;
-  conn.flush = function (this: EngineSocket) {
-    const transport = this.transport;
-    // A pending close adds a packet to the response: leave room for it.
-    const limit = transport.shouldClose ? max - 1 : max;
-    if (transport.name !== 'polling' || !transport.writable || this.readyState === 'closed' || this.writeBuffer.length <= limit) {
-      flush.call(this);
-      return;
-    }
-    const rest = this.writeBuffer.splice(limit);
-    flush.call(this);
-    // Whatever was written while flushing goes after them.
-    this.writeBuffer = this.writeBuffer.length ? rest.concat(this.writeBuffer) : rest;
-  };
+  if (conn.transport.name === 'websocket') return true;
+  conn.flush = cappedFlush(conn.flush, max);
   return true;
 }
 

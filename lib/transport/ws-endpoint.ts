@@ -26,6 +26,7 @@ import type { Logger } from '../log/logger.js';
 import type { ClientCounts } from '../core/types.js';
 import { logClosed, wsCloseReason } from '../log/connection-close.js';
 import { PacketRates, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
+import { writeShared, type SharedFrame } from './ws-frames.js';
 
 /** Close codes of the endpoint (docs/PROTOCOL.md). */
 export const WS_CLOSE = {
@@ -48,6 +49,8 @@ export interface WsConnection {
   readonly open: boolean;
   /** Writes one text frame, in order; false when the connection is closed (or was just cut as a slow consumer). */
   send(text: string): boolean;
+  /** The same for a frame shared by every recipient of a delivery (framed once: lib/transport/ws-frames.ts). */
+  sendShared(frame: SharedFrame): boolean;
   close(code: number, reason: string): void;
   /** ws's bufferedAmount: bytes written and not yet sent. */
   unsentBytes(): number;
@@ -149,15 +152,27 @@ class Connection implements WsConnection {
   }
 
   send(text: string): boolean {
+    if (!this.admit(text.length)) return false;
+    this.ws.send(text);
+    return true;
+  }
+
+  sendShared(frame: SharedFrame): boolean {
+    if (!this.admit(frame.bytes)) return false;
+    writeShared(this.ws, frame);
+    return true;
+  }
+
+  /** Whether `bytes` more may be queued: open, and within the send-buffer limit (else it is cut). */
+  private admit(bytes: number): boolean {
     if (!this.open) return false;
-    if (this.maxSendBuffer > 0 && this.ws.bufferedAmount + text.length > this.maxSendBuffer) {
+    if (this.maxSendBuffer > 0 && this.ws.bufferedAmount + bytes > this.maxSendBuffer) {
       // Sizes only, never the body.
       this.logger.warn('slow consumer disconnected', { conn: this.id, unsentBytes: this.ws.bufferedAmount, limit: this.maxSendBuffer });
       this.ws.terminate();
       this.counts?.slowConsumer();
       return false;
     }
-    this.ws.send(text);
     return true;
   }
 

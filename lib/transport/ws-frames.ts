@@ -1,0 +1,95 @@
+/**
+ * The short path from a plain WebSocket endpoint (/sock, lib/transport/ws-endpoint.ts) to the wire
+ * for fan-out: a delivery is serialized once (the protocol's job) and framed once here, and the
+ * same frame buffers are written to every recipient through ws's frame writer, as a raw `ws`
+ * server would (bench/baselines/sock-limit.ts). `ws.send(text)` would instead convert the text to
+ * a Buffer and build a frame header per recipient.
+ *
+ * Writes are also coalesced: each TCP socket written to is corked once and uncorked after the
+ * current event (and the promise jobs it started) has been handled, so a subscriber that gets
+ * several publications from one read of a busy publisher receives them in one writev instead of
+ * one syscall each. This adds no delay: the flush runs before the event loop moves on.
+ *
+ * This relies on internals of ws (Sender.frame, the WebSocket's `_sender` with its `sendFrame`,
+ * `_state` and `_queue`, and `_socket`), the ones lib/transport/direct-writes.ts uses for
+ * socket.io; they are checked at start-up (internals.ts), and a connection whose sender is busy
+ * (a frame of its own queued) takes ws's regular path behind it, which keeps the order.
+ */
+import * as ws from 'ws';
+import type { WebSocket } from 'ws';
+import { CorkUntilFlush, type Corkable } from './cork-until-flush.js';
+
+
+/** ws's per-connection frame writer (untyped internals). */
+interface WsSender {
+  sendFrame(list: Buffer[]): void;
+  _state: number;
+  _queue: unknown[];
+}
+
+interface WsInternals {
+  _sender?: WsSender;
+  _socket?: Corkable;
+}
+
+const WS_OPEN = 1;
+/** ws Sender's idle state: no deflate or blob read in progress. */
+const SENDER_IDLE = 0;
+const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
+const frameText = (ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
+
+/** One text message as a ready WebSocket frame, shared by every connection it goes to. */
+export class SharedFrame {
+  private list: Buffer[] | undefined;
+  /** Its bytes on the wire (header included, once framed; the payload's until then). */
+  bytes: number;
+
+  constructor(readonly text: string) {
+    this.bytes = Buffer.byteLength(text);
+  }
+
+  /**
+   * The frame as one buffer (header and payload joined), made on first use: ws's sendFrame then
+   * writes it with one socket write per recipient instead of two.
+   */
+  frame(): Buffer[] {
+    if (this.list === undefined) {
+      const parts = frameText(Buffer.from(this.text), FRAME_OPTIONS);
+      this.list = [parts.length === 1 ? parts[0]! : Buffer.concat(parts)];
+      stats.framed++;
+      this.bytes = this.list[0]!.length;
+    }
+    return this.list;
+  }
+}
+
+/** The sockets written during a burst, flushed together (cork-until-flush.ts). */
+const corked = new CorkUntilFlush((flush) => process.nextTick(flush));
+
+/**
+ * What the short path did, for test/protocol-fast-paths.test.ts: frames built, frames written
+ * through it, and socket flushes (uncorks), fewer than the writes when several share a socket.
+ */
+const stats = { framed: 0, written: 0 };
+export function sharedFrameCount(): { framed: number; written: number; flushes: number } {
+  return { ...stats, flushes: corked.flushes };
+}
+
+
+/**
+ * Writes a shared frame to an open connection. Straight to ws's frame writer when it is idle,
+ * else through ws.send behind what is queued; never reorders. The caller checks the send buffer.
+ */
+export function writeShared(socket: WebSocket, shared: SharedFrame): void {
+  const internals = socket as unknown as WsInternals;
+  const sender = internals._sender;
+  if (socket.readyState !== WS_OPEN || sender === undefined || sender._state !== SENDER_IDLE || sender._queue.length !== 0) {
+    socket.send(shared.text);
+    return;
+  }
+  const tcp = internals._socket;
+  // Uncorked once the event and its promise jobs are done (a tick queued from a promise job runs after them).
+  if (tcp) corked.cork(tcp);
+  stats.written++;
+  sender.sendFrame(shared.frame());
+}
