@@ -76,11 +76,11 @@ const WITH_OFFSET = Symbol('withRecoveryOffset');
 
 /** Notes that `packet.data`'s last element is the recovery offset just appended. */
 export function markOffset(packet: object): void {
-  (packet as { [WITH_OFFSET]?: true })[WITH_OFFSET] = true;
+  (packet as { [WITH_OFFSET]?: boolean })[WITH_OFFSET] = true;
 }
 
 function hasOffset(packet: object): boolean {
-  return (packet as { [WITH_OFFSET]?: true })[WITH_OFFSET] === true;
+  return (packet as { [WITH_OFFSET]?: boolean })[WITH_OFFSET] === true;
 }
 
 interface SocketPacket {
@@ -193,8 +193,10 @@ function lazyPlain(adapter: unknown, encode: Encode, packet: SocketPacket, opts:
   let plain: PlainEncoding | undefined;
   return () => {
     if (plain) return plain;
-    const stripped: SocketPacket & { [WITH_OFFSET]?: true } = { ...packet, data: packet.data.slice(0, -1) };
-    delete stripped[WITH_OFFSET]; // the spread copied the mark; this one carries no offset
+    const stripped: SocketPacket & { [WITH_OFFSET]?: boolean } = { ...packet, data: packet.data.slice(0, -1) };
+    // The spread copied the mark; this one carries no offset (false, not delete: that would turn the
+    // object into a dictionary on every publication that has a plain encoding).
+    stripped[WITH_OFFSET] = false;
     const plainOpts: PacketOpts = { preEncoded: true, volatile: opts.volatile, compress: opts.compress };
     plain = { packet: stripped, encoded: encode.call(adapter, stripped, plainOpts), opts: plainOpts };
     return plain;

@@ -41,11 +41,14 @@ const frameText = (ws as unknown as { Sender: { frame(data: Buffer, options: obj
 /** One text message as a ready WebSocket frame, shared by every connection it goes to. */
 export class SharedFrame {
   private list: Buffer[] | undefined;
+  /** The text as UTF-8, encoded once: its length bounds the send buffer, and it is the frame's payload. */
+  private readonly payload: Buffer;
   /** Its bytes on the wire (header included, once framed; the payload's until then). */
   bytes: number;
 
   constructor(readonly text: string) {
-    this.bytes = Buffer.byteLength(text);
+    this.payload = Buffer.from(text);
+    this.bytes = this.payload.length;
   }
 
   /**
@@ -54,7 +57,7 @@ export class SharedFrame {
    */
   frame(): Buffer[] {
     if (this.list === undefined) {
-      const parts = frameText(Buffer.from(this.text), FRAME_OPTIONS);
+      const parts = frameText(this.payload, FRAME_OPTIONS);
       this.list = [parts.length === 1 ? parts[0]! : Buffer.concat(parts)];
       stats.framed++;
       this.bytes = this.list[0]!.length;
