@@ -395,6 +395,7 @@ describe('own-id rooms served, not stored (lib/transport/own-id-rooms.ts)', func
           await deletePrefix(redis.url, prefix);
         }
       }
+      // OWN_ID_DUMP=file: both transcripts written there, to read a difference whole.
       if (process.env.OWN_ID_DUMP) writeFileSync(process.env.OWN_ID_DUMP, JSON.stringify(transcripts, null, 1));
       expectDeliveries(transcripts[0]);
       expect(transcripts[1]).to.deep.equal(transcripts[0]);
