@@ -11,7 +11,7 @@
  * The modules still guard the objects they are given (an adapter, an engine) where
  * one could come from elsewhere.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { OutgoingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -107,6 +107,16 @@ const fileSays = (path: string, ...parts: string[]): boolean => {
   }
   return parts.every((part) => text.includes(part));
 };
+
+/**
+ * Whether every use of `this.rooms` in these files (all of which must be readable) is a get/has/set/delete
+ * call or the constructor's assignment: what own-id-rooms.ts serves.
+ */
+const roomsReadOnlyBy = (...paths: string[]): boolean =>
+  paths.every((path) => {
+    const text = fileText(path);
+    return text !== '' && [...text.matchAll(/this\.rooms\b(\.\w+\(| = new Map\(\))?/g)].every((m) => ['.get(', '.has(', '.set(', '.delete(', ' = new Map()'].includes(m[1] ?? ''));
+  });
 
 /** A module of a package by its path (most of these are not exported), or undefined if it is not there. */
 function load<T>(from: NodeRequire, ...path: string[]): T | undefined {
@@ -207,6 +217,19 @@ function loadInternals(): Internal[] {
     { pkg: adapter, what: 'Adapter.prototype.broadcast() calling this._encode(), this.apply() and writeToEngine()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, 'broadcast'), 'this._encode(', 'this.apply(', 'writeToEngine(') },
     { pkg: adapter, what: 'Adapter.prototype._encode() setting wsPreEncodedFrame, and apply()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, '_encode'), 'wsPreEncodedFrame') && isFunction(method(Adapter.prototype, 'apply')) },
     { pkg: adapter, what: 'ClusterAdapter `uid`, onMessage() and addOffsetIfNecessary()', usedBy: 'stream-entries, recovery-offsets', present: () => says(ClusterAdapter, 'this.uid = ') && isFunction(method(ClusterAdapter.prototype, 'onMessage')) && isFunction(method(ClusterAdapter.prototype, 'addOffsetIfNecessary')) },
+    {
+      pkg: adapter,
+      what: 'the Adapter makes `rooms` and `sids` Maps, keeps each socket\'s rooms in `sids` (addAll adds, del and delAll remove) with create-room/join-room/leave-room/delete-room events, and every read of `this.rooms` (in-memory and cluster adapters, Redis Streams adapter) is get/has/set/delete',
+      usedBy: 'own-id-rooms',
+      present: () =>
+        says(Adapter, 'this.rooms = new Map()', 'this.sids = new Map()') &&
+        says(method(Adapter.prototype, 'addAll'), 'this.sids.get(id).add(room)', 'this.emit("create-room", room)', 'this.emit("join-room", room, id)') &&
+        says(method(Adapter.prototype, 'del'), 'this.sids.get(id).delete(room)', 'this._del(room, id)') &&
+        says(method(Adapter.prototype, '_del'), 'this.emit("leave-room", room, id)', 'this.emit("delete-room", room)') &&
+        says(method(Adapter.prototype, 'delAll'), 'for (const room of this.sids.get(id))', 'this._del(room, id)', 'this.sids.delete(id)') &&
+        roomsReadOnlyBy(join(DIRS[adapter], 'dist', 'in-memory-adapter.js'), join(DIRS[adapter], 'dist', 'cluster-adapter.js'), streamsSource) &&
+        !readdirSync(join(ioDir, 'dist')).some((f) => f.endsWith('.js') && fileText(join(ioDir, 'dist', f)).includes('adapter.rooms')),
+    },
     { pkg: adapter, what: 'the copy socket.io loads is the one the service imports', usedBy: 'fanout-adapter', present: () => load<{ Adapter?: unknown }>(requireFromIo, 'socket.io-adapter')?.Adapter === Adapter },
 
     // @socket.io/redis-streams-adapter (its stream's entries are written and read by the service too)
