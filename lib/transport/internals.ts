@@ -13,6 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { OutgoingMessage } from 'node:http';
+import { clearTimeout as nodeClearTimeout } from 'node:timers';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Adapter, ClusterAdapter } from 'socket.io-adapter';
@@ -131,6 +132,42 @@ interface Class {
   prototype: Members;
 }
 
+/** engine.io's heartbeat callbacks, as shared-heartbeats' HeartbeatTimer.expire() runs them (engine.io 6.6). */
+const HEARTBEAT_SOURCE = [
+  `this.pingIntervalTimer = (0, timers_1.setTimeout)(() => {
+            debug("writing ping packet - expecting pong within %sms", this.server.opts.pingTimeout);
+            this.hasRefreshedPingTimeout = false;
+            this.sendPacket("ping");
+            this.resetPingTimeout();
+        }, this.server.opts.pingInterval);`,
+  `this.pingTimeoutTimer = (0, timers_1.setTimeout)(() => {
+            if (this.readyState === "closed")
+                return;
+            this.onClose("ping timeout");
+        }, this.protocol === 3
+            ? this.server.opts.pingInterval + this.server.opts.pingTimeout
+            : this.server.opts.pingTimeout);`,
+];
+
+/** Every line of engine.io's socket.js that names a heartbeat timer, in order (engine.io 6.6). */
+const HEARTBEAT_USES = [
+  'this.pingTimeoutTimer = null;',
+  'this.pingIntervalTimer = null;',
+  'this.pingTimeoutTimer !== null &&',
+  'this.pingTimeoutTimer.refresh();',
+  '(_a = this.pingTimeoutTimer) === null || _a === void 0 ? void 0 : _a.refresh();',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+  'this.pingTimeoutTimer = null;',
+  '(_b = this.pingIntervalTimer) === null || _b === void 0 ? void 0 : _b.refresh();',
+  'this.pingIntervalTimer = (0, timers_1.setTimeout)(() => {',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+  'this.pingTimeoutTimer = (0, timers_1.setTimeout)(() => {',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+  'this.pingTimeoutTimer = null;',
+  '(0, timers_1.clearTimeout)(this.pingIntervalTimer);',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+];
+
 function loadInternals(): Internal[] {
   // The module objects socket.io and engine.io themselves load (CommonJS, by path where not exported).
   const Client = load<{ Client?: Class }>(requireFromIo, ioDir, 'dist', 'client.js')?.Client;
@@ -184,6 +221,22 @@ function loadInternals(): Internal[] {
     { pkg: eio, what: 'the handshake sets a polling transport\'s `maxHttpBufferSize`', usedBy: 'preauth-frames', present: () => says(method(EngineServer?.prototype, 'handshake'), 'transport.maxHttpBufferSize = ') },
     { pkg: eio, what: 'handleUpgrade() builds a WebSocketResponse holding `req`', usedBy: 'lean-connections', present: () => says(method(EngineServer?.prototype, 'handleUpgrade'), 'new WebSocketResponse(') },
     { pkg: eio, what: 'Socket `writeBuffer`, `server` and `transport`', usedBy: 'direct-writes, slow-consumers, polling-packet-cap', present: () => says(EngineSocket, 'this.writeBuffer = []', 'this.server = server') && says(method(EngineSocket?.prototype, 'setTransport'), 'this.transport = transport') },
+    {
+      pkg: eio,
+      what: 'Socket heartbeat: schedulePing() and resetPingTimeout() make the timers and their callbacks are the ones shared-heartbeats runs; otherwise the timers are only refresh()ed and cleared (then set to null, or the socket closed) in onPacket(), clearTransport() and onClose()',
+      usedBy: 'shared-heartbeats',
+      present: () => {
+        const source = fileText(join(engineDir, 'build', 'socket.js'));
+        const lines = source.split('\n').map((line) => line.trim());
+        const uses = lines.filter((line) => /ping(?:Interval|Timeout)Timer/.test(line));
+        return (
+          HEARTBEAT_SOURCE.every((part) => source.includes(part)) &&
+          uses.length === HEARTBEAT_USES.length &&
+          uses.every((line, i) => line === HEARTBEAT_USES[i]) &&
+          ['schedulePing', 'resetPingTimeout', 'clearTransport', 'onClose', 'onPacket', 'sendPacket'].every((m) => isFunction(method(EngineSocket?.prototype, m)))
+        );
+      },
+    },
     { pkg: eio, what: 'Socket.prototype.flush()', usedBy: 'polling-packet-cap', present: () => isFunction(method(EngineSocket?.prototype, 'flush')) },
     { pkg: eio, what: 'Transport `protocol` and `parser`', usedBy: 'legacy-polling-utf8', present: () => says(EngineTransport, 'this.protocol = ', 'this.parser = ') },
     { pkg: eio, what: 'the v3 parser\'s encodePacket, encodePayload, encodePayloadAsBinary, decodePayload', usedBy: 'legacy-polling-utf8', present: () => ['encodePacket', 'encodePayload', 'encodePayloadAsBinary', 'decodePayload'].every((f) => isFunction(parserV3[f])) },
@@ -196,6 +249,9 @@ function loadInternals(): Internal[] {
     { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
     { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes, ws-frames', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
     { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames, ws-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+
+    // node:timers
+    { pkg: 'node', what: 'clearTimeout() ignores an object without `_onTimeout` (a shared heartbeat timer)', usedBy: 'shared-heartbeats', present: () => says(nodeClearTimeout, 'if (timer && timer._onTimeout)', "typeof timer === 'number' || typeof timer === 'string'") },
 
     // node:http (the runtime itself: Node's major version is pinned in package.json engines)
     {
