@@ -197,11 +197,23 @@ export function installSharedHeartbeats(): void {
 
   // clearTransport() (an upgrade, or the close) clears the deadline and sets it to null: the entry
   // would otherwise stay queued, holding the socket, until it falls due.
+  //
+  // One deliberate difference from engine.io: for an Engine.IO v3 socket (socket.io-client 1.x/2.x)
+  // an upgrade from polling to WebSocket, their default, leaves it with no PING deadline at all
+  // (the client's PINGs only refresh a deadline that exists), so a legacy client that died after
+  // upgrading would stay connected, and present in its rooms, until TCP noticed. The deadline is
+  // re-armed from the upgrade instead (pingInterval + pingTimeout, as at the open).
   const clearTransport = proto.clearTransport;
   proto.clearTransport = function (this: EngineSocket) {
     const deadline = this.pingTimeoutTimer;
     clearTransport.call(this);
-    if (deadline !== this.pingTimeoutTimer) dropIfOurs(deadline);
+    if (deadline === this.pingTimeoutTimer) return;
+    if (this.protocol === 3 && this.readyState === 'open' && deadline instanceof HeartbeatTimer) {
+      this.pingTimeoutTimer = deadline;
+      deadline.refresh();
+      return;
+    }
+    dropIfOurs(deadline);
   };
 
   // onClose() clears both with clearTimeout() (the interval stays assigned).
