@@ -30,6 +30,7 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 export { serveOnlyEio3And4 } from './eio-versions.js';
 export { releaseHandshakeRequests } from './lean-connections.js';
 export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
+export { installLeanEngine, isLeanEngineSocket } from './lean-engine.js';
 export { hasCompactListeners, noteCompactedTables } from './compact-listeners.js';
 export { SmallMap } from './small-map.js';
 export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';
