@@ -185,6 +185,13 @@ function loadEngine(): Engine {
 }
 
 let installed: { setTransport: unknown; LeanWebSocket: unknown } | undefined;
+/** What the installed replacements replaced (engine.io's own; what the start-up checks read). */
+const replaced = new Map<unknown, unknown>();
+
+/** The engine.io function or class `fn` replaces, or `fn` itself. */
+export function engineOriginal(fn: unknown): unknown {
+  return replaced.get(fn) ?? fn;
+}
 
 /** Installs the shared wiring (once per process) and swaps the handshake's listeners of `engine`'s sockets. */
 export function installLeanEngine(engine: { prependListener(event: 'connection', fn: (conn: any) => void): unknown }): void {
@@ -200,6 +207,7 @@ function installWiring(): void {
   // engine.io's WebSocket transport calls `super.onData`: Transport's, whatever an instance has.
   transportOnData = transportProto.onData;
 
+  replaced.set(setTransport, socketProto.setTransport);
   socketProto.setTransport = setTransport;
   Object.defineProperty(socketProto, 'cleanupFn', {
     configurable: true,
@@ -262,6 +270,7 @@ function installWiring(): void {
       },
     },
   });
+  replaced.set(LeanWebSocket, engine.transports.websocket);
   engine.transports.websocket = LeanWebSocket;
   installed = { setTransport, LeanWebSocket };
 }
