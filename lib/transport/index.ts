@@ -28,7 +28,7 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';
-export { releaseHandshakeRequests } from './lean-connections.js';
+export { isSharedHeaderValue, releaseHandshakeRequests } from './lean-connections.js';
 export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
 export { installLeanEngine, isLeanEngineSocket } from './lean-engine.js';
 export { hasCompactListeners, noteCompactedTables } from './compact-listeners.js';
