@@ -134,6 +134,24 @@ describe('lean engine: Engine.IO sockets and transports wired with shared listen
       await forgotten(conn);
     });
 
+    if (kind.transport === 'websocket' || kind.upgrade) {
+      it(`${label(kind)}: a write through engine.io's send() drains; a failed write closes with "transport error"`, async () => {
+        const tag = `write-${kind.version}-${kind.transport}-${kind.upgrade}`;
+        const { socket, conn } = await open(kind, tag);
+        const transport = conn.transport as unknown as Emitter & { writable: boolean; socket: Emitter & { send: (data: unknown, cb: (err?: Error) => void) => void } };
+        const drained = new Promise((resolve) => transport.once('drain', resolve));
+        (conn as unknown as { sendPacket(type: string): void }).sendPacket('noop');
+        await drained;
+        expect(transport.writable).to.equal(true);
+        // The next write fails in ws: engine.io's send callback reports it and the connection closes.
+        transport.socket.send = (_data, cb) => process.nextTick(cb, new Error('write failed'));
+        const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+        (conn as unknown as { sendPacket(type: string): void }).sendPacket('noop');
+        expect(await gone).to.equal('transport error');
+        await forgotten(conn);
+      });
+    }
+
     it(`${label(kind)}: a silent client times out ("ping timeout")`, async () => {
       const tag = `timeout-${kind.version}-${kind.transport}-${kind.upgrade}`;
       // Read by the handshake and at every ping (v4) / ping timeout (v3).
