@@ -29,9 +29,10 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';
-export { releaseHandshakeRequests } from './lean-connections.js';
+export { isSharedHeaderValue, releaseHandshakeRequests } from './lean-connections.js';
 export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
 export { hasSharedHeartbeat, heartbeatQueues, HeartbeatTimer, installSharedHeartbeats, scheduledHeartbeatSockets, type HeartbeatQueueState } from './shared-heartbeats.js';
+export { installLeanEngine, isLeanEngineSocket } from './lean-engine.js';
 export { hasCompactListeners, noteCompactedTables } from './compact-listeners.js';
 export { SmallMap } from './small-map.js';
 export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';

@@ -20,6 +20,7 @@ import { Adapter, ClusterAdapter } from 'socket.io-adapter';
 import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
+import { engineOriginal } from './lean-engine.js';
 import { unwrapped } from './lean-sockets.js';
 
 export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
@@ -179,6 +180,8 @@ function loadInternals(): Internal[] {
   const EngineTransport = load<{ Transport?: Class }>(requireFromEngine, engineDir, 'build', 'transport.js')?.Transport;
   const Polling = load<{ Polling?: Class }>(requireFromEngine, engineDir, 'build', 'transports', 'polling.js')?.Polling;
   const WsTransport = load<{ WebSocket?: Class }>(requireFromEngine, engineDir, 'build', 'transports', 'websocket.js')?.WebSocket;
+  const engineTransports = load<{ default?: Members }>(requireFromEngine, engineDir, 'build', 'transports', 'index.js')?.default;
+  const engineSocketSource = fileText(join(engineDir, 'build', 'socket.js'));
   const parserV3 = load<Members>(requireFromEngine, engineDir, 'build', 'parser-v3', 'index.js') ?? {};
   const ws = (load<Members>(requireFromEngine, 'ws') ?? {}) as { Receiver?: new (options: object) => Members; Sender?: Fn & { frame?: unknown; prototype: Members }; WebSocket?: Class };
   const engineErrors = EngineServer?.errors;
@@ -236,6 +239,72 @@ function loadInternals(): Internal[] {
           ['schedulePing', 'resetPingTimeout', 'clearTransport', 'onClose', 'onPacket', 'sendPacket'].every((m) => isFunction(method(EngineSocket?.prototype, m)))
         );
       },
+    },
+    {
+      pkg: eio,
+      what: 'Socket.setTransport() wires its transport with error (once), ready, packet, drain, close (once) listeners and one cleanup pushed to `cleanupFn`',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(
+          engineOriginal(method(EngineSocket?.prototype, 'setTransport')),
+          'const onError = this.onError.bind(this);',
+          'const onReady = () => this.flush();',
+          'const onPacket = this.onPacket.bind(this);',
+          'const onDrain = this.onDrain.bind(this);',
+          'const onClose = this.onClose.bind(this, "transport close");',
+          'this.transport = transport;',
+          'this.transport.once("error", onError);',
+          'this.transport.once("close", onClose);',
+          'this.cleanupFn.push(function () {',
+        ),
+    },
+    {
+      pkg: eio,
+      what: 'Socket `cleanupFn` is only assigned `[]` in the constructor, pushed to by setTransport() and read (length, shift) by clearTransport(); setTransport() runs only from the constructor and after clearTransport()',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(EngineSocket, 'this.cleanupFn = [];') &&
+        says(method(EngineSocket?.prototype, 'clearTransport'), 'const toCleanUp = this.cleanupFn.length;', 'cleanup = this.cleanupFn.shift();', 'cleanup();') &&
+        [...engineSocketSource.matchAll(/cleanupFn[.\s=]*(\w*)/g)].every((m) => ['', 'push', 'length', 'shift'].includes(m[1]!)) &&
+        [...engineSocketSource.matchAll(/this\.setTransport\(/g)].length === 2 &&
+        /this\.clearTransport\(\);\s*this\.setTransport\(transport\);/.test(engineSocketSource),
+    },
+    {
+      pkg: eio,
+      what: 'the WebSocket transport\'s constructor (ws listeners for message, close (once), error; _doSend, _doSendLast, _onSent, _onSentLast) and send() reading those four',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(
+          WsTransport,
+          'super(req);',
+          'this.socket.send(data, this._onSent);',
+          'this.socket.send(data, this._onSentLast);',
+          'this.onError("write error", err.stack);',
+          'this.emit("drain");\n                this.writable = true;\n                this.emit("ready");',
+          'this.socket = req.websocket;',
+          'const message = isBinary ? data : data.toString();',
+          'super.onData(message);',
+          'this.socket.once("close", this.onClose.bind(this));',
+          'this.socket.on("error", this.onError.bind(this));',
+          'this.writable = true;\n        this.perMessageDeflate = null;',
+        ) &&
+        says(method(WsTransport?.prototype, 'send'), 'this._onSentLast : this._onSent', 'this._doSendLast : this._doSend') &&
+        engineOriginal(engineTransports?.websocket) === WsTransport,
+    },
+    {
+      pkg: eio,
+      what: 'Server.handshake() forgets the client on the socket\'s close and forwards the transport\'s headers (initial_headers, headers, the cookie)',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(
+          method(EngineServer?.prototype, 'handshake'),
+          'transport.on("headers", (headers, req) => {',
+          'const isInitialRequest = !req._query.sid;',
+          'if (this.opts.cookie) {',
+          'this.emit("initial_headers", headers, req);',
+          'this.emit("headers", headers, req);',
+          'socket.once("close", () => {\n            delete this.clients[id];\n            this.clientsCount--;\n        });',
+        ),
     },
     { pkg: eio, what: 'Socket.prototype.flush()', usedBy: 'polling-packet-cap', present: () => isFunction(method(EngineSocket?.prototype, 'flush')) },
     { pkg: eio, what: 'Transport `protocol` and `parser`', usedBy: 'legacy-polling-utf8', present: () => says(EngineTransport, 'this.protocol = ', 'this.parser = ') },
