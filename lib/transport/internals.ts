@@ -20,8 +20,7 @@ import { Adapter, ClusterAdapter } from 'socket.io-adapter';
 import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
-import { engineOriginal } from './lean-engine.js';
-import { unwrapped } from './lean-sockets.js';
+import { originalOf } from './replaced-methods.js';
 
 export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
 
@@ -83,7 +82,8 @@ type Members = Record<string, unknown>;
 const isFunction = (value: unknown): value is Fn => typeof value === 'function';
 const sourceOf = (fn: unknown): string => (isFunction(fn) ? Function.prototype.toString.call(fn) : '');
 /** A prototype's method (own or inherited). */
-const method = (target: unknown, name: string): unknown => (target as Members | undefined)?.[name];
+/** A library method as the library wrote it (through any replacement of ours: replaced-methods.ts). */
+const method = (target: unknown, name: string): unknown => originalOf((target as Members | undefined)?.[name]);
 /** Whether the source of `fn` (a method or a constructor) contains every one of `parts`. */
 const says = (fn: unknown, ...parts: string[]): boolean => {
   const source = sourceOf(fn);
@@ -206,7 +206,7 @@ function loadInternals(): Internal[] {
     },
     { pkg: io, what: 'Client.ondecoded() defers a packet to its socket on process.nextTick', usedBy: 'event-fast-path', present: () => says(method(Client?.prototype, 'ondecoded'), 'process.nextTick', 'socket._onpacket(packet)') },
     { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
-    { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(unwrapped(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
+    { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(originalOf(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
     {
       pkg: io,
       what: 'the Client assigns `this.sockets = new Map()` and `this.nsps = new Map()` and uses only size, has, get, set, delete, clear, values of them',
@@ -246,7 +246,7 @@ function loadInternals(): Internal[] {
       usedBy: 'lean-engine',
       present: () =>
         says(
-          engineOriginal(method(EngineSocket?.prototype, 'setTransport')),
+          originalOf(method(EngineSocket?.prototype, 'setTransport')),
           'const onError = this.onError.bind(this);',
           'const onReady = () => this.flush();',
           'const onPacket = this.onPacket.bind(this);',
@@ -289,7 +289,7 @@ function loadInternals(): Internal[] {
           'this.writable = true;\n        this.perMessageDeflate = null;',
         ) &&
         says(method(WsTransport?.prototype, 'send'), 'this._onSentLast : this._onSent', 'this._doSendLast : this._doSend') &&
-        engineOriginal(engineTransports?.websocket) === WsTransport,
+        originalOf(engineTransports?.websocket) === WsTransport,
     },
     {
       pkg: eio,

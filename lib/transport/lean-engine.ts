@@ -29,6 +29,7 @@
  */
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
+import { noteReplaced } from './replaced-methods.js';
 
 /** The socket a transport belongs to (on the transport). */
 export const OWNER: unique symbol = Symbol('eio-socket');
@@ -185,13 +186,6 @@ function loadEngine(): Engine {
 }
 
 let installed: { setTransport: unknown; LeanWebSocket: unknown } | undefined;
-/** What the installed replacements replaced (engine.io's own; what the start-up checks read). */
-const replaced = new Map<unknown, unknown>();
-
-/** The engine.io function or class `fn` replaces, or `fn` itself. */
-export function engineOriginal(fn: unknown): unknown {
-  return replaced.get(fn) ?? fn;
-}
 
 /** Installs the shared wiring (once per process) and swaps the handshake's listeners of `engine`'s sockets. */
 export function installLeanEngine(engine: { prependListener(event: 'connection', fn: (conn: any) => void): unknown }): void {
@@ -207,7 +201,7 @@ function installWiring(): void {
   // engine.io's WebSocket transport calls `super.onData`: Transport's, whatever an instance has.
   transportOnData = transportProto.onData;
 
-  replaced.set(setTransport, socketProto.setTransport);
+  noteReplaced(setTransport, socketProto.setTransport);
   socketProto.setTransport = setTransport;
   Object.defineProperty(socketProto, 'cleanupFn', {
     configurable: true,
@@ -270,7 +264,7 @@ function installWiring(): void {
       },
     },
   });
-  replaced.set(LeanWebSocket, engine.transports.websocket);
+  noteReplaced(LeanWebSocket as object, engine.transports.websocket);
   engine.transports.websocket = LeanWebSocket;
   installed = { setTransport, LeanWebSocket };
 }

@@ -25,6 +25,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { noteReplaced } from './replaced-methods.js';
 
 interface EngineSocket {
   readyState: string;
@@ -181,19 +182,23 @@ export function installSharedHeartbeats(): void {
   const requireFromEngine = createRequire(requireFromIo.resolve('engine.io'));
   const proto = (requireFromEngine('./socket.js') as { Socket: { prototype: EngineSocket } }).Socket.prototype;
 
-  proto.schedulePing = function (this: EngineSocket) {
+  const schedulePing = function (this: EngineSocket) {
     const t = new HeartbeatTimer(this);
     this.pingIntervalTimer = t;
     t.refresh();
   };
 
-  proto.resetPingTimeout = function (this: EngineSocket) {
+  const resetPingTimeout = function (this: EngineSocket) {
     // engine.io clears the old deadline and makes a new one; v4 reuses the interval's object
     // (it has just fired), v3 its one deadline.
     const t = this.pingTimeoutTimer instanceof HeartbeatTimer ? this.pingTimeoutTimer : this.pingIntervalTimer instanceof HeartbeatTimer ? this.pingIntervalTimer : new HeartbeatTimer(this);
     this.pingTimeoutTimer = t;
     t.refresh();
   };
+  noteReplaced(schedulePing, proto.schedulePing);
+  noteReplaced(resetPingTimeout, proto.resetPingTimeout);
+  proto.schedulePing = schedulePing;
+  proto.resetPingTimeout = resetPingTimeout;
 
   // clearTransport() (an upgrade, or the close) clears the deadline and sets it to null: the entry
   // would otherwise stay queued, holding the socket, until it falls due.
@@ -204,7 +209,7 @@ export function installSharedHeartbeats(): void {
   // upgrading would stay connected, and present in its rooms, until TCP noticed. The deadline is
   // re-armed from the upgrade instead (pingInterval + pingTimeout, as at the open).
   const clearTransport = proto.clearTransport;
-  proto.clearTransport = function (this: EngineSocket) {
+  const clearTransportKeepingV3Deadline = function (this: EngineSocket) {
     const deadline = this.pingTimeoutTimer;
     clearTransport.call(this);
     if (deadline === this.pingTimeoutTimer) return;
@@ -215,10 +220,12 @@ export function installSharedHeartbeats(): void {
     }
     dropIfOurs(deadline);
   };
+  noteReplaced(clearTransportKeepingV3Deadline, clearTransport);
+  proto.clearTransport = clearTransportKeepingV3Deadline;
 
   // onClose() clears both with clearTimeout() (the interval stays assigned).
   const onClose = proto.onClose;
-  proto.onClose = function (this: EngineSocket, reason: string, description?: unknown) {
+  const onCloseDroppingTimers = function (this: EngineSocket, reason: string, description?: unknown) {
     const interval = this.pingIntervalTimer;
     const deadline = this.pingTimeoutTimer;
     onClose.call(this, reason, description);
@@ -227,6 +234,8 @@ export function installSharedHeartbeats(): void {
       dropIfOurs(deadline);
     }
   };
+  noteReplaced(onCloseDroppingTimers, onClose);
+  proto.onClose = onCloseDroppingTimers;
 }
 
 /** Whether an engine.io socket's heartbeat runs on the shared timers (for the tests that fail when not). */
