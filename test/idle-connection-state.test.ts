@@ -3,10 +3,14 @@
  * "What an idle joined connection holds"): no large-packet queue in its decoder, its rate buckets
  * as plain numbers of one object, its presence entry as its name string (test/memory-presence.test.ts).
  */
+import v8 from 'node:v8';
 import { expect } from 'chai';
 import { PacketRates } from '../lib/abuse/packet-rates.js';
 import { closeAll, connect, request } from './helpers/clients.js';
 import { startService, type Running } from './helpers/service.js';
+
+v8.setFlagsFromString('--allow-natives-syntax');
+const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
 
 describe('an idle joined connection: the service state it holds', () => {
   let svc: Running;
@@ -16,11 +20,15 @@ describe('an idle joined connection: the service state it holds', () => {
   after(() => svc.close());
   afterEach(() => closeAll());
 
-  it('its decoder has no queue, its rates are one object of numbers', async () => {
+  it('its decoder has no queue and a literal listener table, its rates are one object of numbers', async () => {
     const client = await connect('v4', svc.url, '/layout', { query: { tag: 'idle' } });
     expect(await request(client, 'JOIN', { room: 'idle-room', name: 'idle-name' })).to.include({ ok: true });
     const socket = [...svc.service.io.of('/layout').sockets.values()].find((s) => s.handshake.query.tag === 'idle')!;
-    const decoder = (socket.client as unknown as { decoder: { queue?: unknown; rates: PacketRates } }).decoder;
+    const decoder = (socket.client as unknown as { decoder: { queue?: unknown; rates: PacketRates; _callbacks: object } }).decoder;
+    const added: Record<string, unknown> = {};
+    added['$' + 'decoded'] = [];
+    expect(sameMap(added, { $decoded: [] }), 'the check tells the two tables apart').to.equal(false);
+    expect(sameMap(decoder._callbacks, { $decoded: [] }), 'listener table made by a literal').to.equal(true);
     expect(decoder.queue, 'no large-packet queue made').to.equal(undefined);
     expect(decoder.rates).to.be.instanceOf(PacketRates);
     const limits = (decoder.rates as unknown as { limits: object }).limits;
