@@ -85,6 +85,27 @@ describe('Engine.IO heartbeats on shared timers', () => {
     return conn;
   };
 
+  /** Joins `client` to `room` with a v4 sender beside it; returns the sender. */
+  const joinWithSender = async (client: TestClient, tag: string, room: string): Promise<TestClient> => {
+    const sender = await connect('v4', svc.url, '/layout', { query: { tag: `sender-${tag}` } });
+    expect(await request(client, 'JOIN', JSON.stringify({ room, name: tag }))).to.include({ ok: true });
+    expect(await request(sender, 'JOIN', JSON.stringify({ room, name: 'sender' }))).to.include({ ok: true });
+    return sender;
+  };
+
+  /**
+   * Five heartbeats (about 5 × PING_INTERVAL, well past the deadline of one missed) with the server
+   * side still open; returns a reader of the close reason seen since, if any.
+   */
+  const staysThroughHeartbeats = async (conn: EngineConn): Promise<() => unknown> => {
+    let closed: unknown;
+    conn.on('close', (reason: unknown) => (closed = reason));
+    await events(conn, 'heartbeat', 5, 20 * DEADLINE + LATE);
+    expect(closed, 'server side closed').to.equal(undefined);
+    expect(conn.readyState).to.equal('open');
+    return () => closed;
+  };
+
   const open = async (version: ClientVersion, transport: TransportName, tag: string): Promise<{ client: TestClient; conn: EngineConn }> => {
     const client = await connect(version, svc.url, '/layout', { transport, query: { tag } });
     return { client, conn: serverConn(tag) };
@@ -105,19 +126,12 @@ describe('Engine.IO heartbeats on shared timers', () => {
         const tag = `healthy-${version}-${transport}`;
         const room = `hb-${tag}`;
         const { client, conn } = await open(version, transport, tag);
-        const sender = await connect('v4', svc.url, '/layout', { query: { tag: `sender-${tag}` } });
-        expect(await request(client, 'JOIN', JSON.stringify({ room, name: tag }))).to.include({ ok: true });
-        expect(await request(sender, 'JOIN', JSON.stringify({ room, name: 'sender' }))).to.include({ ok: true });
-        let closed: unknown;
-        conn.on('close', (reason: unknown) => (closed = reason));
-        // Five heartbeats: about 5 × PING_INTERVAL, well past the deadline of one missed.
-        await events(conn, 'heartbeat', 5, 20 * DEADLINE + LATE);
-        expect(closed, 'server side closed').to.equal(undefined);
-        expect(conn.readyState).to.equal('open');
+        const sender = await joinWithSender(client, tag, room);
+        const closed = await staysThroughHeartbeats(conn);
         const received = next(client, 'EVENT');
         expect(await request(sender, 'NOTIFY', JSON.stringify({ room, message: { n: 1 } }))).to.include({ ok: true });
         expect(await received).to.deep.include({ room, message: { n: 1 } });
-        expect(closed, 'server side closed').to.equal(undefined);
+        expect(closed(), 'server side closed').to.equal(undefined);
       });
 
       it(`${version} over ${transport}: a client that stops answering is closed for 'ping timeout' within the deadline`, async () => {
@@ -149,14 +163,9 @@ describe('Engine.IO heartbeats on shared timers', () => {
       const room = `hb-${tag}`;
       const client = await connect(version, svc.url, '/layout', { transport: 'polling', query: { tag }, extra: { transports: ['polling', 'websocket'], upgrade: true } });
       const conn = serverConn(tag);
-      const sender = await connect('v4', svc.url, '/layout', { query: { tag: `sender-${tag}` } });
       if ((conn as unknown as { transport: { name: string } }).transport.name !== 'websocket') await events(conn, 'upgrade', 1, 5000);
-      expect(await request(client, 'JOIN', JSON.stringify({ room, name: tag }))).to.include({ ok: true });
-      expect(await request(sender, 'JOIN', JSON.stringify({ room, name: 'sender' }))).to.include({ ok: true });
-      let closed: unknown;
-      conn.on('close', (reason: unknown) => (closed = reason));
-      await events(conn, 'heartbeat', 5, 20 * DEADLINE + LATE);
-      expect(closed, 'server side closed').to.equal(undefined);
+      const sender = await joinWithSender(client, tag, room);
+      await staysThroughHeartbeats(conn);
       // engine.io 6.6 drops an Engine.IO v3 socket's PING deadline at the upgrade; it is re-armed
       // here (shared-heartbeats.ts), so both versions still have one.
       expect(hasSharedHeartbeat(conn)).to.equal(true);
