@@ -17,7 +17,7 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
 import { attachNamespace, type HttpProtocol, type NamespaceModule } from './core/dispatch.js';
-import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, installLeanSockets, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, type WsEndpoint } from './transport/index.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, installLeanEngine, installLeanSockets, installSharedHeartbeats, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, type WsEndpoint } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
@@ -202,6 +202,9 @@ export async function createService(config: Config, options: ServiceOptions = {}
   }
   releaseHandshakeRequests(io);
   installLeanSockets();
+  installLeanEngine(io.engine);
+  // Engine.IO's ping timers on a few shared Node timers (lib/transport/shared-heartbeats.ts).
+  installSharedHeartbeats();
   serveOnlyEio3And4(io);
   installLegacyPollingFix(io, logger);
   // Recovery offsets to socket.io-client 4 connections only; at most 16 packets per polling

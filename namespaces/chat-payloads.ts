@@ -156,6 +156,8 @@ export function parseMessage(raw: unknown, payload: Record<string, unknown>, sen
     }
     message.parentMsg = parentMsg;
   }
+  // Not bounded by the packet's length: the server adds _id, sender and created (written out as an
+  // ISO date whatever the client sent), so this message is measured.
   checkSize(raw, message, limits);
   return message;
 }

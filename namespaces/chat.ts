@@ -207,7 +207,7 @@ export const chat: NamespaceModule = {
         const channel = parseChannel(field(payload, 'channel'), ctx.core.limits);
         const category = parsePresenceCategory(field(payload, 'category'));
         const content = field(payload, 'content');
-        checkSize(raw, content ?? null, ctx.core.limits);
+        checkSize(raw, content ?? null, ctx.core.limits, ctx.packetChars);
         if (!ctx.member.rooms.has(channel._id)) throw notSubscribed(channel._id);
         const sender = senderOf(ctx.socket);
         ctx.core.announce(ctx.member, channel._id, 'PRESENCE_EVENT_RESPONSE', content === undefined ? { channel, category, sender } : { channel, category, content, sender });

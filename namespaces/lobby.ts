@@ -65,7 +65,7 @@ export const lobby: NamespaceModule = {
       const lobby = currentLobby(ctx);
       const payload = parseObject(raw, ctx.core.limits);
       const message = requireField(payload, 'message');
-      checkSize(raw, message, ctx.core.limits);
+      checkSize(raw, message, ctx.core.limits, ctx.packetChars);
       const store = parseStore(payload.store);
       return ctx.core.receipt(ctx.core.publish(ctx.member, lobby, 'MESSAGE', { from: ctx.socket.id, message }), store, { lobby });
     },
@@ -85,7 +85,7 @@ export const lobby: NamespaceModule = {
       if (typeof to !== 'string' || to.length === 0) {
         throw new ServiceError('INVALID_PAYLOAD', 'RTCSIGNAL needs a "to" peer id');
       }
-      checkSize(raw, signal, ctx.core.limits);
+      checkSize(raw, signal, ctx.core.limits, ctx.packetChars);
       await ctx.core.authorize(ctx.member, 'publish', lobby);
       if (to === ctx.socket.id || !(await ctx.core.isMember(ctx.nsp.name, lobby, to))) {
         throw new ServiceError('PEER_NOT_FOUND', `no peer "${to.slice(0, 64)}" in this lobby`);

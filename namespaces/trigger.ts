@@ -20,9 +20,9 @@ const optionsOf = (value: unknown): Record<string, unknown> =>
 
 const broadcast =
   (event: keyof Pick<ServerEvents, 'EVENTS' | 'UPDATES' | 'STATUS'>): Verb =>
-  ({ core, member }, [id, data, options]) => {
+  ({ core, member, packetChars }, [id, data, options]) => {
     const room = roomName(id, core.limits, 'id');
-    checkSize(undefined, data ?? null, core.limits);
+    checkSize(undefined, data ?? null, core.limits, packetChars);
     const store = parseStore(optionsOf(options).store);
     return core.receipt(core.publish(member, room, event, data ?? null), store, { room });
   };

@@ -9,9 +9,9 @@
  */
 import { expect } from 'chai';
 import { fastEventCount } from '../lib/transport/index.js';
-import { collect, connect, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
+import { collect, connect, next, request, TRANSPORTS, VERSIONS, type TestClient } from './helpers/clients.js';
 import { serviceForSuite } from './helpers/service.js';
-import { checkSize } from '../lib/core/validate.js';
+import { checkSize, measuredMessageCount } from '../lib/core/validate.js';
 
 interface Envelope {
   message: { i: number; blob?: unknown };
@@ -118,6 +118,28 @@ describe('event fast path: the packet length bounds a message (checkSize skips m
     expect(() => checkSize(undefined, { x: 'y'.repeat(700) }, limits, 740)).to.throw(/exceeds 600 bytes/);
     expect(() => checkSize(undefined, { x: 'y'.repeat(500) }, limits, 540)).not.to.throw();
   });
+});
+
+describe('event fast path: the verbs that bound a message by its packet', () => {
+  const svc = serviceForSuite();
+
+  for (const transport of TRANSPORTS) {
+    it(`/lobby BROADCAST and RTCSIGNAL, /trigger BROADCAST_*, /chat SEND_PRESENCE_EVENT ${transport === 'websocket' ? 'measure nothing over WebSocket' : 'are measured over polling'}`, async () => {
+      const lobbyId = `bound-${transport}`;
+      const [a, b] = await Promise.all([connect('v4', svc.url, '/lobby', { transport, query: { lobbyId } }), connect('v4', svc.url, '/lobby', { query: { lobbyId } })]);
+      const trigger = await connect('v4', svc.url, '/trigger', { transport });
+      const chat = await connect('v4', svc.url, '/chat', { transport, query: { name: 'c' } });
+      const subscribed = next(chat, 'CHANNEL_SUBSCRIBED');
+      chat.emit('SUBSCRIBE_CHANNEL', { channel: { type: 'topic', _id: lobbyId } });
+      await subscribed;
+      const before = measuredMessageCount();
+      expect(await request(a, 'BROADCAST', { message: { hello: 1 } })).to.include({ ok: true, lobby: lobbyId });
+      expect(await request(a, 'RTCSIGNAL', { to: b.id, sdp: 'x' })).to.include({ ok: true, to: b.id });
+      expect(await request(trigger, 'BROADCAST_EVENTS', lobbyId, { data: [1, 2] })).to.include({ ok: true, room: lobbyId });
+      expect(await request(chat, 'SEND_PRESENCE_EVENT', { channel: { type: 'topic', _id: lobbyId }, category: 'app.event.presence.party.typing', content: { typing: true } })).to.include({ ok: true });
+      expect(measuredMessageCount() - before).to.equal(transport === 'websocket' ? 0 : 4);
+    });
+  }
 });
 
 describe('event fast path with a small --max-payload', () => {

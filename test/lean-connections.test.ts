@@ -3,7 +3,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import type { AppSocket } from '../lib/core/app-socket.js';
-import { hasCompactListeners, isLeanSocket, NO_AUTH, noteCompactedTables } from '../lib/transport/index.js';
+import { hasCompactListeners, isLeanSocket, isSharedHeaderValue, NO_AUTH, noteCompactedTables } from '../lib/transport/index.js';
 import { closeAll, connect, request, TRANSPORTS, VERSIONS, type ConnectOptions } from './helpers/clients.js';
 import { startService, type Running } from './helpers/service.js';
 
@@ -89,6 +89,24 @@ describe('lean connections: the opening HTTP request is released', () => {
           const ws = (socket.conn.transport as unknown as { socket: NodeJS.EventEmitter & { _receiver: unknown; _socket: unknown } }).socket;
           expect(ws.listeners('error').map((fn) => fn.name)).to.not.include('onUpgradeError');
           expect([ws, ws._receiver, ws._socket].map(hasCompactListeners), 'ws WebSocket, Receiver, TCP socket').to.deep.equal([true, true, true]);
+        }
+      });
+    }
+  }
+
+  for (const version of VERSIONS) {
+    for (const transport of TRANSPORTS) {
+      it(`${version} over ${transport}: header values shared between connections (none of the secret ones), the headers unchanged`, async () => {
+        const tags = [`share-a-${version}-${transport}`, `share-b-${version}-${transport}`];
+        const extraHeaders = { 'user-agent': 'lean-test/1.0', authorization: 'Bearer not-shared', 'x-custom': 'mine' };
+        for (const tag of tags) await connect(version, svc.url, '/layout', { transport, query: { tag }, extra: { extraHeaders } });
+        for (const tag of tags) {
+          const headers = serverSocket(tag).handshake.headers;
+          expect(headers).to.include({ host: `127.0.0.1:${svc.port}`, 'user-agent': 'lean-test/1.0', authorization: 'Bearer not-shared', 'x-custom': 'mine' });
+          expect(isSharedHeaderValue(headers.host!), 'host shared').to.equal(true);
+          expect(isSharedHeaderValue(headers['user-agent']!), 'user-agent shared').to.equal(true);
+          expect(isSharedHeaderValue(headers.authorization!), 'authorization never shared').to.equal(false);
+          expect(isSharedHeaderValue('mine'), 'other headers not shared').to.equal(false);
         }
       });
     }

@@ -89,4 +89,19 @@ describe('transport internals', () => {
       ]);
     });
   });
+
+  it('socket.io-adapter keeping rooms otherwise than own-id-rooms.ts serves them is named', async () => {
+    const { Adapter } = require('socket.io-adapter') as { Adapter: { prototype: Record<string, unknown> } };
+    const delAll = Adapter.prototype.delAll as (id: string) => void;
+    // A delAll that no longer walks `sids` (as a rewrite that walked `rooms` would).
+    Adapter.prototype.delAll = function (this: unknown, id: string) {
+      delAll.call(this, id);
+    };
+    try {
+      expect(missingInternals().map((m) => m.usedBy)).to.deep.equal(['own-id-rooms']);
+    } finally {
+      Adapter.prototype.delAll = delAll;
+    }
+    expect(missingInternals()).to.deep.equal([]);
+  });
 });

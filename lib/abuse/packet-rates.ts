@@ -14,7 +14,8 @@
  * event named REFUSED_EVENT, which lib/core/dispatch.ts answers like any refusal.
  */
 import type { ErrorCode } from '../core/errors.js';
-import { EventBucket, type RateVerdict } from './rate-limits.js';
+import { performance } from 'node:perf_hooks';
+import type { RateVerdict } from './rate-limits.js';
 
 /** The stand-in event of a refused packet: a symbol, so no client can send it. */
 export const REFUSED_EVENT: unique symbol = Symbol('refused packet');
@@ -52,23 +53,47 @@ export function byteBurst(maxPayload: number): number {
 
 const OK: PacketVerdict = { kind: 'ok' };
 
-/** One per Engine.IO connection (one socket.io Decoder each); buckets are made on first use. */
+/** Where a bucket's level stands after a hit: up to its burst, up to twice, or beyond. */
+function verdictOf(level: number, burst: number): RateVerdict {
+  if (level <= burst) return 'ok';
+  return level <= 2 * burst ? 'limited' : 'cut';
+}
+
+/**
+ * One per Engine.IO connection (one socket.io Decoder each). Its two leaky buckets (events, bytes)
+ * are two levels in this one object, drained together from one time of the last packet: draining
+ * one bucket in two steps leaves it where one step would (it only drains, down to 0), so this is
+ * two bucket objects, in ~50 bytes per connection instead of ~190 (three objects).
+ */
 export class PacketRates {
-  private events: EventBucket | undefined;
-  private bytes: EventBucket | undefined;
+  private eventLevel = 0;
+  private byteLevel = 0;
+  /** performance.now() of the last packet; 0: none yet (both levels are 0 then, whatever the drain). */
+  private last = 0;
 
   constructor(private readonly limits: PacketRateLimits) {}
+
+  /** Drains both levels to now. */
+  private drain(): void {
+    const t = performance.now();
+    const seconds = (t - this.last) / 1000;
+    this.last = t;
+    const { eventsPerSecond, bytesPerSecond } = this.limits;
+    if (this.eventLevel > 0) this.eventLevel = Math.max(0, this.eventLevel - seconds * eventsPerSecond);
+    if (this.byteLevel > 0) this.byteLevel = Math.max(0, this.byteLevel - seconds * bytesPerSecond);
+  }
 
   /** A packet of `length` bytes. */
   packet(kind: PacketKind, length: number): PacketVerdict {
     const isEvent = kind === 'event';
     const { eventsPerSecond, eventBurst, bytesPerSecond, byteBurst } = this.limits;
+    this.drain();
     let verdict: RateVerdict = 'ok';
     let code: Refusal['code'] = 'RATE_LIMITED';
     let limit: Refusal['limit'] = 'bytes';
     let message = '';
     if (bytesPerSecond > 0) {
-      verdict = (this.bytes ??= new EventBucket(bytesPerSecond, byteBurst)).hit(length);
+      verdict = verdictOf((this.byteLevel += length), byteBurst);
       if (length > byteBurst) {
         code = 'PAYLOAD_TOO_LARGE';
         message = `packet of ${length} bytes: larger than any message allowed`;
@@ -78,7 +103,7 @@ export class PacketRates {
       }
     }
     if (isEvent && eventsPerSecond > 0) {
-      const events = (this.events ??= new EventBucket(eventsPerSecond, eventBurst)).hit(1);
+      const events = verdictOf((this.eventLevel += 1), eventBurst);
       if (events === 'cut' || (events === 'limited' && verdict === 'ok')) {
         verdict = events;
         code = 'RATE_LIMITED';
@@ -96,6 +121,7 @@ export class PacketRates {
   /** A binary attachment of an admitted packet: counted; only cut when far over. */
   attachment(length: number): boolean {
     if (this.limits.bytesPerSecond <= 0) return true;
-    return (this.bytes ??= new EventBucket(this.limits.bytesPerSecond, this.limits.byteBurst)).hit(length) !== 'cut';
+    this.drain();
+    return verdictOf((this.byteLevel += length), this.limits.byteBurst) !== 'cut';
   }
 }

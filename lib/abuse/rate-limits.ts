@@ -8,37 +8,16 @@
  *
  * Events and bytes are counted per connection (lib/abuse/packet-rates.ts, before a packet is parsed), a
  * state that lives on one node only, so a synchronous leaky bucket in the connection's own state
- * does it (no store round trip on the hot path): each event adds 1 (each packet its bytes), the
+ * does it (no store round trip on the hot path; PacketRates in packet-rates.ts): each event adds 1 (each packet its bytes), the
  * bucket drains at the rate; above `burst` events are refused with RATE_LIMITED (and
  * still count), above twice `burst` the connection is cut. A client that keeps sending faster than
  * the rate is therefore cut in the end; one that bursts now and then only sees refusals.
  */
 import type { IncomingMessage } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { normalizeAddress, type AbuseLimits } from '../auth/config.js';
 
 export type RateVerdict = 'ok' | 'limited' | 'cut';
-
-export class EventBucket {
-  private level = 0;
-  private last = performance.now();
-
-  constructor(
-    private readonly perSecond: number,
-    private readonly burst: number,
-  ) {}
-
-  /** Adds `cost` (1 event, or a packet's bytes). */
-  hit(cost = 1): RateVerdict {
-    const t = performance.now();
-    const drained = this.level - ((t - this.last) * this.perSecond) / 1000;
-    this.level = (drained > 0 ? drained : 0) + cost;
-    this.last = t;
-    if (this.level <= this.burst) return 'ok';
-    return this.level <= 2 * this.burst ? 'limited' : 'cut';
-  }
-}
 
 /** The client's address: the socket peer, or the last X-Forwarded-For hop behind a trusted proxy. */
 export function clientAddress(req: Pick<IncomingMessage, 'headers'> & { socket?: { remoteAddress?: string } }, trustProxy: boolean): string {

@@ -27,7 +27,7 @@ import type { ClusterConfig } from '../config/index.js';
 import { DeliveryCursor } from '../history/delivery-cursor.js';
 import type { Logger } from '../log/logger.js';
 import { RedisConnection } from './redis-connection.js';
-import { chooseOffsetPerConnection, markerEntry, readStreamEntries, type RoomDelivery } from '../transport/index.js';
+import { chooseOffsetPerConnection, markerEntry, readStreamEntries, serveOwnIdRooms, type RoomDelivery } from '../transport/index.js';
 import { ROOM_PREFIX } from '../core/app-socket.js';
 import { RedisPresence, type LostMembers } from '../presence/redis.js';
 
@@ -96,6 +96,8 @@ export function createCluster(config: ClusterConfig, options: ClusterOptions): C
   // A plain function, not an arrow: socket.io calls the factory with `new`.
   const adapter = function (nsp: unknown): Adapter {
     const instance = streams(nsp) as Adapter;
+    // Each socket's own-id room served, not stored (lib/transport/own-id-rooms.ts).
+    serveOwnIdRooms(instance);
     const broadcast = instance.broadcast.bind(instance);
     instance.broadcast = (packet: unknown, opts: BroadcastOptions) => {
       if (connection.healthy || opts.flags?.local) return broadcast(packet, opts);

@@ -10,7 +10,7 @@ import { memberEntry, type Hub } from './hub.js';
 import { ROOM_PREFIX, type AppNamespace, type AppSocket } from './app-socket.js';
 import type { Envelope, MemberGroup, Protocol, Subscriber } from './types.js';
 import type { AuthState } from '../auth/principal.js';
-import { broadcastHere, emitHere, unsentBytes, type EngineConn } from '../transport/index.js';
+import { broadcastHere, emitHere, storedRooms, unsentBytes, type EngineConn } from '../transport/index.js';
 import { resumeFromStream, streamRestoreOf } from '../history/cluster-recovery.js';
 import { resume } from '../history/recovery.js';
 import type { Logger } from '../log/logger.js';
@@ -100,8 +100,9 @@ export class SocketIoGroup implements MemberGroup {
   }
 
   *roomSizes(): Iterable<[string, number]> {
-    // The adapter's rooms are ours (prefixed) and socket.io's own room of each socket id.
-    for (const [key, members] of this.nsp.adapter.rooms) if (key.startsWith(ROOM_PREFIX)) yield [key.slice(ROOM_PREFIX.length), members.size];
+    // The adapter's rooms are ours (prefixed) and socket.io's own room of each socket id, which the
+    // walk skips (the served ones without being made: lib/transport/own-id-rooms.ts).
+    for (const [key, members] of storedRooms(this.nsp.adapter)) if (key.startsWith(ROOM_PREFIX)) yield [key.slice(ROOM_PREFIX.length), members.size];
   }
 
   deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): number {

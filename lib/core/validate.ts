@@ -79,10 +79,21 @@ const REENCODED_PER_CHAR = 6;
  */
 export function checkSize(raw: unknown, message: unknown, limits: Limits, packetChars?: number): void {
   if (packetChars !== undefined && packetChars * REENCODED_PER_CHAR <= limits.maxPayload) return;
-  const text = typeof raw === 'string' ? raw : typeof message === 'string' || message instanceof RawJson ? message : stringifyWithRaw(message);
+  const text = typeof raw === 'string' ? raw : typeof message === 'string' || message instanceof RawJson ? message : measured(message);
   if (text !== undefined && exceeds(text, limits.maxPayload)) {
     throw new ServiceError('PAYLOAD_TOO_LARGE', `message exceeds ${limits.maxPayload} bytes`);
   }
+}
+
+/** Messages checkSize stringified to measure them (read by test/event-fast-path.test.ts). */
+let stringified = 0;
+export function measuredMessageCount(): number {
+  return stringified;
+}
+
+function measured(message: unknown): string | undefined {
+  stringified++;
+  return stringifyWithRaw(message);
 }
 
 /** UTF-8 size above max? Avoids counting bytes when the UTF-16 length already decides. */

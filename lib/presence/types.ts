@@ -82,7 +82,7 @@ export function pageOfRooms(all: Iterable<RoomCount>, query: RoomQuery): { rooms
  * a protocol, else a marked JSON array with its user, protocol and node. A bare name that starts
  * with the mark is kept marked, so every name reads back as it was written.
  */
-const MARK = '\u0001';
+export const MARK = '\u0001';
 
 export function encodeMember(member: Member, node: string | undefined): string {
   if (member.protocol === undefined && !member.name.startsWith(MARK)) return member.name;

@@ -10,6 +10,7 @@
 import type { BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
 import { Adapter } from 'socket.io-adapter';
 import { writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
+import { isServedOwnIdRoom, serveOwnIdRooms } from './own-id-rooms.js';
 import { getsOffsets, takePlain, writePlain, type PlainEncoding } from './recovery-offsets.js';
 
 /** Broadcasts that took the single-room path below (read by test/fast-paths.test.ts). */
@@ -31,6 +32,8 @@ function exceptIds(adapter: Adapter, rooms: Set<Room> | undefined): Set<SocketId
   if (!rooms || rooms.size === 0) return undefined;
   if (rooms.size === 1) {
     for (const room of rooms) {
+      // A socket's own room (the sender of a NOTIFY), as own-id-rooms.ts serves it: no Set made.
+      if (isServedOwnIdRoom(adapter, room)) return room;
       const members = adapter.rooms.get(room);
       if (members?.size === 1) for (const id of members) return id;
     }
@@ -79,6 +82,12 @@ function fanOutOneRoom(adapter: Adapter, packet: any, opts: BroadcastOptions): v
 }
 
 export class FanoutAdapter extends Adapter {
+  constructor(nsp: any) {
+    super(nsp);
+    // Each socket's own-id room served, not stored (lib/transport/own-id-rooms.ts).
+    serveOwnIdRooms(this);
+  }
+
   override broadcast(packet: any, opts: BroadcastOptions): void {
     if (singleRoom(opts)) fanOutOneRoom(this, packet, opts);
     else super.broadcast(packet, opts);

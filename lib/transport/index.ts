@@ -10,6 +10,7 @@ export { checkTransportInternals, missingInternals, type MissingInternal } from 
 // Writing to connections: the short path to the wire and the single-room fan-out.
 export { directFrameCount, useDirectWrites } from './direct-writes.js';
 export { broadcastHere, FanoutAdapter, singleRoomBroadcastCount } from './fanout-adapter.js';
+export { isServedOwnIdRoom, OwnIdRooms, serveOwnIdRooms, servesOwnIdRooms, storedRooms } from './own-id-rooms.js';
 export { emitHere } from './emit-here.js';
 export { socketsOnConnection } from './connection-sockets.js';
 export { limitSendBuffers, observeSendBuffers, unsentBytes, type EngineConn } from './slow-consumers.js';
@@ -28,8 +29,10 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';
-export { releaseHandshakeRequests } from './lean-connections.js';
+export { isSharedHeaderValue, releaseHandshakeRequests } from './lean-connections.js';
 export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
+export { hasSharedHeartbeat, heartbeatQueues, HeartbeatTimer, installSharedHeartbeats, scheduledHeartbeatSockets, type HeartbeatQueueState } from './shared-heartbeats.js';
+export { installLeanEngine, isLeanEngineSocket } from './lean-engine.js';
 export { hasCompactListeners, noteCompactedTables } from './compact-listeners.js';
 export { SmallMap } from './small-map.js';
 export { capPollingResponses, MAX_PACKETS_PER_POLL } from './polling-packet-cap.js';

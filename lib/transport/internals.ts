@@ -11,15 +11,16 @@
  * The modules still guard the objects they are given (an adapter, an engine) where
  * one could come from elsewhere.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { OutgoingMessage } from 'node:http';
+import { clearTimeout as nodeClearTimeout } from 'node:timers';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Adapter, ClusterAdapter } from 'socket.io-adapter';
 import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
-import { unwrapped } from './lean-sockets.js';
+import { originalOf } from './replaced-methods.js';
 
 export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
 
@@ -81,7 +82,8 @@ type Members = Record<string, unknown>;
 const isFunction = (value: unknown): value is Fn => typeof value === 'function';
 const sourceOf = (fn: unknown): string => (isFunction(fn) ? Function.prototype.toString.call(fn) : '');
 /** A prototype's method (own or inherited). */
-const method = (target: unknown, name: string): unknown => (target as Members | undefined)?.[name];
+/** A library method as the library wrote it (through any replacement of ours: replaced-methods.ts). */
+const method = (target: unknown, name: string): unknown => originalOf((target as Members | undefined)?.[name]);
 /** Whether the source of `fn` (a method or a constructor) contains every one of `parts`. */
 const says = (fn: unknown, ...parts: string[]): boolean => {
   const source = sourceOf(fn);
@@ -108,6 +110,16 @@ const fileSays = (path: string, ...parts: string[]): boolean => {
   return parts.every((part) => text.includes(part));
 };
 
+/**
+ * Whether every use of `this.rooms` in these files (all of which must be readable) is a get/has/set/delete
+ * call or the constructor's assignment: what own-id-rooms.ts serves.
+ */
+const roomsReadOnlyBy = (...paths: string[]): boolean =>
+  paths.every((path) => {
+    const text = fileText(path);
+    return text !== '' && [...text.matchAll(/this\.rooms\b(\.\w+\(| = new Map\(\))?/g)].every((m) => ['.get(', '.has(', '.set(', '.delete(', ' = new Map()'].includes(m[1] ?? ''));
+  });
+
 /** A module of a package by its path (most of these are not exported), or undefined if it is not there. */
 function load<T>(from: NodeRequire, ...path: string[]): T | undefined {
   try {
@@ -121,6 +133,42 @@ interface Class {
   prototype: Members;
 }
 
+/** engine.io's heartbeat callbacks, as shared-heartbeats' HeartbeatTimer.expire() runs them (engine.io 6.6). */
+const HEARTBEAT_SOURCE = [
+  `this.pingIntervalTimer = (0, timers_1.setTimeout)(() => {
+            debug("writing ping packet - expecting pong within %sms", this.server.opts.pingTimeout);
+            this.hasRefreshedPingTimeout = false;
+            this.sendPacket("ping");
+            this.resetPingTimeout();
+        }, this.server.opts.pingInterval);`,
+  `this.pingTimeoutTimer = (0, timers_1.setTimeout)(() => {
+            if (this.readyState === "closed")
+                return;
+            this.onClose("ping timeout");
+        }, this.protocol === 3
+            ? this.server.opts.pingInterval + this.server.opts.pingTimeout
+            : this.server.opts.pingTimeout);`,
+];
+
+/** Every line of engine.io's socket.js that names a heartbeat timer, in order (engine.io 6.6). */
+const HEARTBEAT_USES = [
+  'this.pingTimeoutTimer = null;',
+  'this.pingIntervalTimer = null;',
+  'this.pingTimeoutTimer !== null &&',
+  'this.pingTimeoutTimer.refresh();',
+  '(_a = this.pingTimeoutTimer) === null || _a === void 0 ? void 0 : _a.refresh();',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+  'this.pingTimeoutTimer = null;',
+  '(_b = this.pingIntervalTimer) === null || _b === void 0 ? void 0 : _b.refresh();',
+  'this.pingIntervalTimer = (0, timers_1.setTimeout)(() => {',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+  'this.pingTimeoutTimer = (0, timers_1.setTimeout)(() => {',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+  'this.pingTimeoutTimer = null;',
+  '(0, timers_1.clearTimeout)(this.pingIntervalTimer);',
+  '(0, timers_1.clearTimeout)(this.pingTimeoutTimer);',
+];
+
 function loadInternals(): Internal[] {
   // The module objects socket.io and engine.io themselves load (CommonJS, by path where not exported).
   const Client = load<{ Client?: Class }>(requireFromIo, ioDir, 'dist', 'client.js')?.Client;
@@ -132,6 +180,8 @@ function loadInternals(): Internal[] {
   const EngineTransport = load<{ Transport?: Class }>(requireFromEngine, engineDir, 'build', 'transport.js')?.Transport;
   const Polling = load<{ Polling?: Class }>(requireFromEngine, engineDir, 'build', 'transports', 'polling.js')?.Polling;
   const WsTransport = load<{ WebSocket?: Class }>(requireFromEngine, engineDir, 'build', 'transports', 'websocket.js')?.WebSocket;
+  const engineTransports = load<{ default?: Members }>(requireFromEngine, engineDir, 'build', 'transports', 'index.js')?.default;
+  const engineSocketSource = fileText(join(engineDir, 'build', 'socket.js'));
   const parserV3 = load<Members>(requireFromEngine, engineDir, 'build', 'parser-v3', 'index.js') ?? {};
   const ws = (load<Members>(requireFromEngine, 'ws') ?? {}) as { Receiver?: new (options: object) => Members; Sender?: Fn & { frame?: unknown; prototype: Members }; WebSocket?: Class };
   const engineErrors = EngineServer?.errors;
@@ -156,7 +206,7 @@ function loadInternals(): Internal[] {
     },
     { pkg: io, what: 'Client.ondecoded() defers a packet to its socket on process.nextTick', usedBy: 'event-fast-path', present: () => says(method(Client?.prototype, 'ondecoded'), 'process.nextTick', 'socket._onpacket(packet)') },
     { pkg: io, what: 'Socket.prototype.notifyOutgoingListeners()', usedBy: 'emit-here, fanout-adapter', present: () => isFunction(method(IoSocket?.prototype, 'notifyOutgoingListeners')) },
-    { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(unwrapped(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
+    { pkg: io, what: 'the Socket constructor assigns `this.acks = new Map()` and buildHandshake() builds `time` and `auth`', usedBy: 'lean-sockets', present: () => says(IoSocket, 'this.acks = new Map()', 'this.handshake = this.buildHandshake(auth)') && says(originalOf(method(IoSocket?.prototype, 'buildHandshake')), 'time: new Date() + ""', 'issued: +new Date()', 'auth,') && !says(IoSocket, 'this.handshake.time') },
     {
       pkg: io,
       what: 'the Client assigns `this.sockets = new Map()` and `this.nsps = new Map()` and uses only size, has, get, set, delete, clear, values of them',
@@ -174,6 +224,88 @@ function loadInternals(): Internal[] {
     { pkg: eio, what: 'the handshake sets a polling transport\'s `maxHttpBufferSize`', usedBy: 'preauth-frames', present: () => says(method(EngineServer?.prototype, 'handshake'), 'transport.maxHttpBufferSize = ') },
     { pkg: eio, what: 'handleUpgrade() builds a WebSocketResponse holding `req`', usedBy: 'lean-connections', present: () => says(method(EngineServer?.prototype, 'handleUpgrade'), 'new WebSocketResponse(') },
     { pkg: eio, what: 'Socket `writeBuffer`, `server` and `transport`', usedBy: 'direct-writes, slow-consumers, polling-packet-cap', present: () => says(EngineSocket, 'this.writeBuffer = []', 'this.server = server') && says(method(EngineSocket?.prototype, 'setTransport'), 'this.transport = transport') },
+    {
+      pkg: eio,
+      what: 'Socket heartbeat: schedulePing() and resetPingTimeout() make the timers and their callbacks are the ones shared-heartbeats runs; otherwise the timers are only refresh()ed and cleared (then set to null, or the socket closed) in onPacket(), clearTransport() and onClose()',
+      usedBy: 'shared-heartbeats',
+      present: () => {
+        const source = fileText(join(engineDir, 'build', 'socket.js'));
+        const lines = source.split('\n').map((line) => line.trim());
+        const uses = lines.filter((line) => /ping(?:Interval|Timeout)Timer/.test(line));
+        return (
+          HEARTBEAT_SOURCE.every((part) => source.includes(part)) &&
+          uses.length === HEARTBEAT_USES.length &&
+          uses.every((line, i) => line === HEARTBEAT_USES[i]) &&
+          ['schedulePing', 'resetPingTimeout', 'clearTransport', 'onClose', 'onPacket', 'sendPacket'].every((m) => isFunction(method(EngineSocket?.prototype, m)))
+        );
+      },
+    },
+    {
+      pkg: eio,
+      what: 'Socket.setTransport() wires its transport with error (once), ready, packet, drain, close (once) listeners and one cleanup pushed to `cleanupFn`',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(
+          originalOf(method(EngineSocket?.prototype, 'setTransport')),
+          'const onError = this.onError.bind(this);',
+          'const onReady = () => this.flush();',
+          'const onPacket = this.onPacket.bind(this);',
+          'const onDrain = this.onDrain.bind(this);',
+          'const onClose = this.onClose.bind(this, "transport close");',
+          'this.transport = transport;',
+          'this.transport.once("error", onError);',
+          'this.transport.once("close", onClose);',
+          'this.cleanupFn.push(function () {',
+        ),
+    },
+    {
+      pkg: eio,
+      what: 'Socket `cleanupFn` is only assigned `[]` in the constructor, pushed to by setTransport() and read (length, shift) by clearTransport(); setTransport() runs only from the constructor and after clearTransport()',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(EngineSocket, 'this.cleanupFn = [];') &&
+        says(method(EngineSocket?.prototype, 'clearTransport'), 'const toCleanUp = this.cleanupFn.length;', 'cleanup = this.cleanupFn.shift();', 'cleanup();') &&
+        [...engineSocketSource.matchAll(/cleanupFn[.\s=]*(\w*)/g)].every((m) => ['', 'push', 'length', 'shift'].includes(m[1]!)) &&
+        [...engineSocketSource.matchAll(/this\.setTransport\(/g)].length === 2 &&
+        /this\.clearTransport\(\);\s*this\.setTransport\(transport\);/.test(engineSocketSource),
+    },
+    {
+      pkg: eio,
+      what: 'the WebSocket transport\'s constructor (ws listeners for message, close (once), error; _doSend, _doSendLast, _onSent, _onSentLast) and send() reading those four',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(
+          WsTransport,
+          'super(req);',
+          'this.socket.send(data, this._onSent);',
+          'this.socket.send(data, this._onSentLast);',
+          'this.onError("write error", err.stack);',
+          'this.emit("drain");\n                this.writable = true;\n                this.emit("ready");',
+          'this.socket = req.websocket;',
+          'const message = isBinary ? data : data.toString();',
+          'super.onData(message);',
+          'this.socket.once("close", this.onClose.bind(this));',
+          'this.socket.on("error", this.onError.bind(this));',
+          'this.writable = true;\n        this.perMessageDeflate = null;',
+        ) &&
+        says(method(WsTransport?.prototype, 'send'), 'this._onSentLast : this._onSent', 'this._doSendLast : this._doSend') &&
+        originalOf(engineTransports?.websocket) === WsTransport,
+    },
+    {
+      pkg: eio,
+      what: 'Server.handshake() forgets the client on the socket\'s close and forwards the transport\'s headers (initial_headers, headers, the cookie)',
+      usedBy: 'lean-engine',
+      present: () =>
+        says(
+          method(EngineServer?.prototype, 'handshake'),
+          'transport.on("headers", (headers, req) => {',
+          'const isInitialRequest = !req._query.sid;',
+          'if (this.opts.cookie) {',
+          'this.emit("initial_headers", headers, req);',
+          'this.emit("headers", headers, req);',
+          'socket.once("close", () => {\n            delete this.clients[id];\n            this.clientsCount--;\n        });',
+        ),
+    },
     { pkg: eio, what: 'Socket.prototype.flush()', usedBy: 'polling-packet-cap', present: () => isFunction(method(EngineSocket?.prototype, 'flush')) },
     { pkg: eio, what: 'Transport `protocol` and `parser`', usedBy: 'legacy-polling-utf8', present: () => says(EngineTransport, 'this.protocol = ', 'this.parser = ') },
     { pkg: eio, what: 'the v3 parser\'s encodePacket, encodePayload, encodePayloadAsBinary, decodePayload', usedBy: 'legacy-polling-utf8', present: () => ['encodePacket', 'encodePayload', 'encodePayloadAsBinary', 'decodePayload'].every((f) => isFunction(parserV3[f])) },
@@ -186,6 +318,9 @@ function loadInternals(): Internal[] {
     { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
     { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes, ws-frames', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
     { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames, ws-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+
+    // node:timers
+    { pkg: 'node', what: 'clearTimeout() ignores an object without `_onTimeout` (a shared heartbeat timer)', usedBy: 'shared-heartbeats', present: () => says(nodeClearTimeout, 'if (timer && timer._onTimeout)', "typeof timer === 'number' || typeof timer === 'string'") },
 
     // node:http (the runtime itself: Node's major version is pinned in package.json engines)
     {
@@ -207,6 +342,19 @@ function loadInternals(): Internal[] {
     { pkg: adapter, what: 'Adapter.prototype.broadcast() calling this._encode(), this.apply() and writeToEngine()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, 'broadcast'), 'this._encode(', 'this.apply(', 'writeToEngine(') },
     { pkg: adapter, what: 'Adapter.prototype._encode() setting wsPreEncodedFrame, and apply()', usedBy: 'fanout-adapter, recovery-offsets', present: () => says(method(Adapter.prototype, '_encode'), 'wsPreEncodedFrame') && isFunction(method(Adapter.prototype, 'apply')) },
     { pkg: adapter, what: 'ClusterAdapter `uid`, onMessage() and addOffsetIfNecessary()', usedBy: 'stream-entries, recovery-offsets', present: () => says(ClusterAdapter, 'this.uid = ') && isFunction(method(ClusterAdapter.prototype, 'onMessage')) && isFunction(method(ClusterAdapter.prototype, 'addOffsetIfNecessary')) },
+    {
+      pkg: adapter,
+      what: 'the Adapter makes `rooms` and `sids` Maps, keeps each socket\'s rooms in `sids` (addAll adds, del and delAll remove) with create-room/join-room/leave-room/delete-room events, and every read of `this.rooms` (in-memory and cluster adapters, Redis Streams adapter) is get/has/set/delete',
+      usedBy: 'own-id-rooms',
+      present: () =>
+        says(Adapter, 'this.rooms = new Map()', 'this.sids = new Map()') &&
+        says(method(Adapter.prototype, 'addAll'), 'this.sids.get(id).add(room)', 'this.emit("create-room", room)', 'this.emit("join-room", room, id)') &&
+        says(method(Adapter.prototype, 'del'), 'this.sids.get(id).delete(room)', 'this._del(room, id)') &&
+        says(method(Adapter.prototype, '_del'), 'this.emit("leave-room", room, id)', 'this.emit("delete-room", room)') &&
+        says(method(Adapter.prototype, 'delAll'), 'for (const room of this.sids.get(id))', 'this._del(room, id)', 'this.sids.delete(id)') &&
+        roomsReadOnlyBy(join(DIRS[adapter], 'dist', 'in-memory-adapter.js'), join(DIRS[adapter], 'dist', 'cluster-adapter.js'), streamsSource) &&
+        !readdirSync(join(ioDir, 'dist')).some((f) => f.endsWith('.js') && fileText(join(ioDir, 'dist', f)).includes('adapter.rooms')),
+    },
     { pkg: adapter, what: 'the copy socket.io loads is the one the service imports', usedBy: 'fanout-adapter', present: () => load<{ Adapter?: unknown }>(requireFromIo, 'socket.io-adapter')?.Adapter === Adapter },
 
     // @socket.io/redis-streams-adapter (its stream's entries are written and read by the service too)

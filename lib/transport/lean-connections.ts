@@ -42,7 +42,43 @@ interface EngineInternals {
   on(event: 'connection', fn: (conn: { request: EngineRequest | HandshakeRequest }) => void): void;
 }
 
+/**
+ * Headers whose values are the same for many connections (the same host, browser, language), and
+ * none a secret: each connection's copy of the string (~30-150 B each; a browser's handshake has
+ * several) is swapped for one shared copy of the same text. Values are compared as strings: the
+ * headers object keeps its identity, its keys, its shape and what every reader sees.
+ */
+const SHARED_HEADERS = new Set([
+  'host', 'origin', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'cache-control', 'pragma',
+  'connection', 'upgrade', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-fetch-dest', 'sec-fetch-mode',
+  'sec-fetch-site', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port',
+]);
+const MAX_SHARED_LENGTH = 512;
+/** The shared copies; emptied when full (a flood of distinct values only costs the sharing). */
+const sharedValues = new Map<string, string>();
+const MAX_SHARED_VALUES = 1024;
+
+function shareHeaderValues(headers: IncomingMessage['headers']): void {
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value !== 'string' || value.length > MAX_SHARED_LENGTH || !SHARED_HEADERS.has(name)) continue;
+    const shared = sharedValues.get(value);
+    if (shared !== undefined) {
+      headers[name] = shared;
+    } else {
+      if (sharedValues.size >= MAX_SHARED_VALUES) sharedValues.clear();
+      sharedValues.set(value, value);
+    }
+  }
+}
+
+/** Whether a header value is the shared copy (for the tests that fail when it is not). */
+export function isSharedHeaderValue(value: string): boolean {
+  return sharedValues.has(value);
+}
+
 function slim(req: EngineRequest): HandshakeRequest {
+  shareHeaderValues(req.headers);
   const socket = req.socket as TLSSocket | null;
   const peer = { encrypted: Boolean(socket?.encrypted), remoteAddress: socket?.remoteAddress };
   return { method: req.method, url: req.url, headers: req.headers, _query: req._query ?? {}, connection: peer, socket: peer };

@@ -18,6 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { compactListeners } from './compact-listeners.js';
+import { noteReplaced } from './replaced-methods.js';
 import { SmallMap } from './small-map.js';
 
 type AnyAck = (...args: unknown[]) => void;
@@ -76,13 +77,6 @@ interface IoSocketPrototype {
 /** Each socket's acks Map, once it has one. */
 const acksOf = new WeakMap<object, Map<number, AnyAck>>();
 let installed = false;
-/** Our wrappers of socket.io methods -> the methods they wrap (what the start-up checks read). */
-const wrapped = new WeakMap<object, unknown>();
-
-/** The socket.io method `fn` wraps, or `fn` itself. */
-export function unwrapped(fn: unknown): unknown {
-  return (typeof fn === 'function' && wrapped.get(fn)) || fn;
-}
 
 export function installLeanSockets(): void {
   if (installed) return;
@@ -124,7 +118,7 @@ export function installLeanSockets(): void {
   const lean = function (this: unknown, auth: Record<string, unknown>) {
     return new LeanHandshake(buildHandshake.call(this, auth)) as unknown as HandshakeFields;
   };
-  wrapped.set(lean, buildHandshake);
+  noteReplaced(lean, buildHandshake);
   proto.buildHandshake = lean;
 }
 
