@@ -288,8 +288,3 @@ export function isLeanEngineSocket(conn: unknown): boolean {
     ws.rawListeners('message').length === 1
   );
 }
-
-/** The functions replaced (what the start-up checks compare). */
-export function leanEngineInstalled(): boolean {
-  return installed !== undefined;
-}
