@@ -229,11 +229,10 @@ function loadInternals(): Internal[] {
       what: 'Socket heartbeat: schedulePing() and resetPingTimeout() make the timers and their callbacks are the ones shared-heartbeats runs; otherwise the timers are only refresh()ed and cleared (then set to null, or the socket closed) in onPacket(), clearTransport() and onClose()',
       usedBy: 'shared-heartbeats',
       present: () => {
-        const source = fileText(join(engineDir, 'build', 'socket.js'));
-        const lines = source.split('\n').map((line) => line.trim());
+        const lines = engineSocketSource.split('\n').map((line) => line.trim());
         const uses = lines.filter((line) => /ping(?:Interval|Timeout)Timer/.test(line));
         return (
-          HEARTBEAT_SOURCE.every((part) => source.includes(part)) &&
+          HEARTBEAT_SOURCE.every((part) => engineSocketSource.includes(part)) &&
           uses.length === HEARTBEAT_USES.length &&
           uses.every((line, i) => line === HEARTBEAT_USES[i]) &&
           ['schedulePing', 'resetPingTimeout', 'clearTransport', 'onClose', 'onPacket', 'sendPacket'].every((m) => isFunction(method(EngineSocket?.prototype, m)))
