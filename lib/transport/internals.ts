@@ -21,6 +21,7 @@ import { Decoder, Encoder, PacketType, protocol } from 'socket.io-parser';
 import * as wsImported from 'ws';
 import { DependencyError } from '../core/errors.js';
 import { originalOf } from './replaced-methods.js';
+import { CORS_MIDDLEWARE_NAME } from './websocket-upgrades.js';
 
 export type Package = 'socket.io' | 'engine.io' | 'ws' | 'socket.io-parser' | 'socket.io-adapter' | '@socket.io/redis-streams-adapter' | 'node';
 
@@ -183,7 +184,8 @@ function loadInternals(): Internal[] {
   const engineTransports = load<{ default?: Members }>(requireFromEngine, engineDir, 'build', 'transports', 'index.js')?.default;
   const engineSocketSource = fileText(join(engineDir, 'build', 'socket.js'));
   const parserV3 = load<Members>(requireFromEngine, engineDir, 'build', 'parser-v3', 'index.js') ?? {};
-  const ws = (load<Members>(requireFromEngine, 'ws') ?? {}) as { Receiver?: new (options: object) => Members; Sender?: Fn & { frame?: unknown; prototype: Members }; WebSocket?: Class };
+  const ws = (load<Members>(requireFromEngine, 'ws') ?? {}) as { Receiver?: new (options: object) => Members; Sender?: Fn & { frame?: unknown; prototype: Members }; WebSocket?: Class; WebSocketServer?: Class };
+  const wsServer = ws.WebSocketServer;
   const engineErrors = EngineServer?.errors;
   const io = 'socket.io';
   const eio = 'engine.io';
@@ -305,6 +307,19 @@ function loadInternals(): Internal[] {
           'socket.once("close", () => {\n            delete this.clients[id];\n            this.clientsCount--;\n        });',
         ),
     },
+    {
+      pkg: eio,
+      what: 'init() makes its ws server as `this.ws`; onWebSocket() starts handshake() from ws\'s upgrade callback; handshake() awaits generateId(), then makes the socket and emits "connection" before it settles, and answers a failure with closeConnection(); the `cors` option is the first middleware; _applyMiddlewares(req, res, callback)',
+      usedBy: 'websocket-upgrades',
+      present: () =>
+        says(method(EngineServer?.prototype, 'init'), 'this.ws = new this.opts.wsEngine(') &&
+        says(method(EngineServer?.prototype, 'onWebSocket'), 'this.handshake(req._query.transport, req, closeConnection);') &&
+        says(method(EngineServer?.prototype, 'handleUpgrade'), 'this._applyMiddlewares(engineRequest, res, (err) => {', 'this.ws.handleUpgrade(engineRequest, socket, head, (websocket) => {') &&
+        says(method(BaseServer?.prototype, 'handshake'), 'id = await this.generateId(req);', 'closeConnection(Server.errors.BAD_REQUEST);', 'this.emit("connection", socket);\n        return transport;') &&
+        says(BaseServer, 'this.use(require("cors")(this.opts.cors));') &&
+        says(method(BaseServer?.prototype, '_applyMiddlewares'), 'this.middlewares.length === 0', 'return callback();') &&
+        (load<(options: object) => Fn>(requireFromEngine, 'cors')?.({})?.name ?? '') === CORS_MIDDLEWARE_NAME,
+    },
     { pkg: eio, what: 'Socket.prototype.flush()', usedBy: 'polling-packet-cap', present: () => isFunction(method(EngineSocket?.prototype, 'flush')) },
     { pkg: eio, what: 'Transport `protocol` and `parser`', usedBy: 'legacy-polling-utf8', present: () => says(EngineTransport, 'this.protocol = ', 'this.parser = ') },
     { pkg: eio, what: 'the v3 parser\'s encodePacket, encodePayload, encodePayloadAsBinary, decodePayload', usedBy: 'legacy-polling-utf8', present: () => ['encodePacket', 'encodePayload', 'encodePayloadAsBinary', 'decodePayload'].every((f) => isFunction(parserV3[f])) },
@@ -317,6 +332,17 @@ function loadInternals(): Internal[] {
     { pkg: 'ws', what: 'Sender.frame() and Sender.prototype.sendFrame()', usedBy: 'direct-writes, ws-frames', present: () => isFunction(ws.Sender?.frame) && isFunction(method(ws.Sender?.prototype, 'sendFrame')) },
     { pkg: 'ws', what: 'Sender `_state` and `_queue`', usedBy: 'direct-writes, ws-frames', present: () => says(ws.Sender, 'this._state = ', 'this._queue = []') },
     { pkg: 'ws', what: 'WebSocket `_sender`, `_receiver` and `_socket` (set by setSocket())', usedBy: 'direct-writes, preauth-frames, ws-frames', present: () => says(method(ws.WebSocket?.prototype, 'setSocket'), 'this._sender = ', 'this._receiver = ', 'this._socket = ') },
+
+    {
+      pkg: 'ws',
+      what: 'WebSocketServer: handleUpgrade() calls this.completeUpgrade(extensions, key, protocols, req, socket, head, cb), which writes the 101 with socket.write() and calls cb synchronously',
+      usedBy: 'websocket-upgrades',
+      present: () =>
+        says(method(wsServer?.prototype, 'handleUpgrade'), 'this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);') &&
+        says(method(wsServer?.prototype, 'completeUpgrade'), 'completeUpgrade(extensions, key, protocols, req, socket, head, cb) {', "socket.write(headers.concat('\\r\\n').join('\\r\\n'));", 'cb(ws, req);') &&
+        !says(method(wsServer?.prototype, 'completeUpgrade'), 'process.nextTick(cb') &&
+        !says(method(wsServer?.prototype, 'completeUpgrade'), 'setImmediate(cb'),
+    },
 
     // node:timers
     { pkg: 'node', what: 'clearTimeout() ignores an object without `_onTimeout` (a shared heartbeat timer)', usedBy: 'shared-heartbeats', present: () => says(nodeClearTimeout, 'if (timer && timer._onTimeout)', "typeof timer === 'number' || typeof timer === 'string'") },

@@ -12,12 +12,12 @@
  *
  * The `WebSocketResponse` (with `req`, ~0.4 KB besides the request) is released by removing the
  * one thing that keeps it, its 'close' forwarding listener on the TCP socket: that listener only
- * tells middlewares that the response is over, and the service's only engine middleware (below)
- * does not listen. And the `onUpgradeError`
+ * tells middlewares that the response is over, and no middleware of the service listens (it is
+ * removed when ws completes the upgrade: websocket-upgrades.ts). And the `onUpgradeError`
  * listener engine.io puts on every new WebSocket (a closure per connection, only needed until the
  * transport listens for errors itself, which it does from createTransport on) is removed then.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AppServer } from '../core/app-socket.js';
 
@@ -33,11 +33,8 @@ export interface HandshakeRequest {
 }
 
 type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
-/** engine.io's `WebSocketResponse` (not exported), made for middlewares: it holds `req` and the TCP socket. */
-type UpgradeResponse = { socket: NodeJS.EventEmitter };
 type UpgradedRequest = EngineRequest & { websocket?: NodeJS.EventEmitter };
 interface EngineInternals {
-  use(fn: (req: EngineRequest, res: ServerResponse | UpgradeResponse, next: (err?: Error) => void) => void): void;
   createTransport(name: string, req: EngineRequest): unknown;
   on(event: 'connection', fn: (conn: { request: EngineRequest | HandshakeRequest }) => void): void;
 }
@@ -89,11 +86,19 @@ const RESPONSE_CLOSE_SOURCE = '() => this.emit("close")';
 /** The listener engine.io's onWebSocket() declares (a new closure per connection). */
 const UPGRADE_ERROR_LISTENER = 'onUpgradeError';
 
-/** The response's 'close' forwarding, if it is the socket's last 'close' listener (it was just added). */
-function closeForwarder(res: UpgradeResponse): ((...args: unknown[]) => void) | undefined {
-  const listeners = res.socket.listeners('close') as ((...args: unknown[]) => void)[];
-  const last = listeners[listeners.length - 1];
-  return last !== undefined && Function.prototype.toString.call(last) === RESPONSE_CLOSE_SOURCE ? last : undefined;
+/**
+ * Drops the 'close' forwarding of the WebSocketResponse engine.io made for this upgrade: called
+ * when ws completes the upgrade (websocket-upgrades.ts), just after engine.io added it (the
+ * socket's last 'close' listeners are searched from the end).
+ */
+export function releaseUpgradeResponse(socket: NodeJS.EventEmitter): void {
+  const listeners = socket.listeners('close') as ((...args: unknown[]) => void)[];
+  for (let i = listeners.length - 1; i >= 0; i--) {
+    if (Function.prototype.toString.call(listeners[i]) === RESPONSE_CLOSE_SOURCE) {
+      socket.removeListener('close', listeners[i]!);
+      return;
+    }
+  }
 }
 
 function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
@@ -104,16 +109,9 @@ function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
 
 export function releaseHandshakeRequests(io: AppServer): void {
   const engine = io.engine as unknown as EngineInternals;
-  // First middleware: engine.io made the WebSocketResponse, and added its 'close' forwarding to the
-  // TCP socket, just before. Without that listener nothing holds the response (nor, through it,
-  // the request) once the upgrade is done. (A middleware of the engine does not see the response's 'close'.)
-  engine.use((_req, res, next) => {
-    if (!(res instanceof ServerResponse)) {
-      const forwarder = closeForwarder(res);
-      if (forwarder) res.socket.removeListener('close', forwarder);
-    }
-    next();
-  });
+  // The WebSocketResponse's 'close' forwarding goes at the upgrade (releaseUpgradeResponse, called
+  // by websocket-upgrades.ts): without it nothing holds the response (nor, through it, the request)
+  // once the upgrade is done.
 
   // A transport listens for ws errors once made (a new session; an upgrade removed it already).
   const createTransport = engine.createTransport;
