@@ -51,6 +51,41 @@ function until(client: TestClient, list: unknown[], count: number, ms = 10_000):
 const offsets = (list: Envelope[]): number[] => list.map((e) => e.meta.offset);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+type Cursor = NonNullable<Running['service']['cluster']>['cursor'];
+
+/**
+ * Holds a node's reader of the cluster stream for a namespace: the entries it reads wait, in
+ * order, until release(), as if the node were behind. `releaseWhenWaited` lets go the first time
+ * the node waits for its cursor (DeliveryCursor.reached).
+ */
+function holdReader(node: Running, nsp: string): { release(): void; releaseWhenWaited(cursor: Cursor): void } {
+  const adapter = node.service.io.of(nsp).adapter as unknown as { onMessage(message: unknown, offset?: string): void };
+  const onMessage = adapter.onMessage;
+  const held: [unknown, string | undefined][] = [];
+  adapter.onMessage = (message, offset) => void held.push([message, offset]);
+  let restoreCursor = (): void => undefined;
+  const release = (): void => {
+    restoreCursor();
+    if (adapter.onMessage === onMessage) return;
+    adapter.onMessage = onMessage;
+    for (const [message, offset] of held.splice(0)) onMessage.call(adapter, message, offset);
+  };
+  return {
+    release,
+    releaseWhenWaited: (cursor) => {
+      const reached = cursor.reached;
+      cursor.reached = function (this: Cursor, ...args: Parameters<Cursor['reached']>) {
+        const result = reached.apply(this, args);
+        release();
+        return result;
+      };
+      restoreCursor = () => {
+        cursor.reached = reached;
+      };
+    },
+  };
+}
+
 describe('history in cluster mode: shared offsets and resume on another node (Redis)', function () {
   const nodes = clusterNodesForSuite('history-cluster', 2, { history: { size: 100, ttlMs: 5 * 60_000 } });
   afterEach(closeAll);
@@ -134,6 +169,37 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     for (const [i, r] of resumers.entries()) {
       await until(r.client, r.got, total - r.from);
       expect(offsets(r.got), `resumer ${i} from ${r.from}`).to.deep.equal(range(r.from + 1, total));
+    }
+  });
+
+  it('a client that saw more than this node has delivered: the resume waits for the node, nothing it saw comes again', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'ahead';
+    const pub = await connect('v4', a.url, '/layout');
+    const onA = await connect('v4', a.url, '/layout');
+    await request(onA, 'JOIN', { room, name: 'on-a' });
+    const seenOnA = events(onA, room);
+    for (let n = 1; n <= 5; n++) await request(pub, 'NOTIFY', { room, message: n });
+    await until(onA, seenOnA, 5);
+    const epoch = seenOnA[0]!.meta.epoch;
+    // Node B's reader is held: it has delivered the stream up to message 5, and no further.
+    const hold = holdReader(b, '/layout');
+    try {
+      for (let n = 6; n <= 10; n++) await request(pub, 'NOTIFY', { room, message: n });
+      await until(onA, seenOnA, 10);
+      // The client saw up to 8 on node A, and resumes on node B. B is let go once it waits for
+      // the message at 8 (or, without that wait, once the JOIN has been answered).
+      hold.releaseWhenWaited(b.service.cluster!.cursor);
+      const client = await connect('v4', b.url, '/layout');
+      const got = events(client, room);
+      const ack = await request(client, 'JOIN', { room, name: 'moved', since: { offset: 8, epoch } });
+      hold.release();
+      expect(ack).to.include({ ok: true, recovered: true });
+      for (let n = 11; n <= 12; n++) await request(pub, 'NOTIFY', { room, message: n });
+      await until(client, got, 4);
+      expect(offsets(got), 'after 8, each once, in order').to.deep.equal([9, 10, 11, 12]);
+    } finally {
+      hold.release();
     }
   });
 
@@ -269,7 +335,7 @@ function v4(url: string, token?: string): Promise<ClientSocket> {
  * A v4 subscriber of `room` on node `a` that got one message from a publisher on `pubNode`, then
  * lost its transport: what every cross-node recovery test starts from.
  */
-async function lostOnA(a: Running, pubNode: Running, room: string): Promise<{ sub: ClientSocket; id: string; pub: TestClient }> {
+async function lostOnA(a: Running, pubNode: Running, room: string, drop = true): Promise<{ sub: ClientSocket; id: string; pub: TestClient }> {
   const sub = await v4(a.url);
   const id = sub.id!;
   expect(await sub.timeout(5000).emitWithAck('JOIN', { room, name: 'tv' })).to.include({ ok: true });
@@ -277,7 +343,7 @@ async function lostOnA(a: Running, pubNode: Running, room: string): Promise<{ su
   const first = new Promise<Envelope>((resolve) => sub.once('EVENT', resolve));
   await request(pub, 'NOTIFY', { room, message: 'm1' });
   expect((await first).message).to.equal('m1');
-  await dropTransport(a, '/layout', id).gone;
+  if (drop) await dropTransport(a, '/layout', id).gone;
   return { sub, id, pub };
 }
 
@@ -322,6 +388,31 @@ describe('connection-state recovery in cluster mode: back on another node', func
     await flood;
     await until(back as unknown as TestClient, got, total - 1);
     expect(offsets(got)).to.deep.equal(range(2, total));
+  });
+
+  it('a client that got more on node A than node B has delivered: the restore waits for B, nothing comes twice', async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'csr-ahead';
+    const { sub, pub } = await lostOnA(a, a, room, false);
+    // Node B's reader is held: it has delivered the stream up to m1, and no further.
+    const hold = holdReader(b, '/layout');
+    try {
+      const more = new Promise<void>((resolve) => sub.on('EVENT', (e: Envelope) => e.message === 'm5' && resolve()));
+      for (const m of ['m2', 'm3', 'm4', 'm5']) await request(pub, 'NOTIFY', { room, message: m });
+      await more;
+      await dropTransport(a, '/layout', sub.id!).gone;
+      await request(pub, 'NOTIFY', { room, message: 'm6' });
+      // B is let go once the restore waits for the client's offset (or, without that wait, once it is back).
+      hold.releaseWhenWaited(b.service.cluster!.cursor);
+      const got: Envelope[] = [];
+      const back = await comeBack(b.url, sessionOf(sub), got);
+      hold.release();
+      await request(pub, 'NOTIFY', { room, message: 'm7' });
+      await until(back as unknown as TestClient, got, 2);
+      expect(got.map((e) => e.message), 'after m5, each once, in order').to.deep.equal(['m6', 'm7']);
+    } finally {
+      hold.release();
+    }
   });
 
   it('a lobby member restored on the other node is in its lobby again: peers get LEFT, then JOINED once, and its BROADCASTs reach them', async () => {

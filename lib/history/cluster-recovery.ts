@@ -21,7 +21,7 @@
  */
 import type { Session } from 'socket.io-adapter';
 import { emitHere, getsOffsets, parseBroadcast, type StreamFields } from '../transport/index.js';
-import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
+import { CATCH_UP_WAIT_MS, compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import { MAX_RESUME_READS } from './types.js';
 import type { Logger } from '../log/logger.js';
 import { ROOM_PREFIX, type AppSocket, type SocketState } from '../core/app-socket.js';
@@ -170,6 +170,9 @@ export async function resumeFromStream(socket: AppSocket, deps: ResumeDeps, rest
   const position = await restore.cursor.position(ns);
   const entries: StreamEntry[] = [];
   let failure: string | undefined = position === undefined ? 'redis did not answer' : undefined;
+  // The client got packets on a node further along the stream than this one: until this node has
+  // delivered them too, they would reach it again, live, once it is back in its rooms.
+  if (failure === undefined && !(await restore.cursor.reached(ns, offset, CATCH_UP_WAIT_MS))) failure = 'this node has not yet delivered the stream up to the client\'s offset';
   let after = offset;
   for (let read = 1; failure === undefined; read++) {
     try {

@@ -30,6 +30,12 @@ export function compareStreamIds(a: string, b: string): number {
 /** How long a node waits for its reader to deliver its own marker entry. */
 const MARKER_WAIT_MS = 2000;
 
+/**
+ * How long a resume waits for this node to deliver the last message the client saw (on another
+ * node, further along the stream): normally a few ms.
+ */
+export const CATCH_UP_WAIT_MS = 2000;
+
 /** How long the last delivered id of a quiet room is remembered: far beyond any read-to-join window. */
 const ROOM_MEMORY_MS = 5 * 60_000;
 

@@ -26,7 +26,7 @@ import type { RedisConnection } from '../cluster/redis-connection.js';
 import { RedisScript } from '../cluster/redis-script.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import { roomBroadcastTemplate } from '../transport/index.js';
-import { compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
+import { CATCH_UP_WAIT_MS, compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
 import type { MemoryHistory } from './memory.js';
 import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery, type RecoveryReader } from './types.js';
 
@@ -74,7 +74,10 @@ end
 return {epoch, offset}
 `);
 
-/** The room's epoch and head (made when missing), the adapter stream's last id, and the room's entries from ARGV[3] when asked. */
+/**
+ * The room's epoch and head (made when missing), the adapter stream's last id, the room's entries
+ * from ARGV[3] when asked, and the entry at the client's own position ARGV[5] (0 or 1 of them).
+ */
 const SINCE = new RedisScript(`
 local state = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
 local epoch = state[1]
@@ -89,8 +92,10 @@ local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 local lastId = '0-0'
 if last[1] then lastId = last[1][1] end
 local entries = {}
+local at = {}
 if epoch == ARGV[4] and tonumber(ARGV[5]) < head then entries = redis.call('XRANGE', KEYS[2], ARGV[3], '+') end
-return {epoch, head, lastId, entries}
+if epoch == ARGV[4] and tonumber(ARGV[5]) > 0 and tonumber(ARGV[5]) <= head then at = redis.call('XRANGE', KEYS[2], ARGV[5] .. '-0', ARGV[5] .. '-0') end
+return {epoch, head, lastId, entries, at}
 `);
 
 /** The room's epoch and up to ARGV[2] entries at or before ARGV[1], newest first. */
@@ -179,7 +184,7 @@ export class RedisHistory implements HistoryStore {
     const { connection, cursor } = this.options;
     if ((await cursor.position(ns)) === undefined) return () => ({ recovered: false, reason: 'UNAVAILABLE', head: { offset: 0, epoch: '' } });
     const now = this.now();
-    let reply: [string, number, string, StreamEntry[]];
+    let reply: [string, number, string, StreamEntry[], StreamEntry[]];
     try {
       reply = (await connection.run((c) =>
         SINCE.run(c, {
@@ -190,10 +195,17 @@ export class RedisHistory implements HistoryStore {
     } catch {
       return () => ({ recovered: false, reason: 'UNAVAILABLE', head: { offset: 0, epoch: '' } });
     }
-    const [epoch, rawHead, readUpTo, raw] = reply;
+    const [epoch, rawHead, readUpTo, raw, at] = reply;
     const head: Position = { offset: Number(rawHead), epoch };
     const base = this.check(since, head);
     if (base) return () => base;
+    // The client has seen a message this node has not delivered yet (it was on a node further
+    // along the stream): wait until this one has, or the messages up to its position would reach
+    // it again, live, after the join.
+    const seen = at[0] ? this.field(at[0], 's') : undefined;
+    if (seen !== undefined && !(await cursor.reached(ns, seen, CATCH_UP_WAIT_MS))) {
+      return () => ({ recovered: false, reason: 'UNAVAILABLE', head });
+    }
     const cutoff = now - this.options.ttlMs;
     const entries = raw.map((e) => this.entry(e, epoch));
     // Complete and fresh: exactly the offsets after `since`, none expired.
@@ -223,11 +235,15 @@ export class RedisHistory implements HistoryStore {
     return undefined;
   }
 
-  private entry([streamId, fields]: StreamEntry, epoch: string): { streamId: string; entry: HistoryEntry } {
-    const get = (name: string): string => fields[fields.indexOf(name) + 1]!;
-    const args = JSON.parse(get('a')) as unknown[];
-    const meta: MessageMeta = { offset: Number(streamIdOffset(streamId)), epoch, ts: Number(get('t')) };
-    return { streamId: get('s'), entry: { event: get('e'), args, meta } };
+  /** A field of a room history entry: a (arguments), t (time), e (event), s (its adapter stream id). */
+  private field([, fields]: StreamEntry, name: string): string {
+    return fields[fields.indexOf(name) + 1]!;
+  }
+
+  private entry(raw: StreamEntry, epoch: string): { streamId: string; entry: HistoryEntry } {
+    const args = JSON.parse(this.field(raw, 'a')) as unknown[];
+    const meta: MessageMeta = { offset: Number(streamIdOffset(raw[0])), epoch, ts: Number(this.field(raw, 't')) };
+    return { streamId: this.field(raw, 's'), entry: { event: this.field(raw, 'e'), args, meta } };
   }
 
   async page(ns: string, room: string, limit: number, before?: Position): Promise<HistoryEntry[]> {
