@@ -29,7 +29,7 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';
-export { isSharedHeaderValue, releaseHandshakeRequests, releaseUpgradeResponse } from './lean-connections.js';
+export { isSharedHeaderValue, releaseHandshakeRequests } from './lean-connections.js';
 export { heldUpgradeCount, shortenUpgrades } from './websocket-upgrades.js';
 export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
 export { hasSharedHeartbeat, heartbeatQueues, HeartbeatTimer, installSharedHeartbeats, scheduledHeartbeatSockets, type HeartbeatQueueState } from './shared-heartbeats.js';

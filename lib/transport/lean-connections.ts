@@ -109,10 +109,6 @@ function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
 
 export function releaseHandshakeRequests(io: AppServer): void {
   const engine = io.engine as unknown as EngineInternals;
-  // The WebSocketResponse's 'close' forwarding goes at the upgrade (releaseUpgradeResponse, called
-  // by websocket-upgrades.ts): without it nothing holds the response (nor, through it, the request)
-  // once the upgrade is done.
-
   // A transport listens for ws errors once made (a new session; an upgrade removed it already).
   const createTransport = engine.createTransport;
   engine.createTransport = function (this: unknown, name: string, req: UpgradedRequest) {

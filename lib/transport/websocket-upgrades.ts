@@ -18,6 +18,7 @@
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { releaseUpgradeResponse } from './lean-connections.js';
 
 type Middleware = (req: IncomingMessage, res: unknown, next: (err?: Error) => void) => void;
 
@@ -40,11 +41,8 @@ export function heldUpgradeCount(): number {
   return heldUpgrades;
 }
 
-/**
- * `releaseResponse`: what else must happen to the TCP socket at the upgrade (lean-connections.ts
- * drops the WebSocketResponse's close forwarding here, where it used to need a middleware).
- */
-export function shortenUpgrades(engineServer: unknown, releaseResponse: (socket: Duplex) => void): void {
+/** Installs both on an Engine.IO server (and drops the WebSocketResponse's close forwarding at the upgrade: lean-connections.ts). */
+export function shortenUpgrades(engineServer: unknown): void {
   const engine = engineServer as UpgradeEngine;
 
   // The socket whose 101 is being written, while completeUpgrade() runs (it calls back synchronously
@@ -57,7 +55,7 @@ export function shortenUpgrades(engineServer: unknown, releaseResponse: (socket:
     const completeUpgrade = ws.completeUpgrade;
     ws.completeUpgrade = function (this: unknown, ...args: unknown[]) {
       const socket = args[4] as Duplex;
-      releaseResponse(socket);
+      releaseUpgradeResponse(socket);
       socket.cork();
       upgrading = socket;
       handedOver = false;
