@@ -185,7 +185,8 @@ function loadEngine(): Engine {
   };
 }
 
-let installed: { setTransport: unknown; LeanWebSocket: unknown } | undefined;
+/** engine.io's WebSocket transport class as installed (undefined until installWiring has run). */
+let leanWebSocket: (new (...args: any[]) => object) | undefined;
 
 /** Installs the shared wiring (once per process) and swaps the handshake's listeners of `engine`'s sockets. */
 export function installLeanEngine(engine: { prependListener(event: 'connection', fn: (conn: any) => void): unknown }): void {
@@ -194,7 +195,7 @@ export function installLeanEngine(engine: { prependListener(event: 'connection',
 }
 
 function installWiring(): void {
-  if (installed) return;
+  if (leanWebSocket) return;
   const engine = loadEngine();
   const socketProto = engine.Socket.prototype;
   const transportProto = engine.Transport.prototype as unknown as { onData: (data: unknown) => void };
@@ -266,14 +267,14 @@ function installWiring(): void {
   });
   noteReplaced(LeanWebSocket as object, engine.transports.websocket);
   engine.transports.websocket = LeanWebSocket;
-  installed = { setTransport, LeanWebSocket };
+  leanWebSocket = LeanWebSocket as unknown as new (...args: any[]) => object;
 }
 
 /** Whether an Engine.IO socket and its transport are wired the lean way (for the tests that fail when not). */
 export function isLeanEngineSocket(conn: unknown): boolean {
   const c = conn as EngineSocket | undefined;
   const transport = c?.transport;
-  if (!installed || transport === undefined || transport[OWNER] !== c) return false;
+  if (!leanWebSocket || transport === undefined || transport[OWNER] !== c) return false;
   if (Object.prototype.hasOwnProperty.call(c, 'cleanupFn')) return false;
   if (!c!.rawListeners('close').includes(forgetClient)) return false;
   if (!transport.listeners('packet').includes(onTransportPacket)) return false;
@@ -281,7 +282,7 @@ export function isLeanEngineSocket(conn: unknown): boolean {
   if ((transport as { name?: string }).name !== 'websocket') return true;
   const ws = transport.socket;
   return (
-    transport instanceof (installed.LeanWebSocket as new (...a: any[]) => object) &&
+    transport instanceof leanWebSocket &&
     !Object.prototype.hasOwnProperty.call(transport, '_onSent') &&
     ws[TRANSPORT] === transport &&
     ws.rawListeners('message').includes(onWsMessage) &&
