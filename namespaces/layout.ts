@@ -8,6 +8,7 @@ import type { AppSocket } from '../lib/core/app-socket.js';
 import type { NamespaceModule } from '../lib/core/dispatch.js';
 import { emitHere } from '../lib/transport/index.js';
 import type { EventEnvelope } from '../lib/core/events.js';
+import type { Joined } from '../lib/core/hub.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { ServiceError } from '../lib/core/errors.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
@@ -31,7 +32,7 @@ export const layout: NamespaceModule = {
   presenceNotices: true,
   httpMessage: (room, message) => ({ event: 'EVENT', args: [{ sender: 'POST', room, message }] }),
   verbs: {
-    async JOIN({ socket, core, member }, [raw]) {
+    JOIN({ socket, core, member }, [raw]) {
       const payload = parseObject(raw, core.limits);
       const room = roomName(payload.room, core.limits);
       const name = displayName(payload.name, socket.id, core.limits);
@@ -39,11 +40,15 @@ export const layout: NamespaceModule = {
       const presence = parsePresence(payload.presence);
       // With auth on, the name is the connection's identity, not the one asked for.
       // Each JOIN says whether this membership watches the room: a JOIN without `presence` stops it.
-      const joined = await core.join(member, room, name, since, presence);
-      socket.data.lastName = joined.name;
-      const reply: Record<string, unknown> = { room, name: joined.name };
-      if (presence) reply.presence = true;
-      return joined.recovery ? { ...reply, ...recoveryFields(joined.recovery) } : reply;
+      // Answered at once when the join needed no store or resume to wait for (Hub.join).
+      const answer = (joined: Joined): Record<string, unknown> => {
+        socket.data.lastName = joined.name;
+        const reply: Record<string, unknown> = { room, name: joined.name };
+        if (presence) reply.presence = true;
+        return joined.recovery ? { ...reply, ...recoveryFields(joined.recovery) } : reply;
+      };
+      const joined = core.join(member, room, name, since, presence);
+      return joined instanceof Promise ? joined.then(answer) : answer(joined);
     },
 
     async LEAVE({ core, member }, [raw]) {

@@ -10,6 +10,8 @@
  * - frames to idle WebSocket members go straight to ws through writeFrame, and a member with
  *   something queued in Engine.IO takes the regular path behind it (lib/direct-writes.ts;
  *   test/fanout-order.test.ts pins the ordering).
+ * A JOIN on a single node is answered without a promise round (Hub.join; about a dozen promises
+ * per connect): a store or resume that turned asynchronous would still answer it, later.
  * In cluster mode the same single-room path must be taken for what a node reads back from the
  * cluster stream (lib/core/socketio-members.ts deliver → broadcastHere), not socket.io-adapter's
  * generic broadcast nor a write per member.
@@ -104,6 +106,31 @@ describe('fast paths of a publication to a room', () => {
     expect(since(before).direct).to.equal(MEMBERS - 1);
     expect(Buffer.from(await queuedArrives)).to.deep.equal(Buffer.from([1, 2, 3]));
     for (const args of await received) expect(args[0]).to.deep.include({ room, message: 'behind' });
+  });
+
+  it('answers a JOIN on a single node (rooms and presence in memory, no `since`) without a promise round', async () => {
+    // Hub.join: every step is synchronous here, so it returns the result itself, not a promise.
+    const core = svc.service.core;
+    const join = core.join;
+    const results: unknown[] = [];
+    core.join = (...args) => {
+      const joined = join.apply(core, args);
+      results.push(joined);
+      return joined;
+    };
+    const client = await connect('v4', svc.url, '/layout');
+    try {
+      expect(await request(client, 'JOIN', { room: `sync-${Date.now()}`, name: 'm' })).to.include({ ok: true });
+      expect(await request(client, 'JOIN', { room: `sync-p-${Date.now()}`, name: 'm', presence: true })).to.include({ ok: true });
+    } finally {
+      core.join = join;
+      client.close();
+    }
+    expect(results).to.have.length(2);
+    expect(results[0], 'a plain JOIN').not.to.be.instanceOf(Promise);
+    expect(results[0]).to.include({ name: 'm' });
+    // Becoming a watcher is stored too (presence.add of the watcher, in memory here).
+    expect(results[1], 'a JOIN with presence').not.to.be.instanceOf(Promise);
   });
 
   it('encodes the plain EVENT for members without recovery offsets once, whatever their number', async () => {

@@ -266,7 +266,7 @@ for (const setup of SETUPS) {
       const joins: Array<Promise<unknown>> = [];
       core.join = (...args) => {
         const joining = join.apply(core, args);
-        joins.push(joining);
+        joins.push(Promise.resolve(joining));
         return joining;
       };
       const sub = subscriber('/layout');

@@ -78,6 +78,17 @@ export interface HubMetrics extends ClientCounts {
 
 const NO_COUNTS: ClientCounts = { error: () => undefined, limited: () => undefined, slowConsumer: () => undefined };
 
+/** What a JOIN resolves with: the name used and, with `since`, how the member was brought up to date. */
+export interface Joined {
+  name: string;
+  recovery: Recovery | undefined;
+}
+
+/** `value` once `step` is done (at once when it is not a promise). */
+function settledWith<T>(step: void | Promise<void>, value: T): MaybePromise<T> {
+  return step instanceof Promise ? step.then(() => value) : value;
+}
+
 export class Hub {
   /** Set when authentication is on (lib/auth/authorization.ts); absent, everything is allowed. */
   access?: AccessControl;
@@ -151,31 +162,46 @@ export class Hub {
    * new to the room, and `watch` (when given) says whether this membership watches the room from
    * now on (lib/core/presence-notices.ts).
    */
-  async join(member: Subscriber, room: string, name: string, since?: Position, watch?: boolean): Promise<{ name: string; recovery: Recovery | undefined }> {
-    await this.authorize(member, 'subscribe', room);
+  join(member: Subscriber, room: string, name: string, since?: Position, watch?: boolean): MaybePromise<Joined> {
+    const authorized = this.authorize(member, 'subscribe', room);
+    if (authorized instanceof Promise) return authorized.then(() => this.joinAuthorized(member, room, name, since, watch));
+    return this.joinAuthorized(member, room, name, since, watch);
+  }
+
+  /**
+   * The rest of a JOIN, step by step. Each step that a store or a resume makes asynchronous is
+   * waited for; with in-memory rooms and presence and no `since`, none is, and the JOIN is done
+   * (and answered) without a promise round: about a dozen promises less per connect.
+   */
+  private joinAuthorized(member: Subscriber, room: string, name: string, since: Position | undefined, watch: boolean | undefined): MaybePromise<Joined> {
     if (member.auth) name = member.auth.name;
-    let recovery: Recovery | undefined;
     const isNew = !member.rooms.has(room);
-    if (isNew) {
-      this.checkRoomLimit(member);
-      if (since) recovery = await this.joinSince(member, room, since);
-      else await this.add(member, room);
-    } else if (since) {
-      recovery = await this.joinSince(member, room, since);
-    }
+    if (isNew) this.checkRoomLimit(member);
+    if (since) return this.joinSince(member, room, since).then((recovery) => this.joined(member, room, name, isNew, watch, recovery));
+    const added = isNew ? this.add(member, room) : undefined;
+    if (added instanceof Promise) return added.then(() => this.joined(member, room, name, isNew, watch, undefined));
+    return this.joined(member, room, name, isNew, watch, undefined);
+  }
+
+  /** In the room: its name, its presence entry, then the room's watchers are told. */
+  private joined(member: Subscriber, room: string, name: string, isNew: boolean, watch: boolean | undefined, recovery: Recovery | undefined): MaybePromise<Joined> {
     member.rooms.set(room, name);
-    await this.presence.add(member.ns, room, memberEntry(member, member.presenceName ?? name));
+    const result: Joined = { name, recovery };
+    const tracked = this.presence.add(member.ns, room, memberEntry(member, member.presenceName ?? name));
+    if (tracked instanceof Promise) return tracked.then(() => this.noticed(member, room, name, isNew, watch, result));
+    return this.noticed(member, room, name, isNew, watch, result);
+  }
+
+  private noticed(member: Subscriber, room: string, name: string, isNew: boolean, watch: boolean | undefined, result: Joined): MaybePromise<Joined> {
     // The connection may have closed while the store was busy: do not leave a ghost behind.
-    if (!member.connected) {
-      await this.presence.remove(member.ns, room, member.id);
-      return { name, recovery };
-    }
-    if (this.notices.enabled(member.ns)) {
-      if (watch === true) await this.notices.watch(member, room, name);
-      else if (watch === false) await this.notices.unwatch(member, room);
+    if (!member.connected) return settledWith(this.presence.remove(member.ns, room, member.id), result);
+    if (!this.notices.enabled(member.ns)) return result;
+    const watching = watch === true ? this.notices.watch(member, room, name) : watch === false ? this.notices.unwatch(member, room) : undefined;
+    const notify = (): Joined => {
       if (isNew && member.connected) this.notices.notify(member.ns, room, 'JOINED', member.id, member.presenceName ?? name);
-    }
-    return { name, recovery };
+      return result;
+    };
+    return watching instanceof Promise ? watching.then(notify) : notify();
   }
 
   private checkRoomLimit(member: Subscriber): void {
@@ -610,13 +636,13 @@ export class Hub {
   }
 
   /** Names a member was added to presence with (connection-state recovery restores them). */
-  trackPresence(ns: string, room: string, member: Member): Promise<void> {
-    return this.presence.add(ns, room, member);
+  async trackPresence(ns: string, room: string, member: Member): Promise<void> {
+    await this.presence.add(ns, room, member);
   }
 
   /** Takes out what trackPresence added (a protocol's own presence entries, e.g. /chat's users). */
-  untrackPresence(ns: string, room: string, id: string): Promise<void> {
-    return this.presence.remove(ns, room, id);
+  async untrackPresence(ns: string, room: string, id: string): Promise<void> {
+    await this.presence.remove(ns, room, id);
   }
 
   /** A message store is configured: protocols whose messages are always kept (/chat) ask `receipt` to store. */

@@ -69,7 +69,7 @@ export class PresenceNotices {
   }
 
   /** `member` (in `room` under `name`) watches the room from now on, on every node. */
-  async watch(member: Subscriber, room: string, name: string): Promise<void> {
+  watch(member: Subscriber, room: string, name: string): void | Promise<void> {
     const watchNs = this.namespaces.get(member.ns);
     if (!watchNs || !member.connected) return;
     const rooms = this.watchers.get(watchNs)!;
@@ -77,20 +77,22 @@ export class PresenceNotices {
     if (!members) rooms.set(room, (members = new Map()));
     if (members.has(member.id)) return;
     members.set(member.id, member);
-    await this.presence.add(watchNs, room, { id: member.id, name });
+    const added = this.presence.add(watchNs, room, { id: member.id, name });
+    if (!(added instanceof Promise)) return;
     // Closed while the store was busy: its detach may have come first.
-    if (!member.connected) await this.unwatch(member, room);
+    return added.then(() => (member.connected ? undefined : this.unwatch(member, room)));
   }
 
   /** Stops `member` watching `room` (it left, closed, or joined again without `presence`). */
-  async unwatch(member: Subscriber, room: string): Promise<void> {
+  unwatch(member: Subscriber, room: string): void | Promise<void> {
     const watchNs = this.namespaces.get(member.ns);
     if (!watchNs) return;
     const rooms = this.watchers.get(watchNs)!;
     const members = rooms.get(room);
+    // Not watching (most members): nothing to wait for.
     if (!members?.delete(member.id)) return;
     if (members.size === 0) rooms.delete(room);
-    await this.presence.remove(watchNs, room, member.id);
+    return this.presence.remove(watchNs, room, member.id);
   }
 
   /**

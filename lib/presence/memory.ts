@@ -31,14 +31,14 @@ export class MemoryPresence implements PresenceStore {
     return `${namespace}\u0000${room}`;
   }
 
-  async add(namespace: string, room: string, member: Member): Promise<void> {
+  add(namespace: string, room: string, member: Member): void {
     const key = MemoryPresence.key(namespace, room);
     let members = this.byRoom.get(key);
     if (!members) this.byRoom.set(key, (members = new Map()));
     members.set(member.id, storedMember(member));
   }
 
-  async remove(namespace: string, room: string, id: string): Promise<void> {
+  remove(namespace: string, room: string, id: string): void {
     const key = MemoryPresence.key(namespace, room);
     const members = this.byRoom.get(key);
     if (!members) return;

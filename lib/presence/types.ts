@@ -40,10 +40,13 @@ export const MAX_ROOMS_SCANNED = 100_000;
 
 /** The contract every store meets is test/contracts/presence.contract.ts. */
 export interface PresenceStore {
-  /** Adds the member, or renames it when its id is in the room already. */
-  add(namespace: string, room: string, member: Member): Promise<void>;
+  /**
+   * Adds the member, or renames it when its id is in the room already. A store in this process's
+   * memory does it at once (no promise): a JOIN then needs no promise round (Hub.join).
+   */
+  add(namespace: string, room: string, member: Member): void | Promise<void>;
   /** Removes a member this store added (a cluster node removes its own only); absent: nothing happens. */
-  remove(namespace: string, room: string, id: string): Promise<void>;
+  remove(namespace: string, room: string, id: string): void | Promise<void>;
   /** Every member once, in no particular order. */
   list(namespace: string, room: string): Promise<Member[]>;
   has(namespace: string, room: string, id: string): Promise<boolean>;
