@@ -51,10 +51,10 @@ export const layout: NamespaceModule = {
       return joined instanceof Promise ? joined.then(answer) : answer(joined);
     },
 
-    async LEAVE({ core, member }, [raw]) {
+    LEAVE({ core, member }, [raw]) {
       const room = roomName(parseObject(raw, core.limits).room, core.limits);
-      const wasMember = await core.leave(member, room);
-      return { room, wasMember };
+      const left = core.leave(member, room);
+      return left instanceof Promise ? left.then((wasMember) => ({ room, wasMember })) : { room, wasMember: left };
     },
 
     NOTIFY({ socket, core, member, packetChars }, [raw]) {

@@ -140,10 +140,21 @@ describe('robustness against bad input', () => {
     }
     const results = await Promise.all(replies);
     expect(results.every((r) => r.ok)).to.equal(true);
-    await request(b, 'JOIN', JSON.stringify({ room: 'flood-0', name: 'b' }));
-    const clients = (await request(b, 'CLIENTS', JSON.stringify({ room: 'flood-0' }))).clients;
-    // The last op on flood-0 was a JOIN (i = 990), so a is in it.
-    expect(clients).to.have.members(['a', 'b']);
+    // Each op takes effect in the order sent: the last op on flood-0 was a LEAVE (i = 995), on
+    // flood-5 a JOIN (i = 995). CLIENTS (presence) and delivery (the room) both say so.
+    for (const [room, members] of [['flood-0', ['b']], ['flood-5', ['a', 'b']]] as const) {
+      await request(b, 'JOIN', JSON.stringify({ room, name: 'b' }));
+      const clients = (await request(b, 'CLIENTS', JSON.stringify({ room }))).clients;
+      expect(clients, room).to.have.members([...members]);
+      const got: string[] = [];
+      const onEvent = (e: { message: string }): void => void got.push(e.message);
+      a.on('EVENT', onEvent);
+      await request(b, 'NOTIFY', JSON.stringify({ room, message: `to ${room}` }));
+      // a's own next request is answered after anything sent to it before (one connection, in order).
+      await request(a, 'CLIENTS', { room });
+      a.off('EVENT', onEvent);
+      expect(got, `what a got from ${room}`).to.deep.equal(members.includes('a' as never) ? [`to ${room}`] : []);
+    }
   });
 
   it(`refuses the 1001st room of one connection with TOO_MANY_ROOMS`, async () => {

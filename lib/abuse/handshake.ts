@@ -11,7 +11,7 @@ import type { AppServer } from '../core/app-socket.js';
 import type { Logger } from '../log/logger.js';
 import { AuthError } from '../auth/principal.js';
 import { ServiceError } from '../core/errors.js';
-import { clientAddress, type ConnectionLimiter } from './rate-limits.js';
+import { clientAddress, type ConnectionLimiter, type RateVerdict } from './rate-limits.js';
 import type { Violations } from './violations.js';
 
 export const connectionRateError = (): AuthError => new AuthError('RATE_LIMITED', 'too many new connections from this address: retry later');
@@ -58,7 +58,7 @@ export class HandshakeGate {
       throw connectionRateError();
     }
     if (abuse.connectionsPerSecond <= 0) return;
-    const verdict = await this.connections.check(address).catch(() => 'ok' as const);
+    const verdict = await Promise.resolve(this.connections.check(address)).catch(() => 'ok' as const);
     if (verdict !== 'ok') {
       this.limited();
       throw connectionRateError();
@@ -85,15 +85,25 @@ export class HandshakeGate {
       fn('RATE_LIMITED', false);
       return;
     }
-    this.connections.check(address).then((verdict) => {
-      if (verdict === 'cut') {
-        if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: connection rate', { address });
-        this.limited();
-        fn('RATE_LIMITED', false);
-        return;
-      }
-      if (verdict === 'limited') this.limitedRequests.add(req.headers);
-      fn(null, true);
-    }, () => fn(null, true));
+    const verdict = this.connections.check(address);
+    if (verdict instanceof Promise) {
+      verdict.then(
+        (counted) => this.admit(req, address, counted, fn),
+        () => fn(null, true),
+      );
+    } else {
+      this.admit(req, address, verdict, fn);
+    }
+  }
+
+  private admit(req: IncomingMessage, address: string, verdict: RateVerdict, fn: (err: string | null | undefined, ok: boolean) => void): void {
+    if (verdict === 'cut') {
+      if (this.logger.isDebugEnabled()) this.logger.debug('handshake refused: connection rate', { address });
+      this.limited();
+      fn('RATE_LIMITED', false);
+      return;
+    }
+    if (verdict === 'limited') this.limitedRequests.add(req.headers);
+    fn(null, true);
   }
 }

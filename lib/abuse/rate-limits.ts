@@ -46,11 +46,16 @@ export class ConnectionLimiter {
         : undefined;
   }
 
-  async check(address: string): Promise<RateVerdict> {
+  /** At once (no promise) for an address that is not counted: the handshake goes on in the same turn. */
+  check(address: string): RateVerdict | Promise<RateVerdict> {
     if (!this.limiter || this.exempt.has(address)) return 'ok';
+    return this.counted(address, this.limiter);
+  }
+
+  private async counted(address: string, limiter: RateLimiterAbstract): Promise<RateVerdict> {
     let consumed: number;
     try {
-      consumed = (await this.limiter.consume(address)).consumedPoints;
+      consumed = (await limiter.consume(address)).consumedPoints;
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) return 'ok'; // a store failure must not lock everyone out
       consumed = res.consumedPoints;

@@ -306,17 +306,33 @@ export class Hub {
     return rows.map((row) => entryOf(row.event, JSON.parse(row.payload), { offset: row.offset, epoch: row.epoch, ts: row.ts }));
   }
 
-  /** Leaves `room`; false when the member was not in it. */
-  async leave(member: Subscriber, room: string): Promise<boolean> {
+  /**
+   * Leaves `room`; false when the member was not in it. Like join, without a promise round when
+   * no step waits for a store: a JOIN and a LEAVE of one connection then take effect in the order sent.
+   */
+  leave(member: Subscriber, room: string): MaybePromise<boolean> {
     const name = member.rooms.get(room);
     if (!member.rooms.delete(room)) return false;
-    await this.remove(member, room);
-    await this.presence.remove(member.ns, room, member.id);
-    if (this.notices.enabled(member.ns)) {
-      await this.notices.unwatch(member, room);
+    const removed = this.remove(member, room);
+    if (removed instanceof Promise) return removed.then(() => this.untrack(member, room, name));
+    return this.untrack(member, room, name);
+  }
+
+  /** Out of the room: out of presence, then the room's watchers are told. */
+  private untrack(member: Subscriber, room: string, name: string | undefined): MaybePromise<boolean> {
+    const untracked = this.presence.remove(member.ns, room, member.id);
+    if (untracked instanceof Promise) return untracked.then(() => this.leftNotices(member, room, name));
+    return this.leftNotices(member, room, name);
+  }
+
+  private leftNotices(member: Subscriber, room: string, name: string | undefined): MaybePromise<boolean> {
+    if (!this.notices.enabled(member.ns)) return true;
+    const notify = (): boolean => {
       this.notices.notify(member.ns, room, 'LEFT', member.id, member.presenceName ?? name ?? member.id);
-    }
-    return true;
+      return true;
+    };
+    const unwatched = this.notices.unwatch(member, room);
+    return unwatched instanceof Promise ? unwatched.then(notify) : notify();
   }
 
   /**
