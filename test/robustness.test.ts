@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { closeAll, connect, next, request, type ClientVersion, type TestClient } from './helpers/clients.js';
+import { startInMode } from './helpers/cluster.js';
 import { captureLogger } from './helpers/logs.js';
 import { startService, type Running } from './helpers/service.js';
 
@@ -131,31 +132,7 @@ describe('robustness against bad input', () => {
     expect(await request(a, 'LEAVE', { room: 'once' })).to.include({ wasMember: false });
   });
 
-  it('a flood of JOIN/LEAVE leaves membership consistent', async () => {
-    const [a, b] = await Promise.all([connect('v4', svc.url, '/layout'), connect('v1', svc.url, '/layout')]);
-    const replies: Promise<any>[] = [];
-    for (let i = 0; i < 1000; i++) {
-      replies.push(request(a, 'JOIN', { room: `flood-${i % 10}`, name: 'a' }));
-      replies.push(request(a, 'LEAVE', { room: `flood-${(i + 5) % 10}` }));
-    }
-    const results = await Promise.all(replies);
-    expect(results.every((r) => r.ok)).to.equal(true);
-    // Each op takes effect in the order sent: the last op on flood-0 was a LEAVE (i = 995), on
-    // flood-5 a JOIN (i = 995). CLIENTS (presence) and delivery (the room) both say so.
-    for (const [room, members] of [['flood-0', ['b']], ['flood-5', ['a', 'b']]] as const) {
-      await request(b, 'JOIN', JSON.stringify({ room, name: 'b' }));
-      const clients = (await request(b, 'CLIENTS', JSON.stringify({ room }))).clients;
-      expect(clients, room).to.have.members([...members]);
-      const got: string[] = [];
-      const onEvent = (e: { message: string }): void => void got.push(e.message);
-      a.on('EVENT', onEvent);
-      await request(b, 'NOTIFY', JSON.stringify({ room, message: `to ${room}` }));
-      // a's own next request is answered after anything sent to it before (one connection, in order).
-      await request(a, 'CLIENTS', { room });
-      a.off('EVENT', onEvent);
-      expect(got, `what a got from ${room}`).to.deep.equal(members.includes('a' as never) ? [`to ${room}`] : []);
-    }
-  });
+  it('a flood of JOIN/LEAVE leaves membership consistent, in the order sent', () => floodOfJoinsAndLeaves(svc.url));
 
   it(`refuses the 1001st room of one connection with TOO_MANY_ROOMS`, async () => {
     const a = await connect('v4', svc.url, '/layout');
@@ -211,4 +188,61 @@ describe('robustness against bad input', () => {
       await own.close();
     }
   });
+});
+
+/**
+ * 1000 JOIN/LEAVE pairs from one connection, sent without waiting: each takes effect in the order
+ * sent, in presence (CLIENTS) and in the room (delivery) alike.
+ */
+async function floodOfJoinsAndLeaves(url: string): Promise<void> {
+  const [a, b, c] = await Promise.all([connect('v4', url, '/layout'), connect('v1', url, '/layout'), connect('v4', url, '/layout')]);
+  const replies: Promise<any>[] = [];
+  for (let i = 0; i < 1000; i++) {
+    replies.push(request(a, 'JOIN', { room: `flood-${i % 10}`, name: 'a' }));
+    replies.push(request(a, 'LEAVE', { room: `flood-${(i + 5) % 10}` }));
+  }
+  // The same with `since` (a resume from a position of another epoch: nothing to replay), from c.
+  const since = { epoch: 'gone', offset: 1 };
+  for (let i = 0; i < 100; i++) {
+    replies.push(request(c, 'JOIN', { room: `flood-since-${i % 2}`, name: 'c', since }));
+    replies.push(request(c, 'LEAVE', { room: `flood-since-${(i + 1) % 2}` }));
+  }
+  const results = await Promise.all(replies);
+  expect(results.filter((r) => !r.ok).slice(0, 3)).to.deep.equal([]);
+  // Each op takes effect in the order sent: the last op on flood-0 was a LEAVE (i = 995), on
+  // flood-5 a JOIN (i = 995); on flood-since-0 a LEAVE (i = 99), on flood-since-1 a JOIN (i = 99).
+  // CLIENTS (presence) and delivery (the room) both say so.
+  const expected = [
+    ['flood-0', a, 'a', false],
+    ['flood-5', a, 'a', true],
+    ['flood-since-0', c, 'c', false],
+    ['flood-since-1', c, 'c', true],
+  ] as const;
+  for (const [room, flooder, name, isIn] of expected) {
+    await request(b, 'JOIN', JSON.stringify({ room, name: 'b' }));
+    const clients = (await request(b, 'CLIENTS', JSON.stringify({ room }))).clients;
+    expect(clients, room).to.have.members(isIn ? [name, 'b'] : ['b']);
+    const got: string[] = [];
+    const onEvent = (e: { message: string }): void => void got.push(e.message);
+    flooder.on('EVENT', onEvent);
+    await request(b, 'NOTIFY', JSON.stringify({ room, message: `to ${room}` }));
+    // The flooder's own next request is answered after anything sent to it before (one connection, in order).
+    await request(flooder, 'CLIENTS', { room });
+    flooder.off('EVENT', onEvent);
+    expect(got, `what ${name} got from ${room}`).to.deep.equal(isIn ? [`to ${room}`] : []);
+  }
+}
+
+describe('robustness in cluster mode (one node on a private Redis)', () => {
+  let svc: Running;
+  before(async function () {
+    svc = await startInMode(this, 'redis');
+  });
+  after(async () => {
+    closeAll();
+    await svc?.close();
+  });
+
+  // Presence is in Redis here: each JOIN and LEAVE sends its command at once, in the order sent.
+  it('a flood of JOIN/LEAVE leaves membership consistent, in the order sent', () => floodOfJoinsAndLeaves(svc.url));
 });

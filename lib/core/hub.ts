@@ -16,7 +16,7 @@ import type { Action } from '../auth/rights.js';
 import type { Broker } from '../broker/types.js';
 import { ServiceError } from './errors.js';
 import type { PublishReceipt, ServerEvents } from './events.js';
-import { entryOf, isBefore, MAX_RESUME_READS, META_STYLE, payloadOf, type HistoryEntry, type MessageMeta, type Recovery } from '../history/types.js';
+import { entryOf, isBefore, MAX_RESUME_READS, META_STYLE, payloadOf, type HistoryEntry, type MessageMeta, type Recovery, type RecoveryReader } from '../history/types.js';
 import type { Logger } from '../log/logger.js';
 import { MemoryPresence } from '../presence/memory.js';
 import type { Member, PresenceStore, RoomCount, RoomQuery } from '../presence/types.js';
@@ -84,6 +84,8 @@ export interface Joined {
   recovery: Recovery | undefined;
 }
 
+const noop = (): void => {};
+
 /** `value` once `step` is done (at once when it is not a promise). */
 function settledWith<T>(step: void | Promise<void>, value: T): MaybePromise<T> {
   return step instanceof Promise ? step.then(() => value) : value;
@@ -96,6 +98,8 @@ export class Hub {
   readonly drain = new PublicationDrain();
   private readonly groups = new Map<string, MemberGroup[]>();
   private readonly held: HeldMembers = new Map();
+  /** Members with a JOIN or LEAVE waiting (`ns\0id` -> its settling): the next ones wait behind it (inOrder). */
+  private readonly membershipOps = new Map<string, Promise<void>>();
   private readonly ownCopies = new OwnCopies();
   /** Each namespace's metrics recorder, bound once (none when metrics are off). */
   private readonly recorders = new Map<string, NamespaceRecorder>();
@@ -163,6 +167,10 @@ export class Hub {
    * now on (lib/core/presence-notices.ts).
    */
   join(member: Subscriber, room: string, name: string, since?: Position, watch?: boolean): MaybePromise<Joined> {
+    return this.inOrder(member, () => this.joinNow(member, room, name, since, watch));
+  }
+
+  private joinNow(member: Subscriber, room: string, name: string, since: Position | undefined, watch: boolean | undefined): MaybePromise<Joined> {
     const authorized = this.authorize(member, 'subscribe', room);
     if (authorized instanceof Promise) return authorized.then(() => this.joinAuthorized(member, room, name, since, watch));
     return this.joinAuthorized(member, room, name, since, watch);
@@ -177,7 +185,11 @@ export class Hub {
     if (member.auth) name = member.auth.name;
     const isNew = !member.rooms.has(room);
     if (isNew) this.checkRoomLimit(member);
-    if (since) return this.joinSince(member, room, since).then((recovery) => this.joined(member, room, name, isNew, watch, recovery));
+    if (since) {
+      const recovery = this.joinSince(member, room, since);
+      if (recovery instanceof Promise) return recovery.then((found) => this.joined(member, room, name, isNew, watch, found));
+      return this.joined(member, room, name, isNew, watch, recovery);
+    }
     const added = isNew ? this.add(member, room) : undefined;
     if (added instanceof Promise) return added.then(() => this.joined(member, room, name, isNew, watch, undefined));
     return this.joined(member, room, name, isNew, watch, undefined);
@@ -202,6 +214,25 @@ export class Hub {
       return result;
     };
     return watching instanceof Promise ? watching.then(notify) : notify();
+  }
+
+  /**
+   * Runs a member's JOIN or LEAVE after the ones it sent before have taken effect: at once when
+   * none is waiting (for authorization, a resume read, a store), else chained behind the last.
+   * Holds an entry per member only while one of its operations is waiting.
+   */
+  private inOrder<T>(member: Subscriber, op: () => MaybePromise<T>): MaybePromise<T> {
+    const key = `${member.ns}\u0000${member.id}`;
+    const before = this.membershipOps.get(key);
+    const result = before ? before.then(op) : op();
+    if (result instanceof Promise) {
+      const settled = result.then(noop, noop);
+      this.membershipOps.set(key, settled);
+      void settled.then(() => {
+        if (this.membershipOps.get(key) === settled) this.membershipOps.delete(key);
+      });
+    }
+    return result;
   }
 
   private checkRoomLimit(member: Subscriber): void {
@@ -241,32 +272,33 @@ export class Hub {
    * A cluster broker reads Redis first; its reader then completes in the join's synchronous block,
    * or asks for another read when this node delivered a message of the room in between.
    */
-  private async joinSince(member: Subscriber, room: string, since: Position): Promise<Recovery> {
-    const ns = member.ns;
-    let found = this.broker.since(ns, room, since);
+  private joinSince(member: Subscriber, room: string, since: Position): MaybePromise<Recovery> {
+    const found = this.broker.since(member.ns, room, since);
+    return found instanceof Promise ? this.joinAfterReads(member, room, since, found) : this.joinReplaying(member, room, found, false);
+  }
+
+  /** A cluster broker's resume: read (again, while this node delivered to the room meanwhile), then join. */
+  private async joinAfterReads(member: Subscriber, room: string, since: Position, found: Promise<RecoveryReader>): Promise<Recovery> {
     for (let read = 1; ; read++) {
-      let recovery: Recovery | undefined;
-      if (found instanceof Promise) {
-        const finish = await found;
-        recovery = finish(read >= MAX_RESUME_READS);
-        if (!recovery) {
-          found = this.broker.since(ns, room, since);
-          continue;
-        }
-      } else {
-        recovery = found;
-      }
-      // Synchronous from here to the replay.
-      if (member.rooms.has(room) || !member.connected) return recovery.recovered ? { ...recovery, entries: [] } : recovery;
-      if (found instanceof Promise) this.checkRoomLimit(member); // a concurrent JOIN may have filled it meanwhile
-      const joined = this.add(member, room);
-      if (recovery.recovered) {
-        for (const entry of recovery.entries) member.send({ ns, room, event: entry.event, args: entry.args, meta: entry.meta });
-      }
-      member.onRecovery?.(room, recovery.recovered, recovery.recovered ? undefined : recovery.reason);
-      await joined;
-      return recovery;
+      const recovery = (await found)(read >= MAX_RESUME_READS);
+      if (recovery) return this.joinReplaying(member, room, recovery, true);
+      const again = this.broker.since(member.ns, room, since);
+      if (!(again instanceof Promise)) return this.joinReplaying(member, room, again, true);
+      found = again;
     }
+  }
+
+  /** Synchronous from here to the replay. `waited`: a concurrent JOIN may have filled the room limit meanwhile. */
+  private joinReplaying(member: Subscriber, room: string, recovery: Recovery, waited: boolean): MaybePromise<Recovery> {
+    if (member.rooms.has(room) || !member.connected) return recovery.recovered ? { ...recovery, entries: [] } : recovery;
+    if (waited) this.checkRoomLimit(member);
+    const joined = this.add(member, room);
+    const ns = member.ns;
+    if (recovery.recovered) {
+      for (const entry of recovery.entries) member.send({ ns, room, event: entry.event, args: entry.args, meta: entry.meta });
+    }
+    member.onRecovery?.(room, recovery.recovered, recovery.recovered ? undefined : recovery.reason);
+    return settledWith(joined, recovery);
   }
 
   /**
@@ -311,6 +343,10 @@ export class Hub {
    * no step waits for a store: a JOIN and a LEAVE of one connection then take effect in the order sent.
    */
   leave(member: Subscriber, room: string): MaybePromise<boolean> {
+    return this.inOrder(member, () => this.leaveNow(member, room));
+  }
+
+  private leaveNow(member: Subscriber, room: string): MaybePromise<boolean> {
     const name = member.rooms.get(room);
     if (!member.rooms.delete(room)) return false;
     const removed = this.remove(member, room);
