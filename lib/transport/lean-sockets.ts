@@ -116,10 +116,6 @@ export function installLeanSockets(): void {
         return this[slot];
       },
       set(this: Record<symbol, SmallMap<unknown, unknown>>, map: Map<unknown, unknown>) {
-        if (map instanceof SmallMap) {
-          this[slot] = map;
-          return;
-        }
         const small = new SmallMap<unknown, unknown>();
         for (const [key, value] of map) small.set(key, value);
         this[slot] = small;
