@@ -4,7 +4,8 @@
  * `data` may be any value). JOIN `(id, {since}?)` resumes after a message, HISTORY `(id, options?)`
  * reads recent and stored ones.
  */
-import type { NamespaceModule, Verb } from '../lib/core/dispatch.js';
+import type { NamespaceModule, Verb, VerbResult } from '../lib/core/dispatch.js';
+import type { Joined } from '../lib/core/hub.js';
 import type { ServerEvents, TriggerHistoryItem } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
@@ -35,15 +36,17 @@ export const trigger: NamespaceModule = {
   historyItem,
   argumentStyle: 'opaque',
   verbs: {
-    async JOIN({ socket, core, member }, [id, options]) {
+    // Answered at once when the hub had nothing to wait for (Hub.join, Hub.leave).
+    JOIN({ socket, core, member }, [id, options]) {
       const room = roomName(id, core.limits, 'id');
-      const { recovery } = await core.join(member, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
-      return recovery ? { room, ...recoveryFields(recovery) } : { room };
+      const answer = ({ recovery }: Joined): VerbResult => (recovery ? { room, ...recoveryFields(recovery) } : { room });
+      const joined = core.join(member, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
+      return joined instanceof Promise ? joined.then(answer) : answer(joined);
     },
-    async LEAVE({ core, member }, [id]) {
+    LEAVE({ core, member }, [id]) {
       const room = roomName(id, core.limits, 'id');
-      const wasMember = await core.leave(member, room);
-      return { room, wasMember };
+      const left = core.leave(member, room);
+      return left instanceof Promise ? left.then((wasMember) => ({ room, wasMember })) : { room, wasMember: left };
     },
     BROADCAST_EVENTS: broadcast('EVENTS'),
     BROADCAST_UPDATES: broadcast('UPDATES'),
