@@ -9,6 +9,7 @@ import type { NamespaceModule } from '../lib/core/dispatch.js';
 import { emitHere } from '../lib/transport/index.js';
 import type { EventEnvelope } from '../lib/core/events.js';
 import type { Joined } from '../lib/core/hub.js';
+import { andThen } from '../lib/core/maybe-promise.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { ServiceError } from '../lib/core/errors.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
@@ -47,14 +48,12 @@ export const layout: NamespaceModule = {
         if (presence) reply.presence = true;
         return joined.recovery ? { ...reply, ...recoveryFields(joined.recovery) } : reply;
       };
-      const joined = core.join(member, room, name, since, presence);
-      return joined instanceof Promise ? joined.then(answer) : answer(joined);
+      return andThen(core.join(member, room, name, since, presence), answer);
     },
 
     LEAVE({ core, member }, [raw]) {
       const room = roomName(parseObject(raw, core.limits).room, core.limits);
-      const left = core.leave(member, room);
-      return left instanceof Promise ? left.then((wasMember) => ({ room, wasMember })) : { room, wasMember: left };
+      return andThen(core.leave(member, room), (wasMember) => ({ room, wasMember }));
     },
 
     NOTIFY({ socket, core, member, packetChars }, [raw]) {

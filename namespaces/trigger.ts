@@ -6,6 +6,7 @@
  */
 import type { NamespaceModule, Verb, VerbResult } from '../lib/core/dispatch.js';
 import type { Joined } from '../lib/core/hub.js';
+import { andThen } from '../lib/core/maybe-promise.js';
 import type { ServerEvents, TriggerHistoryItem } from '../lib/core/events.js';
 import { parseLimit, parsePosition, parseStore } from '../lib/history/parse.js';
 import { recoveryFields, sendHistory } from '../lib/history/reply.js';
@@ -40,13 +41,11 @@ export const trigger: NamespaceModule = {
     JOIN({ socket, core, member }, [id, options]) {
       const room = roomName(id, core.limits, 'id');
       const answer = ({ recovery }: Joined): VerbResult => (recovery ? { room, ...recoveryFields(recovery) } : { room });
-      const joined = core.join(member, room, socket.id, parsePosition(optionsOf(options).since, 'since'));
-      return joined instanceof Promise ? joined.then(answer) : answer(joined);
+      return andThen(core.join(member, room, socket.id, parsePosition(optionsOf(options).since, 'since')), answer);
     },
     LEAVE({ core, member }, [id]) {
       const room = roomName(id, core.limits, 'id');
-      const left = core.leave(member, room);
-      return left instanceof Promise ? left.then((wasMember) => ({ room, wasMember })) : { room, wasMember: left };
+      return andThen(core.leave(member, room), (wasMember) => ({ room, wasMember }));
     },
     BROADCAST_EVENTS: broadcast('EVENTS'),
     BROADCAST_UPDATES: broadcast('UPDATES'),

@@ -21,6 +21,7 @@ import type { Logger } from '../log/logger.js';
 import { MemoryPresence } from '../presence/memory.js';
 import type { Member, PresenceStore, RoomCount, RoomQuery } from '../presence/types.js';
 import { PublicationDrain } from './drain.js';
+import { andThen } from './maybe-promise.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import type { MessageStore } from '../storage/types.js';
 import { OwnCopies, type OwnCopy } from './own-copies.js';
@@ -85,11 +86,6 @@ export interface Joined {
 }
 
 const noop = (): void => {};
-
-/** `value` once `step` is done (at once when it is not a promise). */
-function settledWith<T>(step: void | Promise<void>, value: T): MaybePromise<T> {
-  return step instanceof Promise ? step.then(() => value) : value;
-}
 
 export class Hub {
   /** Set when authentication is on (lib/auth/authorization.ts); absent, everything is allowed. */
@@ -171,9 +167,7 @@ export class Hub {
   }
 
   private joinNow(member: Subscriber, room: string, name: string, since: Position | undefined, watch: boolean | undefined): MaybePromise<Joined> {
-    const authorized = this.authorize(member, 'subscribe', room);
-    if (authorized instanceof Promise) return authorized.then(() => this.joinAuthorized(member, room, name, since, watch));
-    return this.joinAuthorized(member, room, name, since, watch);
+    return andThen(this.authorize(member, 'subscribe', room), () => this.joinAuthorized(member, room, name, since, watch));
   }
 
   /**
@@ -185,35 +179,26 @@ export class Hub {
     if (member.auth) name = member.auth.name;
     const isNew = !member.rooms.has(room);
     if (isNew) this.checkRoomLimit(member);
-    if (since) {
-      const recovery = this.joinSince(member, room, since);
-      if (recovery instanceof Promise) return recovery.then((found) => this.joined(member, room, name, isNew, watch, found));
-      return this.joined(member, room, name, isNew, watch, recovery);
-    }
-    const added = isNew ? this.add(member, room) : undefined;
-    if (added instanceof Promise) return added.then(() => this.joined(member, room, name, isNew, watch, undefined));
-    return this.joined(member, room, name, isNew, watch, undefined);
+    if (since) return andThen(this.joinSince(member, room, since), (recovery) => this.joined(member, room, name, isNew, watch, recovery));
+    return andThen(isNew ? this.add(member, room) : undefined, () => this.joined(member, room, name, isNew, watch, undefined));
   }
 
   /** In the room: its name, its presence entry, then the room's watchers are told. */
   private joined(member: Subscriber, room: string, name: string, isNew: boolean, watch: boolean | undefined, recovery: Recovery | undefined): MaybePromise<Joined> {
     member.rooms.set(room, name);
     const result: Joined = { name, recovery };
-    const tracked = this.presence.add(member.ns, room, memberEntry(member, member.presenceName ?? name));
-    if (tracked instanceof Promise) return tracked.then(() => this.noticed(member, room, name, isNew, watch, result));
-    return this.noticed(member, room, name, isNew, watch, result);
+    return andThen(this.presence.add(member.ns, room, memberEntry(member, member.presenceName ?? name)), () => this.noticed(member, room, name, isNew, watch, result));
   }
 
   private noticed(member: Subscriber, room: string, name: string, isNew: boolean, watch: boolean | undefined, result: Joined): MaybePromise<Joined> {
     // The connection may have closed while the store was busy: do not leave a ghost behind.
-    if (!member.connected) return settledWith(this.presence.remove(member.ns, room, member.id), result);
+    if (!member.connected) return andThen(this.presence.remove(member.ns, room, member.id), () => result);
     if (!this.notices.enabled(member.ns)) return result;
     const watching = watch === true ? this.notices.watch(member, room, name) : watch === false ? this.notices.unwatch(member, room) : undefined;
-    const notify = (): Joined => {
+    return andThen(watching, () => {
       if (isNew && member.connected) this.notices.notify(member.ns, room, 'JOINED', member.id, member.presenceName ?? name);
       return result;
-    };
-    return watching instanceof Promise ? watching.then(notify) : notify();
+    });
   }
 
   /**
@@ -298,7 +283,7 @@ export class Hub {
       for (const entry of recovery.entries) member.send({ ns, room, event: entry.event, args: entry.args, meta: entry.meta });
     }
     member.onRecovery?.(room, recovery.recovered, recovery.recovered ? undefined : recovery.reason);
-    return settledWith(joined, recovery);
+    return andThen(joined, () => recovery);
   }
 
   /**
@@ -339,8 +324,8 @@ export class Hub {
   }
 
   /**
-   * Leaves `room`; false when the member was not in it. Like join, without a promise round when
-   * no step waits for a store: a JOIN and a LEAVE of one connection then take effect in the order sent.
+   * Leaves `room`; false when the member was not in it. Like join: after the member's earlier JOINs
+   * and LEAVEs (inOrder), and without a promise round when no step waits for a store.
    */
   leave(member: Subscriber, room: string): MaybePromise<boolean> {
     return this.inOrder(member, () => this.leaveNow(member, room));
@@ -349,26 +334,16 @@ export class Hub {
   private leaveNow(member: Subscriber, room: string): MaybePromise<boolean> {
     const name = member.rooms.get(room);
     if (!member.rooms.delete(room)) return false;
-    const removed = this.remove(member, room);
-    if (removed instanceof Promise) return removed.then(() => this.untrack(member, room, name));
-    return this.untrack(member, room, name);
-  }
-
-  /** Out of the room: out of presence, then the room's watchers are told. */
-  private untrack(member: Subscriber, room: string, name: string | undefined): MaybePromise<boolean> {
-    const untracked = this.presence.remove(member.ns, room, member.id);
-    if (untracked instanceof Promise) return untracked.then(() => this.leftNotices(member, room, name));
-    return this.leftNotices(member, room, name);
+    // Out of the room, out of presence, then the room's watchers are told.
+    return andThen(this.remove(member, room), () => andThen(this.presence.remove(member.ns, room, member.id), () => this.leftNotices(member, room, name)));
   }
 
   private leftNotices(member: Subscriber, room: string, name: string | undefined): MaybePromise<boolean> {
     if (!this.notices.enabled(member.ns)) return true;
-    const notify = (): boolean => {
+    return andThen(this.notices.unwatch(member, room), () => {
       this.notices.notify(member.ns, room, 'LEFT', member.id, member.presenceName ?? name ?? member.id);
       return true;
-    };
-    const unwatched = this.notices.unwatch(member, room);
-    return unwatched instanceof Promise ? unwatched.then(notify) : notify();
+    });
   }
 
   /**
