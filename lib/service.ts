@@ -17,7 +17,7 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
 import { attachNamespace, type HttpProtocol, type NamespaceModule } from './core/dispatch.js';
-import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, installLeanEngine, installLeanSockets, installSharedHeartbeats, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, shortenUpgrades, type WsEndpoint } from './transport/index.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, installLeanEngine, installLeanSockets, installSharedHeartbeats, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, serveWebSocketSessions, shortenUpgrades, type WsEndpoint } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
@@ -203,6 +203,8 @@ export async function createService(config: Config, options: ServiceOptions = {}
   releaseHandshakeRequests(io);
   // The 101 and Engine.IO's open packet in one write; no CORS middleware on a WebSocket upgrade.
   shortenUpgrades(io.engine);
+  // Engine.IO v4 sessions opened on WebSocket without Engine.IO's socket (lib/transport/websocket-sessions.ts).
+  serveWebSocketSessions(io.engine);
   installLeanSockets();
   installLeanEngine(io.engine);
   // Engine.IO's ping timers on a few shared Node timers (lib/transport/shared-heartbeats.ts).

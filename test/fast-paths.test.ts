@@ -91,7 +91,11 @@ describe('fast paths of a publication to a room', () => {
 
   it("lets a member with a packet queued in Engine.IO's buffer take the regular path behind it", async () => {
     const room = 'queued';
-    const clients = await members(room, MEMBERS);
+    // Engine.IO's socket (and its write buffer) serves the connections that are not v4 sessions
+    // opened on WebSocket (lib/transport/websocket-sessions.ts): here a socket.io-client 2 member.
+    const legacy = await connect('v2', svc.url, '/layout', { transport: 'websocket' });
+    expect(await request(legacy, 'JOIN', { room, name: 'legacy' })).to.include({ ok: true });
+    const clients = [legacy, ...(await members(room, MEMBERS - 1))];
     const nsp = svc.service.io.of('/layout');
     const busy = nsp.sockets.get(clients[0]!.id)!;
     const queuedArrives = next(clients[0]!, 'QUEUED');
@@ -105,6 +109,31 @@ describe('fast paths of a publication to a room', () => {
     svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'behind' });
     expect(since(before).direct).to.equal(MEMBERS - 1);
     expect(Buffer.from(await queuedArrives)).to.deep.equal(Buffer.from([1, 2, 3]));
+    for (const args of await received) expect(args[0]).to.deep.include({ room, message: 'behind' });
+  });
+
+  it('writes straight to ws behind a binary packet on a v4 WebSocket session: ws keeps the order, nothing waits in Engine.IO', async () => {
+    const room = 'queued-session';
+    const clients = await members(room, MEMBERS);
+    const nsp = svc.service.io.of('/layout');
+    const busy = nsp.sockets.get(clients[0]!.id)!;
+    // Both arrive at the client in the order they were written: the binary event first.
+    const order: string[] = [];
+    const both = new Promise<void>((resolve) => {
+      clients[0]!.raw.once('QUEUED', () => order.push('QUEUED'));
+      clients[0]!.raw.once('EVENT', () => {
+        order.push('EVENT');
+        resolve();
+      });
+    });
+    const received = Promise.all(clients.slice(1).map(nextEvent));
+    const before = counts();
+    (busy.emit as (event: string, ...args: unknown[]) => boolean)('QUEUED', Buffer.from([1, 2, 3]));
+    expect((busy.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length, 'no Engine.IO write buffer').to.equal(0);
+    svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: 'behind' });
+    expect(since(before).direct).to.equal(MEMBERS);
+    await both;
+    expect(order).to.deep.equal(['QUEUED', 'EVENT']);
     for (const args of await received) expect(args[0]).to.deep.include({ room, message: 'behind' });
   });
 

@@ -31,6 +31,7 @@ export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './p
 export { serveOnlyEio3And4 } from './eio-versions.js';
 export { isSharedHeaderValue, releaseHandshakeRequests } from './lean-connections.js';
 export { heldUpgradeCount, shortenUpgrades } from './websocket-upgrades.js';
+export { isWebSocketSession, serveWebSocketSessions, webSocketSessionCount, WebSocketSession } from './websocket-sessions.js';
 export { compactSocketListeners, installLeanSockets, isLeanSocket, NO_AUTH, onAnyEvent } from './lean-sockets.js';
 export { hasSharedHeartbeat, heartbeatQueues, HeartbeatTimer, installSharedHeartbeats, scheduledHeartbeatSockets, type HeartbeatQueueState } from './shared-heartbeats.js';
 export { installLeanEngine, isLeanEngineSocket } from './lean-engine.js';

@@ -320,6 +320,19 @@ function loadInternals(): Internal[] {
         says(method(BaseServer?.prototype, '_applyMiddlewares'), 'this.middlewares.length === 0', 'return callback();') &&
         (load<(options: object) => Fn>(requireFromEngine, 'cors')?.({})?.name ?? '') === CORS_MIDDLEWARE_NAME,
     },
+    {
+      pkg: eio,
+      what: 'onWebSocket() keeps ws\'s WebSocket as `req.websocket` and starts a session without an id through this.handshake(transport, req, closeConnection), ignoring what it returns; a new session is entered in `clients` and `clientsCount` and emitted as "connection"; ids from contrib/base64id.js unless generateId() is replaced; v4 Socket semantics served the same way (open packet fields, PING from the server, PONG clears the deadline and refreshes the interval, another packet while waiting refreshes the deadline once, a client PING is an error)',
+      usedBy: 'websocket-sessions',
+      present: () =>
+        says(method(EngineServer?.prototype, 'onWebSocket'), 'req.websocket = websocket;', 'this.handshake(req._query.transport, req, closeConnection);\n        }') &&
+        says(method(BaseServer?.prototype, 'handshake'), 'this.clients[id] = socket;', 'this.clientsCount++;', 'this.emit("connection", socket);') &&
+        says(method(BaseServer?.prototype, 'generateId'), 'base64id_1.base64id.generateId()') &&
+        isFunction(load<{ base64id?: Members }>(requireFromEngine, engineDir, 'build', 'contrib', 'base64id.js')?.base64id?.generateId) &&
+        says(method(EngineSocket?.prototype, 'onOpen'), 'sid: this.id,', 'upgrades: this.getAvailableUpgrades(),', 'pingInterval: this.server.opts.pingInterval,', 'pingTimeout: this.server.opts.pingTimeout,', 'maxPayload: this.server.opts.maxHttpBufferSize,') &&
+        says(method(EngineSocket?.prototype, 'onPacket'), '!this.hasRefreshedPingTimeout', 'packet.type !== "pong"', 'this.onError(new Error("invalid heartbeat direction"));', 'this.pingTimeoutTimer = null;', 'this.emit("data", packet.data);') &&
+        says(method(EngineSocket?.prototype, 'schedulePing'), 'this.sendPacket("ping");'),
+    },
     { pkg: eio, what: 'Socket.prototype.flush()', usedBy: 'polling-packet-cap', present: () => isFunction(method(EngineSocket?.prototype, 'flush')) },
     { pkg: eio, what: 'Transport `protocol` and `parser`', usedBy: 'legacy-polling-utf8', present: () => says(EngineTransport, 'this.protocol = ', 'this.parser = ') },
     { pkg: eio, what: 'the v3 parser\'s encodePacket, encodePayload, encodePayloadAsBinary, decodePayload', usedBy: 'legacy-polling-utf8', present: () => ['encodePacket', 'encodePayload', 'encodePayloadAsBinary', 'decodePayload'].every((f) => isFunction(parserV3[f])) },

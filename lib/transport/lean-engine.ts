@@ -30,6 +30,7 @@
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
 import { noteReplaced } from './replaced-methods.js';
+import { isWebSocketSession } from './websocket-sessions.js';
 
 /** The socket a transport belongs to (on the transport). */
 export const OWNER: unique symbol = Symbol('eio-socket');
@@ -146,6 +147,8 @@ const sourceOf = (fn: unknown): string => (typeof fn === 'function' ? Function.p
 
 /** Replaces a new socket's handshake listeners (see the header); a no-op if they are not found as expected. */
 function swapHandshakeListeners(conn: EngineSocket): void {
+  // Made without Engine.IO's handshake: nothing of it to swap.
+  if (isWebSocketSession(conn)) return;
   const closes = conn.rawListeners('close') as (Listener & { listener?: Listener })[];
   const once = closes.find((fn) => FORGET_SOURCE.test(sourceOf(fn.listener)));
   if (once !== undefined && conn.readyState !== 'closed') {

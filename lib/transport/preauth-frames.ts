@@ -17,6 +17,7 @@
  * WebSocket transport found without them later is closed rather than left unbounded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isWebSocketSession } from './websocket-sessions.js';
 import type { Logger } from '../log/logger.js';
 import type { AppServer } from '../core/app-socket.js';
 
@@ -133,10 +134,14 @@ export function limitPreauthFrames(io: AppServer, preauthLimit: number, logger: 
   };
   // The handshake sets a polling transport's maxHttpBufferSize after creating it: set it again.
   engine.on('connection', (conn) => {
-    if (!smallAtStart.has(conn.transport)) return;
+    // A WebSocketSession has no transport of its own to have been made small: decided here, before
+    // ws reads its first frame (the handshake that emits this runs in the upgrade's turn).
+    const session = isWebSocketSession(conn);
+    if (!(session ? startsSmall(conn.request) : smallAtStart.has(conn.transport))) return;
     limited.add(conn);
     limit(conn.transport);
     watch(conn, conn.transport);
+    if (session) return; // no POSTs, no upgrade
     closeOnRefusedPost(conn);
     // The upgrade may have begun (its transport made small) before the connection was authenticated.
     conn.on('upgrade', (transport) => {

@@ -41,6 +41,9 @@ interface EngineSocket {
   schedulePing(): void;
 }
 
+/** What a HeartbeatTimer reads and calls of its socket (an engine.io Socket, or a WebSocketSession). */
+export type HeartbeatSocket = Pick<EngineSocket, 'readyState' | 'protocol' | 'server' | 'pingIntervalTimer' | 'pingTimeoutTimer' | 'hasRefreshedPingTimeout' | 'sendPacket' | 'resetPingTimeout' | 'onClose'>;
+
 type Role = 'interval' | 'timeout';
 
 /**
@@ -124,7 +127,7 @@ export class HeartbeatTimer {
   /** When it falls due (see `nowMs`). */
   due = 0;
 
-  constructor(readonly socket: EngineSocket) {}
+  constructor(readonly socket: HeartbeatSocket) {}
 
   /**
    * As Node's `Timeout.refresh()`: due again one duration from now, pending or not. Its role is
