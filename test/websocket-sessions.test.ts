@@ -181,6 +181,26 @@ describe('Engine.IO v4 WebSocket sessions without Engine.IO\'s socket (websocket
     raw.ws.close();
   });
 
+  it('a volatile packet is dropped while earlier writes wait, as on Engine.IO\'s transport; sent otherwise', async () => {
+    const client = await connect('v4', svc.url, '/layout', { query: { tag: 'volatile' } });
+    const socket = serverSocket('volatile');
+    const ws = (socket.conn as unknown as { socket: object }).socket;
+    const got: unknown[] = [];
+    client.raw.on('V', (n: unknown) => got.push(n));
+    const emitVolatile = (n: number): void => {
+      (socket as unknown as { volatile: { emit(event: string, ...args: unknown[]): boolean } }).volatile.emit('V', n);
+    };
+    // Writes still queued in ws / the TCP socket.
+    Object.defineProperty(ws, 'bufferedAmount', { configurable: true, get: () => 1 });
+    emitVolatile(1);
+    delete (ws as { bufferedAmount?: number }).bufferedAmount;
+    emitVolatile(2);
+    const done = next(client, 'DONE');
+    (socket as unknown as { emit(event: string, ...args: unknown[]): boolean }).emit('DONE');
+    await done;
+    expect(got).to.deep.equal([2]);
+  });
+
   it('a server-side close closes the WebSocket; the client sees it', async () => {
     const client = await connect('v4', svc.url, '/layout', { query: { tag: 'kick' } });
     const socket = serverSocket('kick');

@@ -40,6 +40,7 @@ const SESSION: unique symbol = Symbol('websocket-session');
 /** The ws WebSocket of a session (the parts used here). */
 interface Ws extends EventEmitter {
   readonly readyState: number;
+  readonly bufferedAmount: number;
   _socket?: { remoteAddress?: string };
   send(data: string | Buffer, options?: { compress?: boolean }, cb?: (err?: Error) => void): void;
   close(): void;
@@ -140,9 +141,12 @@ export class WebSocketSession extends EventEmitter {
   get name(): 'websocket' {
     return 'websocket';
   }
-  /** socket.io reads `transport.writable` (a volatile packet is dropped when false). */
+  /**
+   * socket.io drops a volatile packet when this is false: while earlier writes still wait in ws or
+   * the TCP socket, as Engine.IO's transport is not writable while a send is in flight.
+   */
   get writable(): boolean {
-    return this.readyState === 'open';
+    return this.readyState === 'open' && this.socket.bufferedAmount === 0;
   }
   get writeBuffer(): readonly unknown[] {
     return NO_PACKETS;
