@@ -10,7 +10,7 @@
  * same protocol (https://socket.io/docs/v4/engine-io-protocol/) with ws's WebSocket: the open
  * packet written in the same turn as the 101 (one write), PING/PONG on the shared heartbeat queues
  * (shared-heartbeats.ts), a MESSAGE frame handed straight to socket.io's Client as `data`.
- * Measured: about 16 % less server CPU per connect + JOIN (docs/PERFORMANCE.md).
+ * Measured: about 15 % less server CPU per connect + JOIN (docs/PERFORMANCE.md, "Sixth look").
  *
  * It presents what socket.io's Client and Socket and the rest of lib/transport read of an Engine.IO
  * socket: `id`, `server`, `request`, `protocol`, `remoteAddress`, `readyState`, `transport`
