@@ -101,7 +101,8 @@ export function releaseUpgradeResponse(socket: NodeJS.EventEmitter): void {
   }
 }
 
-function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
+/** Removes the `onUpgradeError` listener engine.io's onWebSocket() put on a new WebSocket (a closure per connection). */
+export function dropUpgradeErrorListener(websocket: NodeJS.EventEmitter): void {
   for (const fn of websocket.listeners('error') as ((...args: unknown[]) => void)[]) {
     if (fn.name === UPGRADE_ERROR_LISTENER) websocket.removeListener('error', fn);
   }

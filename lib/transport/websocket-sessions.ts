@@ -30,6 +30,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
+import { dropUpgradeErrorListener } from './lean-connections.js';
 import { HeartbeatTimer } from './shared-heartbeats.js';
 
 type SendOptions = { compress?: boolean };
@@ -72,14 +73,15 @@ const PING_CODE = 0x32;
 const IGNORED = new Set([0x30, 0x31, 0x35, 0x36]);
 const BASE64_CODE = 0x62; // 'b': a base64 binary message
 
+const TYPE_NAMES = ['open', 'close', 'ping', 'pong', 'message', 'upgrade', 'noop'];
+
 /** A text frame as engine.io-parser decodes it (only made for 'packet' listeners). */
 function decoded(text: string): { type: string; data?: unknown } {
-  const type = TYPE_NAMES[text.charCodeAt(0) - 0x30];
   if (text.charCodeAt(0) === BASE64_CODE) return { type: 'message', data: Buffer.from(text.slice(1), 'base64') };
+  const type = TYPE_NAMES[text.charCodeAt(0) - 0x30];
   if (type === undefined) return { type: 'error', data: 'parser error' };
   return text.length > 1 ? { type, data: text.slice(1) } : { type };
 }
-const TYPE_NAMES = ['open', 'close', 'ping', 'pong', 'message', 'upgrade', 'noop'];
 
 /** The write buffer every session shows: always empty (writes go to ws at once). */
 const NO_PACKETS: readonly unknown[] = Object.freeze([]);
@@ -161,8 +163,7 @@ export class WebSocketSession extends EventEmitter {
   open(): void {
     const ws = this.socket;
     ws[SESSION] = this;
-    // engine.io's listener for errors before its transport exists (a closure per connection).
-    for (const fn of ws.listeners('error')) if ((fn as { name?: string }).name === 'onUpgradeError') ws.removeListener('error', fn as () => void);
+    dropUpgradeErrorListener(ws);
     ws.on('message', onWsMessage);
     ws.on('close', onWsClose);
     ws.on('error', onWsError);
@@ -174,15 +175,17 @@ export class WebSocketSession extends EventEmitter {
   /** A frame from the client (Engine.IO's Socket.onPacket for protocol 4). */
   onFrame(data: Buffer, isBinary: boolean): void {
     if (this.readyState !== 'open') return;
+    // Engine.IO's 'packet' event, for whoever listens (the packet object is made only then).
+    const observed = this.listenerCount('packet') !== 0;
     if (isBinary) {
-      this.observe('message', data);
+      if (observed) this.emit('packet', { type: 'message', data });
       this.refreshWhileWaiting();
       this.emit('data', data);
       return;
     }
     const text = data.toString();
     const type = text.charCodeAt(0);
-    if (this.listenerCount('packet') !== 0) this.emit('packet', decoded(text));
+    if (observed) this.emit('packet', decoded(text));
     if (type === MESSAGE_CODE) {
       this.refreshWhileWaiting();
       // "4" alone is a message without data, as engine.io-parser decodes it.
@@ -204,11 +207,6 @@ export class WebSocketSession extends EventEmitter {
     } else {
       this.onClose('parse error');
     }
-  }
-
-  /** Engine.IO's 'packet' event, for whoever listens (the packet object is made only then). */
-  private observe(type: string, data: unknown): void {
-    if (this.listenerCount('packet') !== 0) this.emit('packet', { type, data });
   }
 
   /** Any packet but a PONG while one is awaited extends the deadline once, as engine.io does. */
