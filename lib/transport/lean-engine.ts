@@ -27,7 +27,7 @@
  * `debug("received ...")` trace of every WebSocket message is gone. Installed once per process
  * (the classes are engine.io's own); checked at start-up (internals.ts).
  */
-import { createRequire } from 'node:module';
+import { engineModule } from './library-modules.js';
 import type { EventEmitter } from 'node:events';
 import { noteReplaced } from './replaced-methods.js';
 import { isWebSocketSession } from './websocket-sessions.js';
@@ -177,9 +177,7 @@ function onWsError(this: WsLike, err: Error): void {
 }
 
 function loadEngine(): Engine {
-  const requireFromIo = createRequire(createRequire(import.meta.url).resolve('socket.io'));
-  const requireFromEngine = createRequire(requireFromIo.resolve('engine.io'));
-  const build = (path: string): Record<string, any> => requireFromEngine(`./${path}`) as Record<string, any>;
+  const build = (path: string): Record<string, any> => engineModule<Record<string, any>>(`./${path}`);
   return {
     Socket: build('socket.js').Socket,
     Transport: build('transport.js').Transport,

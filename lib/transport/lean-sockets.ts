@@ -17,7 +17,7 @@
  * that assignment into a call, so the empty Map is dropped at once. Installed once per process
  * (every server in it shares socket.io's Socket class); checked at start-up (internals.ts).
  */
-import { createRequire } from 'node:module';
+import { ioModule } from './library-modules.js';
 import { compactListeners } from './compact-listeners.js';
 import { noteReplaced } from './replaced-methods.js';
 import { SmallMap } from './small-map.js';
@@ -86,8 +86,7 @@ let installed = false;
 export function installLeanSockets(): void {
   if (installed) return;
   installed = true;
-  const requireFromIo = createRequire(createRequire(import.meta.url).resolve('socket.io'));
-  const proto = (requireFromIo('./socket.js') as { Socket: { prototype: IoSocketPrototype } }).Socket.prototype;
+  const proto = ioModule<{ Socket: { prototype: IoSocketPrototype } }>('./socket.js').Socket.prototype;
 
   Object.defineProperty(proto, 'acks', {
     configurable: true,
@@ -108,7 +107,7 @@ export function installLeanSockets(): void {
   // socket.io's Client assigns `this.sockets = new Map()` and `this.nsps = new Map()`: the accessors
   // keep a SmallMap of the same entries instead (both empty then), in a symbol-keyed own property.
   // A plain store, not Object.defineProperty on each Client (~1.2 µs each at every connect).
-  const clientProto = (requireFromIo('./client.js') as { Client: { prototype: object } }).Client.prototype;
+  const clientProto = ioModule<{ Client: { prototype: object } }>('./client.js').Client.prototype;
   for (const [name, slot] of [['sockets', CLIENT_SOCKETS], ['nsps', CLIENT_NSPS]] as const) {
     Object.defineProperty(clientProto, name, {
       configurable: true,

@@ -23,7 +23,7 @@
  * Installed once per process on engine.io's Socket.prototype (every server in it shares the
  * class); checked at start-up (internals.ts reads engine.io's source of these methods).
  */
-import { createRequire } from 'node:module';
+import { engineModule } from './library-modules.js';
 import { performance } from 'node:perf_hooks';
 import { noteReplaced } from './replaced-methods.js';
 
@@ -181,9 +181,7 @@ let installed = false;
 export function installSharedHeartbeats(): void {
   if (installed) return;
   installed = true;
-  const requireFromIo = createRequire(createRequire(import.meta.url).resolve('socket.io'));
-  const requireFromEngine = createRequire(requireFromIo.resolve('engine.io'));
-  const proto = (requireFromEngine('./socket.js') as { Socket: { prototype: EngineSocket } }).Socket.prototype;
+  const proto = engineModule<{ Socket: { prototype: EngineSocket } }>('./socket.js').Socket.prototype;
 
   const schedulePing = function (this: EngineSocket) {
     const t = new HeartbeatTimer(this);

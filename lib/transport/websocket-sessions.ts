@@ -29,7 +29,7 @@
  * `handshake`), checked at start-up (internals.ts).
  */
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
+import { engineModule } from './library-modules.js';
 import { dropUpgradeErrorListener } from './lean-connections.js';
 import { HeartbeatTimer } from './shared-heartbeats.js';
 
@@ -282,10 +282,8 @@ export function isWebSocketSession(conn: unknown): conn is WebSocketSession {
 
 /** engine.io's own id generator: what `generateId` is unless a server replaced it. */
 function engineIds(): { generateId(): string; serverGenerateId: unknown } {
-  const requireFromIo = createRequire(createRequire(import.meta.url).resolve('socket.io'));
-  const requireFromEngine = createRequire(requireFromIo.resolve('engine.io'));
-  const { base64id } = requireFromEngine('./contrib/base64id.js') as { base64id: { generateId(): string } };
-  const { Server } = requireFromEngine('./server.js') as { Server: { prototype: { generateId: unknown } } };
+  const { base64id } = engineModule<{ base64id: { generateId(): string } }>('./contrib/base64id.js');
+  const { Server } = engineModule<{ Server: { prototype: { generateId: unknown } } }>('./server.js');
   return { generateId: () => base64id.generateId(), serverGenerateId: Server.prototype.generateId };
 }
 
