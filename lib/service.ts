@@ -17,7 +17,7 @@ import { RedisTicketStore } from './auth/redis-tickets.js';
 import { clientAddress, clusterConnectionLimiter } from './abuse/rate-limits.js';
 import type { Config } from './config/index.js';
 import { attachNamespace, type HttpProtocol, type NamespaceModule } from './core/dispatch.js';
-import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, installLeanEngine, installLeanSockets, installSharedHeartbeats, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, serveWebSocketSessions, shortenUpgrades, type WsEndpoint } from './transport/index.js';
+import { capPollingResponses, checkTransportInternals, chooseOffsetsAtHandshake, createWsEndpoint, FanoutAdapter, guardedParser, installLegacyPollingFix, limitPreauthFrames, installLeanEngine, installLeanSockets, installSharedHeartbeats, limitControlFrames, limitSendBuffers, noteConnectionAddress, type OpeningRequest, releaseHandshakeRequests, serveOnlyEio3And4, serveWebSocketSessions, shortenUpgrades, type WsEndpoint } from './transport/index.js';
 import { MemoryHistory } from './history/memory.js';
 import { RedisHistory } from './history/redis.js';
 import type { HistoryStore } from './history/types.js';
@@ -215,6 +215,13 @@ export async function createService(config: Config, options: ServiceOptions = {}
   // response (python-engineio's limit). lib/transport/recovery-offsets.ts, lib/transport/polling-packet-cap.ts.
   chooseOffsetsAtHandshake(io.engine);
   capPollingResponses(io.engine as never, logger);
+  // Pings, pongs and noops count against a small budget per connection (lib/abuse/control-frames.ts).
+  limitControlFrames(io.engine, (conn) => {
+    const address = clientAddress(conn.request as OpeningRequest, config.abuse.trustProxy);
+    logger.warn('too many control frames: disconnected', { address });
+    violations.record(address);
+    recording?.limited('control');
+  });
 
   // What presence and GET /rooms/:namespace/:room/presence name this node: the cluster's id, else one of its own.
   const nodeId = cluster?.nodeId ?? randomUUID();

@@ -22,7 +22,7 @@ export function authFailureReason(err: unknown): AuthFailureReason {
 /** What Access reports (lib/metrics/metrics.ts implements it); every call is a rare event. */
 export interface AccessMetrics {
   authFailure(reason: AuthFailureReason): void;
-  limited(limit: 'events' | 'bytes' | 'connections'): void;
+  limited(limit: 'events' | 'bytes' | 'connections' | 'control'): void;
   /** A coded error sent to a client (here: a socket.io connect_error). */
   error(code: string): void;
 }

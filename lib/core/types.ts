@@ -52,7 +52,7 @@ export interface ClientCounts {
   /** A coded error sent to a client (ack, ERROR event, /sock error frame, SSE error event). */
   error(code: string): void;
   /** A request refused by a rate limit. */
-  limited(limit: 'events' | 'bytes' | 'connections'): void;
+  limited(limit: 'events' | 'bytes' | 'connections' | 'control'): void;
   /** A connection closed for not reading its messages. */
   slowConsumer(): void;
 }

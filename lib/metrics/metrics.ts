@@ -25,7 +25,7 @@ export type { PublishSource } from './recorder.js';
 export { NamespaceRecorder } from './recorder.js';
 
 /** Which limit refused a request: a bounded set (docs/METRICS.md). */
-export type RateLimit = 'events' | 'bytes' | 'connections';
+export type RateLimit = 'events' | 'bytes' | 'connections' | 'control';
 export type RecoveryResult = 'recovered' | 'failed';
 
 /** prom-client's event-loop delay sampling interval (its default is 10 ms: see the constructor). */

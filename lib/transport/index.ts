@@ -26,6 +26,7 @@ export { guardedParser, jsonStart, noteConnectionAddress } from './guarded-parse
 export { acceptFastEvents, fastEventCount, useFastEvents, type Ack, type FastEventHandler, type FastSocket } from './event-fast-path.js';
 export { encodedEventCount } from './raw-encoder.js';
 export { limitPreauthFrames, type OpeningRequest, type PreauthFrames } from './preauth-frames.js';
+export { limitControlFrames } from './control-frames.js';
 
 // Engine.IO: protocol versions, handshake memory, long-polling fixes.
 export { serveOnlyEio3And4 } from './eio-versions.js';

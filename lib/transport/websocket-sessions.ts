@@ -32,6 +32,7 @@ import { EventEmitter } from 'node:events';
 import { engineModule } from './library-modules.js';
 import { dropUpgradeErrorListener } from './lean-connections.js';
 import { HeartbeatTimer } from './shared-heartbeats.js';
+import { closeFlooded, countControlFrame, reportControlFlood } from '../abuse/control-frames.js';
 
 type SendOptions = { compress?: boolean };
 type SendCallback = (err?: Error) => void;
@@ -44,7 +45,9 @@ interface Ws extends EventEmitter {
   readonly bufferedAmount: number;
   _socket?: { remoteAddress?: string };
   send(data: string | Buffer, options?: { compress?: boolean }, cb?: (err?: Error) => void): void;
-  close(): void;
+  close(code?: number, reason?: string): void;
+  pause(): void;
+  terminate(): void;
   [SESSION]?: WebSocketSession;
 }
 
@@ -95,6 +98,10 @@ function onWsClose(this: Ws): void {
 }
 function onWsError(this: Ws, err: Error): void {
   this[SESSION]!.onClose('transport error', err);
+}
+/** A WebSocket ping or pong frame (ws answers a ping itself): counted as a control frame, also after the session closed. */
+function onWsControl(this: Ws): void {
+  this[SESSION]!.controlFrame();
 }
 /** Errors of a closed session's WebSocket (engine.io's clearTransport silences them the same way). */
 function ignoreError(): void {}
@@ -167,6 +174,8 @@ export class WebSocketSession extends EventEmitter {
     ws.on('message', onWsMessage);
     ws.on('close', onWsClose);
     ws.on('error', onWsError);
+    ws.on('ping', onWsControl);
+    ws.on('pong', onWsControl);
     const opts = this.server.opts;
     ws.send(OPEN + JSON.stringify({ sid: this.id, upgrades: [], pingInterval: opts.pingInterval, pingTimeout: opts.pingTimeout, maxPayload: opts.maxHttpBufferSize }));
     this.schedulePing();
@@ -191,6 +200,8 @@ export class WebSocketSession extends EventEmitter {
       // "4" alone is a message without data, as engine.io-parser decodes it.
       this.emit('data', text.length > 1 ? text.slice(1) : undefined);
     } else if (type === PONG_CODE) {
+      // The PONG to our PING is the heartbeat; any other is a control frame the client chose to send.
+      if (this.pingTimeoutTimer === null) return this.controlFrame();
       const deadline = this.pingTimeoutTimer;
       this.pingTimeoutTimer = null;
       if (deadline !== this.pingIntervalTimer) deadline?.drop();
@@ -204,9 +215,20 @@ export class WebSocketSession extends EventEmitter {
       this.emit('data', Buffer.from(text.slice(1), 'base64'));
     } else if (IGNORED.has(type)) {
       this.refreshWhileWaiting();
+      this.controlFrame();
     } else {
       this.onClose('parse error');
     }
+  }
+
+  /**
+   * One control frame from the client (lib/abuse/control-frames.ts): past the limit the session is
+   * closed ('transport error') and the WebSocket with 1008 RATE_LIMITED.
+   */
+  controlFrame(): void {
+    if (countControlFrame(this) !== 'over') return;
+    reportControlFlood(this.server, this);
+    this.onClose('transport error', new Error('too many control frames'), true);
   }
 
   /** Any packet but a PONG while one is awaited extends the deadline once, as engine.io does. */
@@ -256,7 +278,8 @@ export class WebSocketSession extends EventEmitter {
     this.onClose('forced close');
   }
 
-  onClose(reason: string, description?: unknown): void {
+  /** `flooded`: closed for too many control frames (the WebSocket's close says so). */
+  onClose(reason: string, description?: unknown, flooded = false): void {
     if (this.readyState === 'closed') return;
     this.readyState = 'closed';
     this.pingIntervalTimer?.drop();
@@ -267,7 +290,8 @@ export class WebSocketSession extends EventEmitter {
     ws.removeListener('close', onWsClose);
     ws.removeListener('error', onWsError);
     ws.on('error', ignoreError);
-    ws.close();
+    if (flooded) closeFlooded(ws);
+    else ws.close();
     const server = this.server;
     delete server.clients[this.id];
     server.clientsCount--;

@@ -11,7 +11,8 @@
  * - limits: a frame over `maxPayload` closes the connection with 1009 (ws's own check, before the
  *   frame is buffered); each frame costs one event and its length in the connection's rate buckets
  *   (lib/abuse/packet-rates.ts): over a burst it is refused unread (`refused`), over twice a burst
- *   the connection is closed with 1008; a connection whose unsent bytes (ws's bufferedAmount) would
+ *   the connection is closed with 1008, as it is past the control-frame limit for pings and pongs
+ *   (lib/abuse/control-frames.ts); a connection whose unsent bytes (ws's bufferedAmount) would
  *   pass `maxSendBuffer` is dropped at once (a client that does not read cannot read a close frame
  *   either: it sees 1006);
  * - liveness: a ping every `pingIntervalMs`; a connection that answered none of the last one is
@@ -26,6 +27,7 @@ import type { Logger } from '../log/logger.js';
 import type { ClientCounts } from '../core/types.js';
 import { logClosed, wsCloseReason } from '../log/connection-close.js';
 import { PacketRates, type PacketRateLimits, type Refusal } from '../abuse/packet-rates.js';
+import { closeFlooded, countControlFrame } from '../abuse/control-frames.js';
 import { writeShared, type SharedFrame } from './ws-frames.js';
 
 /** Close codes of the endpoint (docs/PROTOCOL.md). */
@@ -232,7 +234,18 @@ export function createWsEndpoint<A>(server: HttpServer, options: WsEndpointOptio
     connections.add(conn);
     const rates = new PacketRates(options.rates);
     let session: WsSession | undefined;
+    // Pings and pongs count against the control-frame limit (lib/abuse/control-frames.ts), but
+    // for the pong that answers our ping.
+    const control = (): void => {
+      if (countControlFrame(conn) !== 'over') return;
+      logger.warn('too many control frames: disconnected', { conn: conn.id });
+      options.counts?.limited('control');
+      closeFlooded(ws);
+      options.violation?.(req);
+    };
+    ws.on('ping', control);
     ws.on('pong', () => {
+      if (conn.alive) return control();
       conn.alive = true;
     });
     ws.on('error', (err: Error & { code?: string }) => {
