@@ -137,7 +137,7 @@ function describe(s: Scenario): string {
     case 'fanout-rate':
       return `1 publisher -> ${s.subscribers} subscribers, ${s.ratePerSec} msg/s for ${s.durationMs / 1000} s`;
     case 'rooms':
-      return `${s.rooms} rooms x ${s.members} members, 1 publisher per room at ~${s.ratePerSec} msg/s (jittered) for ${s.durationMs / 1000} s`;
+      return `${s.rooms} rooms x ${s.members} members, 1 publisher per room at ~${s.ratePerSec} msg/s (jittered; ~${Math.round(s.rooms * s.ratePerSec * (s.members - 1))} deliveries/s) for ${s.durationMs / 1000} s`;
     case 'capacity':
       return `${s.connections} idle connections, ${s.members >= s.connections ? 'all JOINed to one room' : `each JOINs a room of ${s.members}`}${s.broadcast ? `, then ${s.broadcast} messages to all of them, one at a time` : ''}`;
     case 'hostile':

@@ -50,7 +50,8 @@ export function scenarios(quick: boolean): Scenario[] {
     { name: 'sse-fanout-1000', kind: 'fanout-max', protocol: 'sse', subscribers: q(1000, 300), messages: q(400, 150) },
     { name: 'fanout-5000-max', kind: 'fanout-max', subscribers: q(5000, 1500), messages: q(80, 40) },
     { name: 'fanout-1000-rate', kind: 'fanout-rate', subscribers: q(1000, 300), ratePerSec: 20, durationMs: q(10_000, 4_000) },
-    { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 1, durationMs: q(10_000, 4_000) },
+    // Issue 17's case: 1000 rooms of 5, 10k deliveries/s (2.5 messages a second per room, each to its 4 other members).
+    { name: 'rooms-1000x5', kind: 'rooms', rooms: q(1000, 200), members: 5, ratePerSec: 2.5, durationMs: q(10_000, 4_000) },
     { name: 'capacity-10k', kind: 'capacity', connections: q(10_000, 2_000), members: 5 },
     // Capped by the open-file limit of the harness and the server (each holds one descriptor per connection).
     { name: 'capacity-50k', kind: 'capacity', connections: q(50_000, 5_000), members: q(50_000, 5_000), broadcast: 3 },
