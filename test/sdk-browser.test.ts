@@ -25,7 +25,11 @@ import { createClient } from './client/src/index.ts';
 import { createSockClient } from './client/src/sock.ts';
 import { createSseClient } from './client/src/sse.ts';
 const { url, token, room } = globalThis.CONFIG;
-const report = (body) => fetch('/report', { method: 'POST', body: JSON.stringify(body) });
+// One report after the other: concurrent fetches may reach the test's server out of order.
+let reported = Promise.resolve();
+const report = (body) => {
+  reported = reported.then(() => fetch('/report', { method: 'POST', body: JSON.stringify(body) })).catch(() => undefined);
+};
 const fast = { reconnect: { min: 50, max: 200 } };
 const io = createClient(url, { token, ...fast });
 const sub = io.subscribe(room, (m) => report({ entry: 'socketio', message: m.message }));

@@ -20,7 +20,12 @@ function page(wsUrl: string): string {
   return `<!doctype html><meta charset="utf-8"><script>
 const frames = [];
 let me;
-const report = () => fetch('/report', { method: 'POST', body: JSON.stringify(frames) });
+// One report after the other (concurrent fetches may arrive out of order), each with the frames so far.
+let reported = Promise.resolve();
+const report = () => {
+  const body = JSON.stringify(frames);
+  reported = reported.then(() => fetch('/report', { method: 'POST', body })).catch(() => undefined);
+};
 const ws = new WebSocket(${JSON.stringify(wsUrl)});
 ws.onmessage = (event) => {
   const frame = JSON.parse(event.data);

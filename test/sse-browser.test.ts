@@ -18,10 +18,17 @@ interface Seen {
   message: unknown;
 }
 
-/** The page: follow the room, report every event (and each error, i.e. each cut) to the test's server. */
+/**
+ * The page: follow the room, report every event (and each error, i.e. each cut) to the test's
+ * server, one report after the other: concurrent fetches may reach the server in another order than
+ * the page saw the events (a run saw 1, 2, 4, 3, 5).
+ */
 function page(streamUrl: string): string {
   return `<!doctype html><meta charset="utf-8"><script>
-const report = (body) => fetch('/report', { method: 'POST', body: JSON.stringify(body) });
+let reported = Promise.resolve();
+const report = (body) => {
+  reported = reported.then(() => fetch('/report', { method: 'POST', body: JSON.stringify(body) })).catch(() => undefined);
+};
 const events = new EventSource(${JSON.stringify(streamUrl)});
 for (const name of ['EVENT', 'reset', 'disconnect']) {
   events.addEventListener(name, (e) => report({ event: name, id: e.lastEventId, message: JSON.parse(e.data).message ?? null }));
