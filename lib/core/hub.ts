@@ -29,6 +29,7 @@ import { PresenceNotices } from './presence-notices.js';
 import type { ClientCounts, Envelope, MaybePromise, MemberGroup, Position, Publisher, PublishSource, Subscriber } from './types.js';
 import type { NamespaceRecorder } from '../metrics/recorder.js';
 import { positionKey, StreamedPublications } from '../metrics/streamed-publications.js';
+import { noteDeliveries } from '../runtime/young-generation-growth.js';
 import type { Limits } from './validate.js';
 
 /**
@@ -451,17 +452,21 @@ export class Hub {
     const groups = this.groups.get(envelope.ns);
     // Messages only (notices about members are not counted): one addition per group and protocol.
     const recorder = envelope.meta === undefined ? undefined : this.recorder(envelope.ns);
+    let delivered = 0;
     if (groups) {
       for (const group of groups) {
         try {
           const written = group.deliver(envelope, except, streamOffset);
+          delivered += written;
           if (recorder) recorder.delivered.socketio += written;
         } catch (err) {
           this.failedDelivery(envelope, err);
         }
       }
     }
-    this.sendToHeld(envelope, except, recorder);
+    delivered += this.sendToHeld(envelope, except, recorder);
+    // Message load lets V8's young generation grow (lib/runtime/young-generation-growth.ts).
+    noteDeliveries(delivered);
     if (recorder && this.streamed!.busy) this.streamed!.delivered(positionKey(envelope.ns, envelope.room, envelope.meta!));
     try {
       this.ownCopies.delivered(envelope, except);
@@ -470,10 +475,10 @@ export class Hub {
     }
   }
 
-  /** To the members held here (not in a group); one member's failure is not the others'. */
-  private sendToHeld(envelope: Envelope, except: string | undefined, recorder: NamespaceRecorder | undefined): void {
+  /** To the members held here (not in a group); one member's failure is not the others'. How many it was sent to. */
+  private sendToHeld(envelope: Envelope, except: string | undefined, recorder: NamespaceRecorder | undefined): number {
     const members = this.held.get(envelope.ns)?.get(envelope.room);
-    if (!members) return;
+    if (!members) return 0;
     let sse = 0;
     let sock = 0;
     for (const member of members.values()) {
@@ -490,6 +495,7 @@ export class Hub {
       recorder.delivered.sse += sse;
       recorder.delivered.sock += sock;
     }
+    return sse + sock;
   }
 
   /** Rooms with members on this node in namespace `ns`, and the sum of their memberships (read when metrics are scraped). */
