@@ -65,6 +65,7 @@ export function closeFlooded(ws: FloodedWebSocket): void {
 
 /** What a connection closed for too many control frames is told (the WebSocket close reason). */
 export const CONTROL_FLOOD_REASON = 'RATE_LIMITED';
+/** The description of the close (socket.io's disconnect details). */
 export const CONTROL_FLOOD_MESSAGE = `over ${CONTROL_FRAME_LIMIT} control frames (pings, pongs, noops) in ${CONTROL_WINDOW_MS / 1000} s`;
 
 const REPORT = Symbol('control flood report');

@@ -7,8 +7,8 @@
  * (ws answers pings itself).
  *
  * Over the limit the connection is closed: on WebSocket with 1008 RATE_LIMITED (closeFlooded), on
- * long-polling by Engine.IO (its next poll answers the close). These connections are few (browsers upgrade within a
- * second, legacy clients are legacy), so a closure per WebSocket is fine here.
+ * long-polling by Engine.IO (its next poll answers the close). These connections are few (browsers
+ * upgrade within a second, legacy clients are legacy), so a closure per WebSocket is fine here.
  */
 import { closeFlooded, countControlFrame, onControlFlood, reportControlFlood, type ControlFloodReport, type FloodedWebSocket } from '../abuse/control-frames.js';
 import { isWebSocketSession } from './websocket-sessions.js';
@@ -24,7 +24,6 @@ interface EngineTransport {
 
 interface EngineSocket {
   request: unknown;
-  readyState: string;
   transport: EngineTransport;
   server: object;
   protocol: number;

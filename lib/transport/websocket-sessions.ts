@@ -21,6 +21,8 @@
  * (ws queues behind a write in progress; its `bufferedAmount` is what the send-buffer limit reads)
  * when direct-writes.ts has not already written the frame itself. Upgrades do not exist on it
  * (nothing to upgrade to): `upgrades` is empty in its open packet, as Engine.IO's for WebSocket.
+ * WebSocket pings and pongs, and Engine.IO packets but MESSAGE and the PONG it awaits, count against
+ * the connection's control-frame limit (lib/abuse/control-frames.ts).
  *
  * Everything else keeps Engine.IO's path: long-polling (and its upgrade), Engine.IO v3 (socket.io-
  * client 1.x/2.x), a server with `initialPacket` or its own `generateId`. The upgrade request goes
@@ -32,7 +34,7 @@ import { EventEmitter } from 'node:events';
 import { engineModule } from './library-modules.js';
 import { dropUpgradeErrorListener } from './lean-connections.js';
 import { HeartbeatTimer } from './shared-heartbeats.js';
-import { closeFlooded, countControlFrame, reportControlFlood } from '../abuse/control-frames.js';
+import { closeFlooded, CONTROL_FLOOD_MESSAGE, countControlFrame, reportControlFlood } from '../abuse/control-frames.js';
 
 type SendOptions = { compress?: boolean };
 type SendCallback = (err?: Error) => void;
@@ -228,7 +230,7 @@ export class WebSocketSession extends EventEmitter {
   controlFrame(): void {
     if (countControlFrame(this) !== 'over') return;
     reportControlFlood(this.server, this);
-    this.onClose('transport error', new Error('too many control frames'), true);
+    this.onClose('transport error', new Error(CONTROL_FLOOD_MESSAGE), true);
   }
 
   /** Any packet but a PONG while one is awaited extends the deadline once, as engine.io does. */
