@@ -188,6 +188,40 @@ describe('control frames: Engine.IO and socket.io connections', () => {
     expect((await request(bystander, 'CLIENTS', { room: 'bystanders' })).ok).to.equal(true);
   });
 
+  /** A long-polling session's id, and a WebSocket opened to upgrade it (the upgrade not done). */
+  const upgradeSocket = async (): Promise<{ ws: WebSocket; texts: string[]; pongs: number[] }> => {
+    const handshake = await (await fetch(`${svc.url}/socket.io/?EIO=4&transport=polling`)).text();
+    const sid = (JSON.parse(handshake.slice(1)) as { sid: string }).sid;
+    const ws = new WebSocket(`${svc.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    sockets.push(ws);
+    const texts: string[] = [];
+    const pongs = [0];
+    ws.on('message', (data) => texts.push(String(data)));
+    ws.on('pong', () => pongs[0]!++);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return { ws, texts, pongs };
+  };
+
+  it('an upgrade flooded with probe PINGs is closed with 1008 RATE_LIMITED, each answered until then', async () => {
+    const { ws, texts } = await upgradeSocket();
+    const done = closed(ws);
+    for (let i = 0; i < 5 * CONTROL_FRAME_LIMIT; i++) ws.send('2probe');
+    expect(await done).to.deep.equal({ code: 1008, reason: 'RATE_LIMITED' });
+    // engine.io answers a probe before it tells of it: at most one past the limit.
+    expect(texts.filter((t) => t === '3probe').length).to.be.within(1, CONTROL_FRAME_LIMIT + 1);
+  });
+
+  it('an upgrade\'s WebSocket flooded with WebSocket pings before the upgrade is closed with 1008 RATE_LIMITED', async () => {
+    const { ws, pongs } = await upgradeSocket();
+    const done = closed(ws);
+    for (let i = 0; i < 5 * CONTROL_FRAME_LIMIT; i++) ws.ping();
+    expect(await done).to.deep.equal({ code: 1008, reason: 'RATE_LIMITED' });
+    expect(pongs[0]).to.be.at.most(CONTROL_FRAME_LIMIT + 1);
+  });
+
   it('a long-polling connection that posts a flood of noops is closed', async () => {
     const base = `${svc.url}/socket.io/?EIO=4&transport=polling`;
     const handshake = await (await fetch(base)).text();

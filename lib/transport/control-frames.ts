@@ -3,8 +3,9 @@
  * serves: long-polling (and its upgrade to WebSocket) and Engine.IO v3 (socket.io-client 1.x/2.x).
  * WebSocketSessions count their own (websocket-sessions.ts). Counted: every packet but a MESSAGE
  * and the PONG that answers the server's PING (engine.io's 'packet' event: a v3 client's PING is
- * answered with a PONG, a noop is read for nothing), and on WebSocket every ping and pong frame
- * (ws answers pings itself).
+ * answered with a PONG, a noop is read for nothing), each probe PING of an upgrade (answered too:
+ * 'upgrading'), and on WebSocket every ping and pong frame (ws answers pings itself), on an
+ * upgrade's WebSocket from the moment it is made (`createTransport`).
  *
  * Over the limit the connection is closed: on WebSocket with 1008 RATE_LIMITED (closeFlooded), on
  * long-polling by Engine.IO (its next poll answers the close). These connections are few (browsers
@@ -28,12 +29,14 @@ interface EngineSocket {
   server: object;
   protocol: number;
   on(event: 'packet' | 'packetCreate', fn: (this: EngineSocket, packet: { type: string }) => void): unknown;
-  on(event: 'upgrade', fn: (this: EngineSocket, transport: EngineTransport) => void): unknown;
+  on(event: 'upgrading', fn: (this: EngineSocket, transport: EngineTransport) => void): unknown;
   close(): void;
 }
 
 interface Engine {
+  clients: Record<string, EngineSocket | undefined>;
   on(event: 'connection', fn: (conn: EngineSocket) => void): unknown;
+  createTransport(name: string, req: { _query: Record<string, string | undefined> }): EngineTransport;
 }
 
 /** A control frame of `conn` (on its current transport, or on the WebSocket `ws` it came from). */
@@ -71,8 +74,9 @@ function watchWebSocket(conn: EngineSocket, transport: EngineTransport): void {
   ws.on('pong', count);
 }
 
-function onUpgrade(this: EngineSocket, transport: EngineTransport): void {
-  watchWebSocket(this, transport);
+/** Each probe PING of an upgrade is answered by engine.io (a PONG) before the upgrade completes. */
+function onUpgrading(this: EngineSocket, transport: EngineTransport): void {
+  controlFrame(this, transport.socket);
 }
 
 /**
@@ -87,6 +91,16 @@ export function limitControlFrames(engineServer: unknown, report: ControlFloodRe
     conn.on('packet', onPacket);
     if (conn.protocol === 4) conn.on('packetCreate', onPacketCreate);
     watchWebSocket(conn, conn.transport);
-    if (conn.transport.name !== 'websocket') conn.on('upgrade', onUpgrade);
+    if (conn.transport.name !== 'websocket') conn.on('upgrading', onUpgrading);
   });
+  // The WebSocket an upgrade opens is made for a session that exists: watched from its start, the
+  // probe and the wait for the upgrade packet included (engine.io's upgrade timeout, 10 s).
+  const createTransport = engine.createTransport;
+  engine.createTransport = function (this: Engine, name, req) {
+    const transport = createTransport.call(this, name, req);
+    const sid = req._query.sid;
+    const conn = sid === undefined ? undefined : this.clients[sid];
+    if (conn !== undefined) watchWebSocket(conn, transport);
+    return transport;
+  };
 }

@@ -221,7 +221,7 @@ function loadInternals(): Internal[] {
     // engine.io
     { pkg: eio, what: 'Server.prototype.verify() and Server.errors.BAD_REQUEST', usedBy: 'eio-versions', present: () => isFunction(method(EngineServer?.prototype, 'verify')) && typeof engineErrors?.BAD_REQUEST === 'number' },
     { pkg: eio, what: 'the WebSocketResponse forwards the socket\'s close with `() => this.emit("close")`; onWebSocket() adds an `onUpgradeError` listener', usedBy: 'lean-connections', present: () => fileSays(join(engineDir, 'build', 'server.js'), 'socket.once("close", () => this.emit("close"));', 'websocket.on("error", onUpgradeError);', 'function onUpgradeError()') },
-    { pkg: eio, what: 'Server.prototype.createTransport()', usedBy: 'lean-connections, legacy-polling-utf8, preauth-frames', present: () => isFunction(method(EngineServer?.prototype, 'createTransport')) },
+    { pkg: eio, what: 'Server.prototype.createTransport()', usedBy: 'lean-connections, legacy-polling-utf8, preauth-frames, control-frames', present: () => isFunction(method(EngineServer?.prototype, 'createTransport')) },
     { pkg: eio, what: 'the server keeps its connections in `this.clients`', usedBy: 'preauth-frames', present: () => says(BaseServer, 'this.clients = {}') },
     { pkg: eio, what: 'the handshake sets a polling transport\'s `maxHttpBufferSize`', usedBy: 'preauth-frames', present: () => says(method(EngineServer?.prototype, 'handshake'), 'transport.maxHttpBufferSize = ') },
     { pkg: eio, what: 'handleUpgrade() builds a WebSocketResponse holding `req`', usedBy: 'lean-connections', present: () => says(method(EngineServer?.prototype, 'handleUpgrade'), 'new WebSocketResponse(') },
