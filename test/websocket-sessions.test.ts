@@ -134,6 +134,20 @@ describe('Engine.IO v4 WebSocket sessions without Engine.IO\'s socket (websocket
     return why;
   };
 
+  it('a second WebSocket that asks to upgrade a session (its sid) is closed; the session and the server go on', async () => {
+    const raw = await rawSession(svc.port);
+    const sid = (JSON.parse((await raw.frame(0)).slice(1)) as { sid: string }).sid;
+    // engine.io hands such a WebSocket to the session's _maybeUpgrade(); without one its call threw
+    // in the upgrade callback and took the process down.
+    const second = await rawSession(svc.port, `&sid=${sid}`);
+    second.ws.send('2probe');
+    expect(await second.closed).to.be.a('number');
+    expect(second.frames).to.deep.equal([]);
+    raw.ws.send('40/layout,');
+    expect(await raw.frame(1)).to.match(/^40\/layout,\{"sid":/);
+    expect((engine().clients[sid] as Conn).readyState).to.equal('open');
+  });
+
   it('a PING from the client closes the session ("transport error": in v4 the server pings)', async () => {
     expect(await closedFor('2')).to.equal('transport error');
   });

@@ -167,6 +167,14 @@ export class WebSocketSession extends EventEmitter {
   getAvailableUpgrades(): string[] {
     return [];
   }
+  /**
+   * A WebSocket opened with this session's id asks to upgrade it: engine.io's onWebSocket() hands
+   * its transport here, as to its own socket. There is nothing to upgrade to: it is closed, and
+   * this session goes on (without this method, engine.io's call threw and took the process down).
+   */
+  _maybeUpgrade(transport: { close(): void }): void {
+    transport.close();
+  }
 
   /** Listens to ws, writes the open packet, starts the heartbeat. */
   open(): void {
