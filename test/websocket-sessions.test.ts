@@ -148,6 +148,18 @@ describe('Engine.IO v4 WebSocket sessions without Engine.IO\'s socket (websocket
     expect((engine().clients[sid] as Conn).readyState).to.equal('open');
   });
 
+  it('an HTTP request with a session\'s sid and transport=websocket is answered 400; the session and the server go on', async () => {
+    const raw = await rawSession(svc.port);
+    const sid = (JSON.parse((await raw.frame(0)).slice(1)) as { sid: string }).sid;
+    for (const method of ['GET', 'POST']) {
+      const res = await fetch(`${svc.url}/socket.io/?EIO=4&transport=websocket&sid=${sid}`, { method, ...(method === 'POST' ? { body: '4x' } : {}) });
+      expect(res.status, method).to.equal(400);
+      expect(await res.json()).to.deep.equal({ code: 3, message: 'Bad request' });
+    }
+    raw.ws.send('40/layout,');
+    expect(await raw.frame(1)).to.match(/^40\/layout,\{"sid":/);
+  });
+
   it('a PING from the client closes the session ("transport error": in v4 the server pings)', async () => {
     expect(await closedFor('2')).to.equal('transport error');
   });

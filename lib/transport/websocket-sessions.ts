@@ -31,6 +31,7 @@
  * `handshake`), checked at start-up (internals.ts).
  */
 import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { engineModule } from './library-modules.js';
 import { dropUpgradeErrorListener } from './lean-connections.js';
 import { HeartbeatTimer } from './shared-heartbeats.js';
@@ -77,6 +78,8 @@ const PING_CODE = 0x32;
 /** Packet types a client may send that Engine.IO's socket ignores: open, close, upgrade, noop. */
 const IGNORED = new Set([0x30, 0x31, 0x35, 0x36]);
 const BASE64_CODE = 0x62; // 'b': a base64 binary message
+/** engine.io's error code for a bad request (Server.errors.BAD_REQUEST), in its 400 answers. */
+const BAD_REQUEST = 3;
 
 const TYPE_NAMES = ['open', 'close', 'ping', 'pong', 'message', 'upgrade', 'noop'];
 
@@ -174,6 +177,18 @@ export class WebSocketSession extends EventEmitter {
    */
   _maybeUpgrade(transport: { close(): void }): void {
     transport.close();
+  }
+  /**
+   * An HTTP request (not an upgrade) with this session's id and `transport=websocket`: engine.io
+   * hands it to the session's transport (itself). Engine.IO's WebSocket transport ignores it and the
+   * request hangs; here it is answered as engine.io answers a bad request (without this method,
+   * engine.io's call threw and took the process down).
+   */
+  onRequest(req: { res?: ServerResponse }): void {
+    const res = req.res;
+    if (res === undefined || res.headersSent) return;
+    res.writeHead(400, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ code: BAD_REQUEST, message: 'Bad request' }));
   }
 
   /** Listens to ws, writes the open packet, starts the heartbeat. */
