@@ -15,7 +15,9 @@
  * It presents what socket.io's Client and Socket and the rest of lib/transport read of an Engine.IO
  * socket: `id`, `server`, `request`, `protocol`, `remoteAddress`, `readyState`, `transport`
  * (itself: `name` 'websocket', `socket` the ws WebSocket, `writable`), an always-empty
- * `writeBuffer`, `write`/`send`, `close(discard)`, `flush`, and the 'data', 'close' (reason,
+ * `writeBuffer`, `write`/`send`, `close(discard)`, `flush`, what engine.io's server calls on a
+ * session named by a later request (`_maybeUpgrade`: a WebSocket asking to upgrade it is closed;
+ * `onRequest`: an HTTP request is answered 400), and the 'data', 'close' (reason,
  * description), 'error' and 'heartbeat' events with Engine.IO's reasons ('transport close',
  * 'forced close', 'ping timeout', 'transport error', 'parse error'). A write goes to ws at once
  * (ws queues behind a write in progress; its `bufferedAmount` is what the send-buffer limit reads)
@@ -78,8 +80,6 @@ const PING_CODE = 0x32;
 /** Packet types a client may send that Engine.IO's socket ignores: open, close, upgrade, noop. */
 const IGNORED = new Set([0x30, 0x31, 0x35, 0x36]);
 const BASE64_CODE = 0x62; // 'b': a base64 binary message
-/** engine.io's error code for a bad request (Server.errors.BAD_REQUEST), in its 400 answers. */
-const BAD_REQUEST = 3;
 
 const TYPE_NAMES = ['open', 'close', 'ping', 'pong', 'message', 'upgrade', 'noop'];
 
@@ -181,14 +181,14 @@ export class WebSocketSession extends EventEmitter {
   /**
    * An HTTP request (not an upgrade) with this session's id and `transport=websocket`: engine.io
    * hands it to the session's transport (itself). Engine.IO's WebSocket transport ignores it and the
-   * request hangs; here it is answered as engine.io answers a bad request (without this method,
-   * engine.io's call threw and took the process down).
+   * request hangs; here it is answered as engine.io answers a bad request, from engine.io's own error
+   * table (without this method, engine.io's call threw and took the process down).
    */
   onRequest(req: { res?: ServerResponse }): void {
     const res = req.res;
     if (res === undefined || res.headersSent) return;
     res.writeHead(400, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ code: BAD_REQUEST, message: 'Bad request' }));
+    res.end(badRequestBody);
   }
 
   /** Listens to ws, writes the open packet, starts the heartbeat. */
@@ -329,11 +329,16 @@ export function isWebSocketSession(conn: unknown): conn is WebSocketSession {
   return conn instanceof WebSocketSession;
 }
 
-/** engine.io's own id generator: what `generateId` is unless a server replaced it. */
-function engineIds(): { generateId(): string; serverGenerateId: unknown } {
+/** engine.io's answer to a bad request, from its own error table (set when sessions are installed). */
+let badRequestBody = '';
+
+/** engine.io's own id generator (what `generateId` is unless a server replaced it) and its bad-request answer. */
+function engineIds(): { generateId(): string; serverGenerateId: unknown; badRequest: string } {
   const { base64id } = engineModule<{ base64id: { generateId(): string } }>('./contrib/base64id.js');
-  const { Server } = engineModule<{ Server: { prototype: { generateId: unknown } } }>('./server.js');
-  return { generateId: () => base64id.generateId(), serverGenerateId: Server.prototype.generateId };
+  type ServerClass = { prototype: { generateId: unknown }; errors: { BAD_REQUEST: number }; errorMessages: Record<number, string> };
+  const { Server } = engineModule<{ Server: ServerClass }>('./server.js');
+  const code = Server.errors.BAD_REQUEST;
+  return { generateId: () => base64id.generateId(), serverGenerateId: Server.prototype.generateId, badRequest: JSON.stringify({ code, message: Server.errorMessages[code] }) };
 }
 
 /**
@@ -343,6 +348,7 @@ function engineIds(): { generateId(): string; serverGenerateId: unknown } {
 export function serveWebSocketSessions(engineServer: unknown): void {
   const engine = engineServer as EngineServer;
   const ids = engineIds();
+  badRequestBody = ids.badRequest;
   const handshake = engine.handshake;
   engine.handshake = function (this: EngineServer, transport, req, closeConnection) {
     const ws = req.websocket;
