@@ -22,20 +22,31 @@ export function clockTicks(): number {
 
 /** utime + stime of the whole process (every thread: main, GC helpers, libuv pool), in seconds. */
 export function cpuSeconds(pid: number): number {
-  return statCpu(`/proc/${pid}/stat`);
+  const { user, kernel } = statTimes(`/proc/${pid}/stat`);
+  return user + kernel;
 }
 
 /** utime + stime of the main (JavaScript) thread alone: the rest is GC helper and libuv threads. */
 export function mainThreadCpuSeconds(pid: number): number {
-  return statCpu(`/proc/${pid}/task/${pid}/stat`);
+  const { user, kernel } = statTimes(`/proc/${pid}/task/${pid}/stat`);
+  return user + kernel;
 }
 
-function statCpu(path: string): number {
+/**
+ * stime of the whole process: time in the kernel (the socket syscalls, above all), which every
+ * server pays about equally for the same writes; the rest, utime, is its own code and V8's.
+ */
+export function kernelCpuSeconds(pid: number): number {
+  return statTimes(`/proc/${pid}/stat`).kernel;
+}
+
+/** utime and stime of a stat file, in seconds. */
+function statTimes(path: string): { user: number; kernel: number } {
   const stat = readFileSync(path, 'utf8');
   // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+  return { user: Number(fields[11]) / clockTicks(), kernel: Number(fields[12]) / clockTicks() };
 }
 
 /** Resident set size in bytes (VmRSS). */

@@ -15,6 +15,7 @@ const PACED: [key: string, label: string][] = [
   ['latMaxMs', 'latency max ms'],
   ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
   ['serverMainShare', 'main-thread share of server CPU'],
+  ['serverKernelShare', 'kernel share of server CPU'],
 ];
 
 /** Figures shown per scenario kind, with their labels (lower is better unless marked). */
@@ -22,6 +23,7 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
   'fanout-max': [
     ['deliveriesPerSec', 'deliveries/s (higher=better)'],
     ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
+    ['serverKernelShare', 'kernel share of server CPU'],
     ['rssAfterMiB', 'server RSS after, MiB'],
     ['serverCores', 'server cores busy'],
     ['clientCores', 'client cores busy'],

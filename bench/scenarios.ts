@@ -9,7 +9,7 @@ import { HttpPublisher } from './http-publisher.js';
 import { SockBenchClient } from './sock-client.js';
 import { hostile, type HostileScenario } from './hostile.js';
 import { WorkerPool, type BenchProtocol, type ClientSpec, type ConnectResult, type Progress, type PublishResult, type WorkerSettings, type WorkerStats } from './pool.js';
-import { cpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
+import { cpuSeconds, kernelCpuSeconds, mainThreadCpuSeconds, rssBytes } from './proc.js';
 import { nowMs } from './protocol.js';
 import { publishAtRate, publishMax, type PublishClient, type PublishOutcome } from './publisher.js';
 import { NotApplicable, startServer, storesMessages, type RunningServer, type ServerKind } from './servers.js';
@@ -65,6 +65,8 @@ export function scenarios(quick: boolean): Scenario[] {
 interface CpuMark {
   server: number;
   serverMain: number;
+  /** Of `server`, the time spent in the kernel. */
+  serverKernel: number;
   /** Per node process (cluster kinds have several), in the order of `nodePids`. */
   nodes: number[];
   client: number;
@@ -254,7 +256,7 @@ class Run {
     // Cluster kinds run several processes (nodes and their Redis): their CPU is summed.
     const pids = this.server.pids;
     const sum = (read: (pid: number) => number): number => pids.reduce((total, pid) => total + read(pid), 0);
-    return { server: sum(cpuSeconds), serverMain: sum(mainThreadCpuSeconds), nodes: this.server.nodePids.map(cpuSeconds), client: (user + system) / 1e6, at: nowMs() };
+    return { server: sum(cpuSeconds), serverMain: sum(mainThreadCpuSeconds), serverKernel: sum(kernelCpuSeconds), nodes: this.server.nodePids.map(cpuSeconds), client: (user + system) / 1e6, at: nowMs() };
   }
 
   /**
@@ -267,6 +269,8 @@ class Run {
     this.figures.serverCores = (now.server - mark.server) / seconds;
     // The rest of the server's CPU is V8's GC helper threads (and libuv's pool).
     this.figures.serverMainShare = now.server > mark.server ? (now.serverMain - mark.serverMain) / (now.server - mark.server) : NaN;
+    // The kernel's part (syscalls: mostly the socket writes, as many for every server).
+    this.figures.serverKernelShare = now.server > mark.server ? (now.serverKernel - mark.serverKernel) / (now.server - mark.server) : NaN;
     this.figures.clientCores = (now.client - mark.client) / seconds;
     // The node that works hardest: with a core of its own it could go 1 / busiestNodeCores times as fast.
     this.figures.busiestNodeCores = Math.max(...now.nodes.map((cpu, i) => (cpu - mark.nodes[i]!) / seconds));
