@@ -176,6 +176,41 @@ describe('fast paths of a publication to a room', () => {
     expect(argCounts.slice(0, half)).to.deep.equal(Array(half).fill(2));
     expect(argCounts.slice(half)).to.deep.equal(Array(half).fill(1));
   });
+
+  it("writes each frame as one buffer, one socket write per member, with and without offsets, and the publisher's ack likewise", async () => {
+    const room = 'one-buffer';
+    const half = MEMBERS / 2;
+    const clients = [...(await members(room, half)), ...(await members(room, half, { query: { recoveryOffsets: '0' } }))];
+    const publisher = await connect('v4', svc.url, '/layout');
+    const nsp = svc.service.io.of('/layout');
+    /** What each connection's TCP socket is asked to write meanwhile: one entry per write() call. */
+    const watch = (id: string): Buffer[] => {
+      const tcp = (nsp.sockets.get(id)!.conn as unknown as { transport: { socket: { _socket: { write(chunk: Buffer, ...rest: unknown[]): boolean } } } }).transport.socket._socket;
+      const writes: Buffer[] = [];
+      const write = tcp.write;
+      tcp.write = function (this: unknown, chunk: Buffer, ...rest: unknown[]) {
+        writes.push(Buffer.from(chunk));
+        return write.call(this, chunk, ...rest);
+      };
+      return writes;
+    };
+    const memberWrites = clients.map((c) => watch(c.id!));
+    const ackWrites = watch(publisher.id!);
+    const received = Promise.all(clients.map(nextEvent));
+    expect(await request(publisher, 'NOTIFY', { room, message: { hello: room } })).to.include({ ok: true, recipients: MEMBERS });
+    await received;
+    // A whole frame per write: FIN + text opcode, then the payload's length and the payload.
+    const whole = (frame: Buffer | undefined, text: string): void => {
+      expect(frame?.[0], 'FIN + text frame').to.equal(0x81);
+      expect(frame!.subarray(2).toString()).to.include(text);
+    };
+    for (const writes of memberWrites) {
+      expect(writes, 'socket writes of one member').to.have.length(1);
+      whole(writes[0], '"hello":"one-buffer"');
+    }
+    expect(ackWrites, "socket writes of the publisher's ack").to.have.length(1);
+    whole(ackWrites[0], '"recipients"');
+  });
 });
 
 describe('fast paths of a publication to a room in cluster mode (one node on a private Redis)', () => {

@@ -9,7 +9,7 @@
  */
 import type { BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
 import { Adapter } from 'socket.io-adapter';
-import { writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
+import { joinFrame, writeFrame, type EngineConn, type PacketOpts } from './direct-writes.js';
 import { isServedOwnIdRoom, serveOwnIdRooms } from './own-id-rooms.js';
 import { getsOffsets, takePlain, writePlain, type PlainEncoding } from './recovery-offsets.js';
 
@@ -65,7 +65,8 @@ function fanOutOneRoom(adapter: Adapter, packet: any, opts: BroadcastOptions): v
   // With recovery on: the packet without its offset, encoded once if a member gets none (lib/transport/recovery-offsets.ts).
   const plain = takePlain(adapter);
   const sockets: Map<SocketId, RoomSocket> = adapter.nsp.sockets as never;
-  const frame = packetOpts.wsPreEncodedFrame;
+  // One buffer per frame, joined once for every member (direct-writes.ts); Engine.IO's path takes it too.
+  const frame = (packetOpts.wsPreEncodedFrame = joinFrame(packetOpts.wsPreEncodedFrame));
   const one = typeof except === 'string' ? except : undefined;
   const many = typeof except === 'object' ? except : undefined;
   for (const id of members) {
@@ -96,7 +97,7 @@ export class FanoutAdapter extends Adapter {
 
 /** The plain encoding to one member, by the same short path. */
 function writeDirect(socket: RoomSocket, plain: PlainEncoding): void {
-  const frame = plain.opts.wsPreEncodedFrame;
+  const frame = (plain.opts.wsPreEncodedFrame = joinFrame(plain.opts.wsPreEncodedFrame));
   if (frame !== undefined && writeFrame(socket.client.conn, frame)) {
     socket.notifyOutgoingListeners?.(plain.packet);
     return;
