@@ -68,7 +68,7 @@ const WS_OPEN = 1;
 const SENDER_IDLE = 0;
 const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 const frameText = (ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
-/** Frames up to this size are joined into one buffer; past it the copy costs more than a second write saves. */
+/** Frames up to this size are joined into one buffer; a larger message is not copied again for one write fewer. */
 const JOIN_MAX_BYTES = 64 * 1024;
 
 let corked: Corkable[] = [];

@@ -18,6 +18,7 @@
 import * as ws from 'ws';
 import type { WebSocket } from 'ws';
 import { CorkUntilFlush, type Corkable } from './cork-until-flush.js';
+import { joinFrame } from './direct-writes.js';
 
 
 /** ws's per-connection frame writer (untyped internals). */
@@ -52,15 +53,14 @@ export class SharedFrame {
   }
 
   /**
-   * The frame as one buffer (header and payload joined), made on first use: ws's sendFrame then
-   * writes it with one socket write per recipient instead of two.
+   * The frame, made on first use, as one buffer (header and payload joined: direct-writes.ts
+   * joinFrame): ws's sendFrame then writes it with one socket write per recipient instead of two.
    */
   frame(): Buffer[] {
     if (this.list === undefined) {
-      const parts = frameText(this.payload, FRAME_OPTIONS);
-      this.list = [parts.length === 1 ? parts[0]! : Buffer.concat(parts)];
+      this.list = joinFrame(frameText(this.payload, FRAME_OPTIONS)) as Buffer[];
       stats.framed++;
-      this.bytes = this.list[0]!.length;
+      this.bytes = this.list.reduce((n, b) => n + b.length, 0);
     }
     return this.list;
   }
