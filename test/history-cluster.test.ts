@@ -6,6 +6,8 @@
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { io as ioV4, type Socket as ClientSocket } from 'socket.io-client';
+import { serverPublisher } from '../lib/core/hub.js';
+import { MAX_MESSAGES, publishCallCount } from '../lib/history/publish-batches.js';
 import type { MessageMeta } from '../lib/history/types.js';
 import { ALL_ROOMS, hsToken, secretAuth } from './helpers/auth.js';
 import { closeAll, collect, connect, next, request, type TestClient } from './helpers/clients.js';
@@ -114,6 +116,27 @@ describe('history in cluster mode: shared offsets and resume on another node (Re
     for (const list of got.slice(1)) expect(list.map((e) => e.message)).to.deep.equal(order);
     // Each publisher's own messages in the order it sent them.
     for (const n of [0, 1]) expect(order.filter((m) => String(m).startsWith(`${n}:`))).to.deep.equal(range(0, per - 1).map((i) => `${n}:${i}`));
+  });
+
+  it(`a burst of publications on one node reaches Redis in one call per ${MAX_MESSAGES} messages: offsets in order, every subscriber on both nodes gets each once, in order`, async () => {
+    const [a, b] = nodes() as [Running, Running];
+    const room = 'burst';
+    const subs = await Promise.all([connect('v4', a.url, '/layout'), connect('v4', b.url, '/layout')]);
+    for (const [i, s] of subs.entries()) await request(s, 'JOIN', { room, name: `sub${i}` });
+    const got = subs.map((s) => events(s, room));
+    const count = MAX_MESSAGES + 6;
+    const before = publishCallCount();
+    // One synchronous loop: the publications of one event.
+    const published = Array.from({ length: count }, (_, i) => a.service.core.publish(serverPublisher('/layout'), room, 'EVENT', { sender: 'server', room, message: i }));
+    expect(publishCallCount() - before, 'calls before the tick ends: the full batch').to.equal(1);
+    const metas = (await Promise.all(published)).map((p) => p.entry.meta!.offset);
+    expect(publishCallCount() - before, 'calls: a full batch and the rest').to.equal(2);
+    expect(metas).to.deep.equal(range(1, count));
+    await Promise.all(subs.map((s, i) => until(s, got[i]!, count)));
+    for (const list of got) {
+      expect(list.map((e) => e.message)).to.deep.equal(range(0, count - 1));
+      expect(offsets(list)).to.deep.equal(range(1, count));
+    }
   });
 
   it('a client that lost its transport on node A resumes on node B with since: exactly the missed messages, in order, then live ones', async () => {

@@ -10,7 +10,8 @@
  * stream and, as a BROADCAST entry (built by lib/transport/stream-format.ts), to the cluster
  * adapter's stream, which every node (this one included) reads in order and delivers from. One
  * atomic step for all three is what makes every node deliver a room's messages in offset order,
- * whoever published them.
+ * whoever published them. The publications of one event go in one call of the script, in order
+ * (lib/history/publish-batches.ts).
  *
  * A room's hash outlives its messages by a day (ROOM_IDLE_MS): a client that comes back within it
  * with a position from a room that fell quiet is told TOO_OLD, not a misleading EPOCH_CHANGED. A
@@ -27,51 +28,69 @@ import { RedisScript } from '../cluster/redis-script.js';
 import { stringifyWithRaw } from '../json/raw-json.js';
 import { roomBroadcastTemplate } from '../transport/index.js';
 import { CATCH_UP_WAIT_MS, compareStreamIds, type DeliveryCursor } from './delivery-cursor.js';
+import { PublishBatches } from './publish-batches.js';
 import type { MemoryHistory } from './memory.js';
 import { attachMeta, newEpoch, type HistoryEntry, type HistoryStore, type MessageMeta, type Position, type Recovery, type RecoveryReader } from './types.js';
 
 /** How long a room's epoch and last offset outlive its last message or resume. */
 const ROOM_IDLE_MS = 24 * 60 * 60_000;
 
+/**
+ * Publishes a batch of messages, in order: KEYS[1] is the cluster stream, then each message's two
+ * room keys; ARGV holds, per message, its count of values and then the values (see `publishBatch`).
+ * Answers each message's epoch and offset, in order. One call for the publications of one event:
+ * a node that reads the stream is woken once for all of them, not once for the first and again for
+ * the rest, and writes them to its members together.
+ */
 const PUBLISH = new RedisScript(`
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
-end
-local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local args = ARGV[7] .. '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '","ts":' .. ARGV[2] .. '}' .. ARGV[8]
--- The adapter's entry: names and values from ARGV[12] on, the last value followed by the arguments and ARGV[11].
-local entry = {unpack(ARGV, 12)}
-entry[#entry] = entry[#entry] .. args .. ARGV[11]
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(entry))
-if tonumber(ARGV[3]) > 0 then
-  local a = '[' .. args .. ']'
-  local bytes = 0
-  if redis.call('EXISTS', KEYS[2]) == 1 then bytes = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0 end
-  redis.call('XADD', KEYS[2], offset .. '-0', 's', id, 't', ARGV[2], 'e', ARGV[9], 'a', a)
-  bytes = bytes + #a
-  local len = redis.call('XLEN', KEYS[2])
-  local size, max = tonumber(ARGV[3]), tonumber(ARGV[10])
-  -- Oldest first, past --history-size entries or --history-max-bytes (the byte total lives in the room's hash).
-  while len > 0 and (len > size or bytes > max) do
-    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-    local fields = first[2]
-    for i = 1, #fields, 2 do if fields[i] == 'a' then bytes = bytes - #fields[i + 1] end end
-    redis.call('XDEL', KEYS[2], first[1])
-    len = len - 1
+local replies = {}
+local at = 1
+for m = 0, (#KEYS - 1) / 2 - 1 do
+  local hm, hs = KEYS[2 + 2 * m], KEYS[3 + 2 * m]
+  local n = tonumber(ARGV[at])
+  local V = {unpack(ARGV, at + 1, at + n)}
+  at = at + n + 1
+  local epoch = redis.call('HGET', hm, 'epoch')
+  if not epoch then
+    epoch = V[1]
+    redis.call('DEL', hs)
+    redis.call('HSET', hm, 'epoch', epoch, 'offset', 0)
   end
-  if len == 0 then
-    redis.call('DEL', KEYS[2])
-    bytes = 0
-  else
-    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  local offset = redis.call('HINCRBY', hm, 'offset', 1)
+  redis.call('PEXPIRE', hm, V[5])
+  local args = V[7] .. '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '","ts":' .. V[2] .. '}' .. V[8]
+  -- The adapter's entry: names and values from V[12] on, the last value followed by the arguments and V[11].
+  local entry = {unpack(V, 12)}
+  entry[#entry] = entry[#entry] .. args .. V[11]
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', V[6], '*', unpack(entry))
+  if tonumber(V[3]) > 0 then
+    local a = '[' .. args .. ']'
+    local bytes = 0
+    if redis.call('EXISTS', hs) == 1 then bytes = tonumber(redis.call('HGET', hm, 'bytes')) or 0 end
+    redis.call('XADD', hs, offset .. '-0', 's', id, 't', V[2], 'e', V[9], 'a', a)
+    bytes = bytes + #a
+    local len = redis.call('XLEN', hs)
+    local size, max = tonumber(V[3]), tonumber(V[10])
+    -- Oldest first, past --history-size entries or --history-max-bytes (the byte total lives in the room's hash).
+    while len > 0 and (len > size or bytes > max) do
+      local first = redis.call('XRANGE', hs, '-', '+', 'COUNT', 1)[1]
+      local fields = first[2]
+      for i = 1, #fields, 2 do if fields[i] == 'a' then bytes = bytes - #fields[i + 1] end end
+      redis.call('XDEL', hs, first[1])
+      len = len - 1
+    end
+    if len == 0 then
+      redis.call('DEL', hs)
+      bytes = 0
+    else
+      redis.call('PEXPIRE', hs, V[4])
+    end
+    redis.call('HSET', hm, 'bytes', bytes)
   end
-  redis.call('HSET', KEYS[1], 'bytes', bytes)
+  replies[#replies + 1] = epoch
+  replies[#replies + 1] = offset
 end
-return {epoch, offset}
+return replies
 `);
 
 /**
@@ -132,7 +151,11 @@ export class RedisHistory implements HistoryStore {
   private readonly now: () => number;
   private readonly keep: boolean;
 
+  /** This node's publications, one script call per event (lib/history/publish-batches.ts). */
+  private readonly batches: PublishBatches;
+
   constructor(private readonly options: RedisHistoryOptions) {
+    this.batches = new PublishBatches(options.adapterStream, (keys, args) => options.connection.run((c) => PUBLISH.run(c, { keys, arguments: args })));
     this.markerJson = JSON.stringify(this.marker);
     this.now = options.now ?? Date.now;
     this.keep = options.size > 0 && options.ttlMs > 0;
@@ -153,26 +176,23 @@ export class RedisHistory implements HistoryStore {
     // The entry socket.io's cluster adapter would write for `nsp.to(room).except(socket).emit(...)`.
     const entry = roomBroadcastTemplate({ nsp: ns, rooms: [ROOM_PREFIX + room], except: except === undefined ? [] : [except], event });
     const ts = this.now();
-    const reply = (await connection.run((c) =>
-      PUBLISH.run(c, {
-        keys: this.keys(ns, room),
-        arguments: [
-          newEpoch(ts),
-          String(ts),
-          String(this.keep ? this.options.size : 0),
-          String(this.options.ttlMs),
-          String(Math.max(ROOM_IDLE_MS, this.options.ttlMs)),
-          String(this.options.adapterMaxLen),
-          json.slice(1, cut),
-          json.slice(cut + this.markerJson.length, -1),
-          event,
-          String(this.options.maxBytes ?? 2 ** 52),
-          entry.after,
-          ...entry.fields,
-        ],
-      }),
-    )) as [string, number];
-    return { offset: Number(reply[1]), epoch: reply[0], ts };
+    const [hm, hs] = this.keys(ns, room);
+    const values = [
+      newEpoch(ts),
+      String(ts),
+      String(this.keep ? this.options.size : 0),
+      String(this.options.ttlMs),
+      String(Math.max(ROOM_IDLE_MS, this.options.ttlMs)),
+      String(this.options.adapterMaxLen),
+      json.slice(1, cut),
+      json.slice(cut + this.markerJson.length, -1),
+      event,
+      String(this.options.maxBytes ?? 2 ** 52),
+      entry.after,
+      ...entry.fields,
+    ];
+    const [epoch, offset] = await this.batches.add(hm!, hs!, values, json.length);
+    return { offset, epoch, ts };
   }
 
   /** Only while Redis is away (publish answered undefined): meta from this node, delivered here only. */
