@@ -70,6 +70,28 @@ describe('fast paths of /sock and SSE fan-out', () => {
       for (const frame of got) expect(frame).to.deep.include({ sender: publisher.connectionId, action: 'hello', topic: 'framed-once', payload: { n: 1 } });
     });
 
+    it('writes that frame as one buffer: one socket write per subscriber, header and payload together', async () => {
+      const { publisher, subscribers } = await topicOf('one-buffer', MEMBERS);
+      // Every write() of the server's side of a connection (its local port is the service's) meanwhile.
+      const writes: Buffer[] = [];
+      const write = net.Socket.prototype.write;
+      net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+        if (this.localPort === svc.port && Buffer.isBuffer(chunk)) writes.push(Buffer.from(chunk));
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as typeof write;
+      try {
+        publisher.send({ action: 'hello', topic: 'one-buffer', payload: { n: 2 } });
+        await Promise.all([...subscribers, publisher].map((c) => c.next('hello')));
+      } finally {
+        net.Socket.prototype.write = write;
+      }
+      expect(writes, 'socket writes, one per subscriber and the sender').to.have.length(MEMBERS + 1);
+      for (const frame of writes) {
+        expect(frame[0], 'FIN + text frame').to.equal(0x81);
+        expect(frame.subarray(2).toString()).to.include('"topic":"one-buffer"');
+      }
+    });
+
     it(`a burst of ${BURST} publications: every subscriber gets each once, in order; writes are coalesced`, async () => {
       const { publisher, subscribers } = await topicOf('burst', 5);
       const before = sharedFrameCount();
