@@ -156,11 +156,12 @@ export function table(summary: Record<string, ScenarioSummary>, list: Scenario[]
     const ratio = server !== reference && f.ratio.n > 0 ? ` x${f.ratio.median.toFixed(2)}` : '';
     return `${fmt(f.median)}${range}${ratio}`;
   };
-  const W0 = 34;
   const W = 30;
   for (const s of list) {
     const sum = summary[s.name];
     if (!sum) continue;
+    // The label column fits the scenario's longest label, plus a space.
+    const W0 = Math.max(...FIGURES[s.kind].map(([, label]) => label.length), 'disconn/connfail/nack/malformed'.length) + 1;
     const { servers, reference } = plan(s);
     lines.push('', `== ${s.name}: ${describe(s)}; ratios to ${reference}`);
     lines.push('figure'.padEnd(W0) + servers.map((k) => k.padEnd(W)).join(''));
