@@ -37,7 +37,8 @@ const ROOM_IDLE_MS = 24 * 60 * 60_000;
 
 /**
  * Publishes a batch of messages, in order: KEYS[1] is the cluster stream, then each message's two
- * room keys; ARGV holds, per message, its count of values and then the values (see `publishBatch`).
+ * room keys; ARGV holds, per message, its count of values and then the values (`publish` below,
+ * sent by lib/history/publish-batches.ts).
  * Answers each message's epoch and offset, in order. One call for the publications of one event:
  * a node that reads the stream is woken once for all of them, not once for the first and again for
  * the rest, and writes them to its members together.
