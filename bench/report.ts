@@ -16,6 +16,7 @@ const PACED: [key: string, label: string][] = [
   ['cpuSecPer100k', 'server CPU s / 100k deliveries'],
   ['serverMainShare', 'main-thread share of server CPU'],
   ['serverKernelShare', 'kernel share of server CPU'],
+  ['serverPerClientCpu', 'server CPU / client CPU, same run'],
 ];
 
 /** Figures shown per scenario kind, with their labels (lower is better unless marked). */
@@ -28,6 +29,7 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['serverCores', 'server cores busy'],
     ['clientCores', 'client cores busy'],
     ['clientCpuSecPer100k', 'client CPU s / 100k deliveries'],
+    ['serverPerClientCpu', 'server CPU / client CPU, same run'],
     ['connectJoinPerSec', 'connect+join /s'],
     ['busiestNodeCores', 'busiest node cores busy'],
     ['projectedPerSec', 'deliveries/s, 1 core per node (projected)'],

@@ -13,7 +13,7 @@
  * A JOIN on a single node is answered without a promise round (Hub.join; about a dozen promises
  * per connect): a store or resume that turned asynchronous would still answer it, later.
  * In cluster mode the same single-room path must be taken for what a node reads back from the
- * cluster stream (lib/core/socketio-members.ts deliver → broadcastHere), not socket.io-adapter's
+ * cluster stream (lib/core/socketio-members.ts deliver → deliverHere), not socket.io-adapter's
  * generic broadcast nor a write per member.
  */
 import { serverPublisher } from '../lib/core/hub.js';

@@ -10,7 +10,7 @@ import { memberEntry, type Hub } from './hub.js';
 import { ROOM_PREFIX, type AppNamespace, type AppSocket } from './app-socket.js';
 import type { Envelope, MemberGroup, Protocol, Subscriber } from './types.js';
 import type { AuthState } from '../auth/principal.js';
-import { broadcastHere, emitHere, storedRooms, unsentBytes, type EngineConn } from '../transport/index.js';
+import { deliverHere, emitHere, storedRooms, unsentBytes, type EngineConn } from '../transport/index.js';
 import { resumeFromStream, streamRestoreOf } from '../history/cluster-recovery.js';
 import { resume } from '../history/recovery.js';
 import type { Logger } from '../log/logger.js';
@@ -111,10 +111,8 @@ export class SocketIoGroup implements MemberGroup {
     // for the sessions of the room that are away.
     const members = this.nsp.adapter.rooms.get(key);
     const count = members === undefined ? 0 : except !== undefined && members.has(except) ? members.size - 1 : members.size;
-    // What `nsp.to(room).except(id).emit(...)` hands the adapter, delivered on this node only.
-    const packet = { type: EVENT_PACKET, data: [envelope.event, ...envelope.args] };
-    const opts = { rooms: new Set([key]), except: except === undefined ? new Set<string>() : new Set([except]), flags: {} };
-    broadcastHere(this.nsp.adapter, packet, opts, streamOffset);
+    // What `nsp.to(room).except(id).emit(...)` does, on this node only.
+    deliverHere(this.nsp.adapter, { type: EVENT_PACKET, data: [envelope.event, ...envelope.args] }, key, except, streamOffset);
     return count;
   }
 

@@ -92,18 +92,30 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
   override broadcast(packet: any, opts: BroadcastOptions): void {
     // As SessionAwareAdapter: events without an ack and not volatile are kept and numbered.
     if (packet.type === EVENT_PACKET && packet.id === undefined && opts.flags?.volatile === undefined) {
-      const seq = ++this.seq;
-      // The id goes last, where a v4 client looks for it; members whose connection gets no offsets
-      // get the packet without it (lib/transport/recovery-offsets.ts).
-      packet.data.push(this.idOf(seq));
-      markOffset(packet);
-      const now = Date.now();
-      const bytes = approxBytes(packet.data);
-      this.bytes += bytes;
-      this.packets.push(buffered(seq, opts, packet.data, now, bytes));
-      if (this.packets.length - this.head > MAX_RECOVERY_PACKETS || this.bytes > this.maxBytes || this.packets[this.head]!.emittedAt < now - this.windowMs) this.prune(now);
+      const compact = opts.rooms.size === 1 && (opts.except === undefined || opts.except.size <= 1);
+      if (compact) this.keep(packet, firstOf(opts.rooms), opts.except === undefined ? undefined : firstOf(opts.except), undefined);
+      else this.keep(packet, undefined, undefined, opts);
     }
     super.broadcast(packet, opts);
+  }
+
+  override deliverToRoom(packet: any, room: Room, except: SocketId | undefined): void {
+    // A hub delivery: to one room, its publisher (a socket id, its own room) left out.
+    if (packet.type === EVENT_PACKET && packet.id === undefined) this.keep(packet, room, except, undefined);
+    super.deliverToRoom(packet, room, except);
+  }
+
+  /** Numbers the packet (its id goes last, where a v4 client looks for it) and keeps it. */
+  private keep(packet: any, room: Room | undefined, except: SocketId | undefined, opts: BroadcastOptions | undefined): void {
+    const seq = ++this.seq;
+    // Members whose connection gets no offsets get the packet without it (lib/transport/recovery-offsets.ts).
+    packet.data.push(this.idOf(seq));
+    markOffset(packet);
+    const now = Date.now();
+    const bytes = approxBytes(packet.data);
+    this.bytes += bytes;
+    this.packets.push({ seq, room, except, opts, data: packet.data, emittedAt: now, bytes });
+    if (this.packets.length - this.head > MAX_RECOVERY_PACKETS || this.bytes > this.maxBytes || this.packets[this.head]!.emittedAt < now - this.windowMs) this.prune(now);
   }
 
   override persistSession(session: Omit<Session, 'missedPackets'>): void {
@@ -183,16 +195,10 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
   }
 }
 
-/** A buffer entry; the compact form for one room and at most one id excepted (see BufferedPacket). */
-function buffered(seq: number, opts: BroadcastOptions, data: unknown[], emittedAt: number, bytes: number): BufferedPacket {
-  const except = opts.except;
-  if (opts.rooms.size === 1 && (except === undefined || except.size <= 1)) {
-    const [room] = opts.rooms;
-    let id: SocketId | undefined;
-    if (except) for (const one of except) id = one;
-    return { seq, room, except: id, opts: undefined, data, emittedAt, bytes };
-  }
-  return { seq, room: undefined, except: undefined, opts, data, emittedAt, bytes };
+/** The one element of a Set of one. */
+function firstOf<T>(set: Set<T>): T | undefined {
+  for (const one of set) return one;
+  return undefined;
 }
 
 export function reaches(opts: Pick<BroadcastOptions, 'rooms' | 'except'>, rooms: ReadonlySet<Room>): boolean {

@@ -49,16 +49,24 @@ function singleRoom(opts: BroadcastOptions): boolean {
   return opts.rooms.size === 1 && !flags?.volatile && !flags?.compress;
 }
 
-/** The single-room path: this node's members of the room, one encoding for all (see the header). */
+/** The single-room path for socket.io's broadcast options (one room; `except` as rooms). */
 function fanOutOneRoom(adapter: Adapter, packet: any, opts: BroadcastOptions): void {
-  singleRoomBroadcasts++;
   const [room] = opts.rooms as Set<Room>;
-  const members = adapter.rooms.get(room!);
-  if (!members) return;
   const except = exceptIds(adapter, opts.except);
+  fanOut(adapter, packet, room!, typeof except === 'string' ? except : undefined, typeof except === 'object' ? except : undefined);
+}
+
+/**
+ * This node's members of `room`, but `one` and those in `many`, one encoding for all (see the
+ * header).
+ */
+function fanOut(adapter: Adapter, packet: any, room: Room, one: SocketId | undefined, many: Set<SocketId> | undefined): void {
+  singleRoomBroadcasts++;
+  const members = adapter.rooms.get(room);
+  if (!members) return;
   // Nobody to send to (a room whose only member is the publisher): no encoding of a message that
   // may be megabytes long.
-  if (members.size === 1 && typeof except === 'string' && members.has(except)) return;
+  if (members.size === 1 && one !== undefined && members.has(one)) return;
   const packetOpts: PacketOpts = { preEncoded: true, volatile: undefined, compress: undefined };
   packet.nsp = adapter.nsp.name;
   const encoded = (adapter as unknown as { _encode(p: unknown, o: PacketOpts): unknown[] })._encode(packet, packetOpts);
@@ -67,8 +75,6 @@ function fanOutOneRoom(adapter: Adapter, packet: any, opts: BroadcastOptions): v
   const sockets: Map<SocketId, RoomSocket> = adapter.nsp.sockets as never;
   // One buffer per frame, joined once for every member (direct-writes.ts); Engine.IO's path takes it too.
   const frame = (packetOpts.wsPreEncodedFrame = joinFrame(packetOpts.wsPreEncodedFrame));
-  const one = typeof except === 'string' ? except : undefined;
-  const many = typeof except === 'object' ? except : undefined;
   for (const id of members) {
     if (id === one || many?.has(id)) continue;
     const socket = sockets.get(id);
@@ -93,6 +99,15 @@ export class FanoutAdapter extends Adapter {
     if (singleRoom(opts)) fanOutOneRoom(this, packet, opts);
     else super.broadcast(packet, opts);
   }
+
+  /**
+   * What `nsp.to(room).except(id).emit(...)` does when `except` is a socket id (a publisher),
+   * without the options' two Sets and the lookups that turn the excepted room back into its one
+   * member: a hub delivery (deliverHere).
+   */
+  deliverToRoom(packet: any, room: Room, except: SocketId | undefined): void {
+    fanOut(this, packet, room, except, undefined);
+  }
 }
 
 /** The plain encoding to one member, by the same short path. */
@@ -106,23 +121,25 @@ function writeDirect(socket: RoomSocket, plain: PlainEncoding): void {
 }
 
 interface OffsetAdding {
-  addOffsetIfNecessary?: (packet: unknown, opts: BroadcastOptions, offset: string) => void;
+  addOffsetIfNecessary?: (packet: unknown, opts: Pick<BroadcastOptions, 'flags'>, offset: string) => void;
 }
 
+/** The options of a hub delivery as the cluster adapter's addOffsetIfNecessary reads them (flags only). */
+const PLAIN_FLAGS: Pick<BroadcastOptions, 'flags'> = Object.freeze({ flags: Object.freeze({}) });
+
 /**
- * Delivers a broadcast to this node's members only, by the fan-out path, whatever the adapter:
- * the fan-out adapters (a single node) broadcast locally anyway; a cluster adapter's own
- * `broadcast` would hand it to the other nodes again, so its in-memory rooms are walked here as the
- * fan-out adapter walks its own. `streamOffset`: the cluster stream entry the broadcast came from,
- * appended as its recovery offset as the cluster adapter does (addOffsetIfNecessary).
+ * Delivers a packet to this node's members of `room`, but the socket `except` (an id), by the
+ * fan-out path, whatever the adapter: the fan-out adapters (a single node) deliver locally anyway;
+ * a cluster adapter's own `broadcast` would hand it to the other nodes again, so its in-memory rooms
+ * are walked here as the fan-out adapter walks its own. `streamOffset`: the cluster stream entry
+ * the packet came from, appended as its recovery offset as the cluster adapter does
+ * (addOffsetIfNecessary).
  */
-export function broadcastHere(adapter: Adapter, packet: any, opts: BroadcastOptions, streamOffset: string | undefined): void {
+export function deliverHere(adapter: Adapter, packet: any, room: Room, except: SocketId | undefined, streamOffset: string | undefined): void {
   if (adapter instanceof FanoutAdapter) {
-    adapter.broadcast(packet, opts);
+    adapter.deliverToRoom(packet, room, except);
     return;
   }
-  if (streamOffset !== undefined) (adapter as OffsetAdding).addOffsetIfNecessary?.(packet, opts, streamOffset);
-  // socket.io-adapter's own in-memory broadcast, not the cluster adapter's override.
-  if (singleRoom(opts)) fanOutOneRoom(adapter, packet, opts);
-  else Adapter.prototype.broadcast.call(adapter, packet, opts);
+  if (streamOffset !== undefined) (adapter as OffsetAdding).addOffsetIfNecessary?.(packet, PLAIN_FLAGS, streamOffset);
+  fanOut(adapter, packet, room, except, undefined);
 }
