@@ -18,7 +18,7 @@
  */
 import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
-import { directFrameCount, encodedEventCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
+import { directFrameCount, encodedEventCount, roomDeliveryCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
 import { closeAll, connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
 import { startInMode } from './helpers/cluster.js';
 import { serviceForSuite, type Running } from './helpers/service.js';
@@ -29,12 +29,14 @@ const MEMBERS = 50;
 interface Counts {
   encoded: number;
   singleRoom: number;
+  /** Of those, deliveries the hub handed over as room and publisher id (deliverHere), without socket.io's broadcast options. */
+  roomDelivery: number;
   direct: number;
 }
-const counts = (): Counts => ({ encoded: encodedEventCount(), singleRoom: singleRoomBroadcastCount(), direct: directFrameCount() });
+const counts = (): Counts => ({ encoded: encodedEventCount(), singleRoom: singleRoomBroadcastCount(), roomDelivery: roomDeliveryCount(), direct: directFrameCount() });
 const since = (before: Counts): Counts => {
   const now = counts();
-  return { encoded: now.encoded - before.encoded, singleRoom: now.singleRoom - before.singleRoom, direct: now.direct - before.direct };
+  return { encoded: now.encoded - before.encoded, singleRoom: now.singleRoom - before.singleRoom, roomDelivery: now.roomDelivery - before.roomDelivery, direct: now.direct - before.direct };
 };
 
 /** Resolves with the arguments of the client's next EVENT (the envelope, then the offset if any). */
@@ -81,6 +83,25 @@ describe('fast paths of a publication to a room', () => {
     const room = 'single-room';
     const { moved } = await notify(room, await members(room, MEMBERS));
     expect(moved.singleRoom).to.equal(1);
+    expect(moved.roomDelivery, 'handed over as room and publisher id').to.equal(1);
+  });
+
+  it("leaves a publisher that is a member out by its id: the others get the EVENT, it gets only its ack", async () => {
+    const room = 'publisher-inside';
+    const clients = await members(room, 5);
+    const [publisher, ...others] = clients as [TestClient, ...TestClient[]];
+    const own: unknown[] = [];
+    publisher.raw.on('EVENT', (...args: unknown[]) => own.push(args));
+    const received = Promise.all(others.map(nextEvent));
+    const before = counts();
+    expect(await request(publisher, 'NOTIFY', { room, message: 'from inside' })).to.include({ ok: true, recipients: others.length });
+    for (const args of await received) expect(args[0]).to.deep.include({ room, message: 'from inside' });
+    expect(since(before)).to.include({ roomDelivery: 1, direct: others.length });
+    // A second publication from another member: the first publisher gets it, and never its own.
+    const second = nextEvent(publisher);
+    expect(await request(others[0]!, 'NOTIFY', { room, message: 'second' })).to.include({ ok: true });
+    expect((await second)[0]).to.deep.include({ message: 'second' });
+    expect(own).to.have.length(1);
   });
 
   it('writes the frame straight to ws for every idle WebSocket member', async () => {
@@ -236,6 +257,7 @@ describe('fast paths of a publication to a room in cluster mode (one node on a p
     const moved = since(before);
     for (const args of got) expect(args[0]).to.deep.include({ room, message: { hello: room } });
     expect(moved.singleRoom, 'broadcasts that took the single-room path').to.equal(1);
+    expect(moved.roomDelivery, 'handed over as room and publisher id').to.equal(1);
     expect(moved.encoded, 'encodings of the EVENT').to.equal(1);
     expect(moved.direct, 'frames written straight to ws').to.equal(MEMBERS);
   });

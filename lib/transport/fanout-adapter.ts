@@ -18,6 +18,11 @@ let singleRoomBroadcasts = 0;
 export function singleRoomBroadcastCount(): number {
   return singleRoomBroadcasts;
 }
+/** Of those, hub deliveries handed over as a room and a publisher id (deliverHere; read by the same test). */
+let roomDeliveries = 0;
+export function roomDeliveryCount(): number {
+  return roomDeliveries;
+}
 
 interface RoomSocket {
   client: { conn: EngineConn; writeToEngine(packets: unknown[], opts: unknown): void };
@@ -136,6 +141,7 @@ const PLAIN_FLAGS: Pick<BroadcastOptions, 'flags'> = Object.freeze({ flags: Obje
  * (addOffsetIfNecessary).
  */
 export function deliverHere(adapter: Adapter, packet: any, room: Room, except: SocketId | undefined, streamOffset: string | undefined): void {
+  roomDeliveries++;
   if (adapter instanceof FanoutAdapter) {
     adapter.deliverToRoom(packet, room, except);
     return;
