@@ -106,14 +106,9 @@ export class SocketIoGroup implements MemberGroup {
   }
 
   deliver(envelope: Envelope, except: string | undefined, streamOffset: string | undefined): number {
-    const key = roomKey(envelope.room);
-    // Broadcast even to a room without members here: connection-state recovery keeps the packet
-    // for the sessions of the room that are away.
-    const members = this.nsp.adapter.rooms.get(key);
-    const count = members === undefined ? 0 : except !== undefined && members.has(except) ? members.size - 1 : members.size;
-    // What `nsp.to(room).except(id).emit(...)` does, on this node only.
-    deliverHere(this.nsp.adapter, { type: EVENT_PACKET, data: [envelope.event, ...envelope.args] }, key, except, streamOffset);
-    return count;
+    // What `nsp.to(room).except(id).emit(...)` does, on this node only; even to a room without
+    // members here (connection-state recovery keeps the packet for the room's sessions that are away).
+    return deliverHere(this.nsp.adapter, { type: EVENT_PACKET, data: [envelope.event, ...envelope.args] }, roomKey(envelope.room), except, streamOffset);
   }
 
   sendTo(id: string, event: string, args: unknown[]): void {

@@ -99,10 +99,11 @@ export class RecoveringFanoutAdapter extends FanoutAdapter {
     super.broadcast(packet, opts);
   }
 
-  override deliverToRoom(packet: any, room: Room, except: SocketId | undefined): void {
-    // A hub delivery: to one room, its publisher (a socket id, its own room) left out.
+  override deliverToRoom(packet: any, room: Room, except: SocketId | undefined): number {
+    // A hub delivery: to one room, its publisher (a socket id, its own room) left out. Kept even
+    // when no member is here: the room's sessions that are away get it when they come back.
     if (packet.type === EVENT_PACKET && packet.id === undefined) this.keep(packet, room, except, undefined);
-    super.deliverToRoom(packet, room, except);
+    return super.deliverToRoom(packet, room, except);
   }
 
   /** Numbers the packet (its id goes last, where a v4 client looks for it) and keeps it. */

@@ -63,15 +63,16 @@ function fanOutOneRoom(adapter: Adapter, packet: any, opts: BroadcastOptions): v
 
 /**
  * This node's members of `room`, but `one` and those in `many`, one encoding for all (see the
- * header).
+ * header). Answers how many members of the room there are here, `one` not counted.
  */
-function fanOut(adapter: Adapter, packet: any, room: Room, one: SocketId | undefined, many: Set<SocketId> | undefined): void {
+function fanOut(adapter: Adapter, packet: any, room: Room, one: SocketId | undefined, many: Set<SocketId> | undefined): number {
   singleRoomBroadcasts++;
   const members = adapter.rooms.get(room);
-  if (!members) return;
+  if (!members) return 0;
+  const count = one !== undefined && members.has(one) ? members.size - 1 : members.size;
   // Nobody to send to (a room whose only member is the publisher): no encoding of a message that
   // may be megabytes long.
-  if (members.size === 1 && one !== undefined && members.has(one)) return;
+  if (count === 0) return 0;
   const packetOpts: PacketOpts = { preEncoded: true, volatile: undefined, compress: undefined };
   packet.nsp = adapter.nsp.name;
   const encoded = (adapter as unknown as { _encode(p: unknown, o: PacketOpts): unknown[] })._encode(packet, packetOpts);
@@ -91,6 +92,7 @@ function fanOut(adapter: Adapter, packet: any, room: Room, one: SocketId | undef
     socket.notifyOutgoingListeners?.(packet);
     if (frame === undefined || !writeFrame(socket.client.conn, frame)) socket.client.writeToEngine(encoded, packetOpts);
   }
+  return count;
 }
 
 export class FanoutAdapter extends Adapter {
@@ -110,8 +112,8 @@ export class FanoutAdapter extends Adapter {
    * without the options' two Sets and the lookups that turn the excepted room back into its one
    * member: a hub delivery (deliverHere).
    */
-  deliverToRoom(packet: any, room: Room, except: SocketId | undefined): void {
-    fanOut(this, packet, room, except, undefined);
+  deliverToRoom(packet: any, room: Room, except: SocketId | undefined): number {
+    return fanOut(this, packet, room, except, undefined);
   }
 }
 
@@ -138,14 +140,11 @@ const PLAIN_FLAGS: Pick<BroadcastOptions, 'flags'> = Object.freeze({ flags: Obje
  * a cluster adapter's own `broadcast` would hand it to the other nodes again, so its in-memory rooms
  * are walked here as the fan-out adapter walks its own. `streamOffset`: the cluster stream entry
  * the packet came from, appended as its recovery offset as the cluster adapter does
- * (addOffsetIfNecessary).
+ * (addOffsetIfNecessary). Answers how many members of the room this node has, `except` not counted.
  */
-export function deliverHere(adapter: Adapter, packet: any, room: Room, except: SocketId | undefined, streamOffset: string | undefined): void {
+export function deliverHere(adapter: Adapter, packet: any, room: Room, except: SocketId | undefined, streamOffset: string | undefined): number {
   roomDeliveries++;
-  if (adapter instanceof FanoutAdapter) {
-    adapter.deliverToRoom(packet, room, except);
-    return;
-  }
+  if (adapter instanceof FanoutAdapter) return adapter.deliverToRoom(packet, room, except);
   if (streamOffset !== undefined) (adapter as OffsetAdding).addOffsetIfNecessary?.(packet, PLAIN_FLAGS, streamOffset);
-  fanOut(adapter, packet, room, except, undefined);
+  return fanOut(adapter, packet, room, except, undefined);
 }
