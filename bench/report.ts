@@ -40,6 +40,7 @@ const FIGURES: Record<Scenario['kind'], [key: string, label: string][]> = {
     ['connections', 'connections (open-file limit caps it)'],
     ['connectJoinPerSec', 'connect+join /s (higher=better)'],
     ['cpuMsPer1kConnects', 'server CPU ms / 1k connect+join'],
+    ['serverPerClientCpu', 'server CPU / client CPU, same run'],
     ['serverCores', 'server cores busy'],
     ['clientCores', 'client cores busy'],
     ['rssPerConnKiB', 'server RSS KiB / idle connection'],

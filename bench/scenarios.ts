@@ -385,6 +385,8 @@ async function capacity(run: Run, s: Extract<Scenario, { kind: 'capacity' }>): P
   const used = run.utilisation(mark);
   run.figures.cpuMsPer1kConnects = (used.server * 1000) / (connections / 1000);
   run.figures.clientCpuMsPer1kConnects = (used.client * 1000) / (connections / 1000);
+  // The same yardstick as for deliveries (finish): the client's CPU for the same connects.
+  run.figures.serverPerClientCpu = used.client > 0 ? used.server / used.client : NaN;
   // Let the connection burst's garbage be collected before reading the resident size.
   await sleep(3_000);
   const rss1 = serverRss(run.server);
