@@ -292,9 +292,10 @@ class Run {
     this.figures.projectedPerSec = this.figures.deliveriesPerSec / this.figures.busiestNodeCores!;
     this.figures.cpuSecPer100k = deliveries > 0 ? (used.server / deliveries) * 1e5 : NaN;
     this.figures.clientCpuSecPer100k = deliveries > 0 ? (used.client / deliveries) * 1e5 : NaN;
-    // The client does the same work per delivery for every server, so its CPU is a yardstick of how
-    // fast the shared VM ran during this very window: the server's CPU over it varies ~4x less
-    // between rounds than the server's CPU alone (docs/PERFORMANCE.md, "Tenth look").
+    // The client does the same work per delivery for every build of ours, so its CPU is a yardstick
+    // of how fast the shared VM ran during this very window: the server's CPU over it varies ~4x
+    // less between rounds than the server's CPU alone. For A/B runs of our builds; other servers'
+    // frames cost their clients more or less (docs/PERFORMANCE.md, "Tenth look").
     this.figures.serverPerClientCpu = used.client > 0 ? used.server / used.client : NaN;
     if (latency) {
       this.figures.latP50Ms = hist.quantile(0.5);
