@@ -30,8 +30,8 @@ interface RoomSocket {
 }
 
 /**
- * Ids of the members of the excluded rooms. The common case, a publisher's own room, is one id,
- * returned as such: no Set per publication.
+ * Ids of the members of the excluded rooms. A socket's own room (`except(socket.id)`) is one id,
+ * returned as such: no Set made. (The hub's deliveries name their publisher's id: deliverHere.)
  */
 function exceptIds(adapter: Adapter, rooms: Set<Room> | undefined): Set<SocketId> | SocketId | undefined {
   if (!rooms || rooms.size === 0) return undefined;

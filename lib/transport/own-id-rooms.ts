@@ -1,7 +1,8 @@
 /**
- * socket.io joins every socket to a room named by its own id (`to(id)`, and `except(id)`, the sender
- * exclusion of every NOTIFY, rely on it). socket.io-adapter stores that room like any other: a Set
- * of one in `rooms` and an entry of the Map, ~190 B per connection. Here it is not stored but served:
+ * socket.io joins every socket to a room named by its own id (`to(id)` and `except(id)` rely on it;
+ * the hub's deliveries leave their publisher out by its id instead: fanout-adapter.ts `deliverHere`).
+ * socket.io-adapter stores that room like any other: a Set of one in `rooms` and an entry of the
+ * Map, ~190 B per connection. Here it is not stored but served:
  * the socket's entry in `sids` (kept as socket.io-adapter keeps it, own id included) already says
  * whether the socket is in its own room, so `rooms` answers get/has/size/iteration for it as if it
  * held the Set.
