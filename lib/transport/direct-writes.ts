@@ -89,6 +89,11 @@ export function joinFrame(frame: unknown): unknown {
   return bytes <= JOIN_MAX_BYTES ? [Buffer.concat(list, bytes)] : frame;
 }
 
+/** A text payload as an unmasked, final WebSocket frame from ws's Sender.frame, joined (joinFrame). */
+export function textFrame(payload: Buffer): Buffer[] {
+  return joinFrame(frameText(payload, FRAME_OPTIONS)) as Buffer[];
+}
+
 function uncorkAll(): void {
   const list = corked;
   corked = [];
@@ -155,7 +160,7 @@ function encodedBytes(encoded: unknown): number {
 
 /** Engine.IO "message" packets as a WebSocket text frame ("4" + socket.io packet), one buffer. */
 function messageFrame(encoded: string): unknown {
-  return joinFrame(frameText(Buffer.from('4' + encoded), FRAME_OPTIONS));
+  return textFrame(Buffer.from('4' + encoded));
 }
 
 let engineWrite: EngineClient['writeToEngine'] | undefined;

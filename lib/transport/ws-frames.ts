@@ -15,10 +15,9 @@
  * socket.io; they are checked at start-up (internals.ts), and a connection whose sender is busy
  * (a frame of its own queued) takes ws's regular path behind it, which keeps the order.
  */
-import * as ws from 'ws';
 import type { WebSocket } from 'ws';
 import { CorkUntilFlush, type Corkable } from './cork-until-flush.js';
-import { joinFrame } from './direct-writes.js';
+import { textFrame } from './direct-writes.js';
 
 
 /** ws's per-connection frame writer (untyped internals). */
@@ -36,8 +35,6 @@ interface WsInternals {
 const WS_OPEN = 1;
 /** ws Sender's idle state: no deflate or blob read in progress. */
 const SENDER_IDLE = 0;
-const FRAME_OPTIONS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
-const frameText = (ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
 
 /** One text message as a ready WebSocket frame, shared by every connection it goes to. */
 export class SharedFrame {
@@ -54,11 +51,11 @@ export class SharedFrame {
 
   /**
    * The frame, made on first use, as one buffer (header and payload joined: direct-writes.ts
-   * joinFrame): ws's sendFrame then writes it with one socket write per recipient instead of two.
+   * textFrame): ws's sendFrame then writes it with one socket write per recipient instead of two.
    */
   frame(): Buffer[] {
     if (this.list === undefined) {
-      this.list = joinFrame(frameText(this.payload, FRAME_OPTIONS)) as Buffer[];
+      this.list = textFrame(this.payload);
       stats.framed++;
       this.bytes = this.list.reduce((n, b) => n + b.length, 0);
     }
