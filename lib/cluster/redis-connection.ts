@@ -41,6 +41,16 @@ export interface RedisConnectionEvents {
 
 export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
   readonly client: RedisClient;
+  /**
+   * The same connection without the client's queue timeout, for run(). The `redis` client gives
+   * every command an `AbortSignal.timeout` (5 s by default) that only covers the time it waits to
+   * be written. The signal's timer cannot be cleared: it fires 5 s later whether or not the command
+   * is done and makes a TimeoutError with its stack for each (a few per cent of a cluster node's
+   * CPU, one command per connect and close). run() never queues (it refuses unless the socket is
+   * ready) and has its own deadline, so it goes without. The adapter's own commands, which can
+   * wait in the offline queue, keep it: it bounds that queue.
+   */
+  private readonly unqueued: RedisClient;
   private readonly helpers = new Set<RedisClient>();
   private readonly logger: Logger;
   private readonly url: string;
@@ -63,6 +73,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
       url: options.url,
       socket: { reconnectStrategy: reconnectDelay, connectTimeout: 5000 },
     }) as RedisClient;
+    this.unqueued = this.client.withCommandOptions({ timeout: 0 }) as unknown as RedisClient;
     this.trackDuplicates(this.client);
     this.client.on('error', (err: Error) => this.onError(err));
     this.client.on('ready', () => void this.probe());
@@ -105,7 +116,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        op(this.client),
+        op(this.unqueued),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
         }),
