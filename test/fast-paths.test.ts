@@ -18,7 +18,7 @@
  */
 import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
-import { directFrameCount, encodedEventCount, roomDeliveryCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
+import { directFlushCount, directFrameCount, encodedEventCount, roomDeliveryCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
 import { closeAll, connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
 import { startInMode } from './helpers/cluster.js';
 import { serviceForSuite, type Running } from './helpers/service.js';
@@ -232,7 +232,55 @@ describe('fast paths of a publication to a room', () => {
     expect(ackWrites, "socket writes of the publisher's ack").to.have.length(1);
     whole(ackWrites[0], '"recipients"');
   });
+
+  it('corks each member socket once for a burst of publications in one event, and flushes it in one writev', async () => {
+    const room = 'burst';
+    const BURST = 8;
+    const clients = await members(room, MEMBERS);
+    const nsp = svc.service.io.of('/layout');
+    /** cork() calls and writev chunk counts of a connection's TCP socket meanwhile. */
+    const watch = (id: string): { corks: number; writevs: number[] } => {
+      const tcp = (nsp.sockets.get(id)!.conn as unknown as { transport: { socket: { _socket: Record<string, (...args: any[]) => unknown> } } }).transport.socket._socket;
+      const seen = { corks: 0, writevs: [] as number[] };
+      const cork = tcp.cork!;
+      tcp.cork = function (this: unknown, ...args: unknown[]) {
+        seen.corks++;
+        return cork.apply(this, args);
+      };
+      const writev = tcp._writev!;
+      tcp._writev = function (this: unknown, chunks: unknown[], ...rest: unknown[]) {
+        seen.writevs.push(chunks.length);
+        return writev.call(this, chunks, ...rest);
+      };
+      return seen;
+    };
+    const watched = clients.map((c) => watch(c.id!));
+    const received = clients.map((c) => collectEvents(c, BURST));
+    const before = directFlushCount();
+    // One event: every publication of the loop is written before the flush.
+    for (let i = 0; i < BURST; i++) svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: i });
+    expect(directFlushCount() - before, 'nothing flushed before the event ends').to.equal(0);
+    for (const args of await Promise.all(received)) expect(args.map((a) => (a[0] as { message: number }).message)).to.deep.equal([...Array(BURST).keys()]);
+    expect(directFlushCount() - before, 'one flush per member').to.equal(MEMBERS);
+    for (const seen of watched) {
+      expect(seen.corks, 'cork() calls of one member socket').to.equal(1);
+      expect(seen.writevs, 'writev calls of one member socket, by chunk count').to.deep.equal([BURST]);
+    }
+  });
 });
+
+/** Resolves with the arguments of the client's next `n` EVENTs. */
+function collectEvents(client: TestClient, n: number): Promise<unknown[][]> {
+  return new Promise((resolve, reject) => {
+    const got: unknown[][] = [];
+    const timer = setTimeout(() => reject(new Error(`${got.length} of ${n} EVENTs within 5000 ms`)), 5000);
+    client.raw.on('EVENT', (...args: unknown[]) => {
+      if (got.push(args) < n) return;
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}
 
 describe('fast paths of a publication to a room in cluster mode (one node on a private Redis)', () => {
   let svc: Running;

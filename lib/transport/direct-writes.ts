@@ -25,12 +25,8 @@
  * the one place every packet to a connection goes through.
  */
 import * as ws from 'ws';
+import { CorkUntilFlush, type Corkable } from './cork-until-flush.js';
 import { admitWrite, type EngineConn as LimitedConn } from './slow-consumers.js';
-
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
 
 /** ws's per-connection frame writer (untyped internals). */
 interface WsSender {
@@ -48,6 +44,12 @@ export interface EngineConn {
     perMessageDeflate?: unknown;
     socket?: { readyState?: number; _sender?: WsSender; _socket?: Corkable };
   };
+}
+
+/** ws's WebSocket once idleSocket has checked it. */
+interface OpenWs {
+  _sender: WsSender & { sendFrame(frame: unknown, cb?: (err?: Error) => void): void };
+  _socket?: Corkable;
 }
 
 export interface PacketOpts {
@@ -71,7 +73,8 @@ const frameText = (ws as unknown as { Sender: { frame(data: Buffer, options: obj
 /** Frames up to this size are joined into one buffer; a larger message is not copied again for one write fewer. */
 const JOIN_MAX_BYTES = 64 * 1024;
 
-let corked: Corkable[] = [];
+/** The TCP sockets written to during this event, each uncorked once after it (see the header). */
+const corked = new CorkUntilFlush((flush) => process.nextTick(flush));
 /** Frames writeFrame sent straight to ws, past Engine.IO's write buffer (read by test/fast-paths.test.ts). */
 let framesWrittenDirect = 0;
 export function directFrameCount(): number {
@@ -94,14 +97,13 @@ export function textFrame(payload: Buffer): Buffer[] {
   return joinFrame(frameText(payload, FRAME_OPTIONS)) as Buffer[];
 }
 
-function uncorkAll(): void {
-  const list = corked;
-  corked = [];
-  for (const socket of list) socket.uncork();
+/** Socket flushes of the direct writes so far (read by test/fast-paths.test.ts): one per socket and event. */
+export function directFlushCount(): number {
+  return corked.flushes;
 }
 
-/** The connection's ws frame writer when a frame may go straight to it, else undefined. */
-function idleSender(conn: EngineConn): { sender: WsSender; tcp: Corkable | undefined } | undefined {
+/** The connection's WebSocket when a frame may go straight to its frame writer, else undefined. */
+function idleSocket(conn: EngineConn): OpenWs | undefined {
   const transport = conn.transport;
   const ws = transport.socket;
   const sender = ws?._sender;
@@ -117,17 +119,15 @@ function idleSender(conn: EngineConn): { sender: WsSender; tcp: Corkable | undef
   ) {
     return undefined;
   }
-  return { sender, tcp: ws!._socket };
+  return ws as OpenWs;
 }
 
-function send(target: { sender: WsSender; tcp: Corkable | undefined }, frame: unknown): void {
-  if (target.tcp) {
-    target.tcp.cork();
-    if (corked.push(target.tcp) === 1) process.nextTick(uncorkAll);
-  }
+function send(ws: OpenWs, frame: unknown): void {
+  const tcp = ws._socket;
+  if (tcp) corked.cork(tcp);
   // No completion callback: Engine.IO's write accounting is for its own packets, and a write
   // error surfaces as the WebSocket's error/close, which Engine.IO already handles.
-  target.sender.sendFrame!(frame);
+  ws._sender.sendFrame(frame);
 }
 
 /**
@@ -135,11 +135,11 @@ function send(target: { sender: WsSender; tcp: Corkable | undefined }, frame: un
  * Returns false when the caller must take Engine.IO's path instead.
  */
 export function writeFrame(conn: EngineConn, frame: unknown): boolean {
-  const target = idleSender(conn);
-  if (!target) return false;
+  const ws = idleSocket(conn);
+  if (!ws) return false;
   framesWrittenDirect++;
   // Over the send-buffer limit: the connection is closed and the frame dropped.
-  if (admitWrite(conn as unknown as LimitedConn, frameBytes(frame))) send(target, frame);
+  if (admitWrite(conn as unknown as LimitedConn, frameBytes(frame))) send(ws, frame);
   return true;
 }
 
@@ -173,9 +173,9 @@ function writeToEngine(this: EngineClient, encoded: unknown, opts: PacketOpts): 
   // the transport is busy) keep Engine.IO's semantics.
   const packet = Array.isArray(encoded) ? (encoded.length === 1 ? encoded[0] : undefined) : encoded;
   if (typeof packet === 'string' && !opts.volatile) {
-    const target = idleSender(this.conn);
-    if (target) {
-      send(target, opts.wsPreEncodedFrame ?? messageFrame(packet));
+    const ws = idleSocket(this.conn);
+    if (ws) {
+      send(ws, opts.wsPreEncodedFrame ?? messageFrame(packet));
       return;
     }
   }

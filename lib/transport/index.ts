@@ -8,7 +8,7 @@
 export { checkTransportInternals, missingInternals, type MissingInternal } from './internals.js';
 
 // Writing to connections: the short path to the wire and the single-room fan-out.
-export { directFrameCount, useDirectWrites } from './direct-writes.js';
+export { directFlushCount, directFrameCount, useDirectWrites } from './direct-writes.js';
 export { deliverHere, FanoutAdapter, roomDeliveryCount, singleRoomBroadcastCount } from './fanout-adapter.js';
 export { isServedOwnIdRoom, OwnIdRooms, serveOwnIdRooms, servesOwnIdRooms, storedRooms } from './own-id-rooms.js';
 export { emitHere } from './emit-here.js';
