@@ -19,7 +19,7 @@
 import { serverPublisher } from '../lib/core/hub.js';
 import { expect } from 'chai';
 import { directFlushCount, directFrameCount, encodedEventCount, roomDeliveryCount, singleRoomBroadcastCount } from '../lib/transport/index.js';
-import { closeAll, connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
+import { closeAll, collect, connect, next, request, type ConnectOptions, type TestClient } from './helpers/clients.js';
 import { startInMode } from './helpers/cluster.js';
 import { serviceForSuite, type Running } from './helpers/service.js';
 
@@ -255,12 +255,12 @@ describe('fast paths of a publication to a room', () => {
       return seen;
     };
     const watched = clients.map((c) => watch(c.id!));
-    const received = clients.map((c) => collectEvents(c, BURST));
+    const received = clients.map((c) => collect<{ message: number }>(c, 'EVENT', BURST));
     const before = directFlushCount();
     // One event: every publication of the loop is written before the flush.
     for (let i = 0; i < BURST; i++) svc.service.core.publish(serverPublisher(nsp.name), room, 'EVENT', { sender: 'server', room, message: i });
     expect(directFlushCount() - before, 'nothing flushed before the event ends').to.equal(0);
-    for (const args of await Promise.all(received)) expect(args.map((a) => (a[0] as { message: number }).message)).to.deep.equal([...Array(BURST).keys()]);
+    for (const events of await Promise.all(received)) expect(events.map((e) => e.message)).to.deep.equal([...Array(BURST).keys()]);
     expect(directFlushCount() - before, 'one flush per member').to.equal(MEMBERS);
     for (const seen of watched) {
       expect(seen.corks, 'cork() calls of one member socket').to.equal(1);
@@ -268,19 +268,6 @@ describe('fast paths of a publication to a room', () => {
     }
   });
 });
-
-/** Resolves with the arguments of the client's next `n` EVENTs. */
-function collectEvents(client: TestClient, n: number): Promise<unknown[][]> {
-  return new Promise((resolve, reject) => {
-    const got: unknown[][] = [];
-    const timer = setTimeout(() => reject(new Error(`${got.length} of ${n} EVENTs within 5000 ms`)), 5000);
-    client.raw.on('EVENT', (...args: unknown[]) => {
-      if (got.push(args) < n) return;
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
-}
 
 describe('fast paths of a publication to a room in cluster mode (one node on a private Redis)', () => {
   let svc: Running;
