@@ -35,6 +35,13 @@ interface WsSender {
   _queue?: unknown[];
 }
 
+/** The ws internals a frame written straight to the frame writer relies on. */
+interface WsInternals {
+  readyState?: number;
+  _sender?: WsSender;
+  _socket?: Corkable;
+}
+
 /** The parts of Engine.IO's socket and WebSocket transport the direct write relies on. */
 export interface EngineConn {
   readyState: string;
@@ -42,12 +49,12 @@ export interface EngineConn {
   transport: {
     name: string;
     perMessageDeflate?: unknown;
-    socket?: { readyState?: number; _sender?: WsSender; _socket?: Corkable };
+    socket?: WsInternals;
   };
 }
 
-/** ws's WebSocket once idleSocket has checked it. */
-interface OpenWs {
+/** ws's WebSocket once idleWebSocket has checked it. */
+export interface OpenWs {
   _sender: WsSender & { sendFrame(frame: unknown, cb?: (err?: Error) => void): void };
   _socket?: Corkable;
 }
@@ -102,24 +109,23 @@ export function directFlushCount(): number {
   return corked.flushes;
 }
 
+/**
+ * Whether a frame may go straight to this ws WebSocket's frame writer: open, and its Sender idle
+ * with nothing queued (else ws's own path keeps the order behind what waits). Also /sock's
+ * (ws-frames.ts).
+ */
+export function idleWebSocket(ws: unknown): ws is OpenWs {
+  const internals = ws as WsInternals | undefined;
+  const sender = internals?._sender;
+  return internals?.readyState === WS_OPEN && typeof sender?.sendFrame === 'function' && sender._state === SENDER_IDLE && !sender._queue?.length;
+}
+
 /** The connection's WebSocket when a frame may go straight to its frame writer, else undefined. */
 function idleSocket(conn: EngineConn): OpenWs | undefined {
   const transport = conn.transport;
+  if (conn.readyState !== 'open' || conn.writeBuffer.length !== 0 || transport.name !== 'websocket' || transport.perMessageDeflate) return undefined;
   const ws = transport.socket;
-  const sender = ws?._sender;
-  if (
-    conn.readyState !== 'open' ||
-    conn.writeBuffer.length !== 0 ||
-    transport.name !== 'websocket' ||
-    transport.perMessageDeflate ||
-    ws!.readyState !== WS_OPEN ||
-    typeof sender?.sendFrame !== 'function' ||
-    sender._state !== SENDER_IDLE ||
-    sender._queue?.length
-  ) {
-    return undefined;
-  }
-  return ws as OpenWs;
+  return idleWebSocket(ws) ? ws : undefined;
 }
 
 function send(ws: OpenWs, frame: unknown): void {

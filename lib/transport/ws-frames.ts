@@ -16,25 +16,8 @@
  * (a frame of its own queued) takes ws's regular path behind it, which keeps the order.
  */
 import type { WebSocket } from 'ws';
-import { CorkUntilFlush, type Corkable } from './cork-until-flush.js';
-import { textFrame } from './direct-writes.js';
-
-
-/** ws's per-connection frame writer (untyped internals). */
-interface WsSender {
-  sendFrame(list: Buffer[]): void;
-  _state: number;
-  _queue: unknown[];
-}
-
-interface WsInternals {
-  _sender?: WsSender;
-  _socket?: Corkable;
-}
-
-const WS_OPEN = 1;
-/** ws Sender's idle state: no deflate or blob read in progress. */
-const SENDER_IDLE = 0;
+import { CorkUntilFlush } from './cork-until-flush.js';
+import { idleWebSocket, textFrame } from './direct-writes.js';
 
 /** One text message as a ready WebSocket frame, shared by every connection it goes to. */
 export class SharedFrame {
@@ -81,15 +64,13 @@ export function sharedFrameCount(): { framed: number; written: number; flushes: 
  * else through ws.send behind what is queued; never reorders. The caller checks the send buffer.
  */
 export function writeShared(socket: WebSocket, shared: SharedFrame): void {
-  const internals = socket as unknown as WsInternals;
-  const sender = internals._sender;
-  if (socket.readyState !== WS_OPEN || sender === undefined || sender._state !== SENDER_IDLE || sender._queue.length !== 0) {
+  if (!idleWebSocket(socket)) {
     socket.send(shared.text);
     return;
   }
-  const tcp = internals._socket;
+  const tcp = socket._socket;
   // Uncorked once the event and its promise jobs are done (a tick queued from a promise job runs after them).
   if (tcp) corked.cork(tcp);
   stats.written++;
-  sender.sendFrame(shared.frame());
+  socket._sender.sendFrame(shared.frame());
 }
