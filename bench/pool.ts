@@ -53,6 +53,8 @@ export interface Progress {
   received: number;
   /** The fewest distinct messages any subscriber of this worker has (Infinity without subscribers). */
   minDistinct: number;
+  /** Distinct messages of all its subscribers together. */
+  distinct: number;
   /** Messages published so far (as far as this worker knows) that some subscriber has not received yet. */
   deficit: number;
   /** nowMs() of the latest delivery. */
@@ -61,7 +63,6 @@ export interface Progress {
 
 export interface WorkerStats extends Progress {
   subscribers: number;
-  distinct: number;
   lost: number;
   duplicates: number;
   outOfOrder: number;
@@ -85,7 +86,7 @@ export class WorkerPool {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   private constructor(private readonly workers: Worker[]) {
-    this.progress = workers.map(() => ({ received: 0, minDistinct: 0, deficit: 0, lastRecvT: 0 }));
+    this.progress = workers.map(() => ({ received: 0, minDistinct: 0, distinct: 0, deficit: 0, lastRecvT: 0 }));
     workers.forEach((worker, index) => {
       worker.on('message', (msg: Reply | ProgressMessage) => {
         if ('progress' in msg) {

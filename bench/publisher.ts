@@ -32,10 +32,13 @@ interface Common {
  * subscriber (as last reported by the workers) and at most `window` NOTIFYs awaiting their ack.
  * Without it the publisher would only measure how fast the server can queue into socket buffers.
  */
-export function publishMax(o: Common & { pool: WorkerPool; messages: number; window: number; maxMs: number }): Promise<PublishOutcome> {
+export function publishMax(o: Common & { pool: WorkerPool; messages: number; window: number; maxMs: number; after?: number }): Promise<PublishOutcome> {
   const roomJson = JSON.stringify(o.room);
   const deadline = nowMs() + o.maxMs;
-  let seq = 0;
+  // Sequence numbers go on from `after` (the messages published before this phase).
+  const first = o.after ?? 0;
+  const last = first + o.messages;
+  let seq = first;
   let outstanding = 0;
   let nacks = 0;
   let stopped = false;
@@ -44,7 +47,7 @@ export function publishMax(o: Common & { pool: WorkerPool; messages: number; win
     const pump = (): void => {
       if (stopped) return;
       const canGo = o.client.isConnected && nowMs() < deadline;
-      while (canGo && seq < o.messages && outstanding < o.window && seq - slowest() < o.window) {
+      while (canGo && seq < last && outstanding < o.window && seq - slowest() < o.window) {
         seq++;
         outstanding++;
         o.client.notify(roomJson, seq, nowMs(), o.pad, o.asString, (ok) => {
@@ -53,10 +56,10 @@ export function publishMax(o: Common & { pool: WorkerPool; messages: number; win
           pump();
         }, o.store);
       }
-      if ((seq >= o.messages || !canGo) && outstanding === 0) {
+      if ((seq >= last || !canGo) && outstanding === 0) {
         stopped = true;
         o.pool.onProgress = undefined;
-        resolve({ published: seq, nacks, truncated: seq < o.messages });
+        resolve({ published: seq - first, nacks, truncated: seq < last });
       }
     };
     o.pool.onProgress = pump;

@@ -3,7 +3,7 @@
  * figure as median [min-max] over the rounds and the median of its per-round ratios to baseline.
  */
 import type { Machine } from './proc.js';
-import { protocolOf, type Checks, type RunResult, type Scenario, type ScenarioServers } from './scenarios.js';
+import { protocolOf, warmUpMessages, type Checks, type RunResult, type Scenario, type ScenarioServers } from './scenarios.js';
 import type { ServerKind } from './servers.js';
 import { ratios, summarize, type Summary } from './stats.js';
 
@@ -137,7 +137,7 @@ function describe(s: Scenario): string {
           : s.protocol === 'sse'
             ? 'SSE streams of /layout (published with POST /publish, pipelined)'
             : 'one room';
-      return `1 publisher -> ${s.subscribers} subscribers, ${how}, ${s.messages} messages, max rate (flow-controlled)`;
+      return `1 publisher -> ${s.subscribers} subscribers, ${how}, ${s.messages} messages after ${warmUpMessages(s)} unmeasured, max rate (flow-controlled)`;
     }
     case 'fanout-rate':
       return `1 publisher -> ${s.subscribers} subscribers, ${s.ratePerSec} msg/s for ${s.durationMs / 1000} s`;

@@ -155,15 +155,17 @@ async function connect(port: number, specs: ClientSpec[], concurrency: number, t
 function progress(): Progress {
   let received = 0;
   let minDistinct = Infinity;
+  let distinct = 0;
   let deficit = 0;
   for (const room of rooms.values()) {
     for (const sub of room.subscribers) {
       received += sub.received;
+      distinct += sub.distinct;
       if (sub.distinct < minDistinct) minDistinct = sub.distinct;
       if (sub.distinct < room.expected) deficit += room.expected - sub.distinct;
     }
   }
-  return { received, minDistinct, deficit, lastRecvT };
+  return { received, minDistinct, distinct, deficit, lastRecvT };
 }
 
 /** Each local publisher sends about ratePerSec messages a second, at jittered intervals (0.5-1.5 × the period), for durationMs. */
@@ -202,7 +204,6 @@ function publish(ratePerSec: number, durationMs: number, pad: string): Promise<P
 }
 
 function collect(): WorkerStats {
-  let distinct = 0;
   let lost = 0;
   let duplicates = 0;
   let outOfOrder = 0;
@@ -211,7 +212,6 @@ function collect(): WorkerStats {
   for (const room of rooms.values()) {
     for (const sub of room.subscribers) {
       subscribers++;
-      distinct += sub.distinct;
       lost += sub.lost(room.expected);
       duplicates += sub.duplicates;
       outOfOrder += sub.outOfOrder;
@@ -221,7 +221,6 @@ function collect(): WorkerStats {
   const stats: WorkerStats = {
     ...progress(),
     subscribers,
-    distinct,
     lost,
     duplicates,
     outOfOrder,
