@@ -285,6 +285,12 @@ class Run {
     return { server: now.server - mark.server, client: now.client - mark.client };
   }
 
+  /** A publish phase's refused messages, and whether it stopped at its time bound. */
+  account(outcome: { published: number; nacks: number; truncated: boolean }, phase: string): void {
+    this.checks.nacks += outcome.nacks;
+    if (outcome.truncated) this.notes.push(`${phase} hit its time bound after ${outcome.published} messages`);
+  }
+
   /** Throughput and CPU figures of a publish phase that started at `mark`. */
   async finish(mark: CpuMark, outcome: { published: number; nacks: number; truncated: boolean }, latency: boolean, before = 0): Promise<void> {
     const start = mark.at;
@@ -293,8 +299,7 @@ class Run {
     const { lastRecvT, hist } = collected;
     // Deliveries of this phase only (`before`: those of a warm-up before `mark`).
     const deliveries = collected.deliveries - before;
-    this.checks.nacks += outcome.nacks;
-    if (outcome.truncated) this.notes.push(`publishing hit its time bound after ${outcome.published} messages`);
+    this.account(outcome, 'publishing');
     const seconds = (Math.max(lastRecvT, start) - start) / 1000;
     this.figures.deliveries = deliveries;
     this.figures.deliveriesPerSec = seconds > 0 ? deliveries / seconds : NaN;
@@ -336,8 +341,7 @@ async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fan
     const warm = await withTimeout(publishMax({ ...max, messages: warmUpMessages(s) }), 90_000, 'warm-up publishing');
     await run.pool.all(() => ({ cmd: 'expect', room, count: warm.published }), 5_000);
     before = (await run.drain(20_000)).reduce((sum, p) => sum + p.distinct, 0);
-    run.checks.nacks += warm.nacks;
-    if (warm.truncated) run.notes.push(`warm-up publishing hit its time bound after ${warm.published} messages`);
+    run.account(warm, 'warm-up publishing');
     await sleep(300);
     mark = run.cpuMark();
     outcome = await withTimeout(publishMax({ ...max, messages: s.messages, after: warm.published }), 90_000, 'max-rate publishing');
