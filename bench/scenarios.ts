@@ -286,13 +286,13 @@ class Run {
   }
 
   /** A publish phase's refused messages, and whether it stopped at its time bound. */
-  account(outcome: { published: number; nacks: number; truncated: boolean }, phase: string): void {
+  account(outcome: PublishOutcome, phase: string): void {
     this.checks.nacks += outcome.nacks;
     if (outcome.truncated) this.notes.push(`${phase} hit its time bound after ${outcome.published} messages`);
   }
 
   /** Throughput and CPU figures of a publish phase that started at `mark`. */
-  async finish(mark: CpuMark, outcome: { published: number; nacks: number; truncated: boolean }, latency: boolean, before = 0): Promise<void> {
+  async finish(mark: CpuMark, outcome: PublishOutcome, latency: boolean, before = 0): Promise<void> {
     const start = mark.at;
     const used = this.utilisation(mark);
     const collected = await this.collect();
@@ -330,28 +330,26 @@ async function fanout(run: Run, s: Extract<Scenario, { kind: 'fanout-max' | 'fan
   const client = await run.publisher(room, protocol);
   await run.pool.all(() => ({ cmd: 'progress', intervalMs: 10 }), 5_000);
   const common = { client, room, pad: run.opts.pad, asString: run.opts.asString, store: run.opts.store === true };
-  let outcome: PublishOutcome;
-  let mark: CpuMark;
+  // About 50k deliveries in flight: enough to keep every socket busy, little enough to stay out of swap-like buffering.
+  // --window 1 publishes the next message only once every subscriber has the last one: nothing to batch.
+  const max = { ...common, pool: run.pool, window: run.opts.window ?? Math.max(4, Math.ceil(50_000 / s.subscribers)), maxMs: 60_000 };
+  // Messages and deliveries of the warm-up (max rate only), outside the measurement.
+  let warmed = 0;
   let before = 0;
   if (s.kind === 'fanout-max') {
-    // About 50k deliveries in flight: enough to keep every socket busy, little enough to stay out of swap-like buffering.
-    // --window 1 publishes the next message only once every subscriber has the last one: nothing to batch.
-    const window = run.opts.window ?? Math.max(4, Math.ceil(50_000 / s.subscribers));
-    const max = { ...common, pool: run.pool, window, maxMs: 60_000 };
     const warm = await withTimeout(publishMax({ ...max, messages: warmUpMessages(s) }), 90_000, 'warm-up publishing');
-    await run.pool.all(() => ({ cmd: 'expect', room, count: warm.published }), 5_000);
-    before = (await run.drain(20_000)).reduce((sum, p) => sum + p.distinct, 0);
     run.account(warm, 'warm-up publishing');
-    await sleep(300);
-    mark = run.cpuMark();
-    outcome = await withTimeout(publishMax({ ...max, messages: s.messages, after: warm.published }), 90_000, 'max-rate publishing');
-    await run.pool.all(() => ({ cmd: 'expect', room, count: warm.published + outcome.published }), 5_000);
-  } else {
-    await sleep(300);
-    mark = run.cpuMark();
-    outcome = await withTimeout(publishAtRate({ ...common, ratePerSec: s.ratePerSec, durationMs: s.durationMs }), s.durationMs + 30_000, 'fixed-rate publishing');
-    await run.pool.all(() => ({ cmd: 'expect', room, count: outcome.published }), 5_000);
+    warmed = warm.published;
+    await run.pool.all(() => ({ cmd: 'expect', room, count: warmed }), 5_000);
+    before = (await run.drain(20_000)).reduce((sum, p) => sum + p.distinct, 0);
   }
+  await sleep(300);
+  const mark = run.cpuMark();
+  const outcome =
+    s.kind === 'fanout-max'
+      ? await withTimeout(publishMax({ ...max, messages: s.messages, after: warmed }), 90_000, 'max-rate publishing')
+      : await withTimeout(publishAtRate({ ...common, ratePerSec: s.ratePerSec, durationMs: s.durationMs }), s.durationMs + 30_000, 'fixed-rate publishing');
+  await run.pool.all(() => ({ cmd: 'expect', room, count: warmed + outcome.published }), 5_000);
   await run.drain(20_000);
   await run.finish(mark, outcome, s.kind === 'fanout-rate', before);
   client.terminate();
